@@ -1,0 +1,46 @@
+"""Package-level guarantees: light import, CLI entry, error-code docs kept current."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_does_not_pull_torch() -> None:
+    code = (
+        "import sys, vlmdata, vlmdata.cli, vlmdata.errors, vlmdata.io.features, vlmdata.io.atomic;"
+        "bad=[m for m in ('torch','swift','transformers') if m in sys.modules];"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"importing vlmdata pulled in: {out.stdout.strip()}"
+
+
+def test_cli_version() -> None:
+    from vlmdata import __version__
+    from vlmdata.cli import main
+
+    assert main(["--version"]) == 0
+    out = subprocess.run([sys.executable, "-m", "vlmdata", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"vlmdata {__version__}"
+
+
+def test_errors_doc_is_current() -> None:
+    from vlmdata.errors import render_errors_markdown
+
+    doc = ROOT / "docs" / "errors.md"
+    assert doc.read_text(encoding="utf-8") == render_errors_markdown(), (
+        "docs/errors.md is stale: run `python -m vlmdata.errors > docs/errors.md`"
+    )
+
+
+def test_error_codes_are_well_formed() -> None:
+    from vlmdata.errors import load_all_codes
+
+    codes = load_all_codes()
+    for code, entry in codes.items():
+        assert entry.title and entry.fix, f"{code} lacks a meaning or a fix"
+        assert entry.severity in ("error", "warning")

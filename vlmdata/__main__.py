@@ -1,0 +1,3 @@
+from vlmdata.cli import entry
+
+entry()

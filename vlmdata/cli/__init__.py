@@ -1,0 +1,90 @@
+"""The `vlmdata` command line: a thin skin over the library.
+
+Every command lives in its own module `vlmdata/cli/cmd_<name>.py` exposing `register(app)`; the app discovers
+them, so adding a command never edits a shared file. Command modules import only typer/rich at import time and
+defer library imports to the command body, so `vlmdata --help` stays fast.
+
+Failures raised as `VlmdataError` print as one line with a hint (the traceback only with VLMDATA_DEBUG=1).
+Exit codes: 0 clean, 1 data or config problems found, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+
+import typer
+
+from vlmdata import __version__
+
+app = typer.Typer(
+    name="vlmdata",
+    help="Validate, augment, fuse, audit and train on dense-caption and grounding data for vision-language models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"vlmdata {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version."),
+) -> None:
+    """vlmdata command line."""
+
+
+def _register_commands() -> None:
+    package_path = os.path.dirname(__file__)
+    for info in sorted(pkgutil.iter_modules([package_path]), key=lambda m: m.name):
+        if info.name.startswith("cmd_"):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from vlmdata.errors import VlmdataError
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except VlmdataError as exc:
+        if os.environ.get("VLMDATA_DEBUG") == "1":
+            raise
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error[/] {exc}", markup=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 1
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return 2 if isinstance(exc, click.exceptions.UsageError) else 1
+        if os.environ.get("VLMDATA_DEBUG") == "1":
+            raise
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc}\n  (set VLMDATA_DEBUG=1 for the traceback)", err=True)
+        return 1
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Options and output helpers shared by the command modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+CONFIG_OPTION = typer.Option(..., "--config", "-c", help="YAML config file.", exists=False, dir_okay=False)
+OUT_OPTION = typer.Option(..., "--out", "-o", help="Output folder (written atomically).")
+FORMAT_OPTION = typer.Option("table", "--format", help="Output format: table (rich, default) or json.")
+
+
+def console(stderr: bool = False):  # noqa: ANN201 - rich is imported lazily
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def require_exists(path: Path, what: str) -> Path:
+    from vlmdata.errors import UsageError
+
+    if not path.exists():
+        raise UsageError(f"{what} not found: {path}", hint="check the path")
+    return path

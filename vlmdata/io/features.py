@@ -1,0 +1,68 @@
+"""The one normalised Arrow schema every vlmdata dataset uses.
+
+Validated, augmented and fused datasets all share these `Features`, so they concatenate and fuse without Arrow
+type errors. Coordinates are float64 pixels of the stored image (contract.md); JSON-valued fields are stored
+as JSON strings so arbitrary user metadata never changes the schema.
+
+Columns:
+- `id` (string), `images` (list of resolved path strings; empty for text-only chat records)
+- `width`, `height` (int32; null when the record has no images)
+- `objects`: list of `{desc, kind ∈ {bbox_2d, poly, line}, points: list<float64> (flat x,y,...),
+  image_index: int32, attributes: JSON string or null, metadata: JSON string or null}`
+- `summary` (string or null), `messages` (JSON string or null), `metadata` (JSON string, `{}` when empty)
+- provenance: `source_file` (string), `source_line` (int64, 1-based)
+- optional `length` (int32): the audited sequence length, added by `vlmdata audit --write-lengths`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+GEOMETRY_KINDS = ("bbox_2d", "poly", "line")
+
+COLUMNS = (
+    "id",
+    "images",
+    "width",
+    "height",
+    "objects",
+    "summary",
+    "messages",
+    "metadata",
+    "source_file",
+    "source_line",
+)
+
+
+def record_features(with_length: bool = False) -> Any:
+    """The `datasets.Features` of a vlmdata dataset (imported lazily: `datasets` is heavy)."""
+    from datasets import Features, List, Value
+
+    object_struct = {
+        "desc": Value("string"),
+        "kind": Value("string"),
+        "points": List(Value("float64")),
+        "image_index": Value("int32"),
+        "attributes": Value("string"),
+        "metadata": Value("string"),
+    }
+    cols: dict[str, Any] = {
+        "id": Value("string"),
+        "images": List(Value("string")),
+        "width": Value("int32"),
+        "height": Value("int32"),
+        "objects": List(object_struct),
+        "summary": Value("string"),
+        "messages": Value("string"),
+        "metadata": Value("string"),
+        "source_file": Value("string"),
+        "source_line": Value("int64"),
+    }
+    if with_length:
+        cols["length"] = Value("int32")
+    return Features(cols)
+
+
+def arrow_schema(with_length: bool = False) -> Any:
+    """The same schema as a `pyarrow.Schema`, for writers that build Arrow tables directly."""
+    return record_features(with_length).arrow_schema
