@@ -164,4 +164,7 @@ def render_errors_markdown() -> str:
 
 
 if __name__ == "__main__":
-    print(render_errors_markdown(), end="")
+    # Run as a script this file is `__main__`; the registry lives in the imported module.
+    from vlmdata.errors import render_errors_markdown as _render
+
+    print(_render(), end="")
