@@ -1,0 +1,1 @@
+"""YAML configuration: layered loading with `extends`, and the run configuration models."""
