@@ -1,0 +1,307 @@
+"""Tolerant-but-honest parsing of dense and summary outputs.
+
+Tolerant: leading/trailing whitespace, flat coordinate lists instead of point pairs, and float coordinates are
+accepted and normalised. Honest: everything tolerated is recorded in `issues`, a strict parse (`strict_ok`)
+requires the exact trained format, and nothing is guessed — an object without exactly one geometry, a
+duplicate key or an unparsable line makes the parse fail rather than silently dropping content.
+
+Dense format (targets-audit.md): optional header `<DOMAIN=X>, <TASK=DETECTION>` on line 1, then one line of
+JSON `{"object_1": {"desc": ..., "bbox_2d"|"poly"|"line": ...}, ...}` on the 0–1000 grid.
+Summary format: `<DOMAIN=X>, <TASK=SUMMARY>` then one line of JSON with a `统计` list, or exactly `无关图片`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+IRRELEVANT = "无关图片"
+HEADER_RE = re.compile(r"^<DOMAIN=([A-Za-z0-9_]+)>, <TASK=([A-Z]+)>$")
+OBJECT_KEY_RE = re.compile(r"^object_([1-9][0-9]*)$")
+GEOMETRY_KEYS = ("bbox_2d", "poly", "line")
+
+
+class DuplicateKeyError(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def loads_strict(text: str) -> Any:
+    """json.loads that rejects duplicate keys (raises DuplicateKeyError) and NaN/Infinity."""
+
+    def _bad_constant(name: str) -> Any:
+        raise ValueError(f"non-finite number {name}")
+
+    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_bad_constant)
+
+
+@dataclass
+class PredObject:
+    desc: str
+    kind: str
+    points: list[float]  # flat x, y on the 0–1000 grid
+
+    @property
+    def category(self) -> str:
+        return desc_category(self.desc)
+
+
+@dataclass
+class DenseParse:
+    header: tuple[str, str] | None = None
+    objects: list[PredObject] = field(default_factory=list)
+    ok: bool = False  # the JSON part parsed into objects (tolerantly)
+    strict_ok: bool = False  # exactly the trained format, nothing tolerated
+    format_ok: bool = False  # right number of lines, header shape, line 2 a JSON object
+    duplicate_keys: bool = False
+    issues: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SummaryParse:
+    header: tuple[str, str] | None = None
+    irrelevant: bool = False
+    data: dict[str, Any] | None = None
+    ok: bool = False
+    format_ok: bool = False
+    duplicate_keys: bool = False
+    issues: list[str] = field(default_factory=list)
+
+
+def desc_category(desc: str) -> str:
+    """`类别=X,...` → X; a plain desc (generic detection data) is its own category."""
+    tokens = [t.strip() for t in desc.split(",")]
+    for token in tokens:
+        if token.startswith("类别="):
+            return token[len("类别=") :]
+    return desc.strip()
+
+
+def desc_attributes(desc: str) -> dict[str, frozenset[str]]:
+    """`k=v1|v2` tokens other than 类别, as {key: {values}}; a plain desc has none."""
+    out: dict[str, frozenset[str]] = {}
+    for token in desc.split(","):
+        token = token.strip()
+        if "=" not in token:
+            continue
+        key, _, value = token.partition("=")
+        if key == "类别":
+            continue
+        out[key] = frozenset(v for v in value.split("|") if v)
+    return out
+
+
+def _split_lines(text: str) -> list[str]:
+    return [line for line in text.strip().replace("\r\n", "\n").split("\n")]
+
+
+def _parse_header(line: str) -> tuple[str, str] | None:
+    m = HEADER_RE.match(line.strip())
+    return (m.group(1), m.group(2)) if m else None
+
+
+def _coerce_points(kind: str, value: Any, issues: list[str], key: str) -> list[float] | None:
+    if not isinstance(value, list) or not value:
+        issues.append(f"{key}.{kind}: not a non-empty list")
+        return None
+    flat: list[float] = []
+    if all(isinstance(v, list) for v in value):
+        for pair in value:
+            if len(pair) != 2:
+                issues.append(f"{key}.{kind}: point {pair!r} is not an [x, y] pair")
+                return None
+            flat.extend(pair)
+        if kind == "bbox_2d":
+            issues.append(f"{key}.bbox_2d: given as point pairs (tolerated)")
+    else:
+        flat = list(value)
+        if kind != "bbox_2d":
+            issues.append(f"{key}.{kind}: flat list instead of point pairs (tolerated)")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
+        issues.append(f"{key}.{kind}: non-numeric coordinate")
+        return None
+    if any(isinstance(v, float) and not float(v).is_integer() for v in flat):
+        issues.append(f"{key}.{kind}: non-integer coordinates (tolerated)")
+    if len(flat) % 2:
+        issues.append(f"{key}.{kind}: odd number of coordinates")
+        return None
+    n = len(flat) // 2
+    if (kind == "bbox_2d" and len(flat) != 4) or (kind == "poly" and n < 3) or (kind == "line" and n < 2):
+        issues.append(f"{key}.{kind}: wrong number of points ({n})")
+        return None
+    if any(v < 0 or v > 1000 for v in flat):
+        issues.append(f"{key}.{kind}: coordinate outside 0–1000")
+        return None
+    if kind == "bbox_2d" and not (flat[0] < flat[2] and flat[1] < flat[3]):
+        issues.append(f"{key}.bbox_2d: inverted or empty box")
+        return None
+    return [float(v) for v in flat]
+
+
+def _parse_objects(payload: Any, result: DenseParse) -> None:
+    if not isinstance(payload, dict):
+        result.issues.append("JSON is not an object")
+        return
+    strict = True
+    objects: list[tuple[int, PredObject]] = []
+    for key, body in payload.items():
+        m = OBJECT_KEY_RE.match(key)
+        if not m:
+            result.issues.append(f"unexpected key {key!r}")
+            return
+        if not isinstance(body, dict):
+            result.issues.append(f"{key}: not an object")
+            return
+        desc = body.get("desc")
+        if not isinstance(desc, str) or not desc.strip():
+            result.issues.append(f"{key}: missing desc")
+            return
+        kinds = [k for k in GEOMETRY_KEYS if k in body]
+        if len(kinds) != 1:
+            result.issues.append(f"{key}: needs exactly one geometry, has {kinds or 'none'}")
+            return
+        kind = kinds[0]
+        allowed = {"desc", kind} | ({"line_points"} if kind == "line" else set())
+        extra = set(body) - allowed
+        if extra:
+            result.issues.append(f"{key}: unexpected keys {sorted(extra)}")
+            return
+        n_issues = len(result.issues)
+        points = _coerce_points(kind, body[kind], result.issues, key)
+        if points is None:
+            return
+        if len(result.issues) > n_issues:
+            strict = False
+        if kind == "line":
+            lp = body.get("line_points")
+            if lp is None:
+                strict = False
+                result.issues.append(f"{key}: line_points missing (tolerated)")
+            elif lp != len(points) // 2:
+                result.issues.append(f"{key}: line_points {lp} != {len(points) // 2} points")
+                return
+        objects.append((int(m.group(1)), PredObject(desc.strip(), kind, points)))
+    numbers = [n for n, _ in objects]
+    if numbers != list(range(1, len(numbers) + 1)):
+        strict = False
+        result.issues.append("object keys are not object_1..object_N in order (tolerated)")
+    result.objects = [o for _, o in objects]
+    result.ok = True
+    result.strict_ok = strict
+
+
+def parse_dense(text: str, expect_header: bool | None = None) -> DenseParse:
+    """Parse a dense output. `expect_header`: True for target_dense*, False for source_dense, None = either."""
+    result = DenseParse()
+    lines = _split_lines(text)
+    if text.strip() == "":
+        result.issues.append("empty output")
+        return result
+    json_line: str
+    if len(lines) == 2:
+        result.header = _parse_header(lines[0])
+        if result.header is None:
+            result.issues.append(f"line 1 is not a header: {lines[0][:60]!r}")
+        json_line = lines[1]
+    elif len(lines) == 1:
+        json_line = lines[0]
+    else:
+        result.issues.append(f"expected 1 or 2 lines, got {len(lines)}")
+        return result
+    header_shape_ok = (len(lines) == 2 and result.header is not None and result.header[1] == "DETECTION") or len(lines) == 1
+    if expect_header is True:
+        header_shape_ok = header_shape_ok and result.header is not None
+    elif expect_header is False:
+        header_shape_ok = header_shape_ok and len(lines) == 1
+    try:
+        payload = loads_strict(json_line)
+    except DuplicateKeyError as exc:
+        result.duplicate_keys = True
+        result.issues.append(f"duplicate key {exc.args[0]!r}")
+        return result
+    except (ValueError, RecursionError) as exc:
+        result.issues.append(f"JSON does not parse: {exc}")
+        return result
+    result.format_ok = header_shape_ok and isinstance(payload, dict)
+    _parse_objects(payload, result)
+    result.strict_ok = result.strict_ok and result.format_ok and json_line == json_line.strip()
+    return result
+
+
+def parse_summary(text: str) -> SummaryParse:
+    result = SummaryParse()
+    stripped = text.strip()
+    if stripped == IRRELEVANT:
+        result.irrelevant = result.ok = result.format_ok = True
+        return result
+    lines = _split_lines(text)
+    if len(lines) != 2:
+        result.issues.append(f"expected 2 lines, got {len(lines)}")
+        if len(lines) >= 1:
+            result.header = _parse_header(lines[0])
+        return result
+    result.header = _parse_header(lines[0])
+    if result.header is None or result.header[1] != "SUMMARY":
+        result.issues.append(f"line 1 is not a summary header: {lines[0][:60]!r}")
+    try:
+        payload = loads_strict(lines[1])
+    except DuplicateKeyError as exc:
+        result.duplicate_keys = True
+        result.issues.append(f"duplicate key {exc.args[0]!r}")
+        return result
+    except (ValueError, RecursionError) as exc:
+        result.issues.append(f"JSON does not parse: {exc}")
+        return result
+    if not isinstance(payload, dict):
+        result.issues.append("line 2 is not a JSON object")
+        return result
+    result.format_ok = True
+    stats = payload.get("统计")
+    if not isinstance(stats, list) or not all(isinstance(e, dict) and isinstance(e.get("类别"), str) for e in stats):
+        result.issues.append("`统计` is not a list of entries with a `类别`")
+        return result
+    result.data = payload
+    result.ok = True
+    return result
+
+
+def summary_facts(data: dict[str, Any] | None) -> dict[tuple[str, str, str], int]:
+    """(category, attribute, value) → count, from a summary's `统计` list; non-count leaves are ignored."""
+    facts: dict[tuple[str, str, str], int] = {}
+    for entry in (data or {}).get("统计", []) if isinstance(data, dict) else []:
+        if not isinstance(entry, dict):
+            continue
+        category = entry.get("类别")
+        if not isinstance(category, str):
+            continue
+        for attr, values in entry.items():
+            if attr == "类别" or not isinstance(values, dict):
+                continue
+            for value, count in values.items():
+                if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                    key = (category, str(attr), str(value))
+                    facts[key] = facts.get(key, 0) + count
+    return facts
+
+
+def summary_total(data: dict[str, Any] | None) -> int:
+    """The sum of every count in `统计` (the quantity `summary_objects_total` compares)."""
+    return sum(summary_facts(data).values())
+
+
+def canonical_summary(data: dict[str, Any]) -> str:
+    """Order-insensitive canonical form: keys sorted, `统计` entries sorted by category."""
+    copy = dict(data)
+    if isinstance(copy.get("统计"), list):
+        copy["统计"] = sorted(copy["统计"], key=lambda e: json.dumps(e, ensure_ascii=False, sort_keys=True))
+    return json.dumps(copy, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
