@@ -33,6 +33,7 @@ OUT_OF_BOUNDS = define("VD205", "Coordinate outside the image by more than 0.5 p
 NEAR_BOUNDS = define("VD206", "Coordinate outside the image by at most 0.5 px (accepted)", "Clip to [0, W] × [0, H] to silence this warning.", "warning")
 POINTS_MISMATCH = define("VD207", "poly_points / line_points does not match the number of points", "Set *_points to len(coords) / 2, or drop it.")
 LOOKS_NORMALISED = define("VD208", "Coordinates look normalised (0–1 or 0–1000), not pixels", "Convert to pixels of the stored image: x_px = x / 1000 * W (or x * W for 0–1).", "warning")
+BOX_LENGTH = define("VD209", "bbox_2d does not hold exactly 4 numbers", "Write boxes as [x1, y1, x2, y2]; use poly for more points.")
 
 # VD3xx — images
 IMAGE_MISSING = define("VD300", "Image file not found", "Fix the path (relative paths resolve against the JSONL's folder or --image-root).")

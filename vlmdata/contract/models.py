@@ -1,0 +1,171 @@
+"""The record contract, version 1, as strict pydantic v2 models: the single definition of a valid record.
+
+`Record.model_validate_json(line)` is the reference verdict for one JSONL line (contract.md): strict types (no
+string-to-number or bool-to-number coercion), finite numbers, unknown keys forbidden, exactly one geometry per
+object, geometry and bounds rules, summary JSON and placeholder counts. The semantic rules live in `rules.py`
+and are raised as one `contract` error carrying every issue found, so a rejected record is explained in full.
+Things that need the file system or other records (image headers, duplicate ids) are not part of the model:
+they are checked by `vlmdata validate`. `vlmdata schema` prints `Record.model_json_schema()`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from vlmdata.contract import codes
+from vlmdata.contract.rules import (
+    GEOMETRY_KEYS,
+    Issue,
+    bounds_issues,
+    count_placeholders,
+    desc_ok,
+    is_remote,
+    object_issues,
+    summary_issue,
+)
+
+CONTRACT_VERSION = 1
+
+
+def _raise_issues(issues: list[Issue]) -> None:
+    if issues:
+        detail = "; ".join(f"{i.code} {i.field or ''}: {i.message}".replace(" :", ":") for i in issues)
+        raise PydanticCustomError("contract", "{detail}", {"detail": detail, "issues": [i.as_dict() for i in issues]})
+
+
+def _finite_json(value: Any) -> Any:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            raise PydanticCustomError("finite_number", "Input should be a finite number")
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_finite_json)]
+Coords = list[float]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, validate_default=False)
+
+
+class Object(_Strict):
+    """One annotation: a one-line description and exactly one geometry, in pixels of the stored image."""
+
+    desc: str = Field(description="Non-empty, one line (no newline, carriage return or tab).", min_length=1)
+    bbox_2d: Annotated[Coords, Field(min_length=4, max_length=4)] | None = Field(
+        None, description="[x1, y1, x2, y2] with x1 < x2 and y1 < y2."
+    )
+    poly: Coords | None = Field(None, description="Flat [x1, y1, ..., xn, yn], n ≥ 3, closed implicitly, non-zero area.")
+    line: Coords | None = Field(None, description="Flat [x1, y1, ..., xn, yn], n ≥ 2, an open polyline, not all points equal.")
+    poly_points: int | None = Field(None, description="Number of polygon points; must equal len(poly) / 2.")
+    line_points: int | None = Field(None, description="Number of line points; must equal len(line) / 2.")
+    image_index: int = Field(0, ge=0, description="Which image of the record the geometry lies on.")
+    attributes: JsonObject | None = None
+    metadata: JsonObject | None = None
+
+    @model_validator(mode="after")
+    def _geometry(self) -> Object:
+        issues = []
+        if not desc_ok(self.desc):
+            issues.append(Issue(codes.BAD_DESC.code, "desc contains a newline, carriage return or tab", "desc", self.desc))
+        issues += object_issues(self.__dict__)
+        _raise_issues(issues)
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in GEOMETRY_KEYS if getattr(self, k) is not None)
+
+    @property
+    def points(self) -> list[float]:
+        return list(getattr(self, self.kind))
+
+
+class TextItem(_Strict):
+    type: Literal["text"]
+    text: str
+
+
+class ImageItem(_Strict):
+    type: Literal["image"]
+    image: str
+
+
+ContentItem = Annotated[TextItem | ImageItem, Field(discriminator="type")]
+
+
+class Message(_Strict):
+    """One pre-written conversation turn (ms-swift's messages format)."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str | list[ContentItem]
+
+
+class Record(_Strict):
+    """One JSONL line: images with annotated objects and/or a summary, or a chat-only conversation."""
+
+    model_config = ConfigDict(title="vlmdata record (contract v1)")
+
+    id: str | None = Field(None, min_length=1, description="Stable id; derived from a hash of the canonical JSON when absent.")
+    images: list[str] | None = Field(None, min_length=1, description="Local image paths (relative to the JSONL folder or --image-root).")
+    width: PositiveInt | None = Field(None, description="Displayed width (after EXIF orientation) of every image.")
+    height: PositiveInt | None = Field(None, description="Displayed height (after EXIF orientation) of every image.")
+    objects: list[Object] | None = Field(None, description="Annotations; may be empty or absent only when `summary` is present.")
+    summary: str | None = Field(None, description="The literal 无关图片 or a one-line JSON object.")
+    messages: list[Message] | None = Field(None, min_length=1, description="Chat-only records: pre-written turns.")
+    metadata: JsonObject | None = Field(None, description="Free-form; vlmdata's own keys start with `_`.")
+
+    @model_validator(mode="after")
+    def _record_rules(self) -> Record:
+        _raise_issues(record_issues(self))
+        return self
+
+
+def record_issues(rec: Record) -> list[Issue]:
+    out: list[Issue] = []
+    images = rec.images
+    if images is None:
+        if rec.messages is None:
+            out.append(Issue(codes.MISSING_FIELD.code, "record needs `images` (or `messages` for a chat-only record)", "images"))
+        if rec.objects:
+            out.append(Issue(codes.MISSING_FIELD.code, "objects need `images`", "images"))
+    else:
+        for i, path in enumerate(images):
+            if is_remote(path):
+                out.append(Issue(codes.REMOTE_URL.code, "remote image URL", f"images[{i}]", path))
+            elif not path:
+                out.append(Issue(codes.OUT_OF_RANGE.code, "empty image path", f"images[{i}]", path))
+        for key in ("width", "height"):
+            if getattr(rec, key) is None:
+                out.append(Issue(codes.MISSING_FIELD.code, f"`{key}` is required with images", key))
+        if rec.messages is None and not rec.objects and rec.summary is None:
+            what = "empty objects" if rec.objects is not None else "no objects"
+            out.append(Issue(codes.NO_OBJECTS.code, f"record has {what} and no summary", "objects"))
+    n_images = len(images or [])
+    w, h = rec.width, rec.height
+    for i, obj in enumerate(rec.objects or []):
+        if images is not None and obj.image_index >= n_images:
+            out.append(Issue(codes.IMAGE_INDEX.code, f"image_index {obj.image_index} but the record has {n_images} image(s)", f"objects[{i}].image_index", obj.image_index))
+        if w is not None and h is not None:
+            errors, _ = bounds_issues(obj.points, w, h, f"objects[{i}].{obj.kind}")
+            out += errors
+    if rec.summary is not None:
+        issue = summary_issue(rec.summary)
+        if issue is not None:
+            out.append(issue)
+    if rec.messages is not None:
+        seen = count_placeholders([m.model_dump() for m in rec.messages])
+        if seen != n_images:
+            out.append(Issue(codes.PLACEHOLDER_COUNT.code, f"{seen} image placeholder(s) for {n_images} image(s)", "messages", seen))
+    return out
