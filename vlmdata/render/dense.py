@@ -1,0 +1,91 @@
+"""The dense target: `<DOMAIN=X>, <TASK=DETECTION>` (domain templates) and one line of JSON.
+
+```
+{"object_1": {"desc": "…", "bbox_2d": [x1, y1, x2, y2]}, "object_2": {"desc": "…", "poly": [[x, y], …]},
+ "object_3": {"desc": "…", "line_points": 3, "line": [[x, y], …]}}
+```
+
+Keys in that order (`desc` first, `line_points` before `line`), integers on the 0–1000 grid (`grid.py`),
+point pairs for poly/line, `json.dumps` separators `", "` / `": "`, non-ASCII kept. Records with several
+images add `"image": k` (1-based, the picture the object lies on) right after `desc`; single-image records
+never carry it, so their targets are exactly the spec's form.
+
+Order: every geometry is canonicalised, converted to the grid and canonicalised again; objects are then sorted
+by picture, by the centre of their grid bounding box top to bottom then left to right, then (ties) bbox
+before poly before line, then the reference point (the first canonical vertex; a box's top-left corner),
+then the remaining coordinates and the desc, so the order never depends on the input order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from vlmdata.errors import VlmdataError
+from vlmdata.render import codes
+from vlmdata.render.grid import canonicalize_pairs, dedupe_consecutive, pairs, to_grid
+from vlmdata.render.templates import where
+
+_KIND_RANK = {"bbox_2d": 0, "poly": 1, "line": 2}
+
+
+def _grid_object(obj: Mapping[str, Any], width: float, height: float, record: Mapping[str, Any], i: int) -> tuple:
+    kind = obj.get("kind")
+    pts = obj.get("points")
+    field = f"objects[{i}]"
+    if kind not in _KIND_RANK or not isinstance(pts, Sequence) or len(pts) % 2:
+        raise VlmdataError(codes.BAD_GEOMETRY, f"object kind {kind!r} with {len(pts or [])} coordinate values",
+                           where=where(record, field))
+    if kind == "bbox_2d":
+        if len(pts) != 4:
+            raise VlmdataError(codes.BAD_GEOMETRY, "a box needs exactly 4 values", where=where(record, field), value=list(pts))
+        g = to_grid(pts, width, height)
+        x1, x2 = sorted((g[0], g[2]))
+        y1, y2 = sorted((g[1], g[3]))
+        geom: list[Any] = [x1, y1, x2, y2]
+        ref = (x1, y1)
+        box = (x1, y1, x2, y2)
+    else:
+        min_pts = 3 if kind == "poly" else 2
+        if len(pts) < 2 * min_pts:
+            raise VlmdataError(codes.BAD_GEOMETRY, f"a {kind} needs at least {min_pts} points",
+                               where=where(record, field), value=list(pts))
+        raw = pairs([float(v) for v in pts])
+        px = canonicalize_pairs(kind, raw)
+        if len(px) < min_pts:  # degenerate in pixels: render the points as given
+            px = raw
+        gp = pairs(to_grid([c for p in px for c in p], width, height))
+        dd = dedupe_consecutive(gp, closed=kind == "poly")
+        canon = canonicalize_pairs(kind, dd) if len(dd) >= min_pts else []
+        gp = canon if len(canon) >= min_pts else (dd if len(dd) >= min_pts else gp)
+        geom = [[int(x), int(y)] for x, y in gp]
+        xs = [p[0] for p in gp]
+        ys = [p[1] for p in gp]
+        box = (min(xs), min(ys), max(xs), max(ys))
+        ref = gp[0]
+    index = int(obj.get("image_index") or 0)
+    key = (index, box[1] + box[3], box[0] + box[2], _KIND_RANK[kind], ref[1], ref[0],
+           [c for p in geom for c in p] if kind != "bbox_2d" else geom, obj.get("desc") or "")
+    return key, kind, geom, index
+
+
+def dense_json(record: Mapping[str, Any], objects: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """The one-line JSON of the record's objects (or of `objects`, e.g. after augmentation)."""
+    objs = (record.get("objects") or []) if objects is None else objects
+    n_images = len(record.get("images") or [])
+    if objs and (not record.get("width") or not record.get("height")):
+        raise VlmdataError(codes.NO_SIZE, "cannot put coordinates on the 0–1000 grid without the image size",
+                           where=where(record, "width"))
+    rendered = [_grid_object(o, record["width"], record["height"], record, i) for i, o in enumerate(objs)]
+    rendered.sort(key=lambda r: r[0])
+    out: dict[str, dict[str, Any]] = {}
+    for n, (key, kind, geom, index) in enumerate(rendered, start=1):
+        entry: dict[str, Any] = {"desc": key[-1]}
+        if n_images > 1:
+            entry["image"] = index + 1
+        if kind == "line":
+            entry["line_points"] = len(geom)
+        entry[kind] = geom
+        out[f"object_{n}"] = entry
+    return json.dumps(out, ensure_ascii=False, separators=(", ", ": "))
