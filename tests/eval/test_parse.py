@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from vlmdata.eval.parse import desc_attributes, desc_category, parse_dense, parse_summary, summary_facts, summary_total
+from vlmdata.eval.parse import (
+    desc_attributes,
+    desc_category,
+    parse_dense,
+    parse_summary,
+    summary_facts,
+    summary_total,
+)
 
 GOOD = (
     "<DOMAIN=BBU>, <TASK=DETECTION>\n"

@@ -90,7 +90,7 @@ def greedy_match(
     if ious.size == 0:
         return []
     pi, ri = np.nonzero(ious >= threshold - 1e-12)
-    order = sorted(zip(pi.tolist(), ri.tolist()), key=lambda pr: (-ious[pr[0], pr[1]], pr[0], pr[1]))
+    order = sorted(zip(pi.tolist(), ri.tolist(), strict=True), key=lambda pr: (-ious[pr[0], pr[1]], pr[0], pr[1]))
     used_p: set[int] = set()
     used_r: set[int] = set()
     pairs = []

@@ -1,0 +1,85 @@
+"""Dense (grounding) rewards. Definitions: docs/rewards.md.
+
+The reference is the record's own target rendered with its template and parsed back, so grid rounding,
+canonical forms and order are those the model was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from vlmdata_plugins.rewards.registry import record_context, register
+
+from vlmdata.eval.metrics import DenseScores, attr_recall, cat_f1, loc_fbeta, score_dense
+from vlmdata.eval.parse import PredObject, parse_dense
+
+_REF_CACHE: dict[str, list[PredObject]] = {}
+
+
+def reference_objects(record: Mapping[str, Any]) -> list[PredObject]:
+    from vlmdata.render import render_target
+
+    ctx = record_context(record)
+    key = json.dumps([record.get("id"), ctx.template, record.get("objects")], ensure_ascii=False, default=str)
+    cached = _REF_CACHE.get(key)
+    if cached is None:
+        parsed = parse_dense(render_target(record, ctx.template))
+        cached = parsed.objects
+        if len(_REF_CACHE) > 4096:
+            _REF_CACHE.clear()
+        _REF_CACHE[key] = cached
+    return cached
+
+
+def _scores(completion: str, record: Mapping[str, Any]) -> DenseScores | None:
+    parsed = parse_dense(completion)
+    if not parsed.ok:
+        return None
+    return score_dense(parsed.objects, reference_objects(record))
+
+
+@register("dense_format")
+def dense_format(completion: str, record: Mapping[str, Any]) -> float:
+    """1 when the layout is right: header `<DOMAIN=X>, <TASK=DETECTION>` with the record's domain then one
+    JSON object line (target_dense*), or one JSON object line only (source_dense); else 0."""
+    ctx = record_context(record)
+    parsed = parse_dense(completion, expect_header=ctx.header)
+    if not parsed.format_ok:
+        return 0.0
+    if ctx.header and (parsed.header is None or parsed.header[0] != ctx.domain):
+        return 0.0
+    return 1.0
+
+
+@register("dense_parse")
+def dense_parse(completion: str, record: Mapping[str, Any]) -> float:
+    """1 when the output parses strictly (exact trained format: object_1..N in order, one geometry each,
+    point pairs, integer grid coordinates, `line_points` present and right, no duplicate keys); else 0."""
+    ctx = record_context(record)
+    return 1.0 if parse_dense(completion, expect_header=ctx.header).strict_ok else 0.0
+
+
+@register("dense_loc_fbeta")
+def dense_loc_fbeta(completion: str, record: Mapping[str, Any]) -> float:
+    """Class-agnostic localisation F-beta (beta 2) averaged over IoU 0.50:0.05:0.95, in [0, 1]; 0 when
+    unparsable; 1 when both prediction and reference are empty."""
+    scores = _scores(completion, record)
+    return 0.0 if scores is None else loc_fbeta(scores, beta=2.0)
+
+
+@register("dense_cat_f1")
+def dense_cat_f1(completion: str, record: Mapping[str, Any]) -> float:
+    """F1 of category-aware one-to-one matches (same `类别`, IoU ≥ 0.5), in [0, 1]; 0 when unparsable."""
+    scores = _scores(completion, record)
+    return 0.0 if scores is None else cat_f1(scores)
+
+
+@register("dense_attr_recall")
+def dense_attr_recall(completion: str, record: Mapping[str, Any]) -> float:
+    """Share of reference attribute values (`key=value` tokens other than 类别, `|` values separately)
+    reproduced by the category-aware matches at IoU ≥ 0.5, in [0, 1]; 1 when the reference has none;
+    0 when unparsable."""
+    scores = _scores(completion, record)
+    return 0.0 if scores is None else attr_recall(scores)

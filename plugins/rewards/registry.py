@@ -1,0 +1,84 @@
+"""Reward registry and the record context every reward reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vlmdata.errors import VlmdataError, define
+
+UNKNOWN_REWARD = define("VD720", "Unknown reward function name", "Use one of the names listed in docs/rewards.md.")
+NO_TEMPLATE = define("VD721", "Record passed to a reward has no template", "Train through `vlmdata train --plugin grpo`, which sets `metadata._template` from the run's template.")
+
+RewardFn = Callable[[str, Mapping[str, Any]], float]
+REWARDS: dict[str, RewardFn] = {}
+
+
+def register(name: str) -> Callable[[RewardFn], RewardFn]:
+    def wrap(fn: RewardFn) -> RewardFn:
+        if name in REWARDS:
+            raise ValueError(f"reward {name!r} registered twice")
+        REWARDS[name] = fn
+        return fn
+
+    return wrap
+
+
+def get_reward(name: str) -> RewardFn:
+    try:
+        return REWARDS[name]
+    except KeyError:
+        raise VlmdataError(UNKNOWN_REWARD, f"unknown reward {name!r}", hint="known rewards: " + ", ".join(sorted(REWARDS))) from None
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """What rewards need to know about the reference record."""
+
+    template: str
+    mode: str
+    domain: str | None
+    header: bool
+    irrelevant: bool
+
+
+def record_context(record: Mapping[str, Any]) -> RecordContext:
+    from vlmdata.render.templates import get_template, is_irrelevant, record_domain, record_metadata
+
+    name = record_metadata(record).get("_template")
+    if not name:
+        raise VlmdataError(NO_TEMPLATE, "record has no metadata._template: the expected format is unknown", value=record.get("id"))
+    tpl = get_template(name)
+    domain = record_domain(tpl, record) if tpl.header else None
+    return RecordContext(tpl.name, tpl.mode, domain, tpl.header, is_irrelevant(record))
+
+
+def render_rewards_markdown() -> str:
+    """docs/rewards.md, generated from the rewards' docstrings (a test keeps it current)."""
+    import inspect
+
+    import vlmdata_plugins.rewards  # noqa: F401  (registers the built-ins)
+
+    lines = [
+        "# Rewards",
+        "",
+        "Named reward functions `(completion, record) -> float` for `vlmdata train --plugin grpo`, selected with",
+        "`rlhf.reward_funcs` and weighted with `rlhf.reward_weights`. The record's template",
+        "(`metadata._template`) decides the expected format and domain. Dense scores use the 0–1000 grid, the",
+        "reference being the record's own target as rendered for training; matching and IoU are those of",
+        "`vlmdata eval` (docs/eval.md). Generated from the code: `python -m vlmdata_plugins.rewards.registry`.",
+        "",
+        "| reward | definition and range |",
+        "|---|---|",
+    ]
+    for name, fn in sorted(REWARDS.items()):
+        doc = " ".join(inspect.getdoc(fn).split()) if fn.__doc__ else ""
+        lines.append(f"| `{name}` | {doc.replace('|', chr(92) + '|')} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    from vlmdata_plugins.rewards.registry import render_rewards_markdown as _render
+
+    print(_render(), end="")
