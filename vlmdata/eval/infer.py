@@ -1,0 +1,89 @@
+"""`vlmdata infer`: batched greedy generation with transformers, writing a predictions JSONL.
+
+The prompt is exactly the training prompt (the record's template via `build_messages`, assistant turn
+removed), images are read with their EXIF orientation applied and resized to the 32-px grid with the same
+`min_pixels`/`max_pixels` bounds as training, so the model sees what it was trained on. With `--adapter` the
+LoRA adapter is merged into the base model before generation. Output lines: `{"id", "template", "completion"}`,
+written atomically; `vlmdata eval` scores them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from vlmdata.io.atomic import atomic_write_text
+
+DEFAULT_MIN_PIXELS = 32 * 32 * 4
+DEFAULT_MAX_PIXELS = 1024 * 1024
+
+
+def _load_image(path: str, min_pixels: int, max_pixels: int) -> Any:
+    from PIL import Image, ImageOps
+    from qwen_vl_utils import smart_resize
+
+    with Image.open(path) as im:
+        img = ImageOps.exif_transpose(im).convert("RGB")
+    h, w = smart_resize(img.height, img.width, factor=32, min_pixels=min_pixels, max_pixels=max_pixels)
+    return img if (h, w) == (img.height, img.width) else img.resize((w, h), Image.Resampling.BICUBIC)
+
+
+def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def infer(
+    model_dir: str | Path,
+    dataset: str | Path | Any,
+    out: str | Path,
+    *,
+    adapter: str | Path | None = None,
+    template: str | None = None,
+    batch_size: int = 4,
+    max_new_tokens: int = 512,
+    limit: int | None = None,
+    min_pixels: int = DEFAULT_MIN_PIXELS,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    device: str | None = None,
+) -> Path:
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from vlmdata.io.dataset import load_dataset
+    from vlmdata.render import build_messages, resolve_template
+
+    ds = load_dataset(dataset) if isinstance(dataset, (str, Path)) else dataset
+    if limit is not None:
+        ds = ds.select(range(min(limit, len(ds))))
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    processor = AutoProcessor.from_pretrained(str(model_dir), local_files_only=True)
+    processor.tokenizer.padding_side = "left"
+    model = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=dtype, local_files_only=True)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    model.to(device).eval()
+    lines: list[str] = []
+    for batch in _batches(list(range(len(ds))), batch_size):
+        records = [ds[i] for i in batch]
+        texts, images, names = [], [], []
+        for record in records:
+            name = resolve_template(record, template)
+            imgs = [_load_image(p, min_pixels, max_pixels) for p in record["images"]]
+            messages = build_messages(record, name, images=imgs if name != "chat" else None)[:-1]
+            texts.append(processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+            images.extend(imgs)
+            names.append(name)
+        inputs = processor(text=texts, images=images or None, return_tensors="pt", padding=True).to(device)
+        with torch.inference_mode():
+            generated = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+        new_tokens = generated[:, inputs["input_ids"].shape[1] :]
+        decoded = processor.batch_decode(new_tokens, skip_special_tokens=True)
+        for record, name, text in zip(records, names, decoded, strict=True):
+            lines.append(json.dumps({"id": record["id"], "template": name, "completion": text.strip()}, ensure_ascii=False))
+    return atomic_write_text(out, "".join(line + "\n" for line in lines))
