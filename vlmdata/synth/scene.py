@@ -1,0 +1,218 @@
+"""Synthetic scenes: where objects go (layout) and how they are painted (render).
+
+Layout and render are split so the records are identical whether or not pixels are produced (`--no-images`):
+the layout draws from its own generator, the renderer from another.
+
+Geometry convention (contract.md): continuous pixel coordinates, the image covers [0, W] x [0, H] and pixel
+(i, j) covers [i, i+1) x [j, j+1). A pixel is painted when its centre (i + 0.5, j + 0.5) lies inside the
+shape, so the painted pixels are exactly the rasterisation of the stored geometry:
+- `bbox_2d` filled: every pixel whose centre is inside the box; `outline`: those minus the inner box shrunk
+  by the stroke thickness (the box is the outer edge of the frame, as an annotator would draw it);
+- `poly`: filled, rasterised by OpenCV with 4 fractional bits after shifting by half a pixel;
+- `line`: a stroke of `thickness` px centred on the polyline (round joints), same sub-pixel rasterisation.
+
+Objects live in disjoint grid cells separated by a margin wider than any stroke, each in its own saturated
+colour drawn from a palette far from the muted background, so a colour mask around an object recovers it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vlmdata.synth.vocab import Category, make_desc, pick_category
+
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+    (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128), (255, 120, 180), (128, 0, 0),
+    (0, 0, 128), (255, 160, 0), (0, 200, 120), (200, 0, 255),
+)
+_SHIFT = 4
+_SCALE = 1 << _SHIFT
+
+
+@dataclass
+class SceneObject:
+    desc: str
+    kind: str  # bbox_2d | poly | line
+    points: list[float]  # flat x, y, ... in continuous pixel coordinates
+    color: tuple[int, int, int]
+    style: str  # filled | outline (boxes) ; filled (poly) ; stroke (line)
+    thickness: int  # stroke width in px (0 for filled shapes)
+    image_index: int = 0
+
+
+def _r(v: float) -> float:
+    return round(float(v), 1)
+
+
+def layout_objects(
+    rng: np.random.Generator, domain: str, width: int, height: int, n_objects: int, image_index: int = 0,
+    group_of: dict[str, int] | None = None,
+) -> list[SceneObject]:
+    """Place `n_objects` non-overlapping objects of `domain` on a W x H canvas (fewer if cells get too small)."""
+    if n_objects <= 0:
+        return []
+    aspect = width / height
+    cols = max(1, round(math.sqrt(n_objects * aspect)))
+    rows = max(1, math.ceil(n_objects / cols))
+    cw, ch = width / cols, height / rows
+    while (cw < 24 or ch < 24) and n_objects > 1:
+        n_objects -= 1
+        cols = max(1, round(math.sqrt(n_objects * aspect)))
+        rows = max(1, math.ceil(n_objects / cols))
+        cw, ch = width / cols, height / rows
+    cells = rng.permutation(rows * cols)[:n_objects]
+    colors = rng.permutation(len(PALETTE))
+    objects = []
+    for slot, cell in enumerate(int(c) for c in cells):
+        r, c = divmod(cell, cols)
+        category = pick_category(rng, domain)
+        kind = category.kinds[int(rng.integers(len(category.kinds)))]
+        margin = max(3.0, min(cw, ch) * 0.08)
+        box = (c * cw + margin, r * ch + margin, (c + 1) * cw - margin, (r + 1) * ch - margin)
+        color = PALETTE[int(colors[slot % len(PALETTE)])]
+        group = None
+        if category.grouped and group_of is not None:
+            group = _group_for(rng, category, group_of)
+        desc = make_desc(rng, domain, category, group)
+        objects.append(_shape(rng, kind, box, desc, color, min(width, height), image_index))
+    return objects
+
+
+def _group_for(rng: np.random.Generator, category: Category, group_of: dict[str, int]) -> int:
+    n_groups = group_of.setdefault("_n", int(rng.integers(1, 4)))
+    return int(rng.integers(1, n_groups + 1))
+
+
+def _shape(
+    rng: np.random.Generator, kind: str, cell: tuple[float, float, float, float], desc: str,
+    color: tuple[int, int, int], short_side: int, image_index: int,
+) -> SceneObject:
+    x0, y0, x1, y1 = cell
+    w, h = x1 - x0, y1 - y0
+    if kind == "bbox_2d":
+        bw, bh = w * rng.uniform(0.45, 1.0), h * rng.uniform(0.45, 1.0)
+        bx, by = x0 + rng.uniform(0, w - bw), y0 + rng.uniform(0, h - bh)
+        pts = [_r(bx), _r(by), _r(bx + bw), _r(by + bh)]
+        t = max(2, round(min(bw, bh) * rng.uniform(0.06, 0.12)))
+        if min(bw, bh) > 6 * t and rng.random() < 0.3:
+            return SceneObject(desc, kind, pts, color, "outline", t, image_index)
+        return SceneObject(desc, kind, pts, color, "filled", 0, image_index)
+    if kind == "poly":
+        cx, cy = x0 + w / 2, y0 + h / 2
+        if rng.random() < 0.4:  # a tilted rectangle, like a label seen at an angle
+            a = rng.uniform(-0.6, 0.6)
+            hw, hh = w * rng.uniform(0.25, 0.45), h * rng.uniform(0.2, 0.4)
+            s = min(1.0, (w / 2) / (abs(hw * math.cos(a)) + abs(hh * math.sin(a))),
+                    (h / 2) / (abs(hw * math.sin(a)) + abs(hh * math.cos(a))))
+            hw, hh = hw * s, hh * s
+            corners = [(-hw, -hh), (hw, -hh), (hw, hh), (-hw, hh)]
+            ca, sa = math.cos(a), math.sin(a)
+            xy = [(cx + u * ca - v * sa, cy + u * sa + v * ca) for u, v in corners]
+        else:  # a star-shaped polygon around the cell centre: always simple, never degenerate
+            k = int(rng.integers(5, 9))
+            step = 2 * math.pi / k
+            angles = rng.uniform(0, 2 * math.pi) + (np.arange(k) + rng.uniform(-0.3, 0.3, k)) * step
+            radii = rng.uniform(0.55, 1.0, k)
+            xy = [(cx + 0.48 * w * rr * math.cos(t), cy + 0.48 * h * rr * math.sin(t)) for t, rr in zip(angles, radii, strict=True)]
+        pts = [_r(v) for p in xy for v in p]
+        return SceneObject(desc, kind, pts, color, "filled", 0, image_index)
+    # line: a cable wandering across the cell, monotone along its main axis so points stay distinct
+    t = int(max(2, round(short_side / 220)) + rng.integers(0, 4))
+    pad = t / 2 + 1
+    n = int(rng.integers(2, 6))
+    along = np.linspace(0.0, 1.0, n)
+    across = rng.uniform(0.0, 1.0, n)
+    if w >= h:
+        xs = x0 + pad + along * (w - 2 * pad)
+        ys = y0 + pad + across * (h - 2 * pad)
+    else:
+        xs = x0 + pad + across * (w - 2 * pad)
+        ys = y0 + pad + along * (h - 2 * pad)
+    pts = [_r(v) for p in zip(xs, ys, strict=True) for v in p]
+    return SceneObject(desc, "line", pts, color, "stroke", t, image_index)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def object_mask(obj: SceneObject, height: int, width: int) -> np.ndarray:
+    """Boolean H x W mask of the pixels `obj` paints (the renderer uses exactly this)."""
+    mask = np.zeros((height, width), dtype=np.uint8)
+    p = obj.points
+    if obj.kind == "bbox_2d":
+        i0, i1 = _span(p[0], p[2], width)
+        j0, j1 = _span(p[1], p[3], height)
+        mask[j0:j1, i0:i1] = 1
+        if obj.style == "outline":
+            t = obj.thickness
+            ii0, ii1 = _span(p[0] + t, p[2] - t, width)
+            jj0, jj1 = _span(p[1] + t, p[3] - t, height)
+            if ii1 > ii0 and jj1 > jj0:
+                mask[jj0:jj1, ii0:ii1] = 0
+        return mask.astype(bool)
+    pts = np.round((np.asarray(p, dtype=np.float64).reshape(-1, 2) - 0.5) * _SCALE).astype(np.int32)
+    if obj.kind == "poly":
+        cv2.fillPoly(mask, [pts], 1, lineType=cv2.LINE_8, shift=_SHIFT)
+    else:
+        cv2.polylines(mask, [pts], False, 1, thickness=obj.thickness, lineType=cv2.LINE_8, shift=_SHIFT)
+    return mask.astype(bool)
+
+
+def _span(a: float, b: float, limit: int) -> tuple[int, int]:
+    """Pixel indices i with centre i + 0.5 in [a, b)."""
+    return max(0, math.ceil(a - 0.5)), min(limit, math.ceil(b - 0.5))
+
+
+def render_background(rng: np.random.Generator, width: int, height: int, domain: str) -> np.ndarray:
+    """A muted, textured H x W x 3 uint8 background: lighting gradient, blotches, fine grain, structure."""
+    base = rng.uniform(90, 185)
+    tint = rng.uniform(-12, 12, 3)
+    gh, gw = int(rng.integers(3, 7)), int(rng.integers(3, 7))
+    low = rng.uniform(-28, 28, (gh, gw, 1)).astype(np.float32)
+    low = cv2.resize(low, (width, height), interpolation=cv2.INTER_CUBIC)[..., None]
+    img = np.empty((height, width, 3), dtype=np.float32)
+    img[...] = (base + tint).astype(np.float32)
+    img += low
+    if domain in ("bbu", "rru"):
+        _draw_rack(rng, img, width, height)
+    else:
+        horizon = int(height * rng.uniform(0.35, 0.65))
+        img[horizon:] -= rng.uniform(15, 35)
+    np.clip(img, 40, 215, out=img)
+    return img.astype(np.uint8)
+
+
+def _draw_rack(rng: np.random.Generator, img: np.ndarray, width: int, height: int) -> None:
+    """Grey rails, panels and vent slots: the look of an equipment cabinet, all low saturation."""
+    n_rails = int(rng.integers(2, 5))
+    for x in np.sort(rng.uniform(0, width, n_rails)):
+        rw = max(3, int(width * rng.uniform(0.01, 0.03)))
+        img[:, int(x): int(x) + rw] -= rng.uniform(25, 45)
+    n_panels = int(rng.integers(2, 6))
+    for _ in range(n_panels):
+        pw, ph = int(width * rng.uniform(0.2, 0.6)), int(height * rng.uniform(0.05, 0.2))
+        px, py = int(rng.uniform(0, width - pw)), int(rng.uniform(0, height - ph))
+        img[py: py + ph, px: px + pw] += rng.uniform(-20, 20)
+        slot_gap = max(4, ph // 4)
+        for sy in range(py + slot_gap // 2, py + ph, slot_gap):
+            img[sy: sy + max(1, slot_gap // 3), px + 4: px + pw - 4] -= 18
+
+
+def render_scene(
+    rng: np.random.Generator, width: int, height: int, domain: str, objects: list[SceneObject],
+) -> np.ndarray:
+    """Background + every object in its colour + fine sensor grain (small enough to keep colours distinct)."""
+    img = render_background(rng, width, height, domain)
+    for obj in objects:
+        mask = object_mask(obj, height, width)
+        img[mask] = obj.color
+    grain_h, grain_w = min(height, 97), min(width, 101)
+    grain = rng.integers(-6, 7, (grain_h, grain_w, 1), dtype=np.int16)
+    reps = (math.ceil(height / grain_h), math.ceil(width / grain_w), 1)
+    grain = np.tile(grain, reps)[:height, :width]
+    return np.clip(img.astype(np.int16) + grain, 0, 255).astype(np.uint8)
