@@ -1,0 +1,228 @@
+"""The run configuration: one pydantic model per YAML section, unknown keys rejected at every level.
+
+The sections mirror what a training run needs and nothing else: `model`, `template`, `global_max_length`,
+`data`, `augmentation`, `tuner`, `training`, `rlhf`, `deepspeed`. Checks that only involve one section live
+in that section's model (so pydantic reports them together with every other field error); checks that span
+sections live in `vlmdata.config.load`. Paths are stored as absolute strings: the loader resolves every
+relative path against the file that set it before validation.
+
+`rlhf` belongs to the selected trainer plugin: this model keeps it as raw data and the loader replaces it
+with the plugin's own `config_model` instance. `augmentation` belongs to the augment area and is validated
+by its model (`vlmdata.augment.AugmentationConfig`) in the loader.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+DTYPE_ALIASES = {
+    "bf16": "bfloat16",
+    "fp16": "float16",
+    "half": "float16",
+    "fp32": "float32",
+    "float": "float32",
+}
+DEEPSPEED_PRESETS = ("zero0", "zero1", "zero2", "zero3", "zero2_offload", "zero3_offload")
+SCHEDULERS_WITH_FLOOR = ("cosine", "cosine_with_min_lr")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class ModelConfig(Section):
+    path: str = Field(
+        description="Local model folder (a Qwen3-VL checkpoint or `vlmdata tiny-model` output)."
+    )
+    dtype: Literal["bfloat16", "float16", "float32", "auto"] = "bfloat16"
+    attn_impl: Literal["sdpa", "eager", "flash_attention_2", "flash_attention_3"] = "sdpa"
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _alias_dtype(cls, value: Any) -> Any:
+        return DTYPE_ALIASES.get(value, value) if isinstance(value, str) else value
+
+
+class TemplateConfig(Section):
+    name: str = "target_dense_bbu"
+    system: str | None = None
+    max_pixels: int = Field(1048576, gt=0)
+    min_pixels: int = Field(3136, gt=0)
+
+    @model_validator(mode="after")
+    def _pixels_ordered(self) -> TemplateConfig:
+        if self.min_pixels > self.max_pixels:
+            raise ValueError(f"min_pixels ({self.min_pixels}) exceeds max_pixels ({self.max_pixels})")
+        return self
+
+
+class DataConfig(Section):
+    train: list[str] = Field(default_factory=list)
+    val: list[str] = Field(default_factory=list)
+    fusion: str | None = None
+
+    _list = field_validator("train", "val", mode="before")(_as_list)
+
+
+class TunerConfig(Section):
+    train_type: Literal["lora", "full"] = "lora"
+    use_dora: bool = False
+    freeze_llm: bool = False
+    freeze_vit: bool = True
+    freeze_aligner: bool = True
+    target_modules: list[str] = Field(default_factory=lambda: ["all-linear"])
+    target_regex: str | None = None
+    modules_to_save: list[str] = Field(default_factory=list)
+    lora_rank: int = Field(8, gt=0)
+    lora_alpha: float = Field(32.0, gt=0)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+
+    _list = field_validator("target_modules", "modules_to_save", mode="before")(_as_list)
+
+    @field_validator("target_regex")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            import re
+
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+
+class TrainingConfig(Section):
+    output_dir: str | None = Field(
+        None, description="Run folder; default runs/<config name> under the working directory."
+    )
+    num_train_epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(
+        -1, ge=-1, description="-1: run num_train_epochs; otherwise stop after this many optimiser steps."
+    )
+    per_device_train_batch_size: int = Field(1, gt=0)
+    per_device_eval_batch_size: int = Field(1, gt=0)
+    effective_batch_size: int | None = Field(None, gt=0)
+    gradient_accumulation_steps: int | None = Field(None, gt=0)
+    learning_rate: float = Field(1e-4, gt=0)
+    vit_lr: float | None = Field(None, gt=0)
+    aligner_lr: float | None = Field(None, gt=0)
+    lr_scheduler_type: Literal[
+        "cosine",
+        "cosine_with_min_lr",
+        "linear",
+        "constant",
+        "constant_with_warmup",
+        "polynomial",
+        "inverse_sqrt",
+    ] = "cosine"
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    min_lr_ratio: float | None = Field(None, ge=0, lt=1)
+    min_lr: float | None = Field(None, ge=0)
+    weight_decay: float = Field(0.1, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    gradient_checkpointing: bool = True
+    bf16: bool | None = Field(None, description="None follows model.dtype.")
+    seed: int = 42
+    logging_steps: int = Field(5, gt=0)
+    save_steps: int = Field(500, gt=0)
+    eval_steps: int | None = Field(
+        None, gt=0, description="None: evaluate every save_steps when data.val is set."
+    )
+    save_total_limit: int | None = Field(None, gt=0)
+    dataloader_num_workers: int = Field(0, ge=0)
+    group_by_length: bool = True
+    resume_from_checkpoint: str | None = None
+    nproc_per_node: int = Field(1, gt=0)
+    nnodes: int = Field(1, gt=0)
+    node_rank: int = Field(0, ge=0)
+    master_addr: str = "127.0.0.1"
+    master_port: int = Field(29500, gt=0, lt=65536)
+    report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
+
+    _list = field_validator("report_to", mode="before")(_as_list)
+
+    @field_validator("report_to")
+    @classmethod
+    def _known_reporters(cls, value: list[str]) -> list[str]:
+        allowed = {"tensorboard", "wandb", "swanlab", "none"}
+        bad = [v for v in value if v not in allowed]
+        if bad:
+            raise ValueError(f"unknown reporter(s) {bad}; allowed: {sorted(allowed)}")
+        return value
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+    def resolved_gradient_accumulation_steps(self, world_size: int | None = None) -> int:
+        """Gradient accumulation: explicit, or derived from `effective_batch_size` and the world size."""
+        if self.effective_batch_size is None:
+            return self.gradient_accumulation_steps or 1
+        per_step = self.per_device_train_batch_size * (world_size or self.world_size)
+        return max(1, self.effective_batch_size // per_step)
+
+    @property
+    def backend_scheduler(self) -> tuple[str, dict[str, float]]:
+        """The transformers scheduler name and kwargs: a floor turns `cosine` into `cosine_with_min_lr`."""
+        kwargs: dict[str, float] = {}
+        if self.min_lr_ratio is not None:
+            kwargs["min_lr_rate"] = self.min_lr_ratio
+        if self.min_lr is not None:
+            kwargs["min_lr"] = self.min_lr
+        if kwargs:
+            return "cosine_with_min_lr", kwargs
+        return self.lr_scheduler_type, kwargs
+
+
+class RunConfig(Section):
+    plugin: str = "sft"
+    model: ModelConfig
+    template: TemplateConfig = Field(default_factory=TemplateConfig)
+    global_max_length: int = Field(
+        4096, gt=0, description="The single length knob: template max_length and model max length."
+    )
+    data: DataConfig = Field(default_factory=DataConfig)
+    augmentation: Any = Field(None, description="The augment area's config; validated by vlmdata.augment.")
+    tuner: TunerConfig = Field(default_factory=TunerConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    rlhf: Any = Field(None, description="The selected plugin's section; validated by its config_model.")
+    deepspeed: str | None = Field(None, description=f"One of {DEEPSPEED_PRESETS} or a DeepSpeed JSON file.")
+
+    _files: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def files(self) -> list[str]:
+        """The YAML files this config was merged from, lowest layer first."""
+        return list(self._files)
+
+    @field_validator("deepspeed")
+    @classmethod
+    def _deepspeed_known(cls, value: str | None) -> str | None:
+        if value is None or value in DEEPSPEED_PRESETS or value.endswith(".json"):
+            return value
+        raise ValueError(f"expected one of {list(DEEPSPEED_PRESETS)} or a path to a .json file")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON/YAML-ready) of the merged, validated config, as a run folder stores it."""
+        out = self.model_dump(mode="json")
+        if isinstance(self.rlhf, BaseModel):
+            out["rlhf"] = self.rlhf.model_dump(mode="json")
+        if isinstance(self.augmentation, BaseModel):
+            out["augmentation"] = self.augmentation.model_dump(mode="json")
+        return out
+
+
+SECTION_MODELS: dict[str, type[Section]] = {
+    "model": ModelConfig,
+    "template": TemplateConfig,
+    "data": DataConfig,
+    "tuner": TunerConfig,
+    "training": TrainingConfig,
+}

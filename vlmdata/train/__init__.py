@@ -1,0 +1,19 @@
+"""Training front: the trainer plugin interface, the plugin registry, and the shared dataset layer.
+
+Importing this package never imports torch or ms-swift; only a plugin's `run`/`debug` do.
+"""
+
+from vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan, TrainResult, compress_image_pads
+from vlmdata.train.registry import GROUP, PluginInfo, get_plugin, list_plugins
+
+__all__ = [
+    "GROUP",
+    "DebugSample",
+    "PluginInfo",
+    "TrainPlan",
+    "TrainResult",
+    "TrainerPlugin",
+    "compress_image_pads",
+    "get_plugin",
+    "list_plugins",
+]

@@ -1,0 +1,59 @@
+"""Error codes of the trainer plugin system (VD700–VD719)."""
+
+from vlmdata.errors import define
+
+PLUGIN_NOT_FOUND = define(
+    "VD700",
+    "No trainer plugin of that name is installed",
+    "Pick one of the listed plugins (`vlmdata plugins`), or install the package that provides it.",
+)
+PLUGIN_IMPORT = define(
+    "VD701",
+    "Trainer plugin failed to import",
+    "The named package's entry point raised on import; fix or reinstall that package.",
+)
+PLUGIN_NOT_TRAINER = define(
+    "VD702",
+    "Entry point is not a TrainerPlugin",
+    "A `vlmdata.trainers` entry point must name a subclass (or instance) of vlmdata.train.plugin.TrainerPlugin.",
+)
+PLUGIN_NAME = define(
+    "VD703",
+    "Plugin's `name` differs from its entry-point name",
+    "Make the class attribute `name` equal the entry-point name in the package's metadata.",
+)
+PLUGIN_CONFIG_MODEL = define(
+    "VD704",
+    "Plugin's `config_model` is not a strict pydantic model",
+    "`config_model` must be a pydantic BaseModel subclass with `extra='forbid'` (or None).",
+)
+PLUGIN_DUPLICATE = define(
+    "VD705",
+    "Two installed packages register the same plugin name",
+    "Uninstall one of the packages named in the message.",
+)
+PLUGIN_ABSTRACT = define(
+    "VD706",
+    "Plugin does not implement the interface",
+    "Implement `plan(config)` and `run(plan)` (and make the class instantiable without arguments).",
+)
+PLAN_FAILED = define(
+    "VD707",
+    "Plugin failed while planning the run",
+    "The plugin's `plan` raised; the message names the plugin and the error. Set VLMDATA_DEBUG=1 for the traceback.",
+)
+DEBUG_UNSUPPORTED = define(
+    "VD708",
+    "Plugin does not implement `--debug`",
+    "Run without --debug, or implement `debug(plan)` in the plugin.",
+)
+LAUNCH_FAILED = define(
+    "VD709",
+    "Distributed launch failed",
+    "torchrun exited non-zero; the ranks' output above names the failing rank.",
+)
+DEBUG_MISMATCH = define(
+    "VD710",
+    "Image tokens do not match the image grids",
+    "The encoded sample's <|image_pad|> count differs from the vision grids; check template.max_pixels/min_pixels.",
+)
