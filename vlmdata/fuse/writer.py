@@ -1,0 +1,245 @@
+"""Offline fusion: one epoch of the plan written as an Arrow dataset plus `manifest.json`.
+
+Output layout (`vlmdata fuse CONFIG --out DIR`): `DIR/data/` is the fused dataset (a Hugging Face
+`datasets` folder in the normalised schema, loadable with `load_from_disk`), `DIR/manifest.json` says how it
+was made. The whole folder is built in a temporary sibling and swapped in atomically.
+
+Memory stays flat: inputs are memory-mapped, the plan is walked in chunks of `CHUNK` positions, each chunk is
+gathered with Arrow `take` per entry, tagged, put back in plan order and streamed to the Arrow file, which is
+rotated every `SHARD_BYTES`. Nothing in the outputs depends on time, paths of the output or hash seeds, so two
+runs on the same inputs are byte-identical (the dataset fingerprint in `state.json` is derived from the plan
+digest and the input fingerprints, not drawn at random as `datasets` does for in-memory tables).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlmdata import __version__
+from vlmdata.fuse.config import FusionConfig
+from vlmdata.fuse.inputs import TableTaker, dataset_dir, fingerprint_dir, open_dataset
+from vlmdata.fuse.plan import PLAN_VERSION, EpochPlan, plan_epoch
+from vlmdata.fuse.records import EntryTags, finalize_table
+from vlmdata.io.atomic import atomic_dir, atomic_write_json
+
+CHUNK = 16_384
+SHARD_BYTES = 500 * 1024 * 1024
+
+
+@dataclass
+class EntrySummary:
+    name: str
+    domain: str
+    mode: str
+    template: str
+    ratio: float
+    replacement: bool
+    pool: int
+    quota: int
+    realised: int
+
+    @property
+    def passes(self) -> float:
+        return self.quota / self.pool if self.pool else 0.0
+
+
+@dataclass
+class FuseResult:
+    plan: EpochPlan
+    entries: list[EntrySummary]
+    manifest: dict[str, Any]
+    out: Path | None = None
+
+    @property
+    def total(self) -> int:
+        return len(self.plan)
+
+
+def summarise(config: FusionConfig, plan: EpochPlan) -> list[EntrySummary]:
+    realised = plan.counts()
+    rows = []
+    for (domain, entry), quota, pool in zip(config.entries(), plan.quotas, plan.sizes, strict=True):
+        rows.append(
+            EntrySummary(
+                entry.name,
+                domain,
+                entry.mode,
+                config.template_of(domain, entry),
+                entry.ratio,
+                entry.replacement,
+                pool,
+                quota,
+                realised[entry.name],
+            )
+        )
+    return rows
+
+
+def input_sizes(config: FusionConfig) -> tuple[dict[str, int], dict[str, Any]]:
+    """Pool sizes and the opened (memory-mapped) datasets of every entry's `data`."""
+    sizes, datasets = {}, {}
+    for key, (_, entry) in zip(_keys(config), config.entries(), strict=True):
+        ds = open_dataset(entry.data, field=f"{key}.data")
+        datasets[entry.name] = ds
+        sizes[entry.name] = len(ds)
+    return sizes, datasets
+
+
+def plan_only(config: FusionConfig, epoch: int = 0) -> FuseResult:
+    """The plan and its counts, without writing anything (`vlmdata fuse --plan`)."""
+    sizes, _ = input_sizes(config)
+    plan = plan_epoch(config, sizes, epoch)
+    return FuseResult(plan, summarise(config, plan), manifest={})
+
+
+def fuse_epoch(
+    config: FusionConfig, out: str | Path, epoch: int = 0, progress: Callable[[int, int], None] | None = None
+) -> FuseResult:
+    """Write epoch `epoch` of the fusion to `out/data` and `out/manifest.json` (atomically, reproducibly)."""
+    from datasets.arrow_writer import ArrowWriter
+
+    from vlmdata.io.features import record_features
+
+    sizes, datasets = input_sizes(config)
+    plan = plan_epoch(config, sizes, epoch)
+    entries = config.entries()
+    tags = [EntryTags.of(config, d, e) for d, e in entries]
+    takers = [TableTaker(datasets[e.name]) for _, e in entries]
+    fingerprints = {e.name: fingerprint_dir(dataset_dir(e.data)) for _, e in entries}
+    features = record_features()
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        os.chmod(
+            tmp, 0o777 & ~_umask()
+        )  # a temporary folder is created 0700; the output is an ordinary folder
+        data_dir = tmp / "data"
+        data_dir.mkdir()
+        shard_files: list[Path] = []
+        writer = None
+        written = 0
+        for start in range(0, len(plan), CHUNK):
+            chunk = _gather(plan, start, min(start + CHUNK, len(plan)), takers, tags)
+            if writer is None or writer._num_bytes >= SHARD_BYTES:
+                if writer is not None:
+                    writer.finalize()
+                    writer.close()
+                shard_files.append(data_dir / f"shard-{len(shard_files):05d}.arrow")
+                writer = ArrowWriter(features=features, path=str(shard_files[-1]))
+            writer.write_table(chunk)
+            written += chunk.num_rows
+            if progress is not None:
+                progress(written, len(plan))
+        if writer is None:
+            shard_files.append(data_dir / "shard-00000.arrow")
+            writer = ArrowWriter(features=features, path=str(shard_files[-1]))
+        writer.finalize()
+        writer.close()
+        manifest = build_manifest(config, plan, fingerprints)
+        _finish_dataset(data_dir, shard_files, features, manifest["output"]["fingerprint"])
+        atomic_write_json(tmp / "manifest.json", manifest)
+    return FuseResult(plan, summarise(config, plan), manifest, out)
+
+
+def _gather(plan: EpochPlan, start: int, stop: int, takers: list[TableTaker], tags: list[EntryTags]) -> Any:
+    import pyarrow as pa
+
+    entry = plan.entry[start:stop]
+    index = plan.index[start:stop]
+    parts, positions = [], []
+    for k in np.unique(entry):
+        where = np.nonzero(entry == k)[0]
+        table = takers[int(k)].take(index[where])
+        parts.append(finalize_table(table, tags[int(k)], plan.seed, plan.epoch))
+        positions.append(where)
+    merged = pa.concat_tables(parts)
+    order = np.empty(stop - start, dtype=np.int64)
+    order[np.concatenate(positions)] = np.arange(stop - start)
+    return merged.take(pa.array(order))
+
+
+def _finish_dataset(data_dir: Path, shard_files: list[Path], features: Any, fingerprint: str) -> None:
+    """Name the shards as `save_to_disk` does and write its `state.json` / `dataset_info.json`."""
+    from dataclasses import asdict
+
+    from datasets import DatasetInfo
+
+    n = len(shard_files)
+    names = []
+    for i, path in enumerate(shard_files):
+        name = f"data-{i:05d}-of-{n:05d}.arrow"
+        os.replace(path, data_dir / name)
+        names.append({"filename": name})
+    state = {
+        "_data_files": names,
+        "_fingerprint": fingerprint,
+        "_format_columns": None,
+        "_format_kwargs": {},
+        "_format_type": None,
+        "_output_all_columns": False,
+        "_split": None,
+    }
+    (data_dir / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
+    info = asdict(DatasetInfo(features=features))
+    (data_dir / "dataset_info.json").write_text(
+        json.dumps({k: info[k] for k in sorted(info)}, indent=2), encoding="utf-8"
+    )
+
+
+def build_manifest(config: FusionConfig, plan: EpochPlan, fingerprints: dict[str, str]) -> dict[str, Any]:
+    """Everything needed to reproduce or resume the stream: merged config, inputs, quotas, seed, versions."""
+    summary = summarise(config, plan)
+    digest = plan.digest()
+    output_fp = hashlib.sha256(
+        json.dumps([PLAN_VERSION, __version__, digest, sorted(fingerprints.items())]).encode()
+    ).hexdigest()[:16]
+    return {
+        "vlmdata_version": __version__,
+        "plan_version": PLAN_VERSION,
+        "numpy_version": np.__version__,
+        "seed": config.seed,
+        "epoch": plan.epoch,
+        "interleave": config.interleave,
+        "config_files": config.files,
+        "config": config.to_manifest(),
+        "inputs": {
+            e.name: {"path": str(dataset_dir(e.data)), "fingerprint": fingerprints[e.name], "records": pool}
+            for (_, e), pool in zip(config.entries(), plan.sizes, strict=True)
+        },
+        "entries": [
+            {
+                "name": s.name,
+                "domain": s.domain,
+                "mode": s.mode,
+                "template": s.template,
+                "ratio": s.ratio,
+                "replacement": s.replacement,
+                "pool": s.pool,
+                "quota": s.quota,
+                "realised": s.realised,
+            }
+            for s in summary
+        ],
+        "total": len(plan),
+        "plan_digest": "sha256:" + digest,
+        "output": {"records": len(plan), "fingerprint": output_fp},
+    }
+
+
+def _keys(config: FusionConfig) -> list[str]:
+    return [f"targets[{i}]" for i in range(len(config.targets))] + [
+        f"sources[{i}]" for i in range(len(config.sources))
+    ]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
