@@ -4,13 +4,14 @@ Structure (targets-audit.md): `{"统计": [{"类别": category, attribute: {valu
 per category sorted by category, attribute keys sorted; BBU may add `"备注": [remark, …]`, RRU may add
 `"分组统计": {group id: member count}`. Anything else is rejected by `validate_summary`.
 
-`build_summary` counts descs: a desc is comma-separated `key=value` tokens with `类别=category` first; each
+`build_summary` counts descs: a desc is comma-separated `key=value` tokens with `类别=category` first; every
 other token counts one for `{key: {value: +1}}`, a value `a|b` counts `a` and `b` separately, and a key
 repeated within one desc counts each occurrence. A desc without any `=` is a plain category name (generic data)
-and counts as its category only. Two keys are not counted but gathered: `备注` values of a BBU record become
-the `备注` list (first-seen order, no repeats) and `组` values of an RRU record become `分组统计` (group id →
-number of objects in it). Object `attributes` are not read: the desc is what the model sees and must
-summarise.
+and counts as its category only. Keys, values and categories are sorted by code point. An RRU record whose
+objects carry `组=<id>` also gets `分组统计` (group id → number of objects in it, ids in numeric-then-text
+order), while `组` stays counted like any attribute. `备注` (free-text remarks) cannot be derived from objects:
+an existing summary keeps its own, a built one has none. Object `attributes` are not read: the desc is what
+the model sees and must summarise.
 
 The serialised summary uses the dense target's separators (`", "`, `": "`) and keeps non-ASCII, so
 `summary_json(build_summary(...))` is byte-stable.
@@ -59,26 +60,19 @@ def build_summary(objects: Sequence[Mapping[str, Any]], domain: str | None = Non
     """The summary dict of a record's objects (see the module docstring for the counting rules)."""
     dom = (domain or "").upper()
     cats: dict[str, dict[str, dict[str, int]]] = {}
-    remarks: list[str] = []
     groups: dict[str, int] = {}
     for i, obj in enumerate(objects):
         loc = None if where is None else Location(where.file, where.line, where.record_id, f"objects[{i}].desc")
         category, attrs = parse_desc(str(obj.get("desc") or ""), loc)
         counts = cats.setdefault(category, {})
         for key, value in attrs:
-            if dom == "BBU" and key == REMARKS:
-                remarks.extend(v for v in value.split("|") if v and v not in remarks)
-                continue
-            if dom == "RRU" and key == GROUP_KEY:
-                for v in value.split("|"):
-                    if v:
-                        groups[v] = groups.get(v, 0) + 1
-                continue
             bucket = counts.setdefault(key, {})
             for v in value.split("|"):
                 v = v.strip()
                 if v:
                     bucket[v] = bucket.get(v, 0) + 1
+                    if dom == "RRU" and key == GROUP_KEY:
+                        groups[v] = groups.get(v, 0) + 1
     stats = []
     for category in sorted(cats):
         entry: dict[str, Any] = {CATEGORY: category}
@@ -86,8 +80,6 @@ def build_summary(objects: Sequence[Mapping[str, Any]], domain: str | None = Non
             entry[key] = dict(sorted(cats[category][key].items()))
         stats.append(entry)
     out: dict[str, Any] = {STATS: stats}
-    if remarks:
-        out[REMARKS] = remarks
     if groups:
         out[GROUPS] = dict(sorted(groups.items(), key=lambda kv: (len(kv[0]), kv[0])))
     return out
