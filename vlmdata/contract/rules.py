@@ -8,11 +8,12 @@ the record (`objects[3].bbox_2d`), a message and the value seen.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from vlmdata.contract import codes
 
@@ -51,6 +52,9 @@ def _short(value: Any, limit: int = 200) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
             return repr(value)
         return value
+    if isinstance(value, list) and len(value) <= 32 and all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in value):
+        if all(not isinstance(v, float) or math.isfinite(v) for v in value) and len(repr(value)) <= limit:
+            return list(value)
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -141,8 +145,8 @@ def summary_issue(summary: str) -> Issue | None:
         return Issue(codes.SUMMARY_JSON.code, "summary must be one line", "summary", summary)
     if summary.lstrip().startswith(("{", "[")):
         try:
-            parsed = json.loads(summary)
-        except ValueError as exc:
+            parsed = msgspec.json.decode(summary)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             return Issue(codes.SUMMARY_JSON.code, f"summary JSON does not parse: {exc}", "summary", summary)
         if not isinstance(parsed, dict):
             return Issue(codes.SUMMARY_JSON.code, "summary JSON must be an object", "summary", summary)

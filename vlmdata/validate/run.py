@@ -1,0 +1,266 @@
+"""`validate_files`: JSONL files in, an Arrow dataset of the valid records + rejects + report out, atomically.
+
+Per batch of lines (a few MB): the fast path accepts what it is sure of, the pydantic models decide and
+explain the rest, then image headers and dataset-level rules (duplicate ids, duplicate images, train/val
+overlap) run on the accepted rows in line order. Every line ends up exactly once in the dataset, in
+`rejects.jsonl` or in the blank count. The whole output folder is built in a temporary sibling and renamed
+into place at the end, so a killed run leaves the previous output (or none). The first occurrence of a
+duplicate id is kept, later ones are rejected; a val record sharing an image with train is rejected.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+
+from vlmdata.contract import codes
+from vlmdata.contract.rules import Issue
+from vlmdata.errors import UsageError
+from vlmdata.io.atomic import atomic_dir
+from vlmdata.io.features import arrow_schema
+from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS, resolve_image_path
+from vlmdata.io.jsonl import (
+    DEFAULT_BLOCK_BYTES,
+    DEFAULT_MAX_LINE_BYTES,
+    FileStats,
+    LineBatch,
+    iter_line_batches,
+)
+from vlmdata.validate.fast import FastResult, check_batch, record_ids
+from vlmdata.validate.imagecheck import ImageChecker
+from vlmdata.validate.report import FileReport, Report
+from vlmdata.validate.slow import explain, normalised_row
+
+_ENC = msgspec.json.Encoder(order="deterministic")
+
+
+@dataclass
+class ValidateOptions:
+    image_root: str | Path | None = None
+    allow_extra: bool = False
+    image_check: bool = True
+    allow_outside_root: bool = False
+    val: Sequence[str | Path] = ()
+    max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    block_bytes: int = DEFAULT_BLOCK_BYTES
+    progress: Callable[[int], None] | None = field(default=None, repr=False)  # called with bytes just read
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "image_root": str(self.image_root) if self.image_root else None,
+            "allow_extra": self.allow_extra,
+            "image_check": self.image_check,
+            "allow_outside_root": self.allow_outside_root,
+            "val": [str(v) for v in self.val],
+            "max_image_pixels": self.max_image_pixels,
+            "max_line_bytes": self.max_line_bytes,
+        }
+
+
+class _Run:
+    def __init__(self, tmp: Path, options: ValidateOptions, report: Report) -> None:
+        self.o, self.report, self.tmp = options, report, tmp
+        self.rejects: IO[bytes] = open(tmp / "rejects.jsonl", "wb")  # noqa: SIM115 - closed in finish()
+        self.warnings: IO[bytes] = open(tmp / "warnings.jsonl", "wb")  # noqa: SIM115
+        self.writers: dict[str, pa.ipc.RecordBatchStreamWriter] = {}
+        self.ids: dict[str, str] = {}
+        self.images: dict[str, str] = {}
+        self.train_images: set[str] = set()
+        self.schema = arrow_schema()
+
+    # -- output --------------------------------------------------------------------------------------------
+    def _write_rows(self, split: str, table: pa.Table) -> None:
+        if split not in self.writers:
+            self.writers[split] = pa.ipc.new_stream(str(self.tmp / f".rows-{split}.arrow"), self.schema)
+        if table.num_rows:
+            self.writers[split].write_table(table)
+
+    def _reject(self, fr: FileReport, line: int, raw: bytes | None, issues: list[Issue], record_id: str | None = None,
+                extra: dict[str, Any] | None = None) -> None:
+        fr.rejected += 1
+        self.report.add(fr, line, issues, record_id)
+        entry: dict[str, Any] = {"file": fr.path, "line": line}
+        if record_id is not None:
+            entry["id"] = record_id
+        entry["issues"] = [i.as_dict() for i in issues]
+        if raw is not None:
+            try:
+                entry["raw"] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                entry["raw"] = raw.decode("utf-8", "replace")
+                entry["raw_base64"] = base64.b64encode(raw).decode()
+        entry.update(extra or {})
+        self.rejects.write(_ENC.encode(entry) + b"\n")
+
+    def _warn(self, fr: FileReport, line: int, record_id: str, warnings: list[Issue]) -> None:
+        self.report.add(fr, line, warnings, record_id)
+        for w in warnings:
+            self.warnings.write(_ENC.encode({"file": fr.path, "line": line, "id": record_id, **w.as_dict()}) + b"\n")
+
+    # -- one file ------------------------------------------------------------------------------------------
+    def file(self, path: Path, split: str) -> None:
+        fr = FileReport(str(path), split)
+        self.report.files.append(fr)
+        stats = FileStats(str(path))
+        base = os.path.abspath(self.o.image_root) if self.o.image_root else os.path.dirname(os.path.abspath(path))
+        checker = ImageChecker(base, self.o.image_check, self.o.allow_outside_root, self.o.max_image_pixels)
+        done = 0
+        for batch in iter_line_batches(path, stats, self.o.block_bytes, self.o.max_line_bytes):
+            self._batch(fr, batch, split, base, checker)
+            if self.o.progress is not None:
+                self.o.progress(stats.bytes - done)
+                done = stats.bytes
+        fr.lines, fr.blank, fr.bytes = stats.lines, stats.blank, stats.bytes
+        if stats.bom:
+            fr.notes.append(Issue(codes.BOM.code, "UTF-8 byte-order mark at the start of the file was stripped", None).as_dict() | {"line": 1})
+        if stats.crlf:
+            fr.notes.append(Issue(codes.CRLF.code, f"{stats.crlf} line(s) end with CRLF", None, stats.crlf).as_dict())
+        if fr.lines == fr.blank:
+            fr.notes.append(Issue(codes.EMPTY_FILE.code, "the file holds no records", None).as_dict())
+        for note in fr.notes:
+            self.report.add(fr, note.get("line"), [Issue(note["code"], note["message"], None, note.get("value"))])
+
+    def _batch(self, fr: FileReport, batch: LineBatch, split: str, base: str, checker: ImageChecker) -> None:
+        for over in batch.oversized:
+            issue = Issue(codes.LINE_TOO_LONG.code, f"line is {over.size} bytes, limit {self.o.max_line_bytes}", None, over.size)
+            self._reject(fr, over.number, None, [issue], extra={
+                "raw_prefix": over.prefix.decode("utf-8", "replace"), "raw_bytes": over.size, "raw_sha256": over.sha256})
+        lines, numbers = batch.lines, batch.numbers
+        fast = check_batch(lines)
+        rows, positions, warns = self._rows(fr, fast, lines, numbers, base)
+        kept: list[int] = []
+        ids = rows.column("id").to_pylist()
+        images = rows.column("images").to_pylist()
+        wh = zip(rows.column("width").to_pylist(), rows.column("height").to_pylist(), strict=False)
+        for r, (p, rid, imgs, (w, h)) in enumerate(zip(positions, ids, images, wh, strict=False)):
+            line = numbers[p]
+            issues = checker.record_issues(imgs, w, h)
+            where = f"{fr.path}:{line}"
+            if rid in self.ids:
+                issues.append(Issue(codes.DUPLICATE_ID.code, f"id already used at {self.ids[rid]}", "id", rid))
+            record_warns = warns.get(p, [])
+            for i, img in enumerate(imgs):
+                if split == "val" and img in self.train_images:
+                    issues.append(Issue(codes.SPLIT_OVERLAP.code, "image also used by a train record", f"images[{i}]", img))
+                elif img in self.images:
+                    record_warns.append(Issue(codes.DUPLICATE_IMAGE.code, f"image also used at {self.images[img]}", f"images[{i}]", img))
+            if issues:
+                self._reject(fr, line, lines[p], issues + record_warns, rid)
+                continue
+            kept.append(r)
+            fr.valid += 1
+            self.ids[rid] = where
+            for img in imgs:
+                self.images.setdefault(img, where)
+                if split == "train":
+                    self.train_images.add(img)
+            if record_warns:
+                self._warn(fr, line, rid, record_warns)
+        self._write_rows(split, rows.take(pa.array(kept, pa.int64())) if len(kept) != rows.num_rows else rows)
+
+    def _rows(self, fr: FileReport, fast: FastResult, lines: list[bytes], numbers: list[int],
+              base: str) -> tuple[pa.Table, list[int], dict[int, list[Issue]]]:
+        """Accepted rows of a batch (fast + explained) as one table in line order, with their batch positions."""
+        recs = fast.records
+        warns = dict(fast.warnings)
+        fast_table = pa.Table.from_arrays([
+            pa.array(record_ids(recs), pa.string()),
+            pa.array([[resolve_image_path(p, base) for p in r.images] for r in recs], pa.list_(pa.string())),  # type: ignore[union-attr]
+            pa.array([r.width for r in recs], pa.int32()),
+            pa.array([r.height for r in recs], pa.int32()),
+            fast.objects_table,
+            pa.array([r.summary for r in recs], pa.string()),
+            pa.nulls(len(recs), pa.string()),
+            pa.array(["{}" if r.metadata is None else _ENC.encode(r.metadata).decode() for r in recs], pa.string()),
+            pa.array([fr.path] * len(recs), pa.string()),
+            pa.array([numbers[p] for p in fast.accepted], pa.int64()),
+        ], schema=self.schema)
+        slow_rows: list[dict[str, Any]] = []
+        slow_pos: list[int] = []
+        for p in fast.unsure:
+            out = explain(lines[p], self.o.allow_extra)
+            if out.record is None:
+                self._reject(fr, numbers[p], lines[p], out.issues)
+                continue
+            imgs = [resolve_image_path(i, base) for i in out.record.images or []]
+            row = normalised_row(out, imgs)
+            row["source_file"], row["source_line"] = fr.path, numbers[p]
+            slow_rows.append(row)
+            slow_pos.append(p)
+            if out.warnings:
+                warns[p] = out.warnings
+        if not slow_rows:
+            return fast_table, fast.accepted, warns
+        table = pa.concat_tables([fast_table, pa.Table.from_pylist(slow_rows, schema=self.schema)])
+        positions = fast.accepted + slow_pos
+        order = np.argsort(np.asarray(positions), kind="stable")
+        return table.take(pa.array(order)), [positions[i] for i in order], warns
+
+    def finish(self, splits: Sequence[str]) -> None:
+        import datasets
+        from datasets import Dataset
+
+        from vlmdata.io.dataset import save_dataset
+        from vlmdata.io.features import record_features
+
+        if datasets.utils.are_progress_bars_disabled() is False:
+            datasets.disable_progress_bars()
+        self.rejects.close()
+        self.warnings.close()
+        for split in splits:
+            if split not in self.writers:
+                self._write_rows(split, self.schema.empty_table())
+            self.writers[split].close()
+            stream = self.tmp / f".rows-{split}.arrow"
+            with pa.memory_map(str(stream)) as src:
+                table = pa.ipc.open_stream(src).read_all()
+            ds = Dataset(table.combine_chunks() if table.num_rows else table)
+            ds = ds.cast(record_features()) if ds.features != record_features() else ds
+            save_dataset(ds, self.tmp / ("data" if split == "train" else "val"))
+            del ds, table
+            stream.unlink()
+
+
+def validate_files(paths: Sequence[str | Path], out_dir: str | Path, options: ValidateOptions | None = None) -> Report:
+    """Validate JSONL files against the contract; write `out_dir/{data,rejects.jsonl,warnings.jsonl,report.json}`."""
+    from vlmdata.io.atomic import atomic_write_json
+
+    o = options or ValidateOptions()
+    inputs = [Path(p) for p in paths]
+    vals = [Path(v) for v in o.val]
+    if not inputs:
+        raise UsageError("no input files given", hint="vlmdata validate DATA.jsonl --out DIR")
+    for p in inputs + vals:
+        if not p.is_file():
+            raise UsageError(f"input not found or not a file: {p}", hint="check the path")
+    if o.image_root is not None and not Path(o.image_root).is_dir():
+        raise UsageError(f"--image-root is not a folder: {o.image_root}")
+    if o.max_line_bytes < 1 or (o.max_image_pixels is not None and o.max_image_pixels < 1):
+        raise UsageError("--max-line-bytes and --max-image-pixels must be positive")
+    out = Path(out_dir)
+    report = Report(str(out), options=o.public())
+    start = time.perf_counter()
+    with atomic_dir(out) as tmp:
+        run = _Run(tmp, o, report)
+        try:
+            for p in inputs:
+                run.file(p, "train")
+            for p in vals:
+                run.file(p, "val")
+            run.finish(["train", "val"] if vals else ["train"])
+        finally:
+            run.rejects.close()
+            run.warnings.close()
+        report.seconds = time.perf_counter() - start
+        atomic_write_json(tmp / "report.json", report.as_dict())
+    return report

@@ -1,0 +1,113 @@
+"""The reference path for lines the fast path is not sure about: the pydantic models decide and explain.
+
+With `--allow-extra`, unknown top-level keys move into `metadata` and unknown object keys into the object's
+`metadata` before validation (a VD121 warning names them). A valid record becomes a normalised row here, with
+its geometry warnings computed by the same rule functions the models use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from vlmdata.contract import codes
+from vlmdata.contract.explain import explain_line
+from vlmdata.contract.models import Object, Record
+from vlmdata.contract.rules import Issue, bounds_issues, frame_warning
+from vlmdata.validate.ids import derive_id
+
+_RECORD_KEYS = frozenset(Record.model_fields)
+_OBJECT_KEYS = frozenset(Object.model_fields)
+
+
+@dataclass
+class SlowOutcome:
+    record: Record | None
+    issues: list[Issue]
+    warnings: list[Issue] = field(default_factory=list)
+    raw: bytes = b""  # the bytes that were validated (after --allow-extra moves)
+
+
+def _move_extra(raw: bytes) -> tuple[bytes, list[str]]:
+    try:
+        value = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return raw, []
+    if not isinstance(value, dict):
+        return raw, []
+    moved: list[str] = []
+
+    def move(obj: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+        extra = [k for k in obj if k not in allowed]
+        meta = obj.get("metadata")
+        if not extra or not (meta is None or isinstance(meta, dict)):
+            return
+        meta = dict(meta or {})
+        for k in extra:
+            meta[k] = obj.pop(k)
+            moved.append(f"{where}{k}")
+        obj["metadata"] = meta
+
+    move(value, _RECORD_KEYS, "")
+    objs = value.get("objects")
+    if isinstance(objs, list):
+        for i, o in enumerate(objs):
+            if isinstance(o, dict):
+                move(o, _OBJECT_KEYS, f"objects[{i}].")
+    return (msgspec.json.encode(value) if moved else raw), moved
+
+
+def explain(raw: bytes, allow_extra: bool = False) -> SlowOutcome:
+    moved: list[str] = []
+    if allow_extra:
+        raw, moved = _move_extra(raw)
+    record, issues = explain_line(raw)
+    out = SlowOutcome(record, issues, raw=raw)
+    if record is None:
+        return out
+    if moved:
+        out.warnings.append(Issue(codes.EXTRA_MOVED.code, f"moved into metadata: {', '.join(moved)}", None, moved))
+    if record.objects and record.width is not None and record.height is not None:
+        pts = []
+        for i, obj in enumerate(record.objects):
+            _, warn = bounds_issues(obj.points, record.width, record.height, f"objects[{i}].{obj.kind}")
+            out.warnings += warn
+            pts.append(obj.points)
+        fw = frame_warning(pts, record.width, record.height)
+        if fw is not None:
+            out.warnings.append(fw)
+    return out
+
+
+_ENCODER = msgspec.json.Encoder(order="deterministic")
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else _ENCODER.encode(value).decode()
+
+
+def normalised_row(out: SlowOutcome, images: list[str]) -> dict[str, Any]:
+    rec = out.record
+    assert rec is not None
+    return {
+        "id": rec.id if rec.id is not None else derive_id(out.raw),
+        "images": images,
+        "width": rec.width,
+        "height": rec.height,
+        "objects": [
+            {
+                "desc": o.desc,
+                "kind": o.kind,
+                "points": o.points,
+                "image_index": o.image_index,
+                "attributes": _json(o.attributes),
+                "metadata": _json(o.metadata),
+            }
+            for o in rec.objects or []
+        ],
+        "summary": rec.summary,
+        "messages": _json([m.model_dump(exclude_none=True) for m in rec.messages]) if rec.messages is not None else None,
+        "metadata": _json(rec.metadata or {}),
+    }
