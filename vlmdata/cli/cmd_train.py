@@ -1,0 +1,81 @@
+"""`vlmdata train`: validate the run config, plan through the selected plugin, then dry-run, debug or train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vlmdata.cli._common import CONFIG_OPTION, console
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train(
+        config: Path = CONFIG_OPTION,
+        base_config: Path = typer.Option(
+            None, "--base-config", help="A YAML layer below the config and its `extends`."
+        ),
+        plugin: str = typer.Option(
+            None, "--plugin", help="Trainer plugin; overrides the config's `plugin:` key."
+        ),
+        debug: bool = typer.Option(
+            False, "--debug", help="Print the plan and one encoded sample, check image tokens; no training."
+        ),
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="Print the merged config and backend arguments; load no model."
+        ),
+    ) -> None:
+        """Train with a trainer plugin (sft, gkd, grpo, or any installed one). Everything else lives in YAML."""
+        from vlmdata.cli._common import require_exists
+        from vlmdata.train.launch import launch, needs_launch, plan_run, torchrun_command
+
+        require_exists(config, "config")
+        if base_config is not None:
+            require_exists(base_config, "base config")
+        trainer, plan = plan_run(config, base=base_config, plugin=plugin)
+        cli_args = ["--config", str(config.resolve())]
+        if base_config is not None:
+            cli_args += ["--base-config", str(base_config.resolve())]
+        if plugin is not None:
+            cli_args += ["--plugin", plugin]
+        out = console()
+        if dry_run or debug:
+            import yaml
+
+            shown = plan.to_dict()
+            if needs_launch(plan.config):
+                shown["launch"] = torchrun_command(plan.config, cli_args)
+            out.print(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True).rstrip())
+            if debug:
+                _print_debug(out, trainer.debug(plan))
+            return
+        if needs_launch(plan.config):
+            launch(plan.config, cli_args)
+            return
+        result = trainer.run(plan)
+        out.print(f"trained {result.global_step} step(s) with plugin {trainer.name!r} → {result.output_dir}")
+        if result.adapter_dir is not None:
+            out.print(f"adapter: {result.adapter_dir}")
+        elif result.checkpoint_dir is not None:
+            out.print(f"checkpoint: {result.checkpoint_dir}")
+        if result.log_file is not None:
+            out.print(f"log: {result.log_file}")
+        for key, value in sorted(result.metrics.items()):
+            out.print(f"  {key}: {value:.6g}" if isinstance(value, float) else f"  {key}: {value}")
+
+
+def _print_debug(out, sample) -> None:  # noqa: ANN001 - rich console and DebugSample, imported lazily
+    from vlmdata.errors import VlmdataError
+    from vlmdata.train import codes
+
+    out.print(f"\n# debug sample {sample.record_id}")
+    out.print(sample.text, markup=False)
+    if sample.labels_text is not None:
+        out.print("\n# supervised tokens", markup=False)
+        out.print(sample.labels_text, markup=False)
+    for name, shape in sample.tensor_shapes.items():
+        out.print(f"{name}: {list(shape)}")
+    out.print(f"image tokens: {sample.image_tokens}, from grids: {sample.grid_tokens}")
+    if not sample.ok:
+        raise VlmdataError(codes.DEBUG_MISMATCH, f"sample {sample.record_id}", details=list(sample.problems))
