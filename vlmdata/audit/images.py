@@ -1,0 +1,133 @@
+"""Closed-form image token counts, equal to what ms-swift 4.6.0 feeds Qwen3-VL.
+
+How ms-swift sizes a Qwen3-VL image (read from `swift/template/templates/qwen.py`, `swift/model/models/qwen.py`
+and `qwen_vl_utils/vision_process.py` 0.0.14):
+
+1. The template's `replace_tag` calls `qwen_vl_utils.fetch_image({"image": ..., **row.chat_template_kwargs},
+   image_patch_size=16)`, which resizes the image to `smart_resize(h, w, factor=32, min_pixels, max_pixels)`.
+   `min_pixels`/`max_pixels` come from the row's `chat_template_kwargs` when present (our per-record override),
+   otherwise from `IMAGE_MIN_TOKEN_NUM * 32**2` / `IMAGE_MAX_TOKEN_NUM * 32**2`.
+2. `IMAGE_MIN_TOKEN_NUM` / `IMAGE_MAX_TOKEN_NUM` are read from the environment once per process, when ms-swift
+   loads the processor (`patch_qwen_vl_utils`); `MIN_PIXELS` / `MAX_PIXELS` env vars are turned into them by
+   integer division by 32**2. Defaults: 4 and 16384 tokens.
+3. The image processor then runs with `do_resize=False`, so the grid is (h/16, w/16) and the number of
+   `<|image_pad|>` tokens is (h/32) * (w/32).
+4. ms-swift's own `max_pixels` argument adds a pre-resize (`rescale_image`) that truncates to whole pixels
+   without the 32 px rounding; vlmdata never sets it (the train plugins pass `backend_image_env` instead).
+
+So a run's `template.min_pixels` / `template.max_pixels` act as whole tokens: `pixels // 1024` tokens, i.e.
+3136 → 3 tokens = 3072 px. `effective_pixel_bounds` applies that rounding; per-record overrides
+(`metadata.min_pixels` / `metadata.max_pixels`) travel exactly through `chat_template_kwargs`
+(`record_image_kwargs`). EXIF orientation does not matter: the count is symmetric in height and width.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+PATCH_SIZE = 16
+MERGE_SIZE = 2
+FACTOR = PATCH_SIZE * MERGE_SIZE  # 32 px per image token side
+DEFAULT_MIN_TOKENS = 4  # qwen_vl_utils IMAGE_MIN_TOKEN_NUM
+DEFAULT_MAX_TOKENS = 16384  # qwen_vl_utils IMAGE_MAX_TOKEN_NUM
+MAX_RATIO = 200
+
+
+def smart_resize(
+    height: int, width: int, min_pixels: int, max_pixels: int, factor: int = FACTOR
+) -> tuple[int, int]:
+    """qwen_vl_utils' resize target (same float operations, Python's round-half-even included)."""
+    if max_pixels < min_pixels:
+        raise ValueError(f"max_pixels {max_pixels} < min_pixels {min_pixels}")
+    if max(height, width) / min(height, width) > MAX_RATIO:
+        raise ValueError(f"aspect ratio {max(height, width) / min(height, width):.1f} exceeds {MAX_RATIO}")
+    h_bar = max(factor, round(height / factor) * factor)
+    w_bar = max(factor, round(width / factor) * factor)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = math.floor(height / beta / factor) * factor
+        w_bar = math.floor(width / beta / factor) * factor
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
+def image_tokens(height: int, width: int, min_pixels: int, max_pixels: int) -> int:
+    """Number of `<|image_pad|>` tokens for an image of this displayed size under these pixel bounds."""
+    h, w = smart_resize(int(height), int(width), int(min_pixels), int(max_pixels))
+    return (h // FACTOR) * (w // FACTOR)
+
+
+def _get(cfg: Any, key: str) -> Any:
+    if cfg is None:
+        return None
+    if isinstance(cfg, Mapping):
+        return cfg.get(key)
+    return getattr(cfg, key, None)
+
+
+def bound_tokens(template_cfg: Any) -> tuple[int, int]:
+    """(min, max) whole image tokens ms-swift will use for the run's `template` section."""
+    min_px, max_px = _get(template_cfg, "min_pixels"), _get(template_cfg, "max_pixels")
+    min_tok = DEFAULT_MIN_TOKENS if min_px is None else int(min_px) // FACTOR**2
+    max_tok = DEFAULT_MAX_TOKENS if max_px is None else int(max_px) // FACTOR**2
+    return min_tok, max_tok
+
+
+def effective_pixel_bounds(template_cfg: Any) -> tuple[int, int]:
+    """(min_pixels, max_pixels) as ms-swift applies them: whole tokens of 32x32 px."""
+    min_tok, max_tok = bound_tokens(template_cfg)
+    return min_tok * FACTOR**2, max_tok * FACTOR**2
+
+
+def backend_image_env(template_cfg: Any) -> dict[str, str]:
+    """Environment for ms-swift so its Qwen3-VL resize equals `image_tokens` under `effective_pixel_bounds`.
+
+    Set it before ms-swift loads the processor (it reads these once per process).
+    """
+    min_tok, max_tok = bound_tokens(template_cfg)
+    return {
+        "IMAGE_MIN_TOKEN_NUM": str(min_tok),
+        "IMAGE_MAX_TOKEN_NUM": str(max_tok),
+        "SPATIAL_MERGE_SIZE": str(MERGE_SIZE),
+        "MAX_RATIO": str(MAX_RATIO),
+    }
+
+
+def _metadata(record: Mapping[str, Any]) -> dict[str, Any]:
+    meta = record.get("metadata")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta) if meta else {}
+        except ValueError:
+            return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def record_image_kwargs(record: Mapping[str, Any]) -> dict[str, int]:
+    """The record's own pixel bounds (`metadata.min_pixels` / `metadata.max_pixels`), for the ms-swift row's
+    `chat_template_kwargs`; empty when the record has none. Values are validated by `record_pixel_bounds`."""
+    meta = _metadata(record)
+    return {k: meta[k] for k in ("min_pixels", "max_pixels") if k in meta and meta[k] is not None}
+
+
+def record_pixel_bounds(record: Mapping[str, Any], default: tuple[int, int]) -> tuple[int, int]:
+    """(min_pixels, max_pixels) for this record: its overrides (exact) over the run's effective bounds.
+
+    Raises ValueError with a message when an override is unusable (the audit turns it into VD433).
+    """
+    over = record_image_kwargs(record)
+    lo, hi = default
+    for key, value in over.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"metadata.{key} must be a positive integer, got {value!r}")
+    lo = over.get("min_pixels", lo)
+    hi = over.get("max_pixels", hi)
+    if hi < lo:
+        raise ValueError(f"max_pixels {hi} < min_pixels {lo}")
+    return lo, hi
