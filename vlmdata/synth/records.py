@@ -22,9 +22,10 @@ import numpy as np
 
 from vlmdata.synth.imagefiles import EXTENSIONS, SWAPS_AXES, ImageJob
 from vlmdata.synth.scene import SceneObject, layout_objects
-from vlmdata.synth.vocab import CHAT_QA, IRRELEVANT, build_summary, parse_desc
+from vlmdata.synth.vocab import CHAT_QA, IRRELEVANT, build_summary, parse_desc, weighted_index
 
 RECORD_KINDS = ("dense", "multi", "irrelevant", "chat_text", "chat_image")
+_DOMAIN_CUMULATIVE = (0.4, 0.7, 1.0)  # mixed: bbu 40 %, rru 30 %, generic 30 %
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def pick_domain(rng: np.random.Generator, domain: str, kind: str) -> str:
         return domain
     if kind == "irrelevant":
         return ("bbu", "rru")[int(rng.integers(2))]
-    return ("bbu", "rru", "generic")[int(rng.choice(3, p=[0.4, 0.3, 0.3]))]
+    return ("bbu", "rru", "generic")[weighted_index(rng, _DOMAIN_CUMULATIVE)]
 
 
 def swapped_size(job: ImageJob) -> tuple[int, int]:

@@ -8,8 +8,9 @@ Geometry convention (contract.md): continuous pixel coordinates, the image cover
 shape, so the painted pixels are exactly the rasterisation of the stored geometry:
 - `bbox_2d` filled: every pixel whose centre is inside the box; `outline`: those minus the inner box shrunk
   by the stroke thickness (the box is the outer edge of the frame, as an annotator would draw it);
-- `poly`: filled, rasterised by OpenCV with 4 fractional bits after shifting by half a pixel;
-- `line`: a stroke of `thickness` px centred on the polyline (round joints), same sub-pixel rasterisation.
+- `poly`: filled, even-odd rule on pixel centres;
+- `line`: a stroke of `thickness` px centred on the polyline: pixel centres within thickness / 2 of it (round
+  caps and joints).
 
 Objects live in disjoint grid cells separated by a margin wider than any stroke, each in its own saturated
 colour drawn from a palette far from the muted background, so a colour mask around an object recovers it.
@@ -30,8 +31,6 @@ PALETTE: tuple[tuple[int, int, int], ...] = (
     (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128), (255, 120, 180), (128, 0, 0),
     (0, 0, 128), (255, 160, 0), (0, 200, 120), (200, 0, 255),
 )
-_SHIFT = 4
-_SCALE = 1 << _SHIFT
 
 
 @dataclass
@@ -142,25 +141,54 @@ def _shape(
 
 def object_mask(obj: SceneObject, height: int, width: int) -> np.ndarray:
     """Boolean H x W mask of the pixels `obj` paints (the renderer uses exactly this)."""
-    mask = np.zeros((height, width), dtype=np.uint8)
+    mask = np.zeros((height, width), dtype=bool)
     p = obj.points
     if obj.kind == "bbox_2d":
         i0, i1 = _span(p[0], p[2], width)
         j0, j1 = _span(p[1], p[3], height)
-        mask[j0:j1, i0:i1] = 1
+        mask[j0:j1, i0:i1] = True
         if obj.style == "outline":
             t = obj.thickness
             ii0, ii1 = _span(p[0] + t, p[2] - t, width)
             jj0, jj1 = _span(p[1] + t, p[3] - t, height)
             if ii1 > ii0 and jj1 > jj0:
-                mask[jj0:jj1, ii0:ii1] = 0
-        return mask.astype(bool)
-    pts = np.round((np.asarray(p, dtype=np.float64).reshape(-1, 2) - 0.5) * _SCALE).astype(np.int32)
+                mask[jj0:jj1, ii0:ii1] = False
+        return mask
+    pts = np.asarray(p, dtype=np.float64).reshape(-1, 2)
+    pad = obj.thickness / 2 + 1
+    i0, i1 = _span(pts[:, 0].min() - pad, pts[:, 0].max() + pad, width)
+    j0, j1 = _span(pts[:, 1].min() - pad, pts[:, 1].max() + pad, height)
+    if i1 <= i0 or j1 <= j0:
+        return mask
+    xs = np.arange(i0, i1, dtype=np.float64)[None, :] + 0.5
+    ys = np.arange(j0, j1, dtype=np.float64)[:, None] + 0.5
     if obj.kind == "poly":
-        cv2.fillPoly(mask, [pts], 1, lineType=cv2.LINE_8, shift=_SHIFT)
+        mask[j0:j1, i0:i1] = _inside_polygon(pts, xs, ys)
     else:
-        cv2.polylines(mask, [pts], False, 1, thickness=obj.thickness, lineType=cv2.LINE_8, shift=_SHIFT)
-    return mask.astype(bool)
+        mask[j0:j1, i0:i1] = _near_polyline(pts, obj.thickness / 2, xs, ys)
+    return mask
+
+
+def _inside_polygon(pts: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Even-odd rule on pixel centres: one crossing test per edge, vectorised over the window."""
+    inside = np.zeros((ys.shape[0], xs.shape[1]), dtype=bool)
+    for (xa, ya), (xb, yb) in zip(pts, np.roll(pts, -1, axis=0), strict=True):
+        if ya == yb:
+            continue
+        rows = (ya > ys) != (yb > ys)  # (h, 1): rows whose centre line this edge crosses
+        x_cross = xa + (ys - ya) * ((xb - xa) / (yb - ya))
+        inside ^= rows & (xs < x_cross)
+    return inside
+
+
+def _near_polyline(pts: np.ndarray, radius: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Pixel centres within `radius` of the polyline: a stroke with round caps and joints."""
+    best = np.full((ys.shape[0], xs.shape[1]), np.inf)
+    for (xa, ya), (xb, yb) in zip(pts[:-1], pts[1:], strict=True):
+        dx, dy = xb - xa, yb - ya
+        t = np.clip(((xs - xa) * dx + (ys - ya) * dy) / (dx * dx + dy * dy), 0.0, 1.0)
+        np.minimum(best, (xs - xa - t * dx) ** 2 + (ys - ya - t * dy) ** 2, out=best)
+    return best <= radius * radius
 
 
 def _span(a: float, b: float, limit: int) -> tuple[int, int]:

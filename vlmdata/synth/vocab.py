@@ -16,6 +16,7 @@ output depends only on the seed.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -99,10 +100,25 @@ CHAT_QA: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+def _cumulative(weights: Sequence[float]) -> list[float]:
+    total, out = sum(weights), []
+    acc = 0.0
+    for w in weights:
+        acc += w
+        out.append(acc / total)
+    return out
+
+
+_CUMULATIVE = {d: _cumulative([c.weight for c in cats]) for d, cats in CATEGORIES.items()}
+
+
+def weighted_index(rng: np.random.Generator, cumulative: Sequence[float]) -> int:
+    """Index i drawn with probability proportional to its weight (one uniform draw, cheaper than rng.choice)."""
+    return min(bisect.bisect_right(cumulative, rng.random()), len(cumulative) - 1)
+
+
 def pick_category(rng: np.random.Generator, domain: str) -> Category:
-    cats = CATEGORIES[domain]
-    weights = np.array([c.weight for c in cats], dtype=np.float64)
-    return cats[int(rng.choice(len(cats), p=weights / weights.sum()))]
+    return CATEGORIES[domain][weighted_index(rng, _CUMULATIVE[domain])]
 
 
 def make_desc(rng: np.random.Generator, domain: str, category: Category, group: int | None = None) -> str:
