@@ -208,6 +208,17 @@ def test_removed_knob_inside_rlhf_and_unknown_rlhf_key(plugin_dir: Path, inputs:
         ("data: {train: ds}\nmodel: {model: Qwen/Qwen3-VL-4B}", "VD641", "model.model"),
         ("data: {train: ds}\nmodel: Qwen/Qwen3-VL-4B", "VD641", "model"),
         ("data: {train: ds}\ntemplate: {name: nope}", "VD649", "template.name"),
+        (
+            "data: {train: ds}\ntraining: {resume_from_checkpoint: ds, init_from_checkpoint: ds}",
+            "VD662",
+            "training.init_from_checkpoint",
+        ),
+        (
+            "data: {train: ds}\naugmentation: {ops: [{name: hflip, params: {p: 2}}]}",
+            "VD605",
+            "augmentation.ops[0]",
+        ),
+        ("data: {train: ds}\naugmentation: {bypass: 0.5}", "VD606", "augmentation.bypass"),
     ],
 )
 def test_each_rule_has_its_code_and_key(
@@ -249,6 +260,34 @@ def test_effective_batch_size_from_world_size(plugin_dir: Path, inputs: Path) ->
     assert training.world_size == 8
     assert training.resolved_gradient_accumulation_steps() == 2
     assert training.resolved_gradient_accumulation_steps(world_size=1) == 16
+
+
+def test_output_dir_relative_to_its_file_and_augmentation_embedded(plugin_dir: Path, inputs: Path) -> None:
+    run = _w(
+        inputs / "cfg" / "run.yaml",
+        """
+        plugin: cfgdummy
+        model: {path: ../model}
+        data: {train: ../ds}
+        training: {output_dir: ../runs/a}
+        augmentation: {seed: 3, ops: [{name: hflip, params: {p: 0.5}}]}
+    """,
+    )
+    config = load_run_config(run)
+    assert config.training.output_dir == str(inputs / "runs" / "a")
+    assert config.augmentation.seed == 3 and config.augmentation.ops[0].name == "hflip"
+    assert config.to_dict()["augmentation"]["ops"][0]["params"] == {"p": 0.5}
+
+
+def test_latest_checkpoint(tmp_path: Path) -> None:
+    from vlmdata.train.plugin import latest_checkpoint
+
+    assert latest_checkpoint(tmp_path) == tmp_path
+    for step in (5, 40, 10):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    (tmp_path / "checkpoint-x").mkdir()
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoint-40"
+    assert latest_checkpoint(tmp_path / "checkpoint-5") == tmp_path / "checkpoint-5"
 
 
 def test_check_paths_can_be_skipped(plugin_dir: Path, tmp_path: Path) -> None:

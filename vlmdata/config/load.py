@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from vlmdata.config import run_codes as rc
+from vlmdata.config.checks import cross_checks, problem, section_checks
 from vlmdata.config.layers import (
     ConfigProblem,
     KeyPath,
@@ -29,7 +30,7 @@ from vlmdata.config.layers import (
     problems_from_validation_error,
     raise_problems,
 )
-from vlmdata.config.run import DEEPSPEED_PRESETS, SCHEDULERS_WITH_FLOOR, SECTION_MODELS, RunConfig
+from vlmdata.config.run import DEEPSPEED_PRESETS, SECTION_MODELS, RunConfig
 from vlmdata.errors import VlmdataError
 
 PACKING_KEYS = (
@@ -55,6 +56,8 @@ INPUT_PATHS: tuple[KeyPath, ...] = (
     ("model", "path"),
     ("data", "fusion"),
     ("training", "resume_from_checkpoint"),
+    ("training", "init_from_checkpoint"),
+    ("training", "output_dir"),
 )
 
 
@@ -96,12 +99,11 @@ def validate_run_config(
             p for p in problems_from_validation_error(exc, layered) if not _silenced(p.path, silenced)
         ]
     sections = _sections(config, data)
-    problems += _section_checks(sections, layered)
+    problems += section_checks(sections, layered)
     trainer = _plugin_problems(data.get("plugin", "sft"), raw_rlhf, layered, problems, silenced)
     if config is not None:
         config._files = list(layered.files)
-        problems += _cross_checks(config, layered)
-        problems += _augmentation(config, layered)
+        problems += cross_checks(config, layered)
         if trainer is not None and trainer[1] is not None:
             config.rlhf = trainer[1]
         if check_paths:
@@ -113,12 +115,6 @@ def validate_run_config(
 
 def _silenced(path: KeyPath, silenced: list[KeyPath]) -> bool:
     return any(path[: len(s)] == s or s[: len(path)] == path for s in silenced)
-
-
-def _problem(
-    layered: Layered, path: KeyPath, message: str, code: Any, fix: str | None = None
-) -> ConfigProblem:
-    return ConfigProblem(path, message, layered.origin_of(path), fix, code.code)
 
 
 def _removed_and_backend_keys(
@@ -133,17 +129,17 @@ def _removed_and_backend_keys(
         for key, value in node.items():
             here = (*path, key)
             if key in PACKING_KEYS:
-                problems.append(_problem(layered, here, "removed knob", rc.REMOVED_KNOB, PACKING_FIX))
+                problems.append(problem(layered, here, "removed knob", rc.REMOVED_KNOB, PACKING_FIX))
                 silenced.append(here)
             elif key in LENGTH_KEYS:
-                problems.append(_problem(layered, here, "removed knob", rc.REMOVED_KNOB, LENGTH_FIX))
+                problems.append(problem(layered, here, "removed knob", rc.REMOVED_KNOB, LENGTH_FIX))
                 silenced.append(here)
             elif key == "hard_sample_mining":
-                problems.append(_problem(layered, here, "removed knob", rc.REMOVED_KNOB, MINING_FIX))
+                problems.append(problem(layered, here, "removed knob", rc.REMOVED_KNOB, MINING_FIX))
                 silenced.append(here)
             elif key in BACKEND_KEYS:
                 problems.append(
-                    _problem(layered, here, "ms-swift argument", rc.BACKEND_KEY, f"use {BACKEND_KEYS[key]}")
+                    problem(layered, here, "ms-swift argument", rc.BACKEND_KEY, f"use {BACKEND_KEYS[key]}")
                 )
                 silenced.append(here)
             elif key != "augmentation":
@@ -156,7 +152,7 @@ def _removed_and_backend_keys(
     model = data.get("model")
     if isinstance(model, str):
         problems.append(
-            _problem(
+            problem(
                 layered,
                 ("model",),
                 "`model` is a section, not a path",
@@ -169,7 +165,7 @@ def _removed_and_backend_keys(
         for alias in MODEL_PATH_ALIASES:
             if alias in model:
                 problems.append(
-                    _problem(layered, ("model", alias), "ms-swift argument", rc.BACKEND_KEY, "use model.path")
+                    problem(layered, ("model", alias), "ms-swift argument", rc.BACKEND_KEY, "use model.path")
                 )
                 silenced.append(("model", alias))
                 if "path" not in model:
@@ -180,7 +176,7 @@ def _removed_and_backend_keys(
         section = next((s for s, m in SECTION_MODELS.items() if key in m.model_fields), None)
         if section is not None and (key,) not in silenced:
             problems.append(
-                _problem(
+                problem(
                     layered,
                     (key,),
                     "ms-swift argument at the top level",
@@ -216,9 +212,6 @@ def _resolve_paths(data: dict[str, Any], layered: Layered) -> None:
                 data_section[split] = [
                     _resolve_one(v, ("data", split, i), layered) for i, v in enumerate(value)
                 ]
-    training = data.get("training")
-    if isinstance(training, dict) and isinstance(training.get("output_dir"), str):
-        training["output_dir"] = str(Path(training["output_dir"]).resolve())
     ds = data.get("deepspeed")
     if isinstance(ds, str) and ds not in DEEPSPEED_PRESETS:
         data["deepspeed"] = _resolve_one(ds, ("deepspeed",), layered)
@@ -234,174 +227,6 @@ def _sections(config: RunConfig | None, data: dict[str, Any]) -> dict[str, Any]:
         except ValidationError:
             continue
     return out
-
-
-def _section_checks(sections: dict[str, Any], layered: Layered) -> list[ConfigProblem]:
-    problems: list[ConfigProblem] = []
-    data, tuner, training = sections.get("data"), sections.get("tuner"), sections.get("training")
-    if data is not None:
-        if data.fusion is not None and (data.train or data.val):
-            problems.append(
-                _problem(
-                    layered,
-                    ("data", "fusion"),
-                    "`fusion` replaces `train`/`val`; both given",
-                    rc.DATA_SOURCES,
-                )
-            )
-        elif data.fusion is None and not data.train:
-            problems.append(
-                _problem(
-                    layered,
-                    ("data",),
-                    "no training data: give `data.train` or `data.fusion`",
-                    rc.DATA_SOURCES,
-                )
-            )
-    if tuner is not None:
-        set_keys = tuner.model_fields_set
-        if tuner.train_type == "full":
-            lora_only = sorted(
-                k
-                for k in set_keys
-                if k
-                in ("use_dora", "target_modules", "target_regex", "lora_rank", "lora_alpha", "lora_dropout")
-            )
-            for key in lora_only:
-                problems.append(
-                    _problem(layered, ("tuner", key), "LoRA setting in a full fine-tune", rc.TUNER)
-                )
-            if tuner.freeze_llm and tuner.freeze_vit and tuner.freeze_aligner and not tuner.modules_to_save:
-                problems.append(
-                    _problem(
-                        layered,
-                        ("tuner",),
-                        "full fine-tune with LLM, ViT and aligner all frozen",
-                        rc.NOTHING_TRAINABLE,
-                    )
-                )
-        else:
-            if "target_regex" in set_keys and "target_modules" in set_keys and tuner.target_regex is not None:
-                problems.append(
-                    _problem(
-                        layered,
-                        ("tuner", "target_regex"),
-                        "`target_regex` and `target_modules` both given",
-                        rc.TUNER,
-                        "keep one: target_regex replaces target_modules",
-                    )
-                )
-            only_all_linear = tuner.target_regex is None and tuner.target_modules == ["all-linear"]
-            if (
-                only_all_linear
-                and tuner.freeze_llm
-                and tuner.freeze_vit
-                and tuner.freeze_aligner
-                and not tuner.modules_to_save
-            ):
-                problems.append(
-                    _problem(
-                        layered,
-                        ("tuner",),
-                        "`all-linear` with LLM, ViT and aligner all frozen selects no module",
-                        rc.NOTHING_TRAINABLE,
-                    )
-                )
-    if training is not None:
-        if training.effective_batch_size is not None and training.gradient_accumulation_steps is not None:
-            problems.append(
-                _problem(
-                    layered,
-                    ("training", "effective_batch_size"),
-                    "both `effective_batch_size` and `gradient_accumulation_steps` given",
-                    rc.BATCH_SIZE,
-                )
-            )
-        elif training.effective_batch_size is not None:
-            per_step = training.per_device_train_batch_size * training.world_size
-            if training.effective_batch_size % per_step:
-                problems.append(
-                    _problem(
-                        layered,
-                        ("training", "effective_batch_size"),
-                        f"{training.effective_batch_size} is not a multiple of per_device_train_batch_size × world size = {per_step}",
-                        rc.BATCH_SIZE,
-                        f"use a multiple of {per_step}, e.g. {max(per_step, training.effective_batch_size // per_step * per_step)}",
-                    )
-                )
-        if training.min_lr is not None and training.min_lr_ratio is not None:
-            problems.append(
-                _problem(
-                    layered, ("training", "min_lr"), "both `min_lr` and `min_lr_ratio` given", rc.SCHEDULER
-                )
-            )
-        floor = training.min_lr is not None or training.min_lr_ratio is not None
-        if floor and training.lr_scheduler_type not in SCHEDULERS_WITH_FLOOR:
-            problems.append(
-                _problem(
-                    layered,
-                    ("training", "lr_scheduler_type"),
-                    f"{training.lr_scheduler_type!r} has no LR floor",
-                    rc.SCHEDULER,
-                )
-            )
-        if training.lr_scheduler_type == "cosine_with_min_lr" and not floor:
-            problems.append(
-                _problem(
-                    layered,
-                    ("training", "lr_scheduler_type"),
-                    "`cosine_with_min_lr` needs `min_lr` or `min_lr_ratio`",
-                    rc.SCHEDULER,
-                )
-            )
-        if training.node_rank >= training.nnodes:
-            problems.append(
-                _problem(
-                    layered,
-                    ("training", "node_rank"),
-                    f"node_rank {training.node_rank} with nnodes {training.nnodes}",
-                    rc.DISTRIBUTED,
-                )
-            )
-    return problems
-
-
-def _cross_checks(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
-    problems = []
-    if config.training.bf16 and config.model.dtype != "bfloat16":
-        problems.append(
-            _problem(layered, ("training", "bf16"), f"bf16 with model.dtype {config.model.dtype}", rc.DTYPE)
-        )
-    problems += _template_problems(config, layered)
-    return problems
-
-
-def _template_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
-    from vlmdata.render import get_template
-
-    try:
-        get_template(config.template.name)
-    except VlmdataError as exc:
-        return [_problem(layered, ("template", "name"), exc.message, rc.UNKNOWN_TEMPLATE, exc.hint)]
-    return []
-
-
-def _augmentation(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
-    if config.augmentation is None:
-        return []
-    try:
-        from vlmdata.augment import AugmentationConfig  # type: ignore[attr-defined]
-    except ImportError:
-        if not isinstance(config.augmentation, dict):
-            return [_problem(layered, ("augmentation",), "must be a mapping", rc.PLUGIN_SECTION)]
-        return []
-    try:
-        config.augmentation = AugmentationConfig.model_validate(config.augmentation)
-    except ValidationError as exc:
-        return problems_from_validation_error(exc, layered, prefix=("augmentation",))
-    except VlmdataError as exc:
-        return [_problem(layered, ("augmentation",), str(exc), rc.PLUGIN_SECTION)]
-    return []
 
 
 def _plugin_problems(
@@ -428,7 +253,7 @@ def _plugin_problems(
     if model is None:
         if raw_rlhf is not None:
             problems.append(
-                _problem(layered, ("rlhf",), f"plugin {name!r} takes no `rlhf` section", rc.PLUGIN_SECTION)
+                problem(layered, ("rlhf",), f"plugin {name!r} takes no `rlhf` section", rc.PLUGIN_SECTION)
             )
         return trainer, None
     section = dict(raw_rlhf) if isinstance(raw_rlhf, dict) else raw_rlhf
@@ -450,6 +275,7 @@ def _missing_paths(config: RunConfig, layered: Layered, trainer: Any) -> list[Co
         (("model", "path"), config.model.path),
         (("data", "fusion"), config.data.fusion),
         (("training", "resume_from_checkpoint"), config.training.resume_from_checkpoint),
+        (("training", "init_from_checkpoint"), config.training.init_from_checkpoint),
     ]
     checks += [(("data", "train", i), p) for i, p in enumerate(config.data.train)]
     checks += [(("data", "val", i), p) for i, p in enumerate(config.data.val)]
@@ -460,5 +286,20 @@ def _missing_paths(config: RunConfig, layered: Layered, trainer: Any) -> list[Co
     problems = []
     for path, value in checks:
         if isinstance(value, str) and not Path(value).exists():
-            problems.append(_problem(layered, path, f"no such file or folder: {value}", rc.PATH_MISSING))
+            problems.append(problem(layered, path, f"no such file or folder: {value}", rc.PATH_MISSING))
+    if config.data.fusion is not None and Path(config.data.fusion).is_file():
+        problems += _fusion_problems(config.data.fusion, layered)
     return problems
+
+
+def _fusion_problems(path: str, layered: Layered) -> list[ConfigProblem]:
+    from vlmdata.fuse import load_fusion_config
+
+    try:
+        load_fusion_config(path)
+    except VlmdataError as exc:
+        lines = exc.details or [str(exc).splitlines()[0]]
+        return [
+            problem(layered, ("data", "fusion"), f"fusion config: {line}", rc.DATA_SOURCES) for line in lines
+        ]
+    return []

@@ -7,8 +7,8 @@ sections live in `vlmdata.config.load`. Paths are stored as absolute strings: th
 relative path against the file that set it before validation.
 
 `rlhf` belongs to the selected trainer plugin: this model keeps it as raw data and the loader replaces it
-with the plugin's own `config_model` instance. `augmentation` belongs to the augment area and is validated
-by its model (`vlmdata.augment.AugmentationConfig`) in the loader.
+with the plugin's own `config_model` instance. `augmentation` is the augment area's own model
+(`vlmdata.augment.AugmentationConfig`), embedded as is, so `vlmdata augment` and training read one schema.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from vlmdata.augment.config import AugmentationConfig
 
 DTYPE_ALIASES = {
     "bf16": "bfloat16",
@@ -138,7 +140,13 @@ class TrainingConfig(Section):
     save_total_limit: int | None = Field(None, gt=0)
     dataloader_num_workers: int = Field(0, ge=0)
     group_by_length: bool = True
-    resume_from_checkpoint: str | None = None
+    resume_from_checkpoint: str | None = Field(
+        None, description="Continue an interrupted run: weights, optimizer, schedule, step and data position."
+    )
+    init_from_checkpoint: str | None = Field(
+        None,
+        description="Start from an earlier run's weights (stage 2 of a recipe) with a fresh optimizer and schedule.",
+    )
     nproc_per_node: int = Field(1, gt=0)
     nnodes: int = Field(1, gt=0)
     node_rank: int = Field(0, ge=0)
@@ -189,7 +197,7 @@ class RunConfig(Section):
         4096, gt=0, description="The single length knob: template max_length and model max length."
     )
     data: DataConfig = Field(default_factory=DataConfig)
-    augmentation: Any = Field(None, description="The augment area's config; validated by vlmdata.augment.")
+    augmentation: AugmentationConfig | None = None
     tuner: TunerConfig = Field(default_factory=TunerConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     rlhf: Any = Field(None, description="The selected plugin's section; validated by its config_model.")
@@ -214,8 +222,6 @@ class RunConfig(Section):
         out = self.model_dump(mode="json")
         if isinstance(self.rlhf, BaseModel):
             out["rlhf"] = self.rlhf.model_dump(mode="json")
-        if isinstance(self.augmentation, BaseModel):
-            out["augmentation"] = self.augmentation.model_dump(mode="json")
         return out
 
 

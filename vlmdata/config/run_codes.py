@@ -63,3 +63,9 @@ DTYPE = define(
     "Precision settings conflict",
     "`training.bf16: true` needs `model.dtype: bfloat16`; leave `bf16` unset to follow the model dtype.",
 )
+RESUME = define(
+    "VD662",
+    "Checkpoint settings conflict",
+    "`resume_from_checkpoint` continues the same run (optimizer, schedule, data position); `init_from_checkpoint` "
+    "starts a new stage from earlier weights. Give one.",
+)

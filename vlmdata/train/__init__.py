@@ -3,7 +3,14 @@
 Importing this package never imports torch or ms-swift; only a plugin's `run`/`debug` do.
 """
 
-from vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan, TrainResult, compress_image_pads
+from vlmdata.train.plugin import (
+    DebugSample,
+    TrainerPlugin,
+    TrainPlan,
+    TrainResult,
+    compress_image_pads,
+    latest_checkpoint,
+)
 from vlmdata.train.registry import GROUP, PluginInfo, get_plugin, list_plugins
 
 __all__ = [
@@ -15,5 +22,6 @@ __all__ = [
     "TrainerPlugin",
     "compress_image_pads",
     "get_plugin",
+    "latest_checkpoint",
     "list_plugins",
 ]

@@ -114,6 +114,21 @@ class TrainerPlugin(ABC):
         raise VlmdataError(codes.DEBUG_UNSUPPORTED, f"plugin {self.name!r} does not implement `debug`")
 
 
+def latest_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder as given, or the highest-numbered `checkpoint-N` inside a run folder.
+
+    `training.resume_from_checkpoint` and `training.init_from_checkpoint` accept either, so a two-stage
+    recipe can name the stage-1 run folder before knowing its final step.
+    """
+    folder = Path(path)
+    steps = []
+    for child in folder.glob("checkpoint-*"):
+        suffix = child.name.removeprefix("checkpoint-")
+        if child.is_dir() and suffix.isdigit():
+            steps.append((int(suffix), child))
+    return max(steps)[1] if steps else folder
+
+
 _PAD_RUN = re.compile(r"((?:<\|image_pad\|>)+)")
 
 
