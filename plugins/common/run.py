@@ -1,0 +1,146 @@
+"""Running a plan in-process, and the `--debug` sample, for any plugin built on `VlmdataSftPipeline`.
+
+`run_training(plan, pipeline_cls)`:
+1. opens the data (refusing known over-length records, VD551) before anything heavy loads;
+2. checks the run folder (a fresh run needs an empty folder; a resume must read the same data stream) and
+   writes config.yaml, run.json, data_manifest.json (+ fusion_manifest.json);
+3. applies the image-resize environment, builds ms-swift's arguments and the pipeline, trains;
+4. turns failures into one-line errors: our own errors pass through (also when a dataloader worker raised
+   them, which torch re-raises as a RuntimeError carrying the original text), anything else is VD736.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from vlmdata.errors import VlmdataError
+
+from . import codes
+from .env import image_env
+from .runfolder import prepare_run_dir, write_run_files
+
+_WORKER_ERROR = re.compile(r"VlmdataError: (VD\d{3})(?: ([^:\n]*))?: ([^\n]*)")
+
+
+def require_backend(plan: Any) -> None:
+    try:
+        import swift  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise VlmdataError(codes.BACKEND_MISSING, f"cannot import the training backend: {exc}") from None
+    if plan.backend_args.get("deepspeed"):
+        try:
+            import deepspeed  # noqa: F401
+        except ImportError:
+            raise VlmdataError(codes.DEEPSPEED_MISSING, "the config sets `deepspeed` but the package is missing") from None
+
+
+def worker_error(exc: BaseException) -> VlmdataError | None:
+    """Our error raised inside a dataloader worker, recovered from torch's re-raised text."""
+    from vlmdata.errors import CODES
+
+    match = _WORKER_ERROR.search(str(exc))
+    if match is None:
+        return None
+    code, where, message = match.groups()
+    return VlmdataError(CODES.get(code, code), f"{where}: {message}" if where else message)
+
+
+def fusion_plan_digests(data: Any, epochs: int) -> dict[str, Any]:
+    sources = data.train
+    if sources.fusion is None:
+        return {}
+    from vlmdata.fuse.plan import plan_epoch
+
+    out = {}
+    for epoch in range(max(1, epochs)):
+        plan = plan_epoch(sources.fusion, sources.sizes(), epoch)
+        out[str(epoch)] = {"digest": plan.digest(), "counts": plan.counts(), "length": len(plan)}
+    return out
+
+
+def run_training(plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | None = None) -> Any:
+    from vlmdata.train.dataset import open_train_data
+    from vlmdata.train.plugin import TrainResult
+
+    require_backend(plan)
+    data = open_train_data(plan.config)
+    output_dir = Path(plan.output_dir)
+    manifest = data.manifest()
+    prepare_run_dir(output_dir, plan.config.training.resume_from_checkpoint, manifest)
+    epochs = int(plan.config.training.num_train_epochs + 0.999)
+    write_run_files(output_dir, plan, manifest, fusion_plan_digests(data, min(epochs, 16)))
+
+    from swift.arguments import SftArguments
+
+    with image_env(plan.env):
+        args = SftArguments(**plan.backend_args)
+        try:
+            pipeline = pipeline_cls(args, plan, data, extra_callbacks)
+            result = pipeline.main()
+        except VlmdataError:
+            raise
+        except Exception as exc:
+            cause: BaseException | None = exc
+            while cause is not None:
+                if isinstance(cause, VlmdataError):
+                    raise cause from None
+                recovered = worker_error(cause)
+                if recovered is not None:
+                    raise recovered from exc
+                cause = cause.__cause__ or cause.__context__
+            raise VlmdataError(codes.TRAINING_FAILED, f"{type(exc).__name__}: {exc}") from exc
+    last = result.get("last_model_checkpoint")
+    checkpoint = Path(last).resolve() if last else None
+    adapter = checkpoint if checkpoint is not None and (checkpoint / "adapter_config.json").is_file() else None
+    final = (result.get("last_logs") or [{}])[-1]
+    metrics = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
+    return TrainResult(output_dir=output_dir, global_step=int(result.get("global_step") or 0),
+                       checkpoint_dir=checkpoint, adapter_dir=adapter, log_file=output_dir / "logging.jsonl",
+                       metrics=metrics)
+
+
+def debug_sample(plan: Any) -> Any:
+    """One training sample through the data path and ms-swift's encode, without loading the model weights."""
+    from swift.model import get_processor
+    from swift.template import get_template
+
+    from vlmdata.train.dataset import open_train_data
+    from vlmdata.train.plugin import DebugSample, compress_image_pads
+
+    require_backend(plan)
+    data = open_train_data(plan.config)
+    args = plan.backend_args
+    with image_env(plan.env):
+        processor = get_processor(args["model"], model_type=args.get("model_type"), download_model=False)
+        template = get_template(processor, default_system=args.get("system"))
+        template.set_mode("train")
+        template.max_length = None
+        from .pipeline import encode_messages
+
+        samples = data.samples(partial(encode_messages, template), "train")
+        assert samples is not None
+        first = data.sampler(1).rank_batches(0)[0][0]
+        source, record = data.train.record(0, first)
+        encoded = samples.build(source, record, 0, 0)
+    tokenizer = processor.tokenizer if hasattr(processor, "tokenizer") else processor
+    ids = list(encoded["input_ids"])
+    text = compress_image_pads(tokenizer.decode(ids, skip_special_tokens=False))
+    labels = [t for t in encoded.get("labels") or [] if t != -100]
+    image_token = getattr(template, "image_token_id", None)
+    image_tokens = sum(1 for t in ids if t == image_token) if image_token is not None else 0
+    grid = encoded.get("image_grid_thw")
+    merge = getattr(getattr(processor, "image_processor", None), "merge_size", 1) or 1
+    grid_tokens = int(sum(int(g.prod()) for g in grid) // (merge * merge)) if grid is not None else 0
+    shapes = {k: list(v.shape) for k, v in encoded.items() if hasattr(v, "shape")}
+    problems = []
+    if image_tokens != grid_tokens:
+        problems.append(f"{image_tokens} <|image_pad|> tokens but the image grids hold {grid_tokens}")
+    if len(ids) >= plan.config.global_max_length:  # pragma: no cover - build() raises first
+        problems.append(f"length {len(ids)} >= global_max_length")
+    return DebugSample(record_id=str(record.get("id")), text=text, image_tokens=image_tokens, grid_tokens=grid_tokens,
+                       tensor_shapes=shapes, labels_text=tokenizer.decode(labels, skip_special_tokens=False),
+                       problems=problems)

@@ -1,0 +1,136 @@
+"""The trainer mixin every built-in plugin puts in front of its ms-swift trainer class.
+
+- `get_train_dataloader` reads our `StreamBatchSampler` (length-grouped, deterministic, sharded by rank) instead
+  of ms-swift's `BatchSamplerShard`; ms-swift's resume path calls it with `skip_batches=k`, which wraps the
+  sampler in accelerate's `SkipBatchSampler`, so a resumed run reads exactly the batches the interrupted one
+  would have read next (the sampler is a pure function of the epoch).
+- `compute_loss` adds per-dataset metrics when the run reads several datasets (fusion runs always do): the
+  token-level cross-entropy and token accuracy of the supervised tokens of each sample, grouped by the
+  sample's `channel` (its source name, set by the dataset layer), accumulated in ms-swift's `custom_metrics`
+  and logged as `{name}_loss` / `{name}_token_acc` (→ `train/…`, `eval/…` in logging.jsonl and TensorBoard).
+  They are token-weighted means over the logging window, reduced across ranks as (sum, count) pairs, so all
+  ranks log the same value and take the same best-checkpoint decision. The extra work is one cross-entropy
+  over the supervised positions only, without gradients.
+- `create_optimizer` groups parameters for `vit_lr` / `aligner_lr` by their path in the base model, with the
+  PEFT prefixes (`base_model.model.`, `.modules_to_save.default.`, `.base_layer.`) stripped, so the groups are
+  right for LoRA, DoRA, `modules_to_save` and full training alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_PEFT_NOISE = re.compile(r"^base_model\.model\.|\.modules_to_save\.default|\.original_module|\.base_layer")
+
+
+def clean_param_name(name: str) -> str:
+    return _PEFT_NOISE.sub("", name)
+
+
+def param_group_of(name: str, vision_tower: list[str], aligner: list[str]) -> str:
+    clean = clean_param_name(name)
+    if any(clean == p or clean.startswith(p + ".") for p in aligner):
+        return "aligner"
+    if any(clean == p or clean.startswith(p + ".") for p in vision_tower):
+        return "vit"
+    return "llm"
+
+
+class VlmdataTrainerMixin:
+    vlmdata_sampler: Any = None
+    vlmdata_per_source: bool = False
+
+    def get_train_dataloader(self, skip_batches: int = 0) -> Any:  # type: ignore[override]
+        from functools import partial
+
+        from accelerate.data_loader import SkipBatchSampler
+        from swift.dataloader import DataLoaderShard
+        from swift.utils import seed_worker
+
+        args = self.args  # type: ignore[attr-defined]
+        sampler = self.vlmdata_sampler
+        batch_sampler = SkipBatchSampler(sampler, skip_batches=skip_batches) if skip_batches > 0 else sampler
+        params: dict[str, Any] = {
+            "collate_fn": self.data_collator,  # type: ignore[attr-defined]
+            "num_workers": args.dataloader_num_workers,
+            "pin_memory": args.dataloader_pin_memory and args.device.type == "cuda",
+            "batch_sampler": batch_sampler,
+        }
+        if args.dataloader_num_workers > 0:
+            params["persistent_workers"] = args.dataloader_persistent_workers
+            params["prefetch_factor"] = args.dataloader_prefetch_factor
+            params["worker_init_fn"] = partial(seed_worker, num_workers=args.dataloader_num_workers,
+                                               rank=args.process_index)
+        return DataLoaderShard(self.train_dataset, device=self.accelerator.device, **params)  # type: ignore[attr-defined]
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> Any:
+        channels = inputs.get("channel") if self.vlmdata_per_source else None
+        labels = inputs.get("labels")
+        if channels is None or labels is None:
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,  # type: ignore[misc]
+                                        num_items_in_batch=num_items_in_batch)
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True,  # type: ignore[misc]
+                                             num_items_in_batch=num_items_in_batch)
+        logits = outputs.get("logits") if isinstance(outputs, dict) else getattr(outputs, "logits", None)
+        if logits is not None:
+            self._per_source_metrics(logits, labels, channels)
+        return (loss, outputs) if return_outputs else loss
+
+    def _per_source_metrics(self, logits: Any, labels: Any, channels: list[Any]) -> None:
+        import torch
+        import torch.nn.functional as F
+
+        mode = "train" if self.model.training else "eval"  # type: ignore[attr-defined]
+        metrics = self.custom_metrics[mode]  # type: ignore[attr-defined]
+        with torch.no_grad():
+            shift_logits = logits[:, :-1]
+            shift_labels = labels[:, 1:].to(logits.device)
+            mask = shift_labels != -100
+            for i, channel in enumerate(channels):
+                if channel is None or i >= shift_logits.shape[0] or not bool(mask[i].any()):
+                    continue
+                lg = shift_logits[i][mask[i]].float()
+                lb = shift_labels[i][mask[i]]
+                metrics[f"{channel}_loss"].update(F.cross_entropy(lg, lb, reduction="none"))
+                metrics[f"{channel}_token_acc"].update((lg.argmax(-1) == lb).float())
+
+    def _separate_lrs(self) -> bool:
+        args = self.args  # type: ignore[attr-defined]
+        return getattr(args, "vit_lr", None) is not None or getattr(args, "aligner_lr", None) is not None
+
+    def create_optimizer_and_scheduler(self, num_training_steps: int) -> None:
+        if not self._separate_lrs():
+            return super().create_optimizer_and_scheduler(num_training_steps)  # type: ignore[misc]
+        self.create_optimizer()
+        self.create_scheduler(num_training_steps, self.optimizer)  # type: ignore[attr-defined]
+
+    def create_optimizer(self, model: Any = None) -> Any:
+        args = self.args  # type: ignore[attr-defined]
+        if not self._separate_lrs():
+            return super().create_optimizer(model)  # type: ignore[misc]
+        from transformers import Trainer as HfTrainer
+
+        model = model if model is not None else self.model  # type: ignore[attr-defined]
+        arch = model.model_meta.model_arch
+        as_list = (lambda v: [v] if isinstance(v, str) else list(v or []))  # noqa: E731
+        vision_tower, aligner = as_list(arch.vision_tower), as_list(arch.aligner)
+        lrs = {"vit": args.vit_lr if args.vit_lr is not None else args.learning_rate,
+               "aligner": args.aligner_lr if args.aligner_lr is not None else args.learning_rate,
+               "llm": args.learning_rate}
+        decay = set(HfTrainer.get_decay_parameter_names(None, model))
+        groups: dict[tuple[str, bool], list[Any]] = {}
+        for name, p in model.named_parameters():
+            if p.requires_grad:
+                groups.setdefault((param_group_of(name, vision_tower, aligner), name in decay), []).append(p)
+        param_groups = [{"params": ps, "lr": lrs[part], "weight_decay": args.weight_decay if wd else 0.0,
+                         "vlmdata_group": part} for (part, wd), ps in sorted(groups.items())]
+        optimizer_cls, optimizer_kwargs = HfTrainer.get_optimizer_cls_and_kwargs(args, model)
+        self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)  # type: ignore[attr-defined]
+        self._optimizer_ori = self.optimizer  # type: ignore[attr-defined]
+        return self.optimizer  # type: ignore[attr-defined]
+
+
+def make_trainer_cls(base: type) -> type:
+    return type(f"Vlmdata{base.__name__}", (VlmdataTrainerMixin, base), {})

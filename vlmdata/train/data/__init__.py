@@ -1,0 +1,1 @@
+"""The shared training data layer (see `vlmdata.train.dataset` for the public entry points)."""

@@ -1,0 +1,165 @@
+"""Record → (online augmentation) → conversation → the backend's encode, one sample at a time.
+
+`TrainSamples` is a map-style dataset (plain `__len__`/`__getitem__`, no torch import) that a DataLoader reads
+with the keys `StreamBatchSampler` yields, `(epoch, position, step)`, or with plain integer positions for the
+evaluation split (epoch 0, no augmentation). For one key it:
+
+1. fetches the record at that position of that epoch's stream (`Sources.record`);
+2. opens its images lazily from their paths, applies the EXIF orientation (`ImageOps.exif_transpose`) and
+   converts to RGB: the pixels then match the displayed size that validation checked the geometry against;
+3. on the training split of an augmented source, runs `vlmdata.augment.augment_record(record, images,
+   pipeline, epoch, step)`: images stay in memory as PIL images (no temporary files) and the objects come back
+   rewritten; the curriculum reads `step`, the optimiser step that consumes the sample;
+4. builds the conversation with `vlmdata.render.build_messages` under the record's resolved template
+   (`_template` in its metadata wins over the source's template; chat records use their own messages);
+5. calls the backend's `encode(messages, image_kwargs)` (the record's own pixel bounds, if any) and checks the encoded length: a sample with
+   `length >= global_max_length` stops the run with a `VD550` error naming the record, its source and its
+   length. Nothing is truncated and nothing is silently skipped.
+
+The encoded dict gets `channel = source name`, which the trainer uses for per-dataset loss and accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from vlmdata.errors import Location, VlmdataError
+from vlmdata.train.data import codes
+from vlmdata.train.data.sources import Source, Sources
+
+# encode(messages, image_kwargs): image_kwargs are the record's own pixel bounds (`metadata.min_pixels` /
+# `metadata.max_pixels`), which the backend passes to its image resize.
+Encoder = Callable[[list[dict[str, Any]], dict[str, Any]], dict[str, Any]]
+
+
+def open_image(path: str, record_id: str, source: str) -> Any:
+    """The image at `path` as an RGB PIL image with its EXIF orientation applied (fully loaded, file closed)."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            oriented = ImageOps.exif_transpose(im)
+            return oriented.convert("RGB") if oriented.mode != "RGB" else oriented.copy()
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise VlmdataError(
+            codes.IMAGE_UNREADABLE,
+            f"cannot read image {path}: {exc}",
+            where=Location(file=source, record_id=record_id, field="images"),
+        ) from None
+
+
+def _to_pil(image: Any) -> Any:
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return image
+    return Image.fromarray(image)
+
+
+def resolve_record_template(record: Mapping[str, Any], default: str) -> str:
+    from vlmdata.render import resolve_template
+
+    return resolve_template(record, default)
+
+
+class TrainSamples:
+    """Encoded samples of one split (see the module docstring)."""
+
+    def __init__(
+        self,
+        sources: Sources,
+        encode: Encoder,
+        *,
+        global_max_length: int,
+        system: str | None = None,
+        augment_pipeline: Any = None,
+        train: bool = True,
+    ) -> None:
+        self.sources = sources
+        self.encode = encode
+        self.global_max_length = int(global_max_length)
+        self.system = system
+        self.augment_pipeline = augment_pipeline
+        self.train = train
+
+    def __len__(self) -> int:
+        return len(self.sources.order(0))
+
+    def __getitem__(self, key: Any) -> dict[str, Any]:
+        if isinstance(key, (tuple, list)):
+            epoch, position, step = (int(k) for k in key)
+        else:
+            epoch, position, step = 0, int(key), 0
+        source, record = self.sources.record(epoch, position)
+        return self.build(source, record, epoch, step)
+
+    def messages(
+        self, source: Source, record: dict[str, Any], epoch: int = 0, step: int | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The conversation of `record` as training will see it (augmented when this split augments)."""
+        from vlmdata.render import build_messages
+
+        rid = str(record.get("id"))
+        images = [open_image(p, rid, source.path) for p in record.get("images") or []]
+        objects = None
+        if self.train and source.augment and self.augment_pipeline is not None and images:
+            try:
+                from vlmdata.augment import augment_record
+            except ImportError as exc:  # pragma: no cover - the augment area ships with vlmdata
+                raise VlmdataError(codes.AUGMENT_UNAVAILABLE, str(exc)) from None
+            result = augment_record(record, images, self.augment_pipeline, epoch, step=step)
+            images = [_to_pil(im) for im in result.images]
+            record = result.apply_to(record)
+            objects = record["objects"]
+        template = resolve_record_template(record, source.template)
+        try:
+            messages = build_messages(
+                record, template, images=images or None, objects=objects, system=self.system
+            )
+        except VlmdataError:
+            raise
+        except Exception as exc:
+            raise VlmdataError(
+                codes.SAMPLE_FAILED,
+                f"building the conversation failed: {exc}",
+                where=Location(file=source.path, record_id=rid),
+            ) from exc
+        return messages, template
+
+    def build(self, source: Source, record: dict[str, Any], epoch: int, step: int | None) -> dict[str, Any]:
+        rid = str(record.get("id"))
+        messages, _ = self.messages(source, record, epoch, step)
+        try:
+            encoded = self.encode(messages, image_kwargs(record))
+        except VlmdataError:
+            raise
+        except Exception as exc:
+            raise VlmdataError(
+                codes.SAMPLE_FAILED,
+                f"the backend's encode failed: {exc}",
+                where=Location(file=source.path, record_id=rid),
+            ) from exc
+        length = int(encoded.get("length") or len(encoded["input_ids"]))
+        if length >= self.global_max_length:
+            raise over_length_error(rid, source, length, self.global_max_length)
+        encoded["channel"] = source.name
+        return encoded
+
+
+def over_length_error(record_id: str, source: Source, length: int, limit: int) -> VlmdataError:
+    return VlmdataError(
+        codes.OVER_LENGTH,
+        f"sample of record {record_id!r} (dataset {source.name!r}) is {length} tokens, at or over "
+        f"global_max_length={limit}; the run stops instead of truncating or dropping it",
+        where=Location(file=source.path, record_id=record_id),
+        value=length,
+    )
+
+
+def image_kwargs(record: Mapping[str, Any]) -> dict[str, Any]:
+    meta = record.get("metadata")
+    meta = json.loads(meta or "{}") if isinstance(meta, str) else dict(meta or {})
+    return {k: meta[k] for k in ("min_pixels", "max_pixels") if meta.get(k) is not None}

@@ -1,0 +1,115 @@
+"""The shared dataset layer of the trainer plugins: validated Arrow data in, encoded samples out.
+
+    RunConfig.data ─► Sources (datasets or a fusion config; per-epoch deterministic order)
+                  ─► StreamBatchSampler (length-grouped batches of keys (epoch, position, step))
+                  ─► TrainSamples[key] (lazy EXIF-aware image read → online augmentation on the training
+                     split → conversation → the backend's encode → over-length check)
+
+Every plugin (`sft`, `gkd`, `grpo`, third-party ones) goes through `open_train_data(config)`; the backend only
+supplies its `encode` callable. Nothing here imports torch or ms-swift, so `--dry-run` and the tests of the
+data path stay light. Details and the reasoning: docs/train.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vlmdata.train.data.sampler import StreamBatchSampler, group_by_length
+from vlmdata.train.data.samples import Encoder, TrainSamples, open_image, over_length_error
+from vlmdata.train.data.sources import Source, Sources, check_audited_lengths, open_sources
+
+__all__ = [
+    "Source",
+    "Sources",
+    "StreamBatchSampler",
+    "TrainData",
+    "TrainSamples",
+    "build_augment_pipeline",
+    "check_audited_lengths",
+    "group_by_length",
+    "open_image",
+    "open_sources",
+    "open_train_data",
+    "over_length_error",
+]
+
+
+def build_augment_pipeline(augmentation: Any) -> Any:
+    """The augment area's pipeline for the run's `augmentation` section (None when there is none)."""
+    if augmentation is None:
+        return None
+    data = augmentation.model_dump(mode="json") if hasattr(augmentation, "model_dump") else dict(augmentation)
+    if not data or not data.get("ops", True):
+        return None
+    try:
+        from vlmdata.augment import AugmentPipeline
+    except ImportError as exc:
+        from vlmdata.errors import VlmdataError
+        from vlmdata.train.data import codes
+
+        raise VlmdataError(codes.AUGMENT_UNAVAILABLE, f"cannot import vlmdata.augment: {exc}") from None
+    return AugmentPipeline.from_config(data)
+
+
+@dataclass
+class TrainData:
+    """The opened data of one run: training and evaluation sources plus the augmentation pipeline."""
+
+    config: Any
+    train: Sources
+    val: Sources | None
+    augment_pipeline: Any = None
+
+    def samples(self, encode: Encoder, split: str = "train") -> TrainSamples | None:
+        sources = self.train if split == "train" else self.val
+        if sources is None or not sources.items:
+            return None
+        return TrainSamples(
+            sources,
+            encode,
+            global_max_length=self.config.global_max_length,
+            system=self.config.template.system,
+            augment_pipeline=self.augment_pipeline if split == "train" else None,
+            train=split == "train",
+        )
+
+    def sampler(
+        self,
+        batch_size: int,
+        *,
+        world_size: int = 1,
+        rank: int = 0,
+        gradient_accumulation_steps: int = 1,
+        group_lengths: bool | None = None,
+    ) -> StreamBatchSampler:
+        group = self.config.training.group_by_length if group_lengths is None else group_lengths
+        return StreamBatchSampler(
+            self.train,
+            batch_size,
+            world_size=world_size,
+            rank=rank,
+            group_lengths=group,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
+
+    @property
+    def multi_source(self) -> bool:
+        return len(self.train.items) > 1
+
+    def manifest(self) -> dict[str, Any]:
+        return {"train": self.train.manifest(), "val": self.val.manifest() if self.val is not None else None}
+
+
+def open_train_data(config: Any, *, check_lengths: bool = True) -> TrainData:
+    """Open the run's datasets; with `check_lengths` refuse known over-length records (`VD551`) up front."""
+    train = open_sources(config, "train")
+    has_val = bool(config.data.val) or (
+        train.fusion is not None and any(e.val for _, e in train.fusion.entries())
+    )
+    val = open_sources(config, "val") if has_val else None
+    if check_lengths:
+        check_audited_lengths(train, config.global_max_length)
+        if val is not None:
+            check_audited_lengths(val, config.global_max_length)
+    return TrainData(config, train, val, build_augment_pipeline(config.augmentation))
