@@ -64,7 +64,9 @@ def encode_image(job: ImageJob) -> bytes:
         return bomb_png(job.width, job.height)
     if job.fmt == "garbage":
         rng = np.random.default_rng(list(job.seed))
-        return b"\xff\xd8\xff" + rng.bytes(2048)  # JPEG magic, then noise: no markers, no frame header
+        noise = bytearray(rng.bytes(2048))
+        noise[0] = 0x5A  # JPEG start-of-image, then noise where the first marker should be: not a JPEG
+        return b"\xff\xd8" + bytes(noise)
     if job.fmt == "text":
         return b"# This is not an image.\nlabel,x1,y1,x2,y2\nBBU,10,20,110,220\n"
     pixels = render_pixels(job)
