@@ -28,7 +28,11 @@ def register(app: typer.Typer) -> None:
         """Write OUT/data.jsonl and OUT/images/: real JPEG/PNG files with drawn boxes, polygons and polylines."""
         import json
 
+        from vlmdata.errors import UsageError
         from vlmdata.synth import generate
+
+        if fmt not in ("table", "json"):
+            raise UsageError(f"--format must be table or json, got {fmt!r}")
 
         result = generate(
             out, n, seed, corrupt, domain=domain, min_size=min_size, max_size=max_size, min_objects=min_objects,
