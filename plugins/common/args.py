@@ -10,6 +10,9 @@ Decisions (docs/train.md has the list):
 - images are resized through ms-swift's environment (`IMAGE_MAX_TOKEN_NUM`/`IMAGE_MIN_TOKEN_NUM`, see `env`),
   never through its `max_pixels` argument, whose pre-resize does not round to the 32 px grid and would break
   the audit's closed-form token counts.
+- `training.init_from_checkpoint` (stage 2 of a recipe): a full checkpoint becomes the model folder; an
+  adapter checkpoint is merged into `model.path`'s weights after loading (`pipeline`), then the configured
+  tuner starts fresh on top, with a fresh optimizer and schedule.
 - `model_type` is read from `model.path/config.json` (`qwen3_vl`, `qwen3_vl_moe`, …); `check_model=False`
   keeps ms-swift off the model hub.
 - bf16 on a CUDA device; on a machine without one the run uses float32 (CPU bf16 matmuls are slow and
@@ -36,6 +39,11 @@ def model_type_of(model_path: str) -> str | None:
         return None
     model_type = data.get("model_type")
     return str(model_type) if model_type else None
+
+
+def init_kind(checkpoint: str) -> str:
+    """`adapter` for a LoRA/DoRA checkpoint (adapter_config.json), else `full`."""
+    return "adapter" if (Path(checkpoint) / "adapter_config.json").is_file() else "full"
 
 
 def cuda_available() -> bool:
@@ -129,9 +137,16 @@ def build_swift_args(config: Any, *, gradient_accumulation_steps: int, has_val: 
     from .deepspeed import deepspeed_config
 
     torch_dtype, bf16, fp16 = resolve_dtype(config, notes, has_cuda)
+    model_path = str(config.model.path)
+    init = config.training.init_from_checkpoint
+    if init and init_kind(init) == "full":
+        model_path = str(init)  # a full checkpoint is a complete model folder (weights, config, processor)
+        notes.append(f"weights from {init} (full checkpoint); fresh optimizer and schedule")
+    elif init:
+        notes.append(f"weights from {model_path} with the adapter {init} merged in; fresh optimizer and schedule")
     out: dict[str, Any] = {
-        "model": str(config.model.path),
-        "model_type": model_type_of(config.model.path),
+        "model": model_path,
+        "model_type": model_type_of(model_path),
         "torch_dtype": torch_dtype,
         "attn_impl": config.model.attn_impl,
         "bf16": bf16,

@@ -29,6 +29,7 @@ from vlmdata.errors import VlmdataError
 from vlmdata.io.atomic import atomic_write_json
 
 from . import codes
+from .args import init_kind
 from .callbacks import TelemetryCallback
 from .trainer import make_trainer_cls
 
@@ -38,6 +39,17 @@ def encode_messages(template: Any, messages: list[dict[str, Any]], image_kwargs:
     if image_kwargs:
         row["chat_template_kwargs"] = dict(image_kwargs)
     return template.encode(row, return_length=True)
+
+
+def merge_adapter(model: Any, checkpoint: str) -> Any:
+    """Fold a LoRA/DoRA checkpoint (and its `modules_to_save`) into the loaded base model's weights."""
+    from peft import PeftModel
+
+    meta = {k: getattr(model, k) for k in ("model_meta", "model_info", "model_dir") if hasattr(model, k)}
+    merged = PeftModel.from_pretrained(model, checkpoint, is_trainable=False).merge_and_unload()
+    for k, v in meta.items():
+        setattr(merged, k, v)
+    return merged
 
 
 def expand_module_patterns(model: Any, patterns: list[str]) -> list[str]:
@@ -79,6 +91,9 @@ class VlmdataSftPipeline(SwiftSft):
         self.extra_callbacks = list(extra_callbacks or [])
         super().__init__(args)
         self.template.max_length = None  # lengths are checked by the dataset layer (VD550), never truncated
+        init = plan.config.training.init_from_checkpoint
+        if init and init_kind(init) == "adapter":
+            self.model = merge_adapter(self.model, init)
 
     def _prepare_dataset(self) -> list[Any]:
         encode = partial(encode_messages, self.template)

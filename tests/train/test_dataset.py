@@ -1,0 +1,203 @@
+"""The shared training data layer without a model: stream order, length grouping, lengths policy, images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vlmdata.config.run import RunConfig
+from vlmdata.errors import VlmdataError
+from vlmdata.io.dataset import save_records
+from vlmdata.train.dataset import StreamBatchSampler, group_by_length, open_image, open_train_data
+
+
+def make_dataset(root: Path, name: str, n: int, lengths: list[int] | None = None, domain: str = "BBU") -> Path:
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    records = []
+    for i in range(n):
+        w, h = 64 + 16 * (i % 3), 48
+        path = root / "images" / f"{name}_{i}.png"
+        Image.new("RGB", (w, h), ((i * 37) % 255, 80, 120)).save(path)
+        rec: dict[str, Any] = {
+            "id": f"{name}-{i}", "images": [str(path)], "width": w, "height": h,
+            "objects": [{"desc": "螺丝", "kind": "bbox_2d", "points": [2.0, 3.0, 20.0 + i, 30.0]}],
+            "metadata": {"domain": domain}, "source_file": f"{name}.jsonl", "source_line": i + 1,
+        }
+        if lengths is not None:
+            rec["length"] = lengths[i]
+        records.append(rec)
+    return save_records(records, root / name / "data")
+
+
+def run_config(tmp_path: Path, **sections: Any) -> RunConfig:
+    data = {"model": {"path": str(tmp_path / "model")}, "template": {"name": "target_dense_bbu"},
+            "global_max_length": 1000, "training": {"output_dir": str(tmp_path / "run"), "seed": 7}}
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    return RunConfig.model_validate(data)
+
+
+def fake_encode(length_of: dict[str, int] | None = None):
+    def encode(messages: list[dict[str, Any]], image_kwargs: dict[str, Any]) -> dict[str, Any]:
+        text = messages[-1]["content"]
+        ids = list(range(len(text)))
+        return {"input_ids": ids, "labels": ids, "length": (length_of or {}).get(text, len(ids)), "messages": messages}
+
+    return encode
+
+
+def test_epoch_order_is_a_seeded_permutation_per_epoch(tmp_path: Path) -> None:
+    a = make_dataset(tmp_path, "a", 5)
+    b = make_dataset(tmp_path, "b", 4)
+    cfg = run_config(tmp_path, data={"train": [str(a), str(b)]})
+    data = open_train_data(cfg)
+    assert data.train.names == ["a", "b"]  # `X/data` folders are named after X
+    e0, e0_again, e1 = data.train.order(0), open_train_data(cfg).train.order(0), data.train.order(1)
+    pairs0 = sorted(zip(e0.source.tolist(), e0.index.tolist(), strict=True))
+    assert pairs0 == [(0, i) for i in range(5)] + [(1, i) for i in range(4)]  # every record once per epoch
+    assert np.array_equal(e0.source, e0_again.source) and np.array_equal(e0.index, e0_again.index)
+    assert not (np.array_equal(e0.source, e1.source) and np.array_equal(e0.index, e1.index))
+    other_seed = open_train_data(run_config(tmp_path, data={"train": [str(a), str(b)]}, training={"seed": 8}))
+    assert not np.array_equal(other_seed.train.order(0).index, e0.index)
+
+
+def test_length_grouping_is_deterministic_and_cuts_padding(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(50, 900, size=64).tolist()
+    ds = make_dataset(tmp_path, "mix", 64, lengths=lengths)
+    data = open_train_data(run_config(tmp_path, data={"train": [str(ds)]}))
+    sampler = data.sampler(4, gradient_accumulation_steps=2)
+    sampler.set_epoch(1)
+    batches = list(sampler)
+    positions = [key[1] for batch in batches for key in batch]
+    assert sorted(positions) == list(range(64))  # each position exactly once
+    assert all(key[0] == 1 for batch in batches for key in batch)
+    steps = [batch[0][2] for batch in batches]
+    assert steps == [8 + i // 2 for i in range(16)]  # epoch 1 starts at step updates_per_epoch = 8
+    order_lengths = data.train.lengths(1)
+    assert order_lengths is not None
+    first = batches[0]
+    assert max(order_lengths[k[1]] for k in first) == order_lengths.max()  # longest batch first
+    twin = StreamBatchSampler(data.train, 4, gradient_accumulation_steps=2)
+    twin.set_epoch(1)
+    assert list(twin) == batches
+    stats = sampler.padding_stats(1)
+    assert stats["padding_tokens_grouped"] < 0.5 * stats["padding_tokens_plain"]
+
+
+def test_group_by_length_sorts_within_megabatches() -> None:
+    lengths = np.array([5, 1, 9, 3, 7, 2, 8, 4, 6, 6, 1, 1, 2, 10, 3, 3])
+    batches = group_by_length(lengths, 16, 2)  # mult = 16 // (4*2) = 2: mega-batches of 4 positions
+    # each mega-batch sorted longest first (ties keep stream order); the batch with the maximum (10 at 13) leads
+    assert [b.tolist() for b in batches] == [[13, 14], [2, 0], [3, 1], [6, 4], [7, 5], [8, 9], [10, 11], [15, 12]]
+    plain = group_by_length(None, 5, 2)
+    assert [b.tolist() for b in plain] == [[0, 1], [2, 3], [4]]
+
+
+def test_ranks_shard_global_batches(tmp_path: Path) -> None:
+    ds = make_dataset(tmp_path, "r", 7, lengths=[10, 20, 30, 40, 50, 60, 70])
+    data = open_train_data(run_config(tmp_path, data={"train": [str(ds)]}))
+    r0 = StreamBatchSampler(data.train, 2, world_size=2, rank=0).rank_batches(0)
+    r1 = StreamBatchSampler(data.train, 2, world_size=2, rank=1).rank_batches(0)
+    assert len(r0) == len(r1) == 2 and all(len(b) == 2 for b in r0 + r1)
+    seen = {p for b in r0 + r1 for p in b}
+    assert seen == set(range(7))  # the short last global batch is filled from the epoch's start
+
+
+def test_audited_over_length_refuses_to_start(tmp_path: Path) -> None:
+    ds = make_dataset(tmp_path, "long", 4, lengths=[100, 999, 1000, 1500])
+    with pytest.raises(VlmdataError) as err:
+        open_train_data(run_config(tmp_path, data={"train": [str(ds)]}))
+    e = err.value
+    assert e.code_str == "VD551"
+    assert "2 train record(s)" in e.message
+    assert any("long-2" in d and "1000" in d for d in e.details) and any("long-3" in d for d in e.details)
+    assert not any("long-1" in d for d in e.details)  # 999 < 1000 fits
+
+
+def test_runtime_over_length_stops_with_id_and_length(tmp_path: Path) -> None:
+    ds = make_dataset(tmp_path, "rt", 3)
+    data = open_train_data(run_config(tmp_path, data={"train": [str(ds)]}, global_max_length=40))
+    samples = data.samples(fake_encode(), "train")
+    assert samples is not None
+    position = int(np.flatnonzero(data.train.order(0).index == 2)[0])
+    with pytest.raises(VlmdataError) as err:
+        samples[(0, position, 0)]
+    e = err.value
+    assert e.code_str == "VD550" and e.where is not None and e.where.record_id == "rt-2"
+    assert isinstance(e.value, int) and e.value >= 40 and "global_max_length=40" in e.message
+
+
+def test_length_equal_to_limit_is_over_length(tmp_path: Path) -> None:
+    ds = make_dataset(tmp_path, "eq", 1)
+    data = open_train_data(run_config(tmp_path, data={"train": [str(ds)]}, global_max_length=50))
+    samples = data.samples(lambda m, k: {"input_ids": [0] * 50, "length": 50}, "train")
+    assert samples is not None
+    with pytest.raises(VlmdataError, match="VD550"):
+        samples[0]
+    ok = data.samples(lambda m, k: {"input_ids": [0] * 49, "length": 49}, "train")
+    assert ok is not None and ok[0]["channel"] == "eq"
+
+
+def test_missing_length_values_are_reported(tmp_path: Path) -> None:
+    ds = make_dataset(tmp_path, "nul", 2, lengths=[10, None])  # type: ignore[list-item]
+    with pytest.raises(VlmdataError, match="VD556"):
+        open_train_data(run_config(tmp_path, data={"train": [str(ds)]}))
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    img = Image.new("RGB", (40, 20), (200, 10, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    path = tmp_path / "rot.jpg"
+    img.save(path, exif=exif)
+    out = open_image(str(path), "r1", "ds")
+    assert out.size == (20, 40) and out.mode == "RGB"
+    with pytest.raises(VlmdataError, match="VD553"):
+        open_image(str(tmp_path / "missing.png"), "r1", "ds")
+
+
+def test_augmentation_on_train_split_only(tmp_path: Path) -> None:
+    train = make_dataset(tmp_path, "tr", 2)
+    val = make_dataset(tmp_path, "va", 2)
+    aug = {"seed": 0, "bypass_prob": 0.0, "ops": [{"name": "hflip", "params": {"p": 1.0}}]}
+    cfg = run_config(tmp_path, data={"train": [str(train)], "val": [str(val)]}, augmentation=aug)
+    plain = open_train_data(run_config(tmp_path, data={"train": [str(train)], "val": [str(val)]}))
+    data = open_train_data(cfg)
+    enc = fake_encode()
+    got, ref = data.samples(enc, "train"), plain.samples(enc, "train")
+    assert got is not None and ref is not None
+    a, b = got[(0, 0, 0)], ref[(0, 0, 0)]
+    image_a = a["messages"][-2]["content"][0]["image"]
+    assert isinstance(image_a, Image.Image)  # kept in memory, no temporary files
+    assert a["messages"][-1]["content"] != b["messages"][-1]["content"]  # flipped boxes in the target
+    va, vb = data.samples(enc, "val"), plain.samples(enc, "val")
+    assert va is not None and vb is not None
+    assert va[1]["messages"][-1]["content"] == vb[1]["messages"][-1]["content"]  # val is never augmented
+    assert [va.sources.record(0, i)[1]["id"] for i in range(2)] == ["va-0", "va-1"]  # val keeps its order
+
+
+def test_fusion_stream_follows_the_plan(tmp_path: Path) -> None:
+    from vlmdata.fuse import load_fusion_config
+    from vlmdata.fuse.plan import plan_epoch
+
+    t = make_dataset(tmp_path, "tgt", 6, lengths=[30] * 6)
+    s = make_dataset(tmp_path, "src", 10, lengths=[20] * 10)
+    fusion = tmp_path / "fusion.yaml"
+    fusion.write_text(json.dumps({"seed": 3, "targets": [{"name": "bbu", "data": str(t)}],
+                                  "sources": [{"name": "coco", "data": str(s), "ratio": 0.5}]}))
+    data = open_train_data(run_config(tmp_path, data={"fusion": str(fusion)}))
+    plan = plan_epoch(load_fusion_config(fusion), {"bbu": 6, "coco": 10}, 1)
+    order = data.train.order(1)
+    assert len(order) == len(plan) == 9
+    assert [data.train.names[i] for i in order.source] == [plan.names[i] for i in plan.entry]
+    assert order.index.tolist() == plan.index.tolist()
+    src, record = data.train.record(1, 0)
+    meta = json.loads(record["metadata"])
+    assert meta["_source"] == src.name and src.augment == (src.name == "bbu")
+    assert data.multi_source and data.manifest()["train"]["fusion"]["seed"] == 3
