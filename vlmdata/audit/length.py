@@ -1,0 +1,183 @@
+"""The exact sequence length of one record: ms-swift's Qwen3-VL template layout, counted without encoding.
+
+ms-swift 4.6.0's `qwen3_vl` template (ChatML, no default system) lays a conversation out as
+
+    [<|im_start|>system\\n{system}<|im_end|>\\n]
+    per round:  <|im_start|>user\\n{query}<|im_end|>\\n<|im_start|>assistant\\n   (prompt, no loss)
+                {response}                                                     (loss)
+                <|im_end|>\\n                                                    (chat_sep / suffix)
+
+where every image of a query is `<|vision_start|><|image_pad|><|vision_end|>` and the single `<|image_pad|>`
+later becomes one token per 32x32 px of the resized image. ms-swift tokenises each run of equal loss scale as
+one string; since every run boundary except prompt → response sits at a special token (which the tokenizer
+splits on before anything else), counting the prompt and the response separately and adding the fixed pieces
+is exact. The final suffix is dropped when the response already ends with a stop word, as ms-swift does.
+
+Shapes ms-swift rewrites before encoding (tool turns, consecutive turns of one role, reasoning in earlier
+assistant turns, literal `<|image_pad|>` text) are refused with VD430 rather than guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vlmdata.audit import codes
+from vlmdata.audit.images import image_tokens, record_pixel_bounds
+from vlmdata.audit.tokens import TokenCounter
+from vlmdata.errors import Location, VlmdataError
+
+VISION = "<|vision_start|><|image_pad|><|vision_end|>"
+ROUND_OPEN = "<|im_start|>user\n"
+ROUND_PROMPT_END = "<|im_end|>\n<|im_start|>assistant\n"
+TURN_END = "<|im_end|>\n"
+STOP_WORDS = ("<|endoftext|>", "<|im_end|>")
+_RESERVED = ("<|image_pad|>", "<|video_pad|>")
+
+
+@dataclass(frozen=True)
+class Sized:
+    length: int
+    image_tokens: int
+
+    @property
+    def text_tokens(self) -> int:
+        return self.length - self.image_tokens
+
+
+def _where(record: Mapping[str, Any], field: str | None = None) -> Location:
+    return Location(
+        file=record.get("source_file") or None,
+        line=record.get("source_line") or None,
+        record_id=str(record.get("id")),
+        field=field,
+    )
+
+
+def _refuse(record: Mapping[str, Any], message: str, field: str | None = None) -> VlmdataError:
+    return VlmdataError(codes.UNSIZABLE_CONVERSATION, message, where=_where(record, field))
+
+
+def _query_text(record: Mapping[str, Any], content: Any, field: str) -> tuple[str, int]:
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}]
+    parts: list[str] = []
+    n_images = 0
+    for item in content:
+        if item.get("type") == "image":
+            parts.append(VISION)
+            n_images += 1
+        elif item.get("type") == "text":
+            if any(tok in item["text"] for tok in _RESERVED):
+                raise _refuse(record, "text contains a literal <|image_pad|>/<|video_pad|> token", field)
+            parts.append(item["text"])
+        else:
+            raise _refuse(record, f"unsupported content item type {item.get('type')!r}", field)
+    return "".join(parts), n_images
+
+
+def conversation_pieces(
+    record: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]
+) -> tuple[list[str], list[str], int]:
+    """(prompt strings, response strings, number of images) in ms-swift's layout; refuses reshaped shapes."""
+    msgs = list(messages)
+    system = None
+    if msgs and msgs[0]["role"] == "system":
+        system = msgs.pop(0)["content"]
+        if not isinstance(system, str):
+            raise _refuse(record, "the system turn must be text", "messages[0]")
+    if not msgs or len(msgs) % 2:
+        raise _refuse(
+            record, "the conversation must alternate user/assistant turns and end with the assistant"
+        )
+    prompts: list[str] = []
+    responses: list[str] = []
+    n_images = 0
+    for i in range(0, len(msgs), 2):
+        user, assistant = msgs[i], msgs[i + 1]
+        if user["role"] != "user" or assistant["role"] != "assistant":
+            raise _refuse(
+                record,
+                f"turns {i}/{i + 1} are {user['role']}/{assistant['role']}, expected user/assistant",
+                "messages",
+            )
+        query, k = _query_text(record, user["content"], f"messages[{i}]")
+        n_images += k
+        response = assistant["content"]
+        if not isinstance(response, str):
+            raise _refuse(record, "assistant turns must be text", f"messages[{i + 1}]")
+        if i + 2 < len(msgs) and "</think>" in response:
+            raise _refuse(
+                record,
+                "reasoning blocks in earlier assistant turns are removed by ms-swift",
+                f"messages[{i + 1}]",
+            )
+        if any(tok in response for tok in _RESERVED):
+            raise _refuse(
+                record, "text contains a literal <|image_pad|>/<|video_pad|> token", f"messages[{i + 1}]"
+            )
+        head = f"<|im_start|>system\n{system}<|im_end|>\n" if (i == 0 and system) else ""
+        prompts.append(head + ROUND_OPEN + query + ROUND_PROMPT_END)
+        responses.append(response)
+    return prompts, responses, n_images
+
+
+def size_conversation(
+    record: Mapping[str, Any],
+    messages: Sequence[Mapping[str, Any]],
+    counter: TokenCounter,
+    pixel_bounds: tuple[int, int],
+) -> Sized:
+    """Exact length of `messages` (built from `record`) as ms-swift's qwen3_vl template encodes it."""
+    prompts, responses, n_images = conversation_pieces(record, messages)
+    n_record_images = len(record.get("images") or [])
+    if n_images != n_record_images:
+        raise _refuse(
+            record, f"{n_images} image item(s) in the conversation for {n_record_images} image(s)", "images"
+        )
+    total = 0
+    for prompt in prompts:
+        total += counter.cached(prompt)
+    last = len(responses) - 1
+    for i, response in enumerate(responses):
+        total += counter.count(response)
+        if i < last or not response.endswith(STOP_WORDS):
+            total += counter.cached(TURN_END)
+    img = 0
+    if n_images:
+        height, width = record.get("height"), record.get("width")
+        if not height or not width:
+            raise VlmdataError(
+                codes.NO_IMAGE_SIZE,
+                "the record has images but no width/height",
+                where=_where(record, "width"),
+            )
+        try:
+            lo, hi = record_pixel_bounds(record, pixel_bounds)
+        except ValueError as exc:
+            raise VlmdataError(codes.BAD_PIXEL_OVERRIDE, str(exc), where=_where(record, "metadata")) from None
+        try:
+            per_image = image_tokens(int(height), int(width), lo, hi)
+        except ValueError as exc:
+            raise VlmdataError(
+                codes.ASPECT_RATIO, str(exc), where=_where(record, "images"), value=f"{width}x{height}"
+            ) from None
+        img = per_image * n_images
+        total += img - n_images  # each <|image_pad|> was counted once in the prompt
+    return Sized(total, img)
+
+
+def size_record(
+    record: Mapping[str, Any],
+    default_template: str,
+    counter: TokenCounter,
+    pixel_bounds: tuple[int, int],
+    system: str | None = None,
+) -> tuple[Sized, str]:
+    """(length, template name) of a record rendered the way training renders it."""
+    from vlmdata.render import build_messages, resolve_template
+
+    name = resolve_template(record, default_template)
+    messages = build_messages(record, name, system=system)
+    return size_conversation(record, messages, counter, pixel_bounds), name
