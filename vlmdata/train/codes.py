@@ -57,3 +57,13 @@ DEBUG_MISMATCH = define(
     "Image tokens do not match the image grids",
     "The encoded sample's <|image_pad|> count differs from the vision grids; check template.max_pixels/min_pixels.",
 )
+DEMO_STAGE_MISSING = define(
+    "VD711",
+    "A demo stage's library is missing from this install",
+    "Install the `train` extra of vlmdata (torch, ms-swift); the message names the stage and the module it needs.",
+)
+DEMO_STAGE_FAILED = define(
+    "VD712",
+    "A demo stage produced an unusable result",
+    "The message names the stage; rerun with VLMDATA_DEBUG=1 and report it, the demo's inputs are fixed.",
+)

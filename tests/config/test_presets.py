@@ -1,0 +1,133 @@
+"""Every preset under configs/ opens with a comment saying what it is for and how to launch it, and
+validates: run configs through `vlmdata train --dry-run` (on the tiny model and a tiny dataset), fusion and
+augmentation configs through their own loaders. Layers that other presets extend are covered by those."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "configs"
+
+
+def _all_presets() -> list[Path]:
+    return sorted(CONFIGS.rglob("*.yaml"))
+
+
+def _extends(path: Path) -> list[Path]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    parents = data.get("extends") or []
+    parents = [parents] if isinstance(parents, str) else parents
+    return [(path.parent / p).resolve() for p in parents]
+
+
+def _layers() -> set[Path]:
+    """Files some preset extends: validated through the presets extending them."""
+    return {parent for p in _all_presets() for parent in _extends(p)}
+
+
+def _kind(path: Path) -> str:
+    area = path.relative_to(CONFIGS).parts[0]
+    return area if area in ("fusion", "augment") else "run"
+
+
+LEAVES = [p for p in _all_presets() if p.resolve() not in _layers()]
+
+
+def test_presets_exist() -> None:
+    names = {str(p.relative_to(CONFIGS)) for p in _all_presets()}
+    for required in ("base.yaml", "sft/lora.yaml", "sft/full.yaml", "sft/stage1_aligner.yaml", "sft/stage2_llm.yaml", "demo/sft.yaml"):
+        assert required in names
+
+
+@pytest.mark.parametrize("preset", _all_presets(), ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_preset_opens_with_purpose_and_launch_comment(preset: Path) -> None:
+    lines = preset.read_text(encoding="utf-8").splitlines()
+    header = []
+    for line in lines:
+        if not line.startswith("#"):
+            break
+        header.append(line)
+    assert len(header) >= 2, f"{preset} must open with a comment block (purpose + how to launch)"
+    text = " ".join(header)
+    assert "vlmdata " in text or "extends" in text, f"{preset}: the opening comment should say how to launch or use it"
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from vlmdata.synth import generate
+    from vlmdata.validate import validate_files
+
+    root = tmp_path_factory.mktemp("preset-data")
+    synth = generate(root / "synth", 6, seed=0, min_size=64, max_size=96)
+    validate_files([synth.data_path], root / "validated")
+    return root / "validated" / "data"
+
+
+def _overlay(preset: Path, tmp: Path, model: Path, data: Path, teacher: Path | None) -> Path:
+    """A run file that extends the preset and points its inputs at the tiny model and data."""
+    from vlmdata.config.layers import load_layered
+
+    merged = load_layered(preset).data
+    overlay: dict = {"extends": str(preset), "model": {"path": str(model)}}
+    training: dict = {"output_dir": str(tmp / "run")}
+    if (merged.get("data") or {}).get("fusion"):
+        fusion = tmp / "fusion.yaml"
+        fusion.write_text(yaml.safe_dump({"targets": [{"name": "tiny", "data": str(data), "ratio": 1.0}]}), encoding="utf-8")
+        overlay["data"] = {"fusion": str(fusion)}
+    else:
+        overlay["data"] = {"train": [str(data)], **({"val": [str(data)]} if (merged.get("data") or {}).get("val") else {})}
+    for key in ("resume_from_checkpoint", "init_from_checkpoint"):
+        if (merged.get("training") or {}).get(key):
+            checkpoint = tmp / "earlier" / "checkpoint-1"
+            if not checkpoint.exists():
+                import shutil
+
+                shutil.copytree(model, checkpoint)
+            training[key] = str(checkpoint.parent)
+    rlhf = merged.get("rlhf") or {}
+    if "teacher_model" in rlhf and teacher is not None:
+        overlay["rlhf"] = {"teacher_model": str(teacher)}
+    overlay["training"] = training
+    run = tmp / "run.yaml"
+    run.write_text(yaml.safe_dump(overlay, sort_keys=False), encoding="utf-8")
+    return run
+
+
+@pytest.mark.train
+@pytest.mark.parametrize("preset", LEAVES, ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_preset_validates(
+    preset: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kind = _kind(preset)
+    if kind == "fusion":
+        from vlmdata.fuse import load_fusion_config
+
+        assert load_fusion_config(preset, check_paths=False).targets
+        return
+    if kind == "augment":
+        from vlmdata.augment import load_augmentation_config
+
+        load_augmentation_config(preset)
+        return
+    from vlmdata.cli import main
+
+    model = request.getfixturevalue("tiny_model_dir")
+    data = request.getfixturevalue("tiny_data")
+    raw = yaml.safe_load(preset.read_text(encoding="utf-8")) or {}
+    teacher = request.getfixturevalue("tiny_teacher_dir") if "teacher_model" in str(raw) else None
+    run = _overlay(preset, tmp_path, model, data, teacher)
+    capsys.readouterr()
+    code = main(["train", "--config", str(run), "--dry-run"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    shown = yaml.safe_load(captured.out)
+    assert shown["plugin"] == shown["config"]["plugin"]
+    assert shown["backend_args"], "the plan must show the backend arguments"
+    assert not (tmp_path / "run").exists(), "--dry-run must not write the run folder"

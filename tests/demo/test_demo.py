@@ -1,0 +1,56 @@
+"""`vlmdata demo`: end to end on a CPU (slow), its embedded config equal to configs/demo/sft.yaml, and a
+missing stage named rather than skipped."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vlmdata.errors import VlmdataError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_preset_matches_embedded_config() -> None:
+    from vlmdata.demo import RUN_CONFIG
+
+    preset = yaml.safe_load((ROOT / "configs" / "demo" / "sft.yaml").read_text(encoding="utf-8"))
+    for key in ("plugin", "template", "global_max_length", "augmentation", "tuner"):
+        assert preset[key] == RUN_CONFIG[key], key
+    strip = lambda t: {k: v for k, v in t.items() if k != "output_dir"}  # noqa: E731
+    assert strip(preset["training"]) == strip(RUN_CONFIG["training"])
+    assert {k: v for k, v in preset["model"].items() if k != "path"} == {
+        k: v for k, v in RUN_CONFIG["model"].items() if k != "path"
+    }
+
+
+def test_missing_stage_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vlmdata.demo import _need
+
+    monkeypatch.setitem(sys.modules, "vlmdata.fuse", None)
+    with pytest.raises(VlmdataError) as exc:
+        _need("fuse", "vlmdata.fuse", "fuse_epoch")
+    assert exc.value.code_str == "VD711" and "'fuse'" in exc.value.message
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    from vlmdata.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    report = json.loads((out / "demo_report.json").read_text(encoding="utf-8"))
+    assert report["validate"]["bbu"]["valid"] == report["validate"]["bbu"]["lines"] > 0
+    assert len(report["augment_previews"]) == 3 and all(Path(p).exists() for p in report["augment_previews"])
+    assert report["fused"]["total"] == report["fused"]["bbu"] + report["fused"]["rru"]
+    log = Path(report["log_file"])
+    assert log.name == "logging.jsonl" and log.exists()
+    assert report["losses"] and all(loss == loss and loss < 1e4 for loss in report["losses"])
+    adapter = Path(report["adapter_dir"])
+    assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
+    assert not (adapter / "model.safetensors").exists(), "a LoRA run saves an adapter, not the full model"

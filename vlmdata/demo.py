@@ -1,0 +1,294 @@
+"""`vlmdata demo`: the main job end to end on embedded defaults, on a CPU in a few minutes.
+
+Every stage calls the library function of its area; nothing is simulated:
+
+1. synth     `vlmdata.synth.generate`: a BBU target set (with a val split) and an RRU source set, small images
+2. validate  `vlmdata.validate.validate_files`: JSONL → Arrow datasets, rejects accounted for
+3. augment   `vlmdata.augment.augment_record`: a few records before/after, drawn side by side as PNGs
+4. fuse      `vlmdata.fuse.fuse_epoch`: the embedded fusion config → one fused Arrow dataset + manifest
+5. model     `vlmdata.models.tiny.build_tiny_model`: a random Qwen3-VL of a few million parameters
+6. audit     `vlmdata.audit.audit_dataset` with `write_lengths`: exact lengths, none over the limit
+7. train     `vlmdata.train.launch.plan_run` + the `sft` plugin's `run`: LoRA for a few steps
+8. report    counts, lengths, losses and where the adapter is (`OUT/demo_report.json` and the terminal)
+
+The embedded configs (`RUN_CONFIG`, `FUSION_CONFIG`) are written into OUT so the run can be repeated by hand
+with `vlmdata train --config OUT/run.yaml`; `configs/demo/sft.yaml` carries the same training settings
+(a test keeps them equal). A stage whose library is missing from this install stops the demo with VD711
+naming the stage, rather than being skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlmdata.errors import VlmdataError
+from vlmdata.train import codes
+
+RUN_CONFIG: dict[str, Any] = {
+    "plugin": "sft",
+    "model": {"path": "tiny-model", "dtype": "float32", "attn_impl": "sdpa"},
+    "template": {"name": "target_dense_bbu", "max_pixels": 65536, "min_pixels": 3136},
+    "global_max_length": 2048,
+    "data": {"train": ["fused/data"], "val": ["validated/bbu/val"]},
+    "augmentation": {
+        "seed": 0,
+        "bypass_prob": 0.2,
+        "ops": [
+            {"name": "hflip", "params": {"p": 0.5}},
+            {"name": "rotate", "params": {"p": 0.5, "angle_range": [-8, 8]}},
+        ],
+    },
+    "tuner": {
+        "train_type": "lora",
+        "freeze_llm": False,
+        "freeze_vit": True,
+        "freeze_aligner": False,
+        "target_modules": ["all-linear"],
+        "lora_rank": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.0,
+    },
+    "training": {
+        "output_dir": "run",
+        "max_steps": 6,
+        "per_device_train_batch_size": 2,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 5.0e-4,
+        "lr_scheduler_type": "cosine",
+        "warmup_ratio": 0.0,
+        "weight_decay": 0.0,
+        "gradient_checkpointing": False,
+        "logging_steps": 1,
+        "save_steps": 6,
+        "eval_steps": 6,
+        "dataloader_num_workers": 0,
+        "seed": 0,
+        "report_to": ["tensorboard"],
+    },
+}
+
+FUSION_CONFIG: dict[str, Any] = {
+    "seed": 0,
+    "targets": [
+        {
+            "name": "bbu",
+            "data": "validated/bbu/data",
+            "val": "validated/bbu/val",
+            "mode": "dense",
+            "template": "target_dense_bbu",
+            "ratio": 1.0,
+            "augment": True,
+        },
+    ],
+    "sources": [
+        {
+            "name": "rru",
+            "data": "validated/rru/data",
+            "mode": "dense",
+            "template": "target_dense_rru",
+            "ratio": 0.5,
+            "augment": False,
+        },
+    ],
+}
+
+SYNTH = {"bbu": {"n": 24, "seed": 0, "val_fraction": 0.2}, "rru": {"n": 12, "seed": 1, "val_fraction": 0.0}}
+SYNTH_SIZE = {"min_size": 96, "max_size": 192, "max_objects": 6}
+PREVIEWS = 3
+
+
+@dataclass
+class DemoReport:
+    out: str
+    synth: dict[str, int] = field(default_factory=dict)
+    validate: dict[str, dict[str, int]] = field(default_factory=dict)
+    augment_previews: list[str] = field(default_factory=list)
+    fused: dict[str, int] = field(default_factory=dict)
+    lengths: dict[str, Any] = field(default_factory=dict)
+    losses: list[float] = field(default_factory=list)
+    eval_loss: float | None = None
+    adapter_dir: str | None = None
+    log_file: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _need(stage: str, module: str, *names: str) -> Any:
+    """The library objects a stage calls; VD711 names the stage when this install lacks them."""
+    try:
+        mod = importlib.import_module(module)
+        objs = [getattr(mod, name) for name in names]
+    except (ImportError, AttributeError) as exc:
+        raise VlmdataError(
+            codes.DEMO_STAGE_MISSING,
+            f"demo stage {stage!r} needs {module}.{'/'.join(names)}, which this install lacks ({exc})",
+        ) from None
+    return objs[0] if len(objs) == 1 else objs
+
+
+def run_demo(out: str | Path = "runs/demo", log: Callable[[str], None] = print) -> DemoReport:
+    """Run every stage into `out` (each output replaced atomically) and return what happened."""
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    report = DemoReport(out=str(out))
+    stages: list[tuple[str, Callable[[Path, DemoReport], None]]] = [
+        ("synth", _synth),
+        ("validate", _validate),
+        ("augment", _augment_preview),
+        ("fuse", _fuse),
+        ("model", _model),
+        ("audit", _audit),
+        ("train", _train),
+    ]
+    for name, stage in stages:
+        log(f"[{name}] …")
+        start = time.perf_counter()
+        stage(out, report)
+        report.seconds[name] = round(time.perf_counter() - start, 2)
+    from vlmdata.io.atomic import atomic_write_json
+
+    atomic_write_json(out / "demo_report.json", asdict(report))
+    return report
+
+
+def _synth(out: Path, report: DemoReport) -> None:
+    generate = _need("synth", "vlmdata.synth", "generate")
+    for domain, opts in SYNTH.items():
+        result = generate(
+            out / "synth" / domain,
+            opts["n"],
+            seed=opts["seed"],
+            domain=domain,
+            val_fraction=opts["val_fraction"],
+            **SYNTH_SIZE,
+        )
+        report.synth[domain] = result.records + result.val_records
+
+
+def _validate(out: Path, report: DemoReport) -> None:
+    validate_files, options = _need("validate", "vlmdata.validate", "validate_files", "ValidateOptions")
+    for domain in SYNTH:
+        folder = out / "synth" / domain
+        val = [folder / "val.jsonl"] if (folder / "val.jsonl").exists() else []
+        result = validate_files([folder / "data.jsonl"], out / "validated" / domain, options(val=val))
+        counts = {"lines": 0, "valid": 0, "rejected": 0}
+        for f in result.files:
+            counts["lines"] += f.lines
+            counts["valid"] += f.valid
+            counts["rejected"] += f.rejected
+        report.validate[domain] = counts
+        if counts["valid"] == 0:
+            raise VlmdataError(
+                codes.DEMO_STAGE_FAILED, f"validate kept no {domain} record", details=[str(result.files)]
+            )
+
+
+def _augment_preview(out: Path, report: DemoReport) -> None:
+    augment_record, pipeline_cls = _need("augment", "vlmdata.augment", "augment_record", "AugmentPipeline")
+    from vlmdata.io.atomic import atomic_write_bytes
+    from vlmdata.io.dataset import load_dataset
+
+    pipeline = pipeline_cls.from_config(RUN_CONFIG["augmentation"])
+    dataset = load_dataset(out / "validated" / "bbu" / "data")
+    preview = out / "augment_preview"
+    preview.mkdir(exist_ok=True)
+    for record in dataset:
+        if len(report.augment_previews) == PREVIEWS:
+            break
+        if not record["images"] or not record["objects"]:
+            continue
+        result = augment_record(record, None, pipeline, epoch=1)
+        png = _side_by_side(record, result)
+        path = atomic_write_bytes(preview / f"{record['id']}.png", png)
+        report.augment_previews.append(str(path))
+
+
+def _side_by_side(record: dict[str, Any], result: Any) -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw, ImageOps
+
+    with Image.open(record["images"][0]) as im:
+        before = ImageOps.exif_transpose(im).convert("RGB")
+    after = result.images[0]
+    after = after if isinstance(after, Image.Image) else Image.fromarray(after)
+    canvas = Image.new("RGB", (before.width + after.width + 8, max(before.height, after.height)), "white")
+    canvas.paste(before, (0, 0))
+    canvas.paste(after.convert("RGB"), (before.width + 8, 0))
+    draw = ImageDraw.Draw(canvas)
+    for objects, dx in ((record["objects"], 0), (result.objects, before.width + 8)):
+        for obj in objects:
+            if obj.get("image_index", 0) != 0:
+                continue
+            pts = [(x + dx, y) for x, y in zip(obj["points"][0::2], obj["points"][1::2], strict=True)]
+            if obj["kind"] == "bbox_2d":
+                (x1, y1), (x2, y2) = pts
+                draw.rectangle([x1, y1, x2, y2], outline="red", width=2)
+            elif obj["kind"] == "poly":
+                draw.polygon(pts, outline="lime", width=2)
+            else:
+                draw.line(pts, fill="blue", width=2)
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _fuse(out: Path, report: DemoReport) -> None:
+    fuse_epoch, load_fusion_config = _need("fuse", "vlmdata.fuse", "fuse_epoch", "load_fusion_config")
+    import yaml
+
+    from vlmdata.io.atomic import atomic_write_text
+
+    path = atomic_write_text(out / "fusion.yaml", yaml.safe_dump(FUSION_CONFIG, sort_keys=False))
+    result = fuse_epoch(load_fusion_config(path), out / "fused", epoch=0)
+    report.fused = {row.name: row.realised for row in result.entries}
+    report.fused["total"] = result.total
+
+
+def _model(out: Path, report: DemoReport) -> None:
+    build_tiny_model = _need("model", "vlmdata.models.tiny", "build_tiny_model")
+    if not (out / "tiny-model" / "config.json").exists():
+        build_tiny_model(out / "tiny-model", seed=0)
+
+
+def _write_run_config(out: Path) -> Path:
+    import yaml
+
+    from vlmdata.io.atomic import atomic_write_text
+
+    text = "# written by `vlmdata demo`; repeat the training with: vlmdata train --config run.yaml\n"
+    return atomic_write_text(out / "run.yaml", text + yaml.safe_dump(RUN_CONFIG, sort_keys=False))
+
+
+def _audit(out: Path, report: DemoReport) -> None:
+    audit_dataset = _need("audit", "vlmdata.audit", "audit_dataset")
+    from vlmdata.config import load_run_config
+
+    config = load_run_config(_write_run_config(out))
+    result = audit_dataset(out / "fused" / "data", config, write_lengths=True)
+    summary = result.summary() if callable(getattr(result, "summary", None)) else {}
+    report.lengths = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
+    over = getattr(result, "over_length", [])
+    if over:
+        raise VlmdataError(codes.DEMO_STAGE_FAILED, f"{len(over)} record(s) exceed global_max_length")
+
+
+def _train(out: Path, report: DemoReport) -> None:
+    plan_run = _need("train", "vlmdata.train.launch", "plan_run")
+    trainer, plan = plan_run(_write_run_config(out))
+    result = trainer.run(plan)
+    report.adapter_dir = str(result.adapter_dir or result.checkpoint_dir)
+    report.log_file = str(result.log_file) if result.log_file else None
+    if result.log_file is None or not Path(result.log_file).exists():
+        raise VlmdataError(codes.DEMO_STAGE_FAILED, "training wrote no logging.jsonl")
+    for line in Path(result.log_file).read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if "train/loss" in row or "loss" in row:
+            report.losses.append(float(row.get("train/loss", row.get("loss"))))
+        if "eval/loss" in row:
+            report.eval_loss = float(row["eval/loss"])
