@@ -175,7 +175,15 @@ def augment_dataset(
                     fh.write(json.dumps(line, ensure_ascii=False) + "\n")
                     new["images"] = absolute
                     rows.append(new)
-        records_to_dataset(rows).save_to_disk(str(tmp / "data"))
+        from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
+
+        was_on = is_progress_bar_enabled()
+        disable_progress_bar()
+        try:
+            records_to_dataset(rows).save_to_disk(str(tmp / "data"))
+        finally:
+            if was_on:
+                enable_progress_bar()
         result.records_out = len(rows)
         result.skipped = dict(skipped)
         result.dropped = {

@@ -1,0 +1,43 @@
+"""`vlmdata render`: draw records with their geometry as PNGs plus an HTML contact sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vlmdata.cli._common import FORMAT_OPTION, console, require_exists
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("render")
+    def render(
+        dataset: Path = typer.Argument(..., help="A vlmdata Arrow dataset folder."),
+        out: Path = typer.Option(
+            ..., "--out", "-o", help="Output folder (replaced atomically): PNGs + index.html."
+        ),
+        n: int = typer.Option(16, "--n", help="How many records (the first N) when --ids is not given."),
+        ids: list[str] | None = typer.Option(
+            None, "--ids", help="Record ids to draw (repeat the flag or separate with commas)."
+        ),
+        max_side: int = typer.Option(
+            1024, "--max-side", help="Scale images down so their longer side is at most this."
+        ),
+        fmt: str = FORMAT_OPTION,
+    ) -> None:
+        """Boxes, polygons, polylines and desc labels on the images; before/after pairs for augmented data."""
+        import json
+
+        from vlmdata.viz import render_dataset
+
+        require_exists(dataset, "dataset")
+        wanted = [i for chunk in ids or [] for i in chunk.split(",") if i]
+        result = render_dataset(dataset, out, n=n, ids=wanted or None, max_side=max_side)
+        if fmt == "json":
+            typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+            return
+        pairs = f", {result.pairs} before/after pair(s)" if result.pairs else ""
+        font = result.font or "PIL built-in"
+        console().print(
+            f"rendered {result.records} record(s){pairs} → {result.out}/index.html (font: {font}{'' if result.cjk_font else ', no CJK glyphs'})"
+        )
