@@ -197,7 +197,7 @@ def _span(a: float, b: float, limit: int) -> tuple[int, int]:
 
 
 def render_background(rng: np.random.Generator, width: int, height: int, domain: str) -> np.ndarray:
-    """A muted, textured H x W x 3 uint8 background: lighting gradient, blotches, fine grain, structure."""
+    """A muted, textured H x W x 3 float32 background: lighting, blotches, vignette and scene structure."""
     base = rng.uniform(90, 185)
     tint = rng.uniform(-12, 12, 3)
     gh, gw = int(rng.integers(3, 7)), int(rng.integers(3, 7))
@@ -209,38 +209,79 @@ def render_background(rng: np.random.Generator, width: int, height: int, domain:
     if domain in ("bbu", "rru"):
         _draw_rack(rng, img, width, height)
     else:
-        horizon = int(height * rng.uniform(0.35, 0.65))
-        img[horizon:] -= rng.uniform(15, 35)
-    np.clip(img, 40, 215, out=img)
-    return img.astype(np.uint8)
+        _draw_street(rng, img, width, height)
+    ys = np.linspace(-1.0, 1.0, height, dtype=np.float32)[:, None]
+    xs = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :]
+    img *= (1.0 - rng.uniform(0.08, 0.22) * (xs * xs + ys * ys) / 2)[..., None]  # lens vignette
+    return img
 
 
 def _draw_rack(rng: np.random.Generator, img: np.ndarray, width: int, height: int) -> None:
-    """Grey rails, panels and vent slots: the look of an equipment cabinet, all low saturation."""
+    """Grey rails with mounting holes, panels and vent slots: an equipment cabinet, all low saturation."""
     n_rails = int(rng.integers(2, 5))
     for x in np.sort(rng.uniform(0, width, n_rails)):
         rw = max(3, int(width * rng.uniform(0.01, 0.03)))
-        img[:, int(x): int(x) + rw] -= rng.uniform(25, 45)
+        x0 = int(x)
+        img[:, x0: x0 + rw] -= rng.uniform(25, 45)
+        img[:, x0: x0 + 1] += 30  # lit edge
+        step = max(8, rw * 3)
+        hole = max(1, rw // 3)
+        cx = x0 + rw // 2
+        for y in range(step // 2, height, step):
+            img[y: y + hole, max(0, cx - hole // 2): cx + (hole + 1) // 2] -= 45
     n_panels = int(rng.integers(2, 6))
     for _ in range(n_panels):
         pw, ph = int(width * rng.uniform(0.2, 0.6)), int(height * rng.uniform(0.05, 0.2))
         px, py = int(rng.uniform(0, width - pw)), int(rng.uniform(0, height - ph))
         img[py: py + ph, px: px + pw] += rng.uniform(-20, 20)
+        img[py: py + 1, px: px + pw] += 25  # top bevel catches the light
+        img[py + ph - 1: py + ph, px: px + pw] -= 25
         slot_gap = max(4, ph // 4)
         for sy in range(py + slot_gap // 2, py + ph, slot_gap):
             img[sy: sy + max(1, slot_gap // 3), px + 4: px + pw - 4] -= 18
 
 
+def _draw_street(rng: np.random.Generator, img: np.ndarray, width: int, height: int) -> None:
+    """A pale sky fading to the horizon, grey building blocks, and darker ground with a ground texture."""
+    horizon = int(height * rng.uniform(0.35, 0.65))
+    sky = np.linspace(25, 0, horizon, dtype=np.float32)[:, None, None]
+    img[:horizon] += sky + np.array([-4, 0, 6], dtype=np.float32)  # faintly blue, still muted
+    for _ in range(int(rng.integers(2, 6))):
+        bw, bh = int(width * rng.uniform(0.08, 0.25)), int(horizon * rng.uniform(0.2, 0.8))
+        bx = int(rng.uniform(0, max(1, width - bw)))
+        img[horizon - bh: horizon, bx: bx + bw] -= rng.uniform(15, 40)
+    img[horizon:] -= rng.uniform(15, 35)
+    stripes = np.sin(np.arange(height - horizon, dtype=np.float32) * rng.uniform(0.3, 0.9))[:, None, None]
+    img[horizon:] += 4 * stripes
+
+
+def _drop_shadows(rng: np.random.Generator, img: np.ndarray, objects: list[SceneObject]) -> None:
+    """Soft shadows cast down-right by every object, painted on the background before the objects."""
+    height, width = img.shape[:2]
+    offset = max(1, round(min(width, height) * rng.uniform(0.006, 0.015)))
+    shade = np.zeros((height, width), dtype=np.float32)
+    for obj in objects:
+        mask = object_mask(obj, height, width)
+        shade[offset:, offset:] = np.maximum(shade[offset:, offset:], mask[:-offset, :-offset])
+    k = 2 * offset + 1
+    shade = cv2.GaussianBlur(shade, (k, k), 0)
+    img *= (1.0 - rng.uniform(0.25, 0.4) * shade)[..., None]
+
+
 def render_scene(
     rng: np.random.Generator, width: int, height: int, domain: str, objects: list[SceneObject],
 ) -> np.ndarray:
-    """Background + every object in its colour + fine sensor grain (small enough to keep colours distinct)."""
+    """Background, object shadows, every object in its flat colour, then a fine sensor grain (±6, small
+    enough to keep each object's colour far from the muted background and the other palette colours)."""
     img = render_background(rng, width, height, domain)
+    if objects:
+        _drop_shadows(rng, img, objects)
+    np.clip(img, 30, 215, out=img)
+    out = img.astype(np.uint8)
     for obj in objects:
-        mask = object_mask(obj, height, width)
-        img[mask] = obj.color
+        out[object_mask(obj, height, width)] = obj.color
     grain_h, grain_w = min(height, 97), min(width, 101)
     grain = rng.integers(-6, 7, (grain_h, grain_w, 1), dtype=np.int16)
     reps = (math.ceil(height / grain_h), math.ceil(width / grain_w), 1)
     grain = np.tile(grain, reps)[:height, :width]
-    return np.clip(img.astype(np.int16) + grain, 0, 255).astype(np.uint8)
+    return np.clip(out.astype(np.int16) + grain, 0, 255).astype(np.uint8)
