@@ -31,7 +31,7 @@ def test_draw_objects_marks_every_kind_in_its_colour():
     out = np.asarray(draw_objects(img, OBJECTS))
     assert np.asarray(img).sum() == 0 and out.sum() > 0
     assert tuple(out[45, 20]) == colour_of(OBJECTS[0]["desc"])  # left edge of the box
-    assert (out[101:108, 60] == colour_of("cable")).all(axis=1).any()  # the line passes y ≈ 104.4 at x = 60
+    assert (out[105:112, 150] == colour_of("cable")).all(axis=1).any()  # the line passes y ≈ 108.3 at x = 150
     assert out[50, 150].any()  # polygon interior tinted
 
 
