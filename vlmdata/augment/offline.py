@@ -112,6 +112,7 @@ def augment_dataset(
     copies: int = 1,
     seed: int | None = None,
     step: int | None = None,
+    total_steps: int | None = None,
     image_format: ImageFormat = "auto",
 ) -> OfflineResult:
     from vlmdata.io.atomic import atomic_dir, atomic_write_json
@@ -122,7 +123,8 @@ def augment_dataset(
     cfg = config if isinstance(config, AugmentationConfig) else load_augmentation_config(config)
     if seed is not None:
         cfg = cfg.model_copy(update={"seed": int(seed)})
-    pipeline = AugmentPipeline(cfg)
+    pipeline = AugmentPipeline(cfg, total_steps)
+    pipeline.params_at(step)  # a curriculum that cannot resolve fails before anything is written
     src_dir = Path(in_dir).resolve()
     dataset = load_dataset(src_dir)
     out = Path(out_dir).resolve()

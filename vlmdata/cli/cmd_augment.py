@@ -34,6 +34,11 @@ def register(app: typer.Typer) -> None:
         step: int | None = typer.Option(
             None, "--step", help="Training step for a curriculum config (default: the config's own values)."
         ),
+        total_steps: int | None = typer.Option(
+            None,
+            "--total-steps",
+            help="Total training steps, to resolve a curriculum's until_fraction with --step.",
+        ),
         image_format: str = typer.Option(
             "auto", "--image-format", help="auto (PNG stays PNG, else JPEG q95), jpg or png."
         ),
@@ -50,7 +55,14 @@ def register(app: typer.Typer) -> None:
         if image_format not in ("auto", "jpg", "png"):
             raise UsageError(f"--image-format must be auto, jpg or png, got {image_format!r}")
         result = augment_dataset(
-            config, in_dataset, out, copies=copies, seed=seed, step=step, image_format=image_format
+            config,
+            in_dataset,
+            out,
+            copies=copies,
+            seed=seed,
+            step=step,
+            total_steps=total_steps,
+            image_format=image_format,
         )  # type: ignore[arg-type]
         if fmt == "json":
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
