@@ -58,7 +58,7 @@ def test_build_summary_rejects_bad_descs(desc: str) -> None:
 def test_build_summary_matches_the_synthetic_data_summaries(tmp_path: Path) -> None:
     from vlmdata.synth import generate
 
-    generate(tmp_path / "syn", 40, seed=3)
+    generate(tmp_path / "syn", 60, seed=3, images=False, max_objects=30)
     checked = 0
     for line in (tmp_path / "syn" / "data.jsonl").read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)

@@ -1,11 +1,12 @@
-"""The model-facing coordinate frame and the canonical geometry order, as the dense renderer uses them.
+"""The model-facing coordinate frame and the canonical geometry order, as the dense renderer applies them.
 
-Both come from the geometry package, the single definition (`vlmdata.geometry.frames.to_qwen_grid`: integers
-`floor(x / W · 1000 + 0.5)` — half-up, not Python's half-to-even — clamped to [0, 1000];
-`vlmdata.geometry.canonical.canonicalize`: polygons without a closing vertex, duplicates or collinear
-vertices, clockwise on screen, starting at the smallest (y, x) vertex; lines reversed when the last point is
-smaller than the first by (x, y)). The small pure-Python versions below have the same arithmetic and are
-used only where the geometry package is unavailable.
+The definitions live in the geometry package: `vlmdata.geometry.frames.to_qwen_grid` (integers
+`floor(x / W · 1000 + 0.5)` — half-up, not Python's half-to-even — clamped to [0, 1000]) and
+`vlmdata.geometry.canonical.canonicalize` (polygons without a closing vertex, duplicates or collinear vertices,
+clockwise on screen, starting at the smallest (y, x) vertex; lines reversed when the last point is smaller than
+the first by (x, y)). Rendering calls them once per object, where numpy's per-call overhead on a handful of
+points made targets ~5× slower than these pure-Python ports of the same float64 arithmetic, step for step.
+tests/render/test_grid.py checks the ports against the geometry package on random and adversarial shapes.
 
 The renderer canonicalises in pixels, converts to the grid, then canonicalises again on the integers
 (rounding can merge vertices or make them collinear): the written target is itself canonical, which a reader
@@ -17,65 +18,73 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 Point = tuple[float, float]
 
-try:  # the geometry package is the definition; the fallbacks mirror it
-    from vlmdata.geometry.canonical import canonicalize as _geo_canonicalize
-    from vlmdata.geometry.frames import to_qwen_grid as _geo_to_grid
-except ImportError:  # pragma: no cover - only without the geometry package
-    _geo_canonicalize = None
-    _geo_to_grid = None
-
-
-def _own_to_grid(points: Sequence[float], width: float, height: float) -> list[int]:
-    out = []
-    for i, v in enumerate(points):
-        g = math.floor(float(v) / float(width if i % 2 == 0 else height) * 1000.0 + 0.5)
-        out.append(0 if g < 0 else 1000 if g > 1000 else int(g))
-    return out
+_COLLINEAR_RTOL = 1e-12  # vlmdata.geometry.canonical._COLLINEAR_RTOL
 
 
 def to_grid(points: Sequence[float], width: float, height: float) -> list[int]:
     """Flat pixel coordinates `[x1, y1, ...]` → flat ints on the 0–1000 grid (half-up, clamped)."""
-    if _geo_to_grid is not None:
-        return [int(v) for v in _geo_to_grid([float(v) for v in points], width, height)]
-    return _own_to_grid(points, width, height)
+    w, h = float(width), float(height)
+    out = []
+    for i, v in enumerate(points):
+        g = math.floor(float(v) / (w if i % 2 == 0 else h) * 1000.0 + 0.5)
+        out.append(0 if g < 0 else 1000 if g > 1000 else g)
+    return out
 
 
-def pairs(flat: Sequence[Any]) -> list[Point]:
+def pairs(flat: Sequence[float]) -> list[Point]:
     return [(flat[i], flat[i + 1]) for i in range(0, len(flat) - 1, 2)]
 
 
-def _own_canonicalize(kind: str, pts: list[Point]) -> list[Point]:
-    if kind == "line":
-        return pts[::-1] if len(pts) >= 2 and pts[-1] < pts[0] else list(pts)
-    if kind != "poly":
-        return list(pts)
-    ring = dedupe_consecutive(pts, closed=True)
-    changed = True
-    while changed and len(ring) >= 3:
-        changed = False
-        for i in range(len(ring)):
-            (ax, ay), (bx, by), (cx, cy) = ring[i - 1], ring[i], ring[(i + 1) % len(ring)]
-            if (bx - ax) * (cy - by) - (by - ay) * (cx - bx) == 0:
-                del ring[i]
-                changed = True
-                break
-    n = len(ring)
+def clean_polygon(pts: list[Point]) -> list[Point]:
+    """Drop the closing vertex, consecutive duplicates and collinear vertices (passes as in the geometry package)."""
+    p = list(pts)
+    for _ in range(len(p) + 1):
+        n = len(p)
+        if n < 3:
+            return p
+        dup = [p[i] == p[(i + 1) % n] for i in range(n)]
+        if any(dup):
+            p = [q for q, d in zip(p, dup, strict=True) if not d]
+            continue
+        flat = []
+        for i in range(n):
+            (ax, ay), (bx, by), (cx, cy) = p[i - 1], p[i], p[(i + 1) % n]
+            ux, uy, vx, vy = bx - ax, by - ay, cx - bx, cy - by
+            cross = ux * vy - uy * vx
+            flat.append(abs(cross) <= _COLLINEAR_RTOL * (math.hypot(ux, uy) * math.hypot(vx, vy)))
+        if not any(flat):
+            return p
+        if all(flat):
+            return []
+        p = [q for i, q in enumerate(p) if not (flat[i] and not flat[i - 1])]
+    return p
+
+
+def canonical_poly(pts: list[Point]) -> list[Point]:
+    p = clean_polygon(pts)
+    n = len(p)
     if n < 3:
-        return ring
-    if sum(ring[i][0] * ring[(i + 1) % n][1] - ring[(i + 1) % n][0] * ring[i][1] for i in range(n)) < 0:
-        ring.reverse()
-    k = min(range(n), key=lambda i: (ring[i][1], ring[i][0]))
-    return ring[k:] + ring[:k]
+        return p
+    area2 = sum(p[i][0] * p[(i + 1) % n][1] for i in range(n)) - sum(p[(i + 1) % n][0] * p[i][1] for i in range(n))
+    if area2 < 0:
+        p.reverse()
+    k = min(range(n), key=lambda i: (p[i][1], p[i][0]))
+    return p[k:] + p[:k]
+
+
+def canonical_line(pts: list[Point]) -> list[Point]:
+    return pts[::-1] if len(pts) >= 2 and pts[-1] < pts[0] else list(pts)
 
 
 def canonicalize_pairs(kind: str, pts: list[Point]) -> list[Point]:
-    if _geo_canonicalize is not None:
-        return pairs(_geo_canonicalize(kind, [float(c) for p in pts for c in p]))
-    return _own_canonicalize(kind, pts)
+    if kind == "poly":
+        return canonical_poly(pts)
+    if kind == "line":
+        return canonical_line(pts)
+    return list(pts)
 
 
 def dedupe_consecutive(pts: list[Point], closed: bool) -> list[Point]:
