@@ -70,8 +70,8 @@ class TokenCounter:
                 "no tokenizer.json in the model folder",
                 where=Location(file=str(model_dir)),
             )
+        tokenizer = Tokenizer.from_file(str(path))
         spec = json.loads(path.read_text(encoding="utf-8"))
-        tokenizer = Tokenizer.from_str(json.dumps(spec))
         added_digit = any(
             any(ch.isdigit() for ch in t.get("content", "")) for t in spec.get("added_tokens", [])
         )

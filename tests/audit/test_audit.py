@@ -1,0 +1,223 @@
+"""`vlmdata audit` end to end, the report's figures, the errors it collects, and the fast token counter."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vlmdata.audit.audit import AuditReport, DatasetLengths, audit_dataset, load_config
+from vlmdata.audit.tokens import TokenCounter
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model's tokenizer alone: the audit reads nothing else from the model folder."""
+    from vlmdata.models.tokenizer import build_backend_tokenizer
+
+    out = tmp_path_factory.mktemp("tok")
+    build_backend_tokenizer().save(str(out / "tokenizer.json"))
+    return out
+
+
+def _box(desc: str, x: float, y: float) -> dict:
+    return {
+        "desc": desc,
+        "kind": "bbox_2d",
+        "points": [x, y, x + 40.0, y + 30.0],
+        "image_index": 0,
+        "attributes": None,
+        "metadata": None,
+    }
+
+
+def _rec(rid: str, n_objects: int, size: tuple[int, int] = (1024, 768), **extra: object) -> dict:
+    rng = random.Random(rid)
+    objs = [
+        _box(
+            rng.choice(["类别=BBU设备,品牌=华为", "类别=螺丝", "类别=标签,可见性=部分"]),
+            rng.uniform(0, 900),
+            rng.uniform(0, 700),
+        )
+        for _ in range(n_objects)
+    ]
+    rec = {
+        "id": rid,
+        "images": [f"/nowhere/{rid}.jpg"],
+        "width": size[0],
+        "height": size[1],
+        "objects": objs,
+        "summary": None,
+        "messages": None,
+        "metadata": "{}",
+        "source_file": "data.jsonl",
+        "source_line": 3,
+    }
+    rec.update(extra)
+    return rec
+
+
+def _config(tmp: Path, model_dir: Path, limit: int, name: str = "run.yaml") -> Path:
+    rel = Path("..") / model_dir.name if model_dir.parent == tmp.parent else model_dir
+    path = tmp / name
+    path.write_text(
+        f"model: {{path: {rel}}}\ntemplate: {{name: target_dense_bbu, max_pixels: 1048576, min_pixels: 3136}}\n"
+        f"global_max_length: {limit}\ndata: {{train: [x]}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_cli_lists_planted_over_length_record_and_writes_lengths(
+    tokenizer_dir: Path, tmp_path: Path, capsys
+) -> None:
+    from vlmdata.cli import main
+    from vlmdata.io.dataset import load_dataset, save_records
+
+    records = [_rec(f"r{i}", 5 + i) for i in range(8)] + [_rec("planted-long", 400)]
+    records[0]["metadata"] = json.dumps({"_source": "bbu_a"})
+    save_records(records, tmp_path / "ds")
+    cfg = _config(tmp_path, tokenizer_dir, 2000)
+    report_path = tmp_path / "out" / "report.json"
+    rc = main(
+        ["audit", str(tmp_path / "ds"), "--config", str(cfg), "--out", str(report_path), "--write-lengths"]
+    )
+    out = capsys.readouterr()
+    assert rc == 1
+    rep = json.loads(report_path.read_text())
+    assert rep["count"] == 9 and rep["sized"] == 9 and not rep["ok"]
+    over = rep["over_limit"]
+    assert [r["id"] for r in over] == ["planted-long"]
+    assert over[0]["length"] >= 2000 and over[0]["length"] == over[0]["image_tokens"] + over[0]["text_tokens"]
+    assert "planted-long" in out.out and str(over[0]["length"]) in out.out and "VD530" in out.err
+    assert (tmp_path / "out" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(rep["stats"]) == {"all", "ds", "bbu_a"} and rep["stats"]["bbu_a"]["count"] == 1
+    # 1024x768 at 1024 tokens max: rounds to 1024x768 exactly = 32 * 24 tokens per record
+    assert all(r["image_tokens"] == 768 for r in over)
+    assert rep["smallest_global_max_length"]["all"] == over[0]["length"] + 1
+    ds = load_dataset(tmp_path / "ds")
+    assert str(ds.features["length"].dtype) == "int32"
+    assert max(ds["length"]) == over[0]["length"] and len(ds) == 9
+    # with the limit the report suggests, the same dataset passes
+    cfg_ok = _config(tmp_path, tokenizer_dir, rep["smallest_global_max_length"]["all"], "ok.yaml")
+    assert main(["audit", str(tmp_path / "ds"), "--config", str(cfg_ok)]) == 0
+
+
+def test_lengths_grow_exactly_with_content(tokenizer_dir: Path) -> None:
+    cfg = {
+        "model": {"path": str(tokenizer_dir)},
+        "template": {"name": "target_dense_bbu"},
+        "global_max_length": 10**6,
+    }
+    base = _rec("a", 3)
+    one_more = dict(base, objects=base["objects"] + [_box("类别=螺丝", 100.0, 100.0)])
+    capped = dict(base, metadata=json.dumps({"max_pixels": 200000}))  # same target, fewer image tokens
+    rep = audit_dataset([[base, one_more, capped]], cfg)
+    a, b, c = rep.datasets[0].lengths.tolist()
+    # 1024x768 fits 1024 tokens as is (32 x 24); at 200000 px: sqrt(786432/200000) downscale -> 384 x 512
+    assert rep.datasets[0].image_tokens.tolist() == [768, 768, 12 * 16]
+    assert b > a and c - a == 12 * 16 - 768
+
+
+def test_unsizable_records_are_collected_with_codes(tokenizer_dir: Path, tmp_path: Path) -> None:
+    from vlmdata.audit.audit import write_lengths
+    from vlmdata.errors import VlmdataError
+    from vlmdata.io.dataset import save_records
+
+    tool_chat = json.dumps(
+        [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "call"},
+            {"role": "tool", "content": "{}"},
+            {"role": "assistant", "content": "done"},
+        ]
+    )
+    records = [
+        _rec("ok", 3),
+        _rec("thin", 1, size=(3000, 10)),
+        _rec("bad-override", 1, metadata=json.dumps({"max_pixels": -1})),
+        dict(_rec("tool", 0), messages=tool_chat, images=[], width=None, height=None),
+    ]
+    save_records(records, tmp_path / "ds")
+    cfg = {
+        "model": {"path": str(tokenizer_dir)},
+        "template": {"name": "target_dense_bbu"},
+        "global_max_length": 4096,
+    }
+    rep = audit_dataset(tmp_path / "ds", cfg)
+    codes = {e["id"]: e["code"] for e in rep.errors}
+    assert codes == {"thin": "VD431", "bad-override": "VD433", "tool": "VD430"}
+    assert rep.datasets[0].lengths[0] > 0 and (rep.datasets[0].lengths[1:] == -1).all()
+    assert not rep.ok and rep.to_dict()["sized"] == 1
+    with pytest.raises(VlmdataError) as err:
+        write_lengths(rep)
+    assert err.value.code_str == "VD532"
+
+
+def test_report_figures_by_hand() -> None:
+    lengths = np.arange(1, 1001, dtype=np.int64)  # 1..1000
+    images = np.full(1000, 1, dtype=np.int64)
+    sources = ["a"] * 500 + ["b"] * 500
+    d = DatasetLengths("ds", None, [str(i) for i in range(1000)], sources, lengths, images)
+    rep = AuditReport("m", "t", 999, (3072, 1048576), [d])
+    assert rep.smallest_limits() == {"all": 1001, "p99_9": 1000}
+    st = rep.stats()
+    assert st["all"]["p50"] == 500 and st["all"]["p90"] == 900 and st["all"]["p99"] == 990
+    assert st["a"]["max"] == 500 and st["b"]["min"] == 501
+    assert st["all"]["image_token_share"] == round(1000 / lengths.sum(), 4)
+    assert [r["id"] for r in rep.over_limit()] == ["999", "998"]  # 1000 and 999 are >= 999, longest first
+    hist = rep.histogram()
+    assert sum(hist["counts"]) == 1000 and hist["edges"][-1] >= 1000
+
+
+def test_config_paths_and_problems(tokenizer_dir: Path, tmp_path: Path) -> None:
+    from vlmdata.errors import VlmdataError
+
+    sub = tmp_path / "cfg"
+    sub.mkdir()
+    (sub / "run.yaml").write_text(
+        f"model: {{path: {Path('..') / '..' / tokenizer_dir.name}}}\n", encoding="utf-8"
+    )
+    assert (tmp_path.parent / tokenizer_dir.name).exists()
+    cfg = load_config(sub / "run.yaml")
+    assert Path(cfg.model.path) == (tmp_path.parent / tokenizer_dir.name).resolve()
+    assert cfg.global_max_length == 4096 and cfg.template.name == "target_dense_bbu"
+    (sub / "bad.yaml").write_text("model: {path: x}\ntemplate: {max_pixels: -3}\nglobal_max_length: 0\n")
+    with pytest.raises(VlmdataError) as err:
+        load_config(sub / "bad.yaml")
+    text = str(err.value)
+    assert "template.max_pixels" in text and "global_max_length" in text
+
+
+def test_fast_counter_equals_tokenizer(tokenizer_dir: Path) -> None:
+    counter = TokenCounter.from_model_dir(tokenizer_dir)
+    assert counter.fast
+    rng = random.Random(3)
+    alphabet = list('0123456789  \n\t{}[]":,./=|-_abcXYZ类别华为设备') + ["\u0301", "é", "<|im_end|>", "١"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 50))) for _ in range(3000)]
+    texts += [
+        "a  1",
+        "x \n 7 ",
+        "9  ",
+        "1\u0301",
+        '{"object_1": {"desc": "螺丝", "bbox_2d": [1, 22, 333, 1000]}}',
+    ]
+    assert counter.verify(texts) == []
+    exact_before = counter.calls
+    counter.count('{"object_9": {"desc": "螺丝", "bbox_2d": [5, 66, 777, 8]}}')
+    counter.count('{"object_7": {"desc": "螺丝", "bbox_2d": [9, 10, 11, 12]}}')
+    assert counter.calls - exact_before <= 1  # the second one is all cache hits
+
+
+def test_non_qwen_pretokenizer_falls_back(tmp_path: Path) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "a": 1}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    counter = TokenCounter.from_model_dir(tmp_path)
+    assert not counter.fast
+    assert counter.count("a 12 a") == counter.exact("a 12 a")
