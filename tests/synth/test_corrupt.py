@@ -204,3 +204,9 @@ def test_bomb_header_is_tiny_and_claims_the_size(tmp_path: Path, size: tuple[int
     assert len(data) < 200 and _png_header(path) == size
     with pytest.raises(Image.DecompressionBombError):
         Image.open(path)
+
+
+def test_docs_list_every_defect_with_its_code() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "synth.md").read_text(encoding="utf-8")
+    for d in DEFECTS:
+        assert f"| `{d.kind}` | `{d.code.code}` {d.severity} |" in doc, f"docs/synth.md lacks the row of {d.kind}"

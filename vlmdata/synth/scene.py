@@ -142,31 +142,40 @@ def _shape(
 def object_mask(obj: SceneObject, height: int, width: int) -> np.ndarray:
     """Boolean H x W mask of the pixels `obj` paints (the renderer uses exactly this)."""
     mask = np.zeros((height, width), dtype=bool)
+    window = object_window(obj, height, width)
+    if window is not None:
+        (j0, j1, i0, i1), sub = window
+        mask[j0:j1, i0:i1] = sub
+    return mask
+
+
+def object_window(obj: SceneObject, height: int, width: int) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """((j0, j1, i0, i1), mask) of the pixels `obj` paints, restricted to its bounding window."""
     p = obj.points
     if obj.kind == "bbox_2d":
         i0, i1 = _span(p[0], p[2], width)
         j0, j1 = _span(p[1], p[3], height)
-        mask[j0:j1, i0:i1] = True
+        if i1 <= i0 or j1 <= j0:
+            return None
+        sub = np.ones((j1 - j0, i1 - i0), dtype=bool)
         if obj.style == "outline":
             t = obj.thickness
             ii0, ii1 = _span(p[0] + t, p[2] - t, width)
             jj0, jj1 = _span(p[1] + t, p[3] - t, height)
             if ii1 > ii0 and jj1 > jj0:
-                mask[jj0:jj1, ii0:ii1] = False
-        return mask
+                sub[jj0 - j0: jj1 - j0, ii0 - i0: ii1 - i0] = False
+        return (j0, j1, i0, i1), sub
     pts = np.asarray(p, dtype=np.float64).reshape(-1, 2)
     pad = obj.thickness / 2 + 1
     i0, i1 = _span(pts[:, 0].min() - pad, pts[:, 0].max() + pad, width)
     j0, j1 = _span(pts[:, 1].min() - pad, pts[:, 1].max() + pad, height)
     if i1 <= i0 or j1 <= j0:
-        return mask
+        return None
     xs = np.arange(i0, i1, dtype=np.float64)[None, :] + 0.5
     ys = np.arange(j0, j1, dtype=np.float64)[:, None] + 0.5
     if obj.kind == "poly":
-        mask[j0:j1, i0:i1] = _inside_polygon(pts, xs, ys)
-    else:
-        mask[j0:j1, i0:i1] = _near_polyline(pts, obj.thickness / 2, xs, ys)
-    return mask
+        return (j0, j1, i0, i1), _inside_polygon(pts, xs, ys)
+    return (j0, j1, i0, i1), _near_polyline(pts, obj.thickness / 2, xs, ys)
 
 
 def _inside_polygon(pts: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -255,14 +264,17 @@ def _draw_street(rng: np.random.Generator, img: np.ndarray, width: int, height: 
     img[horizon:] += 4 * stripes
 
 
-def _drop_shadows(rng: np.random.Generator, img: np.ndarray, objects: list[SceneObject]) -> None:
+def _drop_shadows(rng: np.random.Generator, img: np.ndarray,
+                  windows: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> None:
     """Soft shadows cast down-right by every object, painted on the background before the objects."""
     height, width = img.shape[:2]
     offset = max(1, round(min(width, height) * rng.uniform(0.006, 0.015)))
     shade = np.zeros((height, width), dtype=np.float32)
-    for obj in objects:
-        mask = object_mask(obj, height, width)
-        shade[offset:, offset:] = np.maximum(shade[offset:, offset:], mask[:-offset, :-offset])
+    for (j0, j1, i0, i1), sub in windows:
+        j1, i1 = min(j1, height - offset), min(i1, width - offset)
+        if j1 > j0 and i1 > i0:
+            region = shade[j0 + offset: j1 + offset, i0 + offset: i1 + offset]
+            np.maximum(region, sub[: j1 - j0, : i1 - i0], out=region)
     k = 2 * offset + 1
     shade = cv2.GaussianBlur(shade, (k, k), 0)
     img *= (1.0 - rng.uniform(0.25, 0.4) * shade)[..., None]
@@ -274,12 +286,14 @@ def render_scene(
     """Background, object shadows, every object in its flat colour, then a fine sensor grain (±6, small
     enough to keep each object's colour far from the muted background and the other palette colours)."""
     img = render_background(rng, width, height, domain)
+    windows = [(obj, object_window(obj, height, width)) for obj in objects]
+    painted = [(obj, win) for obj, win in windows if win is not None]
     if objects:
-        _drop_shadows(rng, img, objects)
+        _drop_shadows(rng, img, [win for _, win in painted])
     np.clip(img, 30, 215, out=img)
     out = img.astype(np.uint8)
-    for obj in objects:
-        out[object_mask(obj, height, width)] = obj.color
+    for obj, ((j0, j1, i0, i1), sub) in painted:
+        out[j0:j1, i0:i1][sub] = obj.color
     grain_h, grain_w = min(height, 97), min(width, 101)
     grain = rng.integers(-6, 7, (grain_h, grain_w, 1), dtype=np.int16)
     reps = (math.ceil(height / grain_h), math.ceil(width / grain_w), 1)
