@@ -59,7 +59,7 @@ RUN_CONFIG: dict[str, Any] = {
         "max_steps": 6,
         "per_device_train_batch_size": 2,
         "gradient_accumulation_steps": 1,
-        "learning_rate": 5.0e-4,
+        "learning_rate": 3.0e-3,
         "lr_scheduler_type": "cosine",
         "warmup_ratio": 0.0,
         "weight_decay": 0.0,
@@ -266,16 +266,26 @@ def _write_run_config(out: Path) -> Path:
 
 
 def _audit(out: Path, report: DemoReport) -> None:
-    audit_dataset = _need("audit", "vlmdata.audit", "audit_dataset")
+    audit_dataset, write_lengths = _need("audit", "vlmdata.audit.audit", "audit_dataset", "write_lengths")
     from vlmdata.config import load_run_config
+    from vlmdata.io.atomic import atomic_write_json
 
     config = load_run_config(_write_run_config(out))
-    result = audit_dataset(out / "fused" / "data", config, write_lengths=True)
-    summary = result.summary() if callable(getattr(result, "summary", None)) else {}
-    report.lengths = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
-    over = getattr(result, "over_length", [])
-    if over:
-        raise VlmdataError(codes.DEMO_STAGE_FAILED, f"{len(over)} record(s) exceed global_max_length")
+    paths = [out / "fused" / "data", *(Path(p) for p in config.data.val)]
+    result = audit_dataset([str(p) for p in paths], config)
+    atomic_write_json(out / "audit.json", result.to_dict())
+    if not result.ok:
+        over = result.over_limit()
+        details = [f"{r['dataset']} id={r['id']} length={r['length']}" for r in over[:10]]
+        raise VlmdataError(
+            codes.DEMO_STAGE_FAILED,
+            f"audit: {len(over)} over-length, {len(result.errors)} unsized",
+            details=details,
+        )
+    write_lengths(result)
+    stats = result.stats()["all"]
+    report.lengths = {k: stats[k] for k in ("count", "min", "p50", "max", "image_token_share") if k in stats}
+    report.lengths["limit"] = result.global_max_length
 
 
 def _train(out: Path, report: DemoReport) -> None:

@@ -53,7 +53,7 @@ def test_preset_opens_with_purpose_and_launch_comment(preset: Path) -> None:
         header.append(line)
     assert len(header) >= 2, f"{preset} must open with a comment block (purpose + how to launch)"
     text = " ".join(header)
-    assert "vlmdata " in text or "extends" in text, f"{preset}: the opening comment should say how to launch or use it"
+    assert "vlmdata " in text or "extend" in text, f"{preset}: the opening comment should say how to launch or use it"
 
 
 @pytest.fixture(scope="module")
