@@ -2,8 +2,8 @@
 
 Per-value maps (brightness, contrast, gamma, auto-contrast) are 256-entry lookup tables applied with
 `cv2.LUT`; the rest use OpenCV's vectorised routines. Semantics follow torchvision/PIL: brightness multiplies,
-contrast blends with the mean grey level, saturation blends with the per-pixel grey image, hue rotates the HSV
-hue by a fraction of the circle, sharpness blends with PIL's smoothing kernel.
+contrast blends with the mean grey level (BT.601 luma of the channel means), saturation blends with the per-pixel grey image, hue rotates the chroma
+plane (YIQ) by a fraction of the circle, sharpness blends with PIL's smoothing kernel.
 """
 
 from __future__ import annotations
@@ -26,11 +26,57 @@ def brightness(img: np.ndarray, factor: float) -> np.ndarray:
     return img if factor == 1.0 else _lut(img, _RAMP * factor)
 
 
+_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as in PIL/torchvision grey conversion
+
+
+def _luma_mean(img: np.ndarray, table: np.ndarray | None = None) -> float:
+    """Mean grey level of `img` (after the per-value map `table`, if given), from per-channel histograms."""
+    if table is None:
+        return float(np.dot(_LUMA, cv2.mean(img)[:3]))
+    means = [
+        float(cv2.calcHist([img], [c], None, [256], [0, 256]).reshape(-1).astype(np.float64) @ table)
+        for c in range(3)
+    ]
+    return float(np.dot(_LUMA, means)) / (img.shape[0] * img.shape[1])
+
+
+def _round_table(table: np.ndarray) -> np.ndarray:
+    return np.clip(np.floor(table + 0.5), 0, 255)
+
+
 def contrast(img: np.ndarray, factor: float) -> np.ndarray:
     if factor == 1.0:
         return img
-    mean = float(_gray(img).mean())
+    mean = _luma_mean(img)
     return _lut(img, (_RAMP - mean) * factor + mean)
+
+
+def color_jitter(img: np.ndarray, b: float, c: float, s: float, h: float) -> np.ndarray:
+    """brightness → contrast → saturation → hue; the first two fused into one lookup table, with the contrast
+    mean taken from the brightened image's histograms, so the result equals applying them one by one."""
+    table = _round_table(_RAMP * b)
+    if c != 1.0:
+        mean = _luma_mean(img, table)
+        table = _round_table((table - mean) * c + mean)
+    out = img if np.array_equal(table, _RAMP) else cv2.LUT(img, table.astype(np.uint8))
+    if s == 1.0 and h == 0.0:
+        return out
+    return cv2.transform(out, chroma_matrix(s, h))
+
+
+_RGB2YIQ = np.array(
+    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
+)
+_YIQ2RGB = np.linalg.inv(_RGB2YIQ)
+
+
+def chroma_matrix(saturation: float, hue: float) -> np.ndarray:
+    """One 3×3 colour matrix: saturation (blend with the BT.601 grey image, as torchvision) followed by a hue
+    rotation of `hue` turns (−0.5…0.5) of the chroma plane in YIQ space (luma kept)."""
+    sat = saturation * np.eye(3) + (1.0 - saturation) * np.outer(np.ones(3), _LUMA)
+    a = 2.0 * np.pi * hue
+    rot = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(a), -np.sin(a)], [0.0, np.sin(a), np.cos(a)]])
+    return (_YIQ2RGB @ rot @ _RGB2YIQ @ sat).astype(np.float32)
 
 
 def saturation(img: np.ndarray, factor: float) -> np.ndarray:
@@ -41,13 +87,17 @@ def saturation(img: np.ndarray, factor: float) -> np.ndarray:
 
 
 def hue(img: np.ndarray, shift: float) -> np.ndarray:
-    """Rotate hue by `shift` of the full circle (−0.5…0.5)."""
+    """Shift the HSV hue by `shift` of the full circle (−0.5…0.5). `color_jitter` uses the faster linear YIQ
+    rotation (`chroma_matrix`) instead; this one is kept for exact HSV semantics."""
     if shift == 0.0:
         return img
+    step = int(round(shift * 256))
+    if step % 256 == 0:
+        return img
+    table = np.repeat(np.arange(256, dtype=np.int64)[:, None], 3, axis=1)
+    table[:, 0] = (table[:, 0] + step) % 256  # rotate H, keep S and V
     hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV_FULL)
-    table = ((np.arange(256) + int(round(shift * 256))) % 256).astype(np.uint8)
-    hsv[..., 0] = cv2.LUT(hsv[..., 0], table)
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)
+    return cv2.cvtColor(cv2.LUT(hsv, table.astype(np.uint8).reshape(1, 256, 3)), cv2.COLOR_HSV2RGB_FULL)
 
 
 def gamma(img: np.ndarray, value: float) -> np.ndarray:

@@ -219,11 +219,8 @@ _TABLE: list[OpSpec] = [
             "saturation": _u(r, p.saturation_range),
             "hue": _u(r, p.hue_range),
         },
-        image=lambda img, s, p: colour.hue(
-            colour.saturation(
-                colour.contrast(colour.brightness(img, s["brightness"]), s["contrast"]), s["saturation"]
-            ),
-            s["hue"],
+        image=lambda img, s, p: colour.color_jitter(
+            img, s["brightness"], s["contrast"], s["saturation"], s["hue"]
         ),
     ),
     OpSpec(

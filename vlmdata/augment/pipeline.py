@@ -140,8 +140,13 @@ def _objects(record: Mapping[str, Any]) -> list[Obj]:
                 where=Location(record_id=str(record.get("id")), field=f"objects[{i}]"),
                 value={k: o.get(k) for k in ("kind", "points")} if isinstance(o, Mapping) else o,
             ) from None
-        objs.append(Obj(dict(o), o["kind"], pts))
+        objs.append(Obj(dict(o), o["kind"], KERNELS["canonical"][o["kind"]](pts)))
     return objs
+
+
+def _split_degenerate(objs: list[Obj]) -> tuple[list[Obj], int]:
+    good = [o for o in objs if not KERNELS["degenerate"][o.kind](o.pts)]
+    return good, len(objs) - len(good)
 
 
 def augment_record(
@@ -201,7 +206,9 @@ def augment_record(
         )
         return AugmentResult(list(given), [dict(o.src) for o in objs], prov, width, height)
 
-    st = State(arrays, width, height, objs, cfg.fill, cfg.bbox_rotation, cfg.line_split, cfg.min_visibility)
+    good, n_degenerate = _split_degenerate(objs)
+    st = State(arrays, width, height, good, cfg.fill, cfg.bbox_rotation, cfg.line_split, cfg.min_visibility)
+    st.drops["degenerate"] += n_degenerate
     applied: list[dict[str, Any]] = []
     colour_ops = []
     for index, (op, params) in enumerate(zip(cfg.ops, resolved.params, strict=True)):
@@ -228,8 +235,7 @@ def augment_record(
     out_objects, rewritten = [], 0
     for o in st.objs:
         new = dict(o.src)
-        canon = KERNELS["canonical"][o.kind](o.pts)  # untouched objects too: every output is canonical
-        new["kind"], new["points"] = o.kind, [float(v) for v in canon.reshape(-1)]
+        new["kind"], new["points"] = o.kind, o.pts.reshape(-1).tolist()  # canonical, untouched objects too
         if hook is not None and o.vis < cfg.partial_below:
             desc = hook(new["desc"])
             rewritten += int(desc != new["desc"])

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vlmdata.geometry import transform as gt
+from vlmdata.geometry.batch import move_inside
 
 _HALF = gt.translate(0.5, 0.5)
 _MHALF = gt.translate(-0.5, -0.5)
@@ -44,6 +45,8 @@ def warp_image(img: np.ndarray, matrix: np.ndarray, size: tuple[int, int], fill:
 
 @dataclass
 class Obj:
+    """One object in flight; `pts` is always canonical (the fast path relies on it)."""
+
     src: dict[str, Any]
     kind: str
     pts: np.ndarray
@@ -85,7 +88,14 @@ class State:
             self.min_visibility if min_visibility is None else max(self.min_visibility, min_visibility)
         )
         kept: list[Obj] = []
-        for obj in self.objs:
+        fast = move_inside(
+            [o.kind for o in self.objs], [o.pts for o in self.objs], matrix, size, self.bbox_rotation
+        )
+        for obj, quick in zip(self.objs, fast, strict=True):
+            if quick is not None:  # entirely inside: nothing clipped, visibility unchanged
+                self.converted += int(obj.kind == "bbox_2d" and quick[0] == "poly")
+                kept.append(Obj(obj.src, quick[0], quick[1], obj.vis))
+                continue
             res = gt.transform_object(obj.kind, obj.pts, matrix, size, self.bbox_rotation, self.line_split)  # type: ignore[arg-type]
             if res.before <= 0.0:
                 self.drops["degenerate"] += 1

@@ -101,12 +101,12 @@ def degenerate_bbox_2d(points: np.ndarray) -> bool:
 
 def degenerate_poly(points: np.ndarray) -> bool:
     p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    return bool(len(np.unique(p, axis=0)) < 3 or area_poly(p) <= EPS_AREA)
+    return bool(len(p) < 3 or area_poly(p) <= EPS_AREA)  # < 3 distinct vertices have zero area
 
 
 def degenerate_line(points: np.ndarray) -> bool:
     p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    return bool(len(np.unique(p, axis=0)) < 2 or length_line(p) <= EPS_LENGTH)
+    return bool(len(p) < 2 or length_line(p) <= EPS_LENGTH)  # all points equal: zero length
 
 
 # ---------------------------------------------------------------- clip
