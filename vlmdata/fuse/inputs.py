@@ -71,7 +71,13 @@ def fingerprint_dir(folder: str | Path) -> str:
 
 
 class TableTaker:
-    """Gathers rows of a memory-mapped dataset by index, in the normalised schema, without Python dicts."""
+    """Gathers rows of a memory-mapped dataset by index, in the normalised schema, without Python dicts.
+
+    Rows are taken per record batch of the memory-mapped file (a `take` on the whole chunked table makes
+    Arrow concatenate every chunk of the nested columns first: a copy of the whole column per call, which
+    made memory and time grow with the input). Indices are read in ascending order and the result put back
+    in the requested order.
+    """
 
     def __init__(self, dataset: Any) -> None:
         import pyarrow as pa
@@ -80,17 +86,39 @@ class TableTaker:
 
         self.schema = arrow_schema()
         table = dataset.data.table if hasattr(dataset.data, "table") else dataset.data
-        self.table = table.select(list(COLUMNS))
+        table = table.select(list(COLUMNS))
+        self.batches = table.to_batches()
+        self.offsets = np.cumsum([0] + [b.num_rows for b in self.batches]).astype(np.int64)
         indices = getattr(dataset, "_indices", None)
         self.mapping = None if indices is None else np.asarray(indices.column(0).to_numpy(), dtype=np.int64)
+        self._source_schema = table.schema
         self._pa = pa
 
     def __len__(self) -> int:
-        return len(self.mapping) if self.mapping is not None else self.table.num_rows
+        return len(self.mapping) if self.mapping is not None else int(self.offsets[-1])
 
     def take(self, indices: np.ndarray) -> Any:
-        rows = indices if self.mapping is None else self.mapping[indices]
-        taken = self.table.take(self._pa.array(rows, type=self._pa.int64()))
+        pa = self._pa
+        rows = np.asarray(indices if self.mapping is None else self.mapping[indices], dtype=np.int64)
+        order = None
+        if rows.size > 1 and np.any(rows[1:] < rows[:-1]):
+            order = np.argsort(rows, kind="stable")
+            rows = rows[order]
+        batch_of = np.searchsorted(self.offsets, rows, side="right") - 1
+        cuts = (
+            np.concatenate([[0], np.flatnonzero(np.diff(batch_of)) + 1, [rows.size]])
+            if rows.size
+            else np.array([0])
+        )
+        parts = []
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            k = int(batch_of[a])
+            parts.append(self.batches[k].take(pa.array(rows[a:b] - self.offsets[k])))
+        taken = pa.Table.from_batches(parts, schema=self._source_schema)
+        if order is not None:
+            inverse = np.empty_like(order)
+            inverse[order] = np.arange(order.size)
+            taken = taken.take(pa.array(inverse))
         if taken.schema != self.schema:
             taken = taken.cast(self.schema)
         return taken

@@ -14,12 +14,15 @@ Quotas (exact, every epoch):
 
 Random streams: each entry draws from `PCG64(sha256(["vlmdata.fuse/1", "entry", seed, epoch, name]))`, where
 `seed` is the entry's own `seed` if set, else the config's. Names are unique, so two entries never share a
-stream. The epoch order draws from a separate key. `max_objects` subsets draw from a key that adds the record
-id, so a record's subset is the same wherever and whenever it is read within an epoch.
+stream. The epoch order draws from a separate key. `max_objects` subsets use keyed hashes of (seed, epoch,
+entry, record id, object position) (`ObjectSubsetter`), so a record's subset is the same wherever and
+whenever it is read within an epoch, and many records are capped in one vectorised step.
 
 Order: `interleave: shuffle` permutes all draws; `stratified` gives entry k's j-th draw the key
 `(j + u_k) / q_k` (u_k a seeded offset in [0, 1)) and sorts by key, spreading each entry evenly over the epoch:
-every prefix of length m holds m·q_k/N ± 2 draws of entry k.
+every prefix of length m holds m·q_k/N ± 2 draws of entry k. Both orders avoid gathers through a
+permutation: the shuffle permutes packed `(entry << 40) | index` values in place, the stratified order sorts
+packed integer keys (see `_shuffled`, `_stratified`).
 """
 
 from __future__ import annotations
@@ -146,17 +149,13 @@ def plan_epoch(config: FusionConfig, sizes: Mapping[str, int], epoch: int = 0) -
         rng = rng_for("entry", entry_seed(config, e.seed), int(epoch), e.name)
         draws.append(draw_entry(int(sizes[e.name]), quotas[e.name], rng, e.replacement, ordered=stratified))
     counts = np.array([quotas[n] for n in names], dtype=np.int64)
-    total = int(counts.sum())
     entry_dtype = np.int16 if len(names) < 2**15 else np.int32
     if stratified:
-        order = _stratified_order(config, names, counts, int(epoch))
+        entry_ids, index = _stratified(config, names, counts, draws, int(epoch))
     else:
-        order = np.arange(total, dtype=np.int32 if total < 2**31 else np.int64)
-        rng_for("order", config.seed, int(epoch)).shuffle(order)
-    entry_ids = np.repeat(np.arange(len(names), dtype=entry_dtype), counts)[order]
-    index = (np.concatenate(draws) if draws else np.empty(0, dtype=np.int64))[order]
+        entry_ids, index = _shuffled(config, counts, draws, int(epoch))
     return EpochPlan(
-        entry=entry_ids,
+        entry=entry_ids.astype(entry_dtype, copy=False),
         index=index,
         names=names,
         quotas=tuple(int(c) for c in counts),
@@ -167,18 +166,93 @@ def plan_epoch(config: FusionConfig, sizes: Mapping[str, int], epoch: int = 0) -
     )
 
 
-def _stratified_order(
-    config: FusionConfig, names: tuple[str, ...], counts: np.ndarray, epoch: int
-) -> np.ndarray:
+_INDEX_BITS = 40  # record indices < 2**40 (a trillion records per dataset); entry ids in the bits above
+
+
+def _shuffled(
+    config: FusionConfig, counts: np.ndarray, draws: list[np.ndarray], epoch: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One in-place shuffle of packed (entry << 40 | index) values: no gathers through a permutation."""
+    packed = np.concatenate(draws) if draws else np.empty(0, dtype=np.int64)
+    start = 0
+    for k, q in enumerate(counts):
+        packed[start : start + int(q)] |= np.int64(k) << np.int64(_INDEX_BITS)
+        start += int(q)
+    rng_for("order", config.seed, epoch).shuffle(packed)
+    return packed >> np.int64(_INDEX_BITS), packed & np.int64((1 << _INDEX_BITS) - 1)
+
+
+def _stratified(
+    config: FusionConfig, names: tuple[str, ...], counts: np.ndarray, draws: list[np.ndarray], epoch: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sort the draws by `(j + u_k) / q_k` as 44-bit fixed point, ties broken by entry order.
+
+    Keys are packed as `fixed << 16 | k` and sorted as plain integers (much faster than an argsort); each
+    entry's draws then fill its positions in their own order, since an entry's keys increase with j.
+    """
     keys = []
-    for name, q in zip(names, counts, strict=True):
+    for k, (name, q) in enumerate(zip(names, counts, strict=True)):
         q = int(q)
         if q == 0:
-            keys.append(np.empty(0))
             continue
         offset = rng_for("stratify", config.seed, epoch, name).random()
-        keys.append((np.arange(q, dtype=np.float64) + offset) / q)
-    return np.argsort(np.concatenate(keys) if keys else np.empty(0), kind="stable")
+        fixed = np.floor((np.arange(q, dtype=np.float64) + offset) / q * float(1 << 44)).astype(np.int64)
+        keys.append((fixed << np.int64(16)) | np.int64(k))
+    if len(names) >= 1 << 16:
+        raise VlmdataError(
+            codes.SIZES_MISMATCH, "stratified interleaving supports at most 65535 entries", value=len(names)
+        )
+    merged = np.sort(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
+    entry_ids = merged & np.int64(0xFFFF)
+    index = np.empty(merged.shape[0], dtype=np.int64)
+    for k, d in enumerate(draws):
+        if d.size:
+            index[entry_ids == k] = d
+    return entry_ids, index
+
+
+class ObjectSubsetter:
+    """`max_objects` subsets for one (seed, epoch, entry): vectorised over many records at once.
+
+    Each object j of record r gets the key `splitmix64(h(r) + j)`, with h(r) the first 8 bytes of
+    sha256(prefix + record id); a record keeps its `cap` objects of smallest key, in their original order.
+    The keys depend only on (seed, epoch, entry, record id, j), so a record's subset is the same in the offline
+    writer, in every worker, and on every read within the epoch.
+    """
+
+    def __init__(self, seed: int, epoch: int, entry_name: str) -> None:
+        prefix = json.dumps(
+            [PLAN_VERSION, "objects", seed, int(epoch), entry_name], separators=(",", ":"), ensure_ascii=False
+        )
+        self._prefix = hashlib.sha256((prefix + "\x00").encode("utf-8"))
+
+    def record_keys(self, record_ids: list[str]) -> np.ndarray:
+        out = np.empty(len(record_ids), dtype=np.uint64)
+        for i, rid in enumerate(record_ids):
+            h = self._prefix.copy()
+            h.update(str(rid).encode("utf-8"))
+            out[i] = int.from_bytes(h.digest()[:8], "little")
+        return out
+
+    def keep_mask(self, record_ids: list[str], lengths: np.ndarray, cap: int) -> np.ndarray:
+        """Boolean mask over the concatenated objects of `record_ids` (lengths[i] objects each)."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        total = int(lengths.sum())
+        row = np.repeat(np.arange(len(lengths)), lengths)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        j = np.arange(total, dtype=np.int64) - starts[row]
+        keys = _splitmix64(self.record_keys(record_ids)[row] + j.astype(np.uint64))
+        order = np.lexsort((j, keys, row))  # by row, then key (ties by position)
+        rank = np.empty(total, dtype=np.int64)
+        rank[order] = np.arange(total) - starts[row[order]]
+        return rank < cap
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    z = x + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 def object_subset(
@@ -187,8 +261,8 @@ def object_subset(
     """Sorted indices of the objects a `max_objects` cap keeps: a seeded subset, original order kept."""
     if n_objects <= cap:
         return np.arange(n_objects)
-    rng = rng_for("objects", seed, int(epoch), entry_name, str(record_id))
-    return np.sort(rng.choice(n_objects, size=cap, replace=False))
+    mask = ObjectSubsetter(seed, epoch, entry_name).keep_mask([record_id], np.array([n_objects]), cap)
+    return np.nonzero(mask)[0]
 
 
 def _check_sizes(config: FusionConfig, sizes: Mapping[str, int]) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 from vlmdata.errors import Location, VlmdataError
 from vlmdata.fuse import codes
 from vlmdata.fuse.config import Domain, EntryConfig, FusionConfig
-from vlmdata.fuse.plan import object_subset
+from vlmdata.fuse.plan import ObjectSubsetter, object_subset
 
 TAG_KEYS = ("_source", "_domain", "_mode", "_template", "_augment")
 
@@ -61,7 +61,8 @@ def tag_metadata(meta: str | None, tags: EntryTags, suffix: str | None = None, r
     if text == "{}":
         return "{" + suffix + "}"
     if text.startswith("{") and text.endswith("}") and not any(f'"{k}"' in text for k in TAG_KEYS):
-        return text[:-1].rstrip() + ", " + suffix + "}"
+        head = text[:-1].rstrip()
+        return head + suffix + "}" if head == "{" else head + ", " + suffix + "}"
     try:
         obj = json.loads(text)
     except ValueError:
@@ -92,23 +93,45 @@ def finalize_record(record: dict[str, Any], tags: EntryTags, seed: int, epoch: i
 
 
 def finalize_table(table: Any, tags: EntryTags, seed: int, epoch: int) -> Any:
-    """`finalize_record` over an Arrow table in the normalised schema (same results, vectorised caps)."""
-    import pyarrow as pa
-
-    suffix = tags.suffix()
-    ids = table.column("id").to_pylist()
-    metas = table.column("metadata").to_pylist()
-    tagged = pa.array(
-        [tag_metadata(m, tags, suffix, i) for m, i in zip(metas, ids, strict=True)], type=pa.string()
+    """`finalize_record` over an Arrow table in the normalised schema: same results, vectorised."""
+    metas = table.column("metadata").combine_chunks()
+    ids = table.column("id").combine_chunks()
+    table = table.set_column(
+        table.schema.get_field_index("metadata"), "metadata", tag_metadata_array(metas, ids, tags)
     )
-    table = table.set_column(table.schema.get_field_index("metadata"), "metadata", tagged)
     if tags.max_objects is not None:
         objects = cap_objects_array(table.column("objects").combine_chunks(), ids, tags, seed, epoch)
         table = table.set_column(table.schema.get_field_index("objects"), "objects", objects)
     return table
 
 
-def cap_objects_array(objects: Any, ids: list[Any], tags: EntryTags, seed: int, epoch: int) -> Any:
+# A metadata text the vectorised path may extend as text: `{...}` with no surrounding whitespace and a value
+# character right before the closing brace (so `text[:-1].rstrip() == text[:-1]`). Everything else (nulls,
+# whitespace, existing tag keys, non-objects) goes through `tag_metadata` one record at a time.
+_FAST_METADATA = r'(?s)^\{.*["0-9\]}el]\}$'
+
+
+def tag_metadata_array(metas: Any, ids: Any, tags: EntryTags) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    suffix = tags.suffix()
+    empty = pc.equal(metas, "{}")
+    fast = pc.match_substring_regex(metas, _FAST_METADATA)
+    for key in TAG_KEYS:
+        fast = pc.and_(fast, pc.invert(pc.match_substring(metas, f'"{key}"')))
+    joined = pc.binary_join_element_wise(pc.utf8_slice_codeunits(metas, 0, -1), ", " + suffix + "}", "")
+    out = pc.if_else(empty, "{" + suffix + "}", joined)
+    slow = ~pc.fill_null(pc.or_(empty, fast), False).to_numpy(zero_copy_only=False)
+    rows = np.nonzero(slow)[0]
+    if rows.size:
+        todo = zip(metas.take(rows).to_pylist(), ids.take(rows).to_pylist(), strict=True)
+        fixed = pa.array([tag_metadata(m, tags, suffix, i) for m, i in todo], type=pa.string())
+        out = pc.replace_with_mask(out, pa.array(slow), fixed)
+    return out
+
+
+def cap_objects_array(objects: Any, ids: Any, tags: EntryTags, seed: int, epoch: int) -> Any:
     """Apply the `max_objects` cap to a ListArray of objects: only over-long rows are touched."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -119,11 +142,12 @@ def cap_objects_array(objects: Any, ids: list[Any], tags: EntryTags, seed: int, 
     if over.size == 0:
         return objects
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    over_lengths = lengths[over]
+    over_starts = np.concatenate([[0], np.cumsum(over_lengths)[:-1]])
+    positions = np.repeat(starts[over] - over_starts, over_lengths) + np.arange(int(over_lengths.sum()))
     keep = np.ones(int(lengths.sum()), dtype=bool)
-    for row in over:
-        start, n = int(starts[row]), int(lengths[row])
-        keep[start : start + n] = False
-        keep[start + object_subset(seed, epoch, tags.name, str(ids[row]), n, cap)] = True
+    subsetter = ObjectSubsetter(seed, epoch, tags.name)
+    keep[positions] = subsetter.keep_mask([str(i) for i in ids.take(over).to_pylist()], over_lengths, cap)
     new_lengths = lengths.copy()
     new_lengths[over] = cap
     offsets = pa.array(np.concatenate([[0], np.cumsum(new_lengths)]).astype(np.int32))

