@@ -62,7 +62,9 @@ def fusion_plan_digests(data: Any, epochs: int) -> dict[str, Any]:
     return out
 
 
-def run_training(plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | None = None) -> Any:
+def run_training(plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | None = None,
+                 args_cls: str = "sft") -> Any:
+    """Train `plan` with `pipeline_cls`; `args_cls` picks ms-swift's argument class (`sft` or `rlhf`)."""
     from vlmdata.train.dataset import open_train_data
     from vlmdata.train.plugin import TrainResult
 
@@ -74,10 +76,11 @@ def run_training(plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | Non
     epochs = int(plan.config.training.num_train_epochs + 0.999)
     write_run_files(output_dir, plan, manifest, fusion_plan_digests(data, min(epochs, 16)))
 
-    from swift.arguments import SftArguments
+    from swift.arguments import RLHFArguments, SftArguments
 
+    arguments = {"sft": SftArguments, "rlhf": RLHFArguments}[args_cls]
     with image_env(plan.env):
-        args = SftArguments(**plan.backend_args)
+        args = arguments(**plan.backend_args)
         try:
             pipeline = pipeline_cls(args, plan, data, extra_callbacks)
             result = pipeline.main()
