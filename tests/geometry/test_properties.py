@@ -76,3 +76,27 @@ def test_canonicalize_is_idempotent_and_keeps_area(p):
     once = canonicalize("poly", p)
     assert np.array_equal(canonicalize("poly", once), once)
     assert abs(abs(signed_area(once)) - abs(signed_area(p))) < 1e-6 * max(1.0, abs(signed_area(p)))
+
+
+@SETTINGS
+@given(
+    simple,
+    angle,
+    st.booleans(),
+    st.sampled_from(["poly", "line", "bbox_2d"]),
+    st.sampled_from(["poly", "enclose"]),
+)
+def test_batched_fast_path_equals_exact_path(p, a, mirror, kind, policy):
+    from vlmdata.geometry.batch import move_inside
+
+    pts = np.array([p.min(axis=0), p.max(axis=0)]) if kind == "bbox_2d" else p
+    pts = canonicalize(kind, pts)
+    if KERNELS["degenerate"][kind](pts):
+        return
+    m = rotate_about(a, W / 2, H / 2) @ (hflip(W) if mirror else np.eye(3))
+    (quick,) = move_inside([kind], [pts], m, (W, H), policy)
+    if quick is None:
+        return  # crosses the border: the exact path handles it
+    exact = transform_object(kind, pts, m, (W, H), bbox_rotation=policy)
+    assert len(exact.pieces) == 1 and exact.pieces[0][0] == quick[0]
+    assert np.abs(exact.pieces[0][1] - quick[1]).max() <= 1e-9
