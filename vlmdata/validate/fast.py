@@ -11,8 +11,9 @@ Accepted records come out as one Arrow table in the normalised schema, built fro
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, compress
 from operator import attrgetter
 from typing import Annotated, Any
 
@@ -22,16 +23,19 @@ import pyarrow as pa
 
 from vlmdata.contract import codes
 from vlmdata.contract.rules import BOUNDS_TOLERANCE, ZERO_AREA, Issue, is_remote, summary_issue
-from vlmdata.validate.ids import derive_id_from_struct
+from vlmdata.validate.coords import parse_flat
+from vlmdata.validate.ids import derive_id
 
-_DESC = r"\A[^\n\r\t]+\Z"
+_EMPTY = msgspec.Raw(b"")
+_GEOMETRY = ("bbox_2d", "poly", "line")
+_DESC_BAD = re.compile("[\n\r\t]")
 
 
 class FObject(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    desc: Annotated[str, msgspec.Meta(pattern=_DESC)]
-    bbox_2d: Annotated[list[float], msgspec.Meta(min_length=4, max_length=4)] | None = None
-    poly: Annotated[list[float], msgspec.Meta(min_length=6)] | None = None
-    line: Annotated[list[float], msgspec.Meta(min_length=4)] | None = None
+    desc: str
+    bbox_2d: msgspec.Raw = _EMPTY  # raw JSON text, parsed in bulk by `coords.parse_flat`
+    poly: msgspec.Raw = _EMPTY
+    line: msgspec.Raw = _EMPTY
     poly_points: int | None = None
     line_points: int | None = None
     image_index: Annotated[int, msgspec.Meta(ge=0)] = 0
@@ -64,6 +68,7 @@ class FRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 DECODER = msgspec.json.Decoder(FRecord)
 _ENCODER = msgspec.json.Encoder(order="deterministic")
 KIND_NAMES = np.array(["bbox_2d", "poly", "line"])
+_KIND_ARROW = pa.array(["bbox_2d", "poly", "line"], pa.string())
 _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError, OverflowError)
 
 
@@ -91,7 +96,7 @@ def _decode(lines: list[bytes]) -> tuple[list[int], list[FRecord], list[int]]:
             unsure.append(i)
         elif not r.objects and r.summary is None:
             unsure.append(i)
-        elif (r.summary is not None and summary_issue(r.summary) is not None) or any(map(is_remote, r.images)):
+        elif (r.summary is not None and summary_issue(r.summary) is not None) or not all(r.images):
             unsure.append(i)
         else:
             pos.append(i)
@@ -104,6 +109,7 @@ def _segments_any(flags: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def check_batch(lines: list[bytes]) -> FastResult:
+    blob = b"\n".join(lines)  # one buffer to ask "does any line mention key K?" before mapping over objects
     pos, recs, unsure = _decode(lines)
     n_rec = len(recs)
     counts = np.fromiter((len(r.objects) if r.objects else 0 for r in recs), np.int64, count=n_rec)
@@ -111,17 +117,30 @@ def check_batch(lines: list[bytes]) -> FastResult:
     objs = list(chain.from_iterable(r.objects for r in recs if r.objects))
     n = len(objs)
     bad_rec = np.zeros(n_rec, bool)
+    if ":" in "\x00".join(chain.from_iterable(map(attrgetter("images"), recs))):  # a URL needs a colon
+        bad_rec |= np.fromiter((any(map(is_remote, r.images)) for r in recs), bool, count=n_rec)  # type: ignore[arg-type]
     W = np.fromiter(map(attrgetter("width"), recs), np.float64, count=n_rec)
     H = np.fromiter(map(attrgetter("height"), recs), np.float64, count=n_rec)
     n_img = np.fromiter((len(r.images) for r in recs), np.int64, count=n_rec)
 
-    geoms = {k: list(map(attrgetter(k), objs)) for k in ("bbox_2d", "poly", "line")}
-    present = {k: np.fromiter(map(bool, v), bool, count=n) for k, v in geoms.items()}
+    geoms = {k: list(map(attrgetter(k), objs)) for k in _GEOMETRY}
+    sizes = {k: np.fromiter(map(len, v), np.int64, count=n) for k, v in geoms.items()}
     kind = np.full(n, -1, np.int8)
-    n_geom = present["bbox_2d"].astype(np.int8) + present["poly"] + present["line"]
-    for code, k in enumerate(("bbox_2d", "poly", "line")):
-        kind[present[k]] = code
+    n_geom = np.zeros(n, np.int8)
+    for code, k in enumerate(_GEOMETRY):
+        has = sizes[k] > 0
+        kind[has] = code
+        n_geom += has
     bad_obj = n_geom != 1
+    descs = list(map(attrgetter("desc"), objs))
+    joined_desc = "\x00".join(descs)
+    if "\n" in joined_desc or "\r" in joined_desc or "\t" in joined_desc or "" in descs:
+        dlen = np.fromiter(map(len, descs), np.int64, count=n)
+        dstart = np.cumsum(dlen + 1) - (dlen + 1)
+        hits = [m.start() for m in _DESC_BAD.finditer(joined_desc)]
+        bad_obj[np.searchsorted(dstart, np.asarray(hits, np.int64), "right") - 1] = True
+        bad_obj[dlen == 0] = True
+    nvals = np.zeros(n, np.int64)  # values in each object's geometry
     worst = np.zeros(n)  # per object: how far outside the image its worst point lies
     obj_min = np.full(n, np.inf)
     obj_max = np.full(n, -np.inf)
@@ -132,16 +151,17 @@ def check_batch(lines: list[bytes]) -> FastResult:
     order_parts: list[np.ndarray] = []
     ow, oh = W[obj_rec], H[obj_rec]
 
-    for code, k in enumerate(("bbox_2d", "poly", "line")):
-        idx = np.flatnonzero(kind == code)
-        if k != "bbox_2d" and len(idx):
-            odd = np.fromiter((len(g) % 2 for g in map(geoms[k].__getitem__, idx)), bool, count=len(idx))
-            if odd.any():
-                bad_obj[idx[odd]] = True
-                idx = idx[~odd]
-        lists = [geoms[k][i] for i in idx]
-        lens = np.fromiter(map(len, lists), np.int64, count=len(idx))
-        flat = np.fromiter(chain.from_iterable(lists), np.float64, count=int(lens.sum()))
+    for code, k in enumerate(_GEOMETRY):
+        mask = (kind == code) & ~bad_obj
+        idx = np.flatnonzero(mask)
+        flat, lens, good = parse_flat(list(compress(geoms[k], mask)), sizes[k][idx])
+        bad_obj[idx[~good]] = True
+        idx = idx[good]
+        nvals[idx] = lens
+        shape_ok = (lens == 4) if k == "bbox_2d" else ((lens % 2 == 0) & (lens >= (6 if k == "poly" else 4)))
+        if not shape_ok.all():
+            bad_obj[idx[~shape_ok]] = True
+            flat, lens, idx = flat[np.repeat(shape_ok, lens)], lens[shape_ok], idx[shape_ok]
         npts = lens // 2
         x, y = flat[0::2], flat[1::2]
         starts = np.concatenate(([0], np.cumsum(npts)[:-1])) if len(npts) else np.zeros(0, np.int64)
@@ -172,13 +192,18 @@ def check_batch(lines: list[bytes]) -> FastResult:
 
     bad_obj |= worst > BOUNDS_TOLERANCE
     if n:
-        ii = np.fromiter(map(attrgetter("image_index"), objs), np.int64, count=n)
+        if b'"image_index"' in blob:
+            ii = np.fromiter(map(attrgetter("image_index"), objs), np.int64, count=n)
+        else:
+            ii = np.zeros(n, np.int64)
         bad_obj |= ii >= n_img[obj_rec]
         for count_key, code in (("poly_points", 1), ("line_points", 2)):
+            if f'"{count_key}"'.encode() not in blob:
+                continue
             declared = list(map(attrgetter(count_key), objs))
             if declared.count(None) != n:
                 for i, v in enumerate(declared):
-                    if v is not None and (kind[i] != code or v * 2 != len(geoms[KIND_NAMES[code]][i] or ())):
+                    if v is not None and (kind[i] != code or v * 2 != nvals[i]):
                         bad_obj[i] = True
         np.logical_or.at(bad_rec, obj_rec[bad_obj], True)
     else:
@@ -190,7 +215,7 @@ def check_batch(lines: list[bytes]) -> FastResult:
     result = FastResult(accepted, unsure, [r for r, k in zip(recs, keep, strict=False) if k])
     _warnings(result, pos, keep, counts, obj_rec, kind, worst, obj_min, obj_max, obj_xmax, obj_ymax, W, H)
     obj_keep = keep[obj_rec]
-    result.objects_table = _objects_array(objs, obj_keep, counts[keep], kind, ii, flat_parts, lens_parts, order_parts)
+    result.objects_table = _objects_array(objs, descs, b'"attributes"' in blob, b'"metadata"' in blob, obj_keep, counts[keep], kind, ii, flat_parts, lens_parts, order_parts)
     return result
 
 
@@ -229,7 +254,7 @@ def _json_col(values: list[Any]) -> pa.Array:
     return pa.array([None if v is None else _ENCODER.encode(v).decode() for v in values], pa.string())
 
 
-def _objects_array(objs: list[FObject], obj_keep: np.ndarray, counts: np.ndarray, kind: np.ndarray, ii: np.ndarray,
+def _objects_array(objs: list[FObject], descs: list[str], has_attributes: bool, has_metadata: bool, obj_keep: np.ndarray, counts: np.ndarray, kind: np.ndarray, ii: np.ndarray,
                    flat_parts: list[np.ndarray], lens_parts: list[np.ndarray], order_parts: list[np.ndarray]) -> pa.Array:
     """The `objects` column (list<struct>) of the accepted records, built from flat arrays."""
     # points were gathered per kind; put them back in object order with one `take`
@@ -242,15 +267,17 @@ def _objects_array(objs: list[FObject], obj_keep: np.ndarray, counts: np.ndarray
     position[order] = np.arange(len(order))
     kept = np.flatnonzero(obj_keep)
     points = by_kind.take(pa.array(position[kept]))
-    kept_objs = [objs[i] for i in kept] if len(kept) != len(objs) else objs
+    every = len(kept) == len(objs)
+    kept_objs = objs if every else list(compress(objs, obj_keep))
+    kinds = pa.DictionaryArray.from_arrays(pa.array(kind[kept], pa.int8()), _KIND_ARROW).cast(pa.string())
     struct = pa.StructArray.from_arrays(
         [
-            pa.array(list(map(attrgetter("desc"), kept_objs)), pa.string()),
-            pa.array(KIND_NAMES[kind[kept]].tolist() if len(kept) else [], pa.string()),
+            pa.array(descs if every else list(compress(descs, obj_keep)), pa.string()),
+            kinds,
             points,
             pa.array(ii[kept].astype(np.int32), pa.int32()),
-            _json_col(list(map(attrgetter("attributes"), kept_objs))),
-            _json_col(list(map(attrgetter("metadata"), kept_objs))),
+            _json_col(list(map(attrgetter("attributes"), kept_objs))) if has_attributes else pa.nulls(len(kept), pa.string()),
+            _json_col(list(map(attrgetter("metadata"), kept_objs))) if has_metadata else pa.nulls(len(kept), pa.string()),
         ],
         names=["desc", "kind", "points", "image_index", "attributes", "metadata"],
     )
@@ -258,5 +285,5 @@ def _objects_array(objs: list[FObject], obj_keep: np.ndarray, counts: np.ndarray
     return pa.ListArray.from_arrays(pa.array(offsets), struct)
 
 
-def record_ids(records: list[FRecord]) -> list[str]:
-    return [r.id if r.id is not None else derive_id_from_struct(r) for r in records]
+def record_ids(records: list[FRecord], lines: list[bytes], positions: list[int]) -> list[str]:
+    return [r.id if r.id is not None else derive_id(lines[p]) for r, p in zip(records, positions, strict=True)]

@@ -1,8 +1,9 @@
 """Derived record ids: a SHA-256 of the record's canonical JSON, so an id survives file moves and reorderings.
 
-Canonical JSON is the record decoded into the contract's typed form (numbers as the contract types them, e.g.
-`1` in a coordinate list becomes `1.0`; absent and null optional fields dropped), re-encoded compactly with
-fields in contract order and every free-form object's keys sorted, UTF-8. Never Python's `hash()`.
+Canonical JSON is the record decoded into the contract's typed form (coordinates as floats, so `1` and `1.0`
+agree; absent and null optional fields dropped), re-encoded compactly with fields in contract order and every
+free-form object's keys sorted, UTF-8. Formatting, key order and line position never change an id; Python's
+`hash()` is never used. Only records without an `id` pay for this (one typed decode + encode + hash).
 """
 
 from __future__ import annotations
@@ -17,23 +18,52 @@ ID_PREFIX = "h"
 ID_HEX_CHARS = 24  # 96 bits
 
 
-def _digest(data: bytes) -> str:
-    return ID_PREFIX + hashlib.sha256(data).hexdigest()[:ID_HEX_CHARS]
+class _CObject(msgspec.Struct, omit_defaults=True):
+    desc: str
+    bbox_2d: list[float] | None = None
+    poly: list[float] | None = None
+    line: list[float] | None = None
+    poly_points: int | None = None
+    line_points: int | None = None
+    image_index: int = 0
+    attributes: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
 
 
+class _CItem(msgspec.Struct, omit_defaults=True):
+    type: str
+    text: str | None = None
+    image: str | None = None
+
+
+class _CMessage(msgspec.Struct, omit_defaults=True):
+    role: str
+    content: str | list[_CItem]
+
+
+class _CRecord(msgspec.Struct, omit_defaults=True):
+    id: str | None = None
+    images: list[str] | None = None
+    width: int | None = None
+    height: int | None = None
+    objects: list[_CObject] | None = None
+    summary: str | None = None
+    messages: list[_CMessage] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+_DECODER = msgspec.json.Decoder(_CRecord)
 _ENCODER = msgspec.json.Encoder(order="deterministic")
 
 
-def derive_id_from_struct(record: Any) -> str:
-    return _digest(_ENCODER.encode(record))
+def canonical_json(raw: bytes) -> bytes:
+    """The canonical JSON bytes of one record line (valid under the contract)."""
+    try:
+        return _ENCODER.encode(_DECODER.decode(raw))
+    except (msgspec.DecodeError, UnicodeDecodeError, OverflowError, RecursionError):
+        value = json.loads(raw)
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def derive_id(raw: bytes) -> str:
-    """The derived id of one valid JSONL line (raw bytes of the record)."""
-    from vlmdata.validate.fast import DECODER
-
-    try:
-        return derive_id_from_struct(DECODER.decode(raw))
-    except (msgspec.DecodeError, UnicodeDecodeError, OverflowError, RecursionError):
-        value = json.loads(raw)
-        return _digest(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+    return ID_PREFIX + hashlib.sha256(canonical_json(raw)).hexdigest()[:ID_HEX_CHARS]

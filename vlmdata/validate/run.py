@@ -174,7 +174,7 @@ class _Run:
         recs = fast.records
         warns = dict(fast.warnings)
         fast_table = pa.Table.from_arrays([
-            pa.array(record_ids(recs), pa.string()),
+            pa.array(record_ids(recs, lines, fast.accepted), pa.string()),
             pa.array([[resolve_image_path(p, base) for p in r.images] for r in recs], pa.list_(pa.string())),  # type: ignore[union-attr]
             pa.array([r.width for r in recs], pa.int32()),
             pa.array([r.height for r in recs], pa.int32()),
