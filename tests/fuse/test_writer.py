@@ -274,3 +274,37 @@ def test_many_chunks_and_shards_match_stream(mix: Path, tmp_path: Path, monkeypa
     assert written == list(FusionStream(mix, epoch=5))
     ids = np.array([r["id"] for r in written])
     assert len(ids) == 84
+
+
+def test_stream_from_manifest_verifies_inputs(mix: Path, tmp_path: Path, make_dataset) -> None:
+    fuse_epoch(load_fusion_config(mix), tmp_path / "out", epoch=6)
+    stream = FusionStream.from_manifest(tmp_path / "out" / "manifest.json")
+    assert stream.epoch == 6
+    assert list(stream.iter_from(70)) == list(load_dataset(tmp_path / "out" / "data"))[70:]
+    make_dataset(tmp_path / "data" / "rru", 12, prefix="changed", objects=2)
+    with pytest.raises(VlmdataError) as err:
+        FusionStream.from_manifest(tmp_path / "out" / "manifest.json")
+    assert err.value.code_str == "VD526" and "inputs.rru" in str(err.value)
+    assert len(FusionStream.from_manifest(tmp_path / "out" / "manifest.json", verify=False)) == 84
+
+
+def test_jsonl_inputs_are_validated_on_the_fly(tmp_path: Path, write_yaml, monkeypatch) -> None:
+    from vlmdata.synth import generate
+
+    monkeypatch.setenv("VLMDATA_CACHE", str(tmp_path / "cache"))
+    generate(tmp_path / "clean", 6, seed=1, domain="bbu")
+    generate(tmp_path / "dirty", 3, seed=1, corrupt=1)
+    good = write_yaml(
+        tmp_path / "good.yaml",
+        "targets:\n  - {name: t, data: clean/data.jsonl, template: target_dense_bbu}\n",
+    )
+    result = fuse_epoch(load_fusion_config(good), tmp_path / "out")
+    assert result.total == 6
+    entry = result.manifest["inputs"]["t"]
+    assert entry["data"].endswith("data.jsonl") and entry["dataset"].startswith(str(tmp_path / "cache"))
+    assert list(FusionStream(good)) == list(load_dataset(tmp_path / "out" / "data"))
+    bad = write_yaml(tmp_path / "bad.yaml", "targets:\n  - {name: t, data: dirty/data.jsonl}\n")
+    for _ in range(2):  # a rejected file is never cached as if it were clean
+        with pytest.raises(VlmdataError) as err:
+            fuse_epoch(load_fusion_config(bad), tmp_path / "out2")
+        assert err.value.code_str == "VD522" and "dirty/data.jsonl" in str(err.value)

@@ -167,10 +167,7 @@ def _validated_jsonl(path: Path) -> Path:
 
 
 def _rejected_count(report: Any) -> int:
-    for name in ("rejected", "n_rejected", "rejected_count"):
-        value = getattr(report, name, None)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, (list, tuple)):
-            return len(value)
-    return 0
+    total = getattr(report, "total", None)
+    if callable(total):
+        return int(total("rejected"))
+    return int(getattr(report, "rejected", 0) or 0)

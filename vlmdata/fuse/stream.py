@@ -35,6 +35,43 @@ class FusionStream:
         entries = self.config.entries()
         self._tags = [EntryTags.of(self.config, d, e) for d, e in entries]
 
+    @classmethod
+    def from_manifest(cls, path: str | Path, *, verify: bool = True) -> FusionStream:
+        """The stream a `vlmdata fuse` manifest describes (its merged config and epoch).
+
+        With `verify`, every input's content fingerprint and the recomputed plan digest must equal the
+        manifest's, so a resumed run provably reads the same stream (VD526 otherwise).
+        """
+        import json
+
+        from vlmdata.errors import Location, VlmdataError
+        from vlmdata.fuse import codes
+        from vlmdata.fuse.inputs import dataset_dir, fingerprint_dir
+
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+        config = FusionConfig.model_validate(manifest["config"])
+        config._files = list(manifest.get("config_files", []))
+        stream = cls(config, int(manifest["epoch"]))
+        if verify:
+            for name, entry in manifest["inputs"].items():
+                seen = fingerprint_dir(dataset_dir(entry["data"]))
+                if seen != entry["fingerprint"]:
+                    raise VlmdataError(
+                        codes.INPUT_CHANGED,
+                        f"input {name!r} differs from the manifest's",
+                        where=Location(file=str(path), field=f"inputs.{name}"),
+                        value=seen,
+                    )
+            digest = "sha256:" + stream.plan.digest()
+            if digest != manifest["plan_digest"]:
+                raise VlmdataError(
+                    codes.INPUT_CHANGED,
+                    "the recomputed plan differs from the manifest's (numpy or vlmdata version change?)",
+                    where=Location(file=str(path), field="plan_digest"),
+                    value=digest,
+                )
+        return stream
+
     # -- pickling: ship the recipe, not the plan or open files -------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         return {

@@ -113,7 +113,8 @@ def fuse_epoch(
     entries = config.entries()
     tags = [EntryTags.of(config, d, e) for d, e in entries]
     takers = [TableTaker(datasets[e.name]) for _, e in entries]
-    fingerprints = {e.name: fingerprint_dir(dataset_dir(e.data)) for _, e in entries}
+    folders = {e.name: dataset_dir(e.data) for _, e in entries}
+    fingerprints = {name: fingerprint_dir(folder) for name, folder in folders.items()}
     features = record_features()
     out = Path(out)
     with atomic_dir(out) as tmp:
@@ -142,7 +143,7 @@ def fuse_epoch(
             writer = ArrowWriter(features=features, path=str(shard_files[-1]))
         writer.finalize()
         writer.close()
-        manifest = build_manifest(config, plan, fingerprints)
+        manifest = build_manifest(config, plan, fingerprints, folders)
         _finish_dataset(data_dir, shard_files, features, manifest["output"]["fingerprint"])
         atomic_write_json(tmp / "manifest.json", manifest)
     return FuseResult(plan, summarise(config, plan), manifest, out)
@@ -196,7 +197,12 @@ def _finish_dataset(data_dir: Path, shard_files: list[Path], features: Any, fing
     )
 
 
-def build_manifest(config: FusionConfig, plan: EpochPlan, fingerprints: dict[str, str]) -> dict[str, Any]:
+def build_manifest(
+    config: FusionConfig,
+    plan: EpochPlan,
+    fingerprints: dict[str, str],
+    folders: dict[str, Path] | None = None,
+) -> dict[str, Any]:
     """Everything needed to reproduce or resume the stream: merged config, inputs, quotas, seed, versions."""
     summary = summarise(config, plan)
     digest = plan.digest()
@@ -213,7 +219,12 @@ def build_manifest(config: FusionConfig, plan: EpochPlan, fingerprints: dict[str
         "config_files": config.files,
         "config": config.to_manifest(),
         "inputs": {
-            e.name: {"path": str(dataset_dir(e.data)), "fingerprint": fingerprints[e.name], "records": pool}
+            e.name: {
+                "data": e.data,
+                "dataset": str(folders[e.name] if folders else dataset_dir(e.data)),
+                "fingerprint": fingerprints[e.name],
+                "records": pool,
+            }
             for (_, e), pool in zip(config.entries(), plan.sizes, strict=True)
         },
         "entries": [
