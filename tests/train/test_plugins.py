@@ -202,6 +202,23 @@ BROKEN = {
     ),
     "twin-a": ("twin_a_mod", "", {"twin": "twin_a_mod:X"}),
     "twin-b": ("twin_b_mod", "", {"twin": "twin_b_mod:X"}),
+    "crashy": (
+        "crashy_mod",
+        "from vlmdata.train.plugin import TrainerPlugin\nclass X(TrainerPlugin):\n    name = 'crashy'\n"
+        "    def plan(self, c):\n        raise KeyError('oops')\n    def run(self, p): ...\n",
+        {"crashy": "crashy_mod:X"},
+    ),
+    "debugger": (
+        "debugger_mod",
+        "from pathlib import Path\nfrom vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan\n"
+        "class X(TrainerPlugin):\n    name = 'debugger'\n"
+        "    def plan(self, c):\n        return TrainPlan(self.name, c, Path(c.training.output_dir), {'x': 1})\n"
+        "    def run(self, p): ...\n"
+        "    def debug(self, p):\n"
+        "        return DebugSample('r1', '<|vision_start|><|image_pad|>*12<|vision_end|>hi', 12, 16,\n"
+        "                           {'pixel_values': [64, 1536]}, problems=['grid 1x4x4 needs 16 pads, found 12'])\n",
+        {"debugger": "debugger_mod:X"},
+    ),
     "plain": (
         "plain_mod",
         "from vlmdata.train.plugin import TrainerPlugin\nclass X(TrainerPlugin):\n    name = 'plain'\n"
@@ -281,3 +298,50 @@ def test_compress_image_pads() -> None:
     text = "<|vision_start|>" + "<|image_pad|>" * 64 + "<|vision_end|>a<|image_pad|>b"
     assert compress_image_pads(text) == "<|vision_start|><|image_pad|>*64<|vision_end|>a<|image_pad|>*1b"
     assert compress_image_pads("no pads") == "no pads"
+
+
+def _plain_run(tmp_path: Path, plugin: str, extra: str = "") -> Path:
+    (tmp_path / "m").mkdir(exist_ok=True)
+    (tmp_path / "d").mkdir(exist_ok=True)
+    run = tmp_path / "run.yaml"
+    run.write_text(f"plugin: {plugin}\nmodel: {{path: m}}\ndata: {{train: d}}\n{extra}", encoding="utf-8")
+    return run
+
+
+def test_train_cli_exit_codes_and_messages(
+    broken_site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vlmdata.cli import main
+
+    assert main(["train", "--config", str(tmp_path / "nope.yaml")]) == 2
+    bad = _plain_run(tmp_path, "plain", "training: {packing: true, lr: 1}\nmax_length: 10\n")
+    capsys.readouterr()
+    assert main(["train", "--config", str(bad), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "3 problem(s)" in err
+        and "training.packing" in err
+        and "training.lr" in err
+        and "global_max_length" in err
+    )
+    assert main(["train", "--config", str(_plain_run(tmp_path, "crashy")), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "VD707" in err and "crashy" in err and "oops" in err
+    assert main(["train", "--config", str(_plain_run(tmp_path, "plain")), "--dry-run"]) == 1
+    assert "VD707" in capsys.readouterr().err
+
+
+def test_debug_prints_sample_and_fails_on_token_mismatch(
+    broken_site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vlmdata.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    run = _plain_run(tmp_path, "debugger")
+    capsys.readouterr()
+    assert main(["train", "--config", str(run), "--debug"]) == 1
+    captured = capsys.readouterr()
+    assert "<|vision_start|><|image_pad|>*12<|vision_end|>hi" in captured.out
+    assert "image tokens: 12, from grids: 16" in captured.out and "pixel_values: [64, 1536]" in captured.out
+    assert "VD710" in captured.err and "needs 16 pads" in captured.err
+    assert not (tmp_path / "runs").exists(), "--debug must not create the run folder"

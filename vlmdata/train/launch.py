@@ -41,6 +41,11 @@ def plan_run(
         raise VlmdataError(
             codes.PLAN_FAILED, f"plugin {trainer.name!r}: {type(exc).__name__}: {exc}"
         ) from exc
+    if not isinstance(plan, TrainPlan):
+        raise VlmdataError(
+            codes.PLAN_FAILED,
+            f"plugin {trainer.name!r}: plan() returned {type(plan).__name__}, not a TrainPlan",
+        )
     return trainer, plan
 
 
