@@ -78,28 +78,31 @@ def python_loop_plan(sizes: dict[str, int], quotas: dict[str, int], seed: int) -
 def bench_plan(total: int, repeats: int) -> None:
     for interleave in ("shuffle", "stratified"):
         cfg, sizes = plan_config(total, interleave)
-        times = []
+        times, cpu = [], []
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             plan = plan_epoch(cfg, sizes, epoch=1)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         emit(
             figure="plan",
             interleave=interleave,
             draws=len(plan),
             best_s=round(min(times), 3),
             median_s=round(float(np.median(times)), 3),
+            best_cpu_s=round(min(cpu), 3),
         )
         if interleave == "shuffle":
             shuffle_best = min(times)
             quotas = {n: int(q) for n, q in zip(plan.names, plan.quotas, strict=True)}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     e, _ = python_loop_plan(sizes, quotas, 2025)
-    loop_s = time.perf_counter() - t0
+    loop_s, loop_cpu = time.perf_counter() - t0, time.process_time() - c0
     emit(
         figure="plan_python_loop",
         draws=len(e),
         seconds=round(loop_s, 3),
+        cpu_s=round(loop_cpu, 3),
         speedup_vs_loop=round(loop_s / shuffle_best, 1),
     )
 
@@ -198,9 +201,9 @@ def child_write(root: Path) -> None:
     thread = threading.Thread(target=sample, daemon=True)
     cfg = load_fusion_config(root / "fusion.yaml")
     thread.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = fuse_epoch(cfg, root / "out", epoch=0)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     done.set()
     thread.join()
     # VmHWM, not ru_maxrss: ru_maxrss survives fork+exec and would report the parent's peak
@@ -210,6 +213,7 @@ def child_write(root: Path) -> None:
             {
                 "records": result.total,
                 "seconds": seconds,
+                "cpu_s": cpu,
                 "peak_rss_mb": rss / 1024,
                 "peak_anon_mb": peak[0] / 1024,
             }
@@ -239,6 +243,8 @@ def bench_write(small: int, large: int) -> None:
                 records=r["records"],
                 seconds=round(r["seconds"], 2),
                 records_per_s=round(r["records"] / r["seconds"]),
+                cpu_s=round(r["cpu_s"], 2),
+                records_per_cpu_s=round(r["records"] / r["cpu_s"]),
                 peak_rss_mb=round(r["peak_rss_mb"], 1),
                 peak_anon_mb=round(r["peak_anon_mb"], 1),
                 input_build_s=round(build_s, 1),
