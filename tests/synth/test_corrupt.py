@@ -210,3 +210,11 @@ def test_docs_list_every_defect_with_its_code() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "synth.md").read_text(encoding="utf-8")
     for d in DEFECTS:
         assert f"| `{d.kind}` | `{d.code.code}` {d.severity} |" in doc, f"docs/synth.md lacks the row of {d.kind}"
+
+
+def test_zero_clean_records_still_plant_every_other_kind(tmp_path: Path) -> None:
+    res = generate(tmp_path / "s", 0, seed=0, corrupt=1, images=False)
+    manifest = json.loads((tmp_path / "s/corrupt_manifest.json").read_text())
+    kinds = [e["kind"] for e in manifest["entries"]]
+    assert "duplicate_id" not in kinds and len(kinds) == len(set(kinds)) == res.planted
+    assert sorted(e["line"] for e in manifest["entries"]) == list(range(1, res.planted + 1))

@@ -73,3 +73,18 @@ def test_validate_rejects_exactly_the_planted_records(corrupt_set: Path, oracle:
         assert len(row["objects"]) == len(rec.get("objects", []))
         for got, want in zip(row["objects"], rec.get("objects", []), strict=True):
             assert got["desc"] == want["desc"] and got["points"] == want[got["kind"]]
+
+
+def test_no_images_set_validates_without_image_checks(tmp_path: Path) -> None:
+    from vlmdata.synth import generate
+
+    generate(tmp_path / "s", 40, seed=9, corrupt=1, images=False, max_objects=20)
+    out = tmp_path / "v"
+    report = validate.validate_files([tmp_path / "s/data.jsonl"], out, validate.ValidateOptions(image_check=False))
+    manifest = json.loads((tmp_path / "s/corrupt_manifest.json").read_text(encoding="utf-8"))
+    rejects = _by_line(out / "rejects.jsonl")
+    errors = {("data.jsonl", e["line"]): e["code"] for e in manifest["entries"] if e["severity"] == "error"}
+    assert set(rejects) == set(errors)
+    for key, code in errors.items():
+        assert code in {i["code"] for i in rejects[key]["issues"]}, (key, code, rejects[key]["issues"])
+    assert report.files[0].valid == 40 + manifest["warnings"]

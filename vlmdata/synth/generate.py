@@ -184,6 +184,8 @@ def _write(tmp: Path, opts: SynthOptions) -> SynthResult:
             record = _clean(writer, opts, i, kinds[i], kind_counts)
             val.write((dumps(record) + "\n").encode("utf-8"))
         for plant_j, defect in deferred:
+            if last_id is None:  # no clean record with an id to duplicate (n == 0 or tiny n): not planted
+                continue
             line_no += 1
             manifest.append(_plant(writer, data, opts, plant_j, defect, line_no, last_id))
 
