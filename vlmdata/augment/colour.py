@@ -142,6 +142,7 @@ def jpeg_quality(img: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(
         ".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     )
-    if not ok:  # pragma: no cover - OpenCV always encodes uint8 RGB
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+    if decoded is None:  # pragma: no cover - OpenCV always round-trips uint8 RGB
         return img
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)

@@ -62,8 +62,8 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             step=step,
             total_steps=total_steps,
-            image_format=image_format,
-        )  # type: ignore[arg-type]
+            image_format=image_format,  # type: ignore[arg-type]
+        )
         if fmt == "json":
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
             return
