@@ -30,4 +30,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
             return
         per = ", ".join(f"{k}: {v}" for k, v in sorted(result.templates.items()))
-        console().print(f"exported {result.records} records ({result.images} images; {per}) → {out}")
+        con = console()
+        con.print(f"exported {result.records} records ({result.images} images; {per}) → {out}")
+        con.print("train on it with plain ms-swift (the env makes its image resize match `vlmdata audit`):")
+        con.print(f"  {result.swift_command()}")

@@ -1,15 +1,25 @@
 """Export a vlmdata dataset to ms-swift's standard JSONL, for training with plain `swift sft`.
 
-Each line is `{"messages": [...], "images": [...]}` (plus `"id"`, which ms-swift ignores): the conversation
-`vlmdata.render.build_messages` builds, flattened by `to_swift_standard` into string contents with one
-`<image>` tag per image (the user turn reads `"<image>" * n + prompt`, exactly what ms-swift derives from the
-item form in-process) and the image paths as absolute strings. Templates resolve exactly as in training
-(`resolve_template`): a record's own `metadata._template` (fused data) wins, a record with `messages` is
-`chat`, and every other record takes `--template`, else the run config's `template.name`; the system
-prompt is the run config's `template.system` when set, else the template's. The export is static: no
-augmentation, one line per record in dataset order. Every image path is checked to exist (an ms-swift run would otherwise fail mid-epoch); all
-problems are reported together and nothing is written unless every record renders. The file is written
-atomically.
+Each line is `{"messages": [...], "images": [...]}` plus `"id"` (ms-swift drops it; it traces a line back to
+its record): the conversation `vlmdata.render.build_messages` builds, flattened by `to_swift_standard` into
+string contents with one `<image>` tag per image (the user turn reads `"<image>" * n + prompt`, exactly what
+ms-swift derives from the item form in-process) and the image paths as absolute strings.
+
+Templates resolve exactly as in training (`resolve_template`): a record's own `metadata._template` (fused
+data) wins, a record with `messages` is `chat`, and every other record takes `--template`, else the run
+config's `template.name`; the system prompt is the run config's `template.system` when set, else the
+template's.
+
+Image sizes: a record with its own pixel bounds (`metadata.min_pixels` / `max_pixels`) carries
+`"chat_template_kwargs": {"min_pixels": …, "max_pixels": …}` — both keys, the missing one filled with the
+run's effective bound — which ms-swift passes to its Qwen3-VL resize, as the trainer plugins do. The run-wide
+bounds are not a per-line field: `ExportResult.env` holds the environment (`vlmdata.audit.backend_image_env`)
+that makes `swift sft` resize exactly like the audit computed; the CLI prints it as a ready command. Never pass
+ms-swift's own `--max_pixels` (it adds a pre-resize the audit does not model).
+
+The export is static (no augmentation, one line per record in dataset order). Every image path is checked to
+exist (an ms-swift run would otherwise fail mid-epoch); all problems are reported together and nothing is
+written unless every record renders. The file is written atomically.
 """
 
 from __future__ import annotations
@@ -30,37 +40,45 @@ class ExportResult:
     records: int = 0
     images: int = 0
     templates: dict[str, int] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"out": self.out, "records": self.records, "images": self.images, "templates": self.templates}
+        return {"out": self.out, "records": self.records, "images": self.images, "templates": self.templates,
+                "env": self.env}
+
+    def swift_command(self, model: str = "MODEL") -> str:
+        env = " ".join(f"{k}={v}" for k, v in self.env.items())
+        return f"{env} swift sft --model {model} --model_type qwen3_vl --dataset {self.out}".strip()
 
 
-def _config_template(config: str | Path) -> tuple[str | None, str | None]:
-    """(template.name, template.system) of a run config.
+def template_config(config: str | Path | None) -> Any:
+    """The run config's `template` section (defaults without a config).
 
-    Only the `template` section is read and validated (with the config's `extends` chain): an export does not
-    need the model, the plugins or the data paths of the run to exist.
+    Only that section is read and validated (with the config's `extends` chain): an export does not need the
+    model, the plugins or the data paths of the run to exist.
     """
     from pydantic import ValidationError
 
     from vlmdata.config.layers import load_layered, problems_from_validation_error, raise_problems
     from vlmdata.config.run import TemplateConfig
 
+    if config is None:
+        return TemplateConfig()
     path = Path(config)
     if not path.is_file():
         raise UsageError(f"config not found: {path}", hint="pass the run YAML (the one `vlmdata train` takes)")
     layered = load_layered(path)
     try:
-        tpl = TemplateConfig.model_validate(layered.data.get("template") or {})
+        return TemplateConfig.model_validate(layered.data.get("template") or {})
     except ValidationError as exc:
         raise_problems(problems_from_validation_error(exc, layered, ("template",)), what="run config")
         raise  # unreachable: raise_problems raises on any problem
-    return tpl.name, tpl.system
 
 
 def export_line(record: Mapping[str, Any], template: str | None, system: str | None,
-                check_images: bool = True) -> tuple[dict[str, Any], str]:
+                check_images: bool = True, pixel_bounds: tuple[int, int] | None = None) -> tuple[dict[str, Any], str]:
     """One record → (the ms-swift standard JSON object, the template name used)."""
+    from vlmdata.audit.images import record_image_kwargs, record_pixel_bounds
     from vlmdata.render import build_messages, resolve_template, to_swift_standard
     from vlmdata.render import codes as rcodes
     from vlmdata.render.templates import where
@@ -74,25 +92,40 @@ def export_line(record: Mapping[str, Any], template: str | None, system: str | N
                 raise VlmdataError(rcodes.EXPORT_IMAGE_MISSING, "image file not found",
                                    where=where(record, f"images[{i}]"), value=p)
     line: dict[str, Any] = {"messages": messages, "images": paths}
+    if record_image_kwargs(record):
+        try:
+            lo, hi = record_pixel_bounds(record, pixel_bounds or _default_bounds())
+        except ValueError as exc:
+            raise VlmdataError(rcodes.BAD_PIXEL_BOUNDS, str(exc), where=where(record, "metadata")) from None
+        line["chat_template_kwargs"] = {"min_pixels": lo, "max_pixels": hi}
     if record.get("id") is not None:
         line["id"] = record["id"]
     return line, name
 
 
+def _default_bounds() -> tuple[int, int]:
+    from vlmdata.audit.images import effective_pixel_bounds
+
+    return effective_pixel_bounds(template_config(None))
+
+
 def export_records(records: Iterable[Mapping[str, Any]], out: str | Path, template: str | None = None,
-                   system: str | None = None, check_images: bool = True) -> ExportResult:
+                   system: str | None = None, check_images: bool = True, template_cfg: Any = None) -> ExportResult:
+    from vlmdata.audit.images import backend_image_env, effective_pixel_bounds
     from vlmdata.io.atomic import atomic_write_bytes
 
     if template is not None:
         from vlmdata.render import get_template
 
         get_template(template)
-    result = ExportResult(out=str(out))
+    cfg = template_cfg if template_cfg is not None else template_config(None)
+    bounds = effective_pixel_bounds(cfg)
+    result = ExportResult(out=str(out), env=backend_image_env(cfg))
     lines: list[bytes] = []
     problems: list[VlmdataError] = []
     for record in records:
         try:
-            line, name = export_line(record, template, system, check_images)
+            line, name = export_line(record, template, system, check_images, bounds)
         except VlmdataError as exc:
             problems.append(exc)
             continue
@@ -114,12 +147,13 @@ def export_records(records: Iterable[Mapping[str, Any]], out: str | Path, templa
 def export_dataset(dataset: Any, out: str | Path, template: str | None = None, config: str | Path | None = None,
                    system: str | None = None, check_images: bool = True) -> ExportResult:
     """A vlmdata dataset (a folder or a `datasets.Dataset`) → ms-swift standard JSONL at `out`."""
+    cfg = template_config(config)
     if config is not None:
-        cfg_name, cfg_system = _config_template(config)
-        template = template or cfg_name
-        system = system if system is not None else cfg_system
+        template = template or cfg.name
+        system = system if system is not None else cfg.system
     if isinstance(dataset, (str, Path)):
         from vlmdata.io.dataset import load_dataset
 
         dataset = load_dataset(dataset)
-    return export_records(dataset, out, template=template, system=system, check_images=check_images)
+    return export_records(dataset, out, template=template, system=system, check_images=check_images,
+                          template_cfg=cfg)

@@ -15,3 +15,4 @@ BAD_GEOMETRY = define("VD419", "Object geometry cannot be rendered", "Objects ne
 NO_SIZE = define("VD420", "Record has objects but no width/height", "Give the record its image width and height (pixels, EXIF orientation applied).")
 EXPORT_IMAGE_MISSING = define("VD421", "Exported record points at an image that does not exist", "Re-run `vlmdata validate` or fix the image path; ms-swift would fail on this record mid-run.")
 BAD_TARGET = define("VD422", "Rendered text is not a valid target of its template", "Check the header line and the JSON line against docs/templates.md.")
+BAD_PIXEL_BOUNDS = define("VD423", "Record's own min_pixels/max_pixels cannot be used", "Set metadata.min_pixels / metadata.max_pixels to positive integers with min ≤ max, or remove them.")
