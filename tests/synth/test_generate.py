@@ -251,3 +251,22 @@ def test_domains_generic_only(tmp_path: Path) -> None:
     assert descs and all("=" not in d for d in descs)
     bbu = [o["desc"] for r in iter_records(40, seed=1, domain="bbu") for o in r.get("objects", [])]
     assert all(d.startswith("类别=") for d in bbu) and any("|" in d for d in bbu)
+
+
+@pytest.mark.parametrize(("sizes", "max_objects", "domain"), [
+    ((32, 32), 60, "mixed"), ((32, 64), 12, "rru"), ((64, 200), 40, "bbu"), ((320, 2048), 12, "generic"),
+])
+def test_clean_records_satisfy_the_contract_model(sizes: tuple[int, int], max_objects: int, domain: str) -> None:
+    """Edge options (tiny images, crowded scenes) still give records the pydantic contract accepts, warning-free."""
+    models = pytest.importorskip("vlmdata.contract.models")
+    rules = pytest.importorskip("vlmdata.contract.rules")
+    n = 0
+    for rec in iter_records(80, seed=7, min_size=sizes[0], max_size=sizes[1], max_objects=max_objects, domain=domain):
+        model = models.Record.model_validate_json(json.dumps(rec, ensure_ascii=False))
+        objects = model.objects or []
+        if objects:
+            assert rules.frame_warning([o.points for o in objects], model.width, model.height) is None
+            for o in objects:
+                assert rules.bounds_issues(o.points, model.width, model.height, "x") == ([], [])
+        n += len(objects)
+    assert n > 40
