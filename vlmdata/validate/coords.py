@@ -25,7 +25,9 @@ def _per_array(positions: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.bincount(np.searchsorted(starts, positions, "right") - 1, minlength=len(starts))
 
 
-def parse_flat(raws: list[bytes] | list[msgspec.Raw], sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def parse_flat(
+    raws: list[bytes] | list[msgspec.Raw], sizes: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(flat float64 values of the good arrays, element count per good array, good mask over `raws`)."""
     n = len(raws)
     if n == 0:
@@ -64,7 +66,9 @@ def parse_flat(raws: list[bytes] | list[msgspec.Raw], sizes: np.ndarray | None =
     return _one_by_one(raws, good)
 
 
-def _one_by_one(raws: list[bytes] | list[msgspec.Raw], good: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _one_by_one(
+    raws: list[bytes] | list[msgspec.Raw], good: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     good = good.copy()
     parts: list[list[float]] = []
     for i in np.flatnonzero(good):

@@ -215,21 +215,49 @@ def check_batch(lines: list[bytes]) -> FastResult:
     result = FastResult(accepted, unsure, [r for r, k in zip(recs, keep, strict=False) if k])
     _warnings(result, pos, keep, counts, obj_rec, kind, worst, obj_min, obj_max, obj_xmax, obj_ymax, W, H)
     obj_keep = keep[obj_rec]
-    result.objects_table = _objects_array(objs, descs, b'"attributes"' in blob, b'"metadata"' in blob, obj_keep, counts[keep], kind, ii, flat_parts, lens_parts, order_parts)
+    result.objects_table = _objects_array(
+        objs,
+        descs,
+        b'"attributes"' in blob,
+        b'"metadata"' in blob,
+        obj_keep,
+        counts[keep],
+        kind,
+        ii,
+        flat_parts,
+        lens_parts,
+        order_parts,
+    )
     return result
 
 
-def _warnings(result: FastResult, pos: list[int], keep: np.ndarray, counts: np.ndarray, obj_rec: np.ndarray,
-              kind: np.ndarray, worst: np.ndarray, omin: np.ndarray, omax: np.ndarray, xmax: np.ndarray,
-              ymax: np.ndarray, W: np.ndarray, H: np.ndarray) -> None:
+def _warnings(
+    result: FastResult,
+    pos: list[int],
+    keep: np.ndarray,
+    counts: np.ndarray,
+    obj_rec: np.ndarray,
+    kind: np.ndarray,
+    worst: np.ndarray,
+    omin: np.ndarray,
+    omax: np.ndarray,
+    xmax: np.ndarray,
+    ymax: np.ndarray,
+    W: np.ndarray,
+    H: np.ndarray,
+) -> None:
     offsets = np.concatenate(([0], np.cumsum(counts)))
     near = np.flatnonzero((worst > 0) & keep[obj_rec])
     for o in near:
         r = obj_rec[o]
         k = KIND_NAMES[kind[o]]
-        result.warnings.setdefault(pos[r], []).append(Issue(
-            codes.NEAR_BOUNDS.code, f"a point lies {worst[o]:g} px outside the {int(W[r])}×{int(H[r])} image",
-            f"objects[{o - offsets[r]}].{k}"))
+        result.warnings.setdefault(pos[r], []).append(
+            Issue(
+                codes.NEAR_BOUNDS.code,
+                f"a point lies {worst[o]:g} px outside the {int(W[r])}×{int(H[r])} image",
+                f"objects[{o - offsets[r]}].{k}",
+            )
+        )
     has = counts > 0
     if not has.any():
         return
@@ -243,9 +271,13 @@ def _warnings(result: FastResult, pos: list[int], keep: np.ndarray, counts: np.n
     flag = ((rmin >= 0) & (rmax <= 1) & (np.maximum(rw, rh) > 1)) | (beyond & (rmin >= 0) & (rmax <= 1000))
     for j in np.flatnonzero(flag & keep[has]):
         r = np.flatnonzero(has)[j]
-        result.warnings.setdefault(pos[r], []).append(Issue(
-            codes.LOOKS_NORMALISED.code, f"coordinates span [{rmin[j]:g}, {rmax[j]:g}] on a {int(W[r])}×{int(H[r])} image",
-            "objects"))
+        result.warnings.setdefault(pos[r], []).append(
+            Issue(
+                codes.LOOKS_NORMALISED.code,
+                f"coordinates span [{rmin[j]:g}, {rmax[j]:g}] on a {int(W[r])}×{int(H[r])} image",
+                "objects",
+            )
+        )
 
 
 def _json_col(values: list[Any]) -> pa.Array:
@@ -254,8 +286,19 @@ def _json_col(values: list[Any]) -> pa.Array:
     return pa.array([None if v is None else _ENCODER.encode(v).decode() for v in values], pa.string())
 
 
-def _objects_array(objs: list[FObject], descs: list[str], has_attributes: bool, has_metadata: bool, obj_keep: np.ndarray, counts: np.ndarray, kind: np.ndarray, ii: np.ndarray,
-                   flat_parts: list[np.ndarray], lens_parts: list[np.ndarray], order_parts: list[np.ndarray]) -> pa.Array:
+def _objects_array(
+    objs: list[FObject],
+    descs: list[str],
+    has_attributes: bool,
+    has_metadata: bool,
+    obj_keep: np.ndarray,
+    counts: np.ndarray,
+    kind: np.ndarray,
+    ii: np.ndarray,
+    flat_parts: list[np.ndarray],
+    lens_parts: list[np.ndarray],
+    order_parts: list[np.ndarray],
+) -> pa.Array:
     """The `objects` column (list<struct>) of the accepted records, built from flat arrays."""
     # points were gathered per kind; put them back in object order with one `take`
     order = np.concatenate(order_parts) if order_parts else np.zeros(0, np.int64)
@@ -276,8 +319,12 @@ def _objects_array(objs: list[FObject], descs: list[str], has_attributes: bool, 
             kinds,
             points,
             pa.array(ii[kept].astype(np.int32), pa.int32()),
-            _json_col(list(map(attrgetter("attributes"), kept_objs))) if has_attributes else pa.nulls(len(kept), pa.string()),
-            _json_col(list(map(attrgetter("metadata"), kept_objs))) if has_metadata else pa.nulls(len(kept), pa.string()),
+            _json_col(list(map(attrgetter("attributes"), kept_objs)))
+            if has_attributes
+            else pa.nulls(len(kept), pa.string()),
+            _json_col(list(map(attrgetter("metadata"), kept_objs)))
+            if has_metadata
+            else pa.nulls(len(kept), pa.string()),
         ],
         names=["desc", "kind", "points", "image_index", "attributes", "metadata"],
     )
@@ -286,4 +333,6 @@ def _objects_array(objs: list[FObject], descs: list[str], has_attributes: bool, 
 
 
 def record_ids(records: list[FRecord], lines: list[bytes], positions: list[int]) -> list[str]:
-    return [r.id if r.id is not None else derive_id(lines[p]) for r, p in zip(records, positions, strict=True)]
+    return [
+        r.id if r.id is not None else derive_id(lines[p]) for r, p in zip(records, positions, strict=True)
+    ]

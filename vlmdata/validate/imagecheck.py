@@ -41,7 +41,9 @@ class ImageChecker:
             if not self.allow_outside_root:
                 inside = confined(path, self._real_root) if self.check else is_inside(path, self.root)
                 if not inside:
-                    out.append(Issue(codes.OUTSIDE_ROOT.code, f"resolves outside the root {self.root}", where, path))
+                    out.append(
+                        Issue(codes.OUTSIDE_ROOT.code, f"resolves outside the root {self.root}", where, path)
+                    )
                     continue
             if not self.check:
                 continue
@@ -53,10 +55,26 @@ class ImageChecker:
             sizes[shown] = sizes.get(shown, 0) + 1
             if width is not None and height is not None and shown != (width, height):
                 if (info.width, info.height) == (width, height):
-                    out.append(Issue(codes.EXIF_MISMATCH.code, f"EXIF orientation {info.orientation} displays the {info.width}×{info.height} pixels as {shown[0]}×{shown[1]}, record says {width}×{height}", where, path))
+                    out.append(
+                        Issue(
+                            codes.EXIF_MISMATCH.code,
+                            f"EXIF orientation {info.orientation} displays the {info.width}×{info.height} pixels as {shown[0]}×{shown[1]}, record says {width}×{height}",
+                            where,
+                            path,
+                        )
+                    )
                 else:
-                    out.append(Issue(codes.SIZE_MISMATCH.code, f"image is {shown[0]}×{shown[1]} as displayed, record says {width}×{height}", where, path))
+                    out.append(
+                        Issue(
+                            codes.SIZE_MISMATCH.code,
+                            f"image is {shown[0]}×{shown[1]} as displayed, record says {width}×{height}",
+                            where,
+                            path,
+                        )
+                    )
         if len(sizes) > 1:
             listed = ", ".join(f"{w}×{h}" for w, h in sizes)
-            out.append(Issue(codes.IMAGE_SIZES_DIFFER.code, f"images of this record have sizes {listed}", "images"))
+            out.append(
+                Issue(codes.IMAGE_SIZES_DIFFER.code, f"images of this record have sizes {listed}", "images")
+            )
         return out

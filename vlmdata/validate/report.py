@@ -51,7 +51,9 @@ class Report:
     options: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def add(self, fr: FileReport, line: int | None, issues: list[Issue], record_id: str | None = None) -> None:
+    def add(
+        self, fr: FileReport, line: int | None, issues: list[Issue], record_id: str | None = None
+    ) -> None:
         for code in {i.code for i in issues}:
             self.records_per_code[code] += 1
             fr.codes[code] += 1
@@ -99,8 +101,12 @@ class Report:
             "files": {f.path: f.as_dict() for f in self.files},
             "options": self.options,
             "seconds": round(self.seconds, 3),
-            "outputs": {"data": "data", "val": "val" if any(f.split == "val" for f in self.files) else None,
-                        "rejects": "rejects.jsonl", "warnings": "warnings.jsonl"},
+            "outputs": {
+                "data": "data",
+                "val": "val" if any(f.split == "val" for f in self.files) else None,
+                "rejects": "rejects.jsonl",
+                "warnings": "warnings.jsonl",
+            },
         }
 
     def render(self, console: Any) -> None:
@@ -112,7 +118,14 @@ class Report:
         for col in ("file", "split", "lines", "valid", "rejected", "blank"):
             files.add_column(col, justify="left" if col in ("file", "split") else "right")
         for f in self.files:
-            files.add_row(f.path, f.split, str(f.lines), str(f.valid), f"[red]{f.rejected}[/]" if f.rejected else "0", str(f.blank))
+            files.add_row(
+                f.path,
+                f.split,
+                str(f.lines),
+                str(f.valid),
+                f"[red]{f.rejected}[/]" if f.rejected else "0",
+                str(f.blank),
+            )
         console.print(files)
         if self.occurrences_per_code:
             issues = Table(title="issues by code", title_justify="left")
@@ -121,10 +134,17 @@ class Report:
             for code in sorted(self.occurrences_per_code):
                 entry = CODES.get(code)
                 sev = entry.severity if entry else "error"
-                issues.add_row(code, f"[red]{sev}[/]" if sev == "error" else f"[yellow]{sev}[/]",
-                               str(self.records_per_code[code]), str(self.occurrences_per_code[code]), entry.title if entry else "")
+                issues.add_row(
+                    code,
+                    f"[red]{sev}[/]" if sev == "error" else f"[yellow]{sev}[/]",
+                    str(self.records_per_code[code]),
+                    str(self.occurrences_per_code[code]),
+                    entry.title if entry else "",
+                )
             console.print(issues)
         lines, valid, rejected, blank = (self.total(a) for a in ("lines", "valid", "rejected", "blank"))
         mark = "[green]holds[/]" if self.invariant_holds else "[bold red]BROKEN[/]"
         console.print(f"valid {valid} + rejected {rejected} + blank {blank} == lines read {lines}: {mark}")
-        console.print(f"output: {self.out_dir}/data  rejects: {self.out_dir}/rejects.jsonl  report: {self.out_dir}/report.json")
+        console.print(
+            f"output: {self.out_dir}/data  rejects: {self.out_dir}/rejects.jsonl  report: {self.out_dir}/report.json"
+        )

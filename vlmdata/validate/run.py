@@ -11,6 +11,7 @@ duplicate id is kept, later ones are rejected; a val record sharing an image wit
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -85,8 +86,15 @@ class _Run:
         if table.num_rows:
             self.writers[split].write_table(table)
 
-    def _reject(self, fr: FileReport, line: int, raw: bytes | None, issues: list[Issue], record_id: str | None = None,
-                extra: dict[str, Any] | None = None) -> None:
+    def _reject(
+        self,
+        fr: FileReport,
+        line: int,
+        raw: bytes | None,
+        issues: list[Issue],
+        record_id: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         fr.rejected += 1
         self.report.add(fr, line, issues, record_id)
         entry: dict[str, Any] = {"file": fr.path, "line": line}
@@ -105,14 +113,20 @@ class _Run:
     def _warn(self, fr: FileReport, line: int, record_id: str, warnings: list[Issue]) -> None:
         self.report.add(fr, line, warnings, record_id)
         for w in warnings:
-            self.warnings.write(_ENC.encode({"file": fr.path, "line": line, "id": record_id, **w.as_dict()}) + b"\n")
+            self.warnings.write(
+                _ENC.encode({"file": fr.path, "line": line, "id": record_id, **w.as_dict()}) + b"\n"
+            )
 
     # -- one file ------------------------------------------------------------------------------------------
     def file(self, path: Path, split: str) -> None:
         fr = FileReport(str(path), split)
         self.report.files.append(fr)
         stats = FileStats(str(path))
-        base = os.path.abspath(self.o.image_root) if self.o.image_root else os.path.dirname(os.path.abspath(path))
+        base = (
+            os.path.abspath(self.o.image_root)
+            if self.o.image_root
+            else os.path.dirname(os.path.abspath(path))
+        )
         checker = ImageChecker(base, self.o.image_check, self.o.allow_outside_root, self.o.max_image_pixels)
         done = 0
         for batch in iter_line_batches(path, stats, self.o.block_bytes, self.o.max_line_bytes):
@@ -122,19 +136,42 @@ class _Run:
                 done = stats.bytes
         fr.lines, fr.blank, fr.bytes = stats.lines, stats.blank, stats.bytes
         if stats.bom:
-            fr.notes.append(Issue(codes.BOM.code, "UTF-8 byte-order mark at the start of the file was stripped", None).as_dict() | {"line": 1})
+            fr.notes.append(
+                Issue(
+                    codes.BOM.code, "UTF-8 byte-order mark at the start of the file was stripped", None
+                ).as_dict()
+                | {"line": 1}
+            )
         if stats.crlf:
-            fr.notes.append(Issue(codes.CRLF.code, f"{stats.crlf} line(s) end with CRLF", None, stats.crlf).as_dict())
+            fr.notes.append(
+                Issue(codes.CRLF.code, f"{stats.crlf} line(s) end with CRLF", None, stats.crlf).as_dict()
+            )
         if fr.lines == fr.blank:
             fr.notes.append(Issue(codes.EMPTY_FILE.code, "the file holds no records", None).as_dict())
         for note in fr.notes:
-            self.report.add(fr, note.get("line"), [Issue(note["code"], note["message"], None, note.get("value"))])
+            self.report.add(
+                fr, note.get("line"), [Issue(note["code"], note["message"], None, note.get("value"))]
+            )
 
     def _batch(self, fr: FileReport, batch: LineBatch, split: str, base: str, checker: ImageChecker) -> None:
         for over in batch.oversized:
-            issue = Issue(codes.LINE_TOO_LONG.code, f"line is {over.size} bytes, limit {self.o.max_line_bytes}", None, over.size)
-            self._reject(fr, over.number, None, [issue], extra={
-                "raw_prefix": over.prefix.decode("utf-8", "replace"), "raw_bytes": over.size, "raw_sha256": over.sha256})
+            issue = Issue(
+                codes.LINE_TOO_LONG.code,
+                f"line is {over.size} bytes, limit {self.o.max_line_bytes}",
+                None,
+                over.size,
+            )
+            self._reject(
+                fr,
+                over.number,
+                None,
+                [issue],
+                extra={
+                    "raw_prefix": over.prefix.decode("utf-8", "replace"),
+                    "raw_bytes": over.size,
+                    "raw_sha256": over.sha256,
+                },
+            )
         lines, numbers = batch.lines, batch.numbers
         fast = check_batch(lines)
         rows, positions, warns = self._rows(fr, fast, lines, numbers, base)
@@ -147,13 +184,26 @@ class _Run:
             issues = checker.record_issues(imgs, w, h)
             where = f"{fr.path}:{line}"
             if rid in self.ids:
-                issues.append(Issue(codes.DUPLICATE_ID.code, f"id already used at {self.ids[rid]}", "id", rid))
+                issues.append(
+                    Issue(codes.DUPLICATE_ID.code, f"id already used at {self.ids[rid]}", "id", rid)
+                )
             record_warns = warns.get(p, [])
             for i, img in enumerate(imgs):
                 if split == "val" and img in self.train_images:
-                    issues.append(Issue(codes.SPLIT_OVERLAP.code, "image also used by a train record", f"images[{i}]", img))
+                    issues.append(
+                        Issue(
+                            codes.SPLIT_OVERLAP.code, "image also used by a train record", f"images[{i}]", img
+                        )
+                    )
                 elif img in self.images:
-                    record_warns.append(Issue(codes.DUPLICATE_IMAGE.code, f"image also used at {self.images[img]}", f"images[{i}]", img))
+                    record_warns.append(
+                        Issue(
+                            codes.DUPLICATE_IMAGE.code,
+                            f"image also used at {self.images[img]}",
+                            f"images[{i}]",
+                            img,
+                        )
+                    )
             if issues:
                 self._reject(fr, line, lines[p], issues + record_warns, rid)
                 continue
@@ -168,23 +218,32 @@ class _Run:
                 self._warn(fr, line, rid, record_warns)
         self._write_rows(split, rows.take(pa.array(kept, pa.int64())) if len(kept) != rows.num_rows else rows)
 
-    def _rows(self, fr: FileReport, fast: FastResult, lines: list[bytes], numbers: list[int],
-              base: str) -> tuple[pa.Table, list[int], dict[int, list[Issue]]]:
+    def _rows(
+        self, fr: FileReport, fast: FastResult, lines: list[bytes], numbers: list[int], base: str
+    ) -> tuple[pa.Table, list[int], dict[int, list[Issue]]]:
         """Accepted rows of a batch (fast + explained) as one table in line order, with their batch positions."""
         recs = fast.records
         warns = dict(fast.warnings)
-        fast_table = pa.Table.from_arrays([
-            pa.array(record_ids(recs, lines, fast.accepted), pa.string()),
-            pa.array([[resolve_image_path(p, base) for p in r.images] for r in recs], pa.list_(pa.string())),  # type: ignore[union-attr]
-            pa.array([r.width for r in recs], pa.int32()),
-            pa.array([r.height for r in recs], pa.int32()),
-            fast.objects_table,
-            pa.array([r.summary for r in recs], pa.string()),
-            pa.nulls(len(recs), pa.string()),
-            pa.array(["{}" if r.metadata is None else _ENC.encode(r.metadata).decode() for r in recs], pa.string()),
-            pa.array([fr.path] * len(recs), pa.string()),
-            pa.array([numbers[p] for p in fast.accepted], pa.int64()),
-        ], schema=self.schema)
+        fast_table = pa.Table.from_arrays(
+            [
+                pa.array(record_ids(recs, lines, fast.accepted), pa.string()),
+                pa.array(
+                    [[resolve_image_path(p, base) for p in r.images] for r in recs], pa.list_(pa.string())
+                ),  # type: ignore[union-attr]
+                pa.array([r.width for r in recs], pa.int32()),
+                pa.array([r.height for r in recs], pa.int32()),
+                fast.objects_table,
+                pa.array([r.summary for r in recs], pa.string()),
+                pa.nulls(len(recs), pa.string()),
+                pa.array(
+                    ["{}" if r.metadata is None else _ENC.encode(r.metadata).decode() for r in recs],
+                    pa.string(),
+                ),
+                pa.array([fr.path] * len(recs), pa.string()),
+                pa.array([numbers[p] for p in fast.accepted], pa.int64()),
+            ],
+            schema=self.schema,
+        )
         slow_rows: list[dict[str, Any]] = []
         slow_pos: list[int] = []
         for p in fast.unsure:
@@ -208,7 +267,7 @@ class _Run:
 
     def finish(self, splits: Sequence[str]) -> None:
         import datasets
-        from datasets import Dataset
+        from datasets import Dataset, DatasetInfo
 
         from vlmdata.io.dataset import save_dataset
         from vlmdata.io.features import record_features
@@ -224,14 +283,23 @@ class _Run:
             stream = self.tmp / f".rows-{split}.arrow"
             with pa.memory_map(str(stream)) as src:
                 table = pa.ipc.open_stream(src).read_all()
-            ds = Dataset(table.combine_chunks() if table.num_rows else table)
-            ds = ds.cast(record_features()) if ds.features != record_features() else ds
-            save_dataset(ds, self.tmp / ("data" if split == "train" else "val"))
+            table = table.combine_chunks() if table.num_rows else self.schema.empty_table()
+            fingerprint = hashlib.sha256(
+                f"{split}:{self.report.files and [f.path for f in self.report.files]}:{table.num_rows}".encode()
+            ).hexdigest()[:16]
+            ds = Dataset(table, info=DatasetInfo(features=record_features()), fingerprint=fingerprint)
+            target = self.tmp / ("data" if split == "train" else "val")
+            if len(ds):
+                save_dataset(ds, target)
+            else:  # datasets writes zero shards for an empty table, which `load_from_disk` cannot read back
+                ds.save_to_disk(str(target), num_shards=1)
             del ds, table
             stream.unlink()
 
 
-def validate_files(paths: Sequence[str | Path], out_dir: str | Path, options: ValidateOptions | None = None) -> Report:
+def validate_files(
+    paths: Sequence[str | Path], out_dir: str | Path, options: ValidateOptions | None = None
+) -> Report:
     """Validate JSONL files against the contract; write `out_dir/{data,rejects.jsonl,warnings.jsonl,report.json}`."""
     from vlmdata.io.atomic import atomic_write_json
 

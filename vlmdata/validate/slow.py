@@ -68,7 +68,9 @@ def explain(raw: bytes, allow_extra: bool = False) -> SlowOutcome:
     if record is None:
         return out
     if moved:
-        out.warnings.append(Issue(codes.EXTRA_MOVED.code, f"moved into metadata: {', '.join(moved)}", None, moved))
+        out.warnings.append(
+            Issue(codes.EXTRA_MOVED.code, f"moved into metadata: {', '.join(moved)}", None, moved)
+        )
     if record.objects and record.width is not None and record.height is not None:
         pts = []
         for i, obj in enumerate(record.objects):
@@ -108,6 +110,8 @@ def normalised_row(out: SlowOutcome, images: list[str]) -> dict[str, Any]:
             for o in rec.objects or []
         ],
         "summary": rec.summary,
-        "messages": _json([m.model_dump(exclude_none=True) for m in rec.messages]) if rec.messages is not None else None,
+        "messages": _json([m.model_dump(exclude_none=True) for m in rec.messages])
+        if rec.messages is not None
+        else None,
         "metadata": _json(rec.metadata or {}),
     }
