@@ -293,3 +293,12 @@ def test_latest_checkpoint(tmp_path: Path) -> None:
 def test_check_paths_can_be_skipped(plugin_dir: Path, tmp_path: Path) -> None:
     run = _w(tmp_path / "run.yaml", "plugin: cfgdummy\nmodel: {path: missing}\ndata: {train: missing}\n")
     assert load_run_config(run, check_paths=False).model.path == str(tmp_path / "missing")
+
+
+def test_missing_model_path_is_reported_in_the_run_file(plugin_dir: Path, inputs: Path) -> None:
+    _w(inputs / "base.yaml", "model: {dtype: bf16}\n")
+    run = _w(inputs / "run.yaml", "extends: base.yaml\nplugin: cfgdummy\ndata: {train: ds}\n")
+    with pytest.raises(VlmdataError) as exc:
+        load_run_config(run)
+    (line,) = _problems(exc)
+    assert line.startswith(f"VD605 {run}: model.path: Field required") and "vlmdata tiny-model" in line

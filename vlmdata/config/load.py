@@ -95,9 +95,8 @@ def validate_run_config(
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as exc:
-        problems += [
-            p for p in problems_from_validation_error(exc, layered) if not _silenced(p.path, silenced)
-        ]
+        found = problems_from_validation_error(exc, layered)
+        problems += [_with_fix(p, layered) for p in found if not _silenced(p.path, silenced)]
     sections = _sections(config, data)
     problems += section_checks(sections, layered)
     trainer = _plugin_problems(data.get("plugin", "sft"), raw_rlhf, layered, problems, silenced)
@@ -111,6 +110,25 @@ def validate_run_config(
         if trainer is not None and not problems:
             problems += trainer[0].validate(config)
     return (config if not problems else None), problems
+
+
+REQUIRED_FIXES = {
+    (
+        "model",
+        "path",
+    ): "add `model.path`: the local model folder (a Qwen3-VL checkpoint or `vlmdata tiny-model` output)",
+    ("model",): "add a `model:` section with at least `path`",
+}
+
+
+def _with_fix(p: ConfigProblem, layered: Layered) -> ConfigProblem:
+    """A missing key is added in the run file itself (the top layer), whichever base opened its section."""
+    if p.fix is None and p.message.startswith("Field required"):
+        p.file = layered.files[-1] if layered.files else p.file
+        p.fix = REQUIRED_FIXES.get(
+            tuple(p.path), "add this key; presets leave model and data to the run file"
+        )
+    return p
 
 
 def _silenced(path: KeyPath, silenced: list[KeyPath]) -> bool:
