@@ -27,10 +27,26 @@ import numpy as np
 from vlmdata.synth.vocab import Category, make_desc, pick_category
 
 PALETTE: tuple[tuple[int, int, int], ...] = (
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-    (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128), (255, 120, 180), (128, 0, 0),
-    (0, 0, 128), (255, 160, 0), (0, 200, 120), (200, 0, 255),
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (0, 128, 128),
+    (255, 120, 180),
+    (128, 0, 0),
+    (0, 0, 128),
+    (255, 160, 0),
+    (0, 200, 120),
+    (200, 0, 255),
 )
+
+
+SHADE = 8  # max shading of an object's colour; with the ±6 grain, a painted pixel stays within 14 levels
 
 
 @dataclass
@@ -49,7 +65,12 @@ def _r(v: float) -> float:
 
 
 def layout_objects(
-    rng: np.random.Generator, domain: str, width: int, height: int, n_objects: int, image_index: int = 0,
+    rng: np.random.Generator,
+    domain: str,
+    width: int,
+    height: int,
+    n_objects: int,
+    image_index: int = 0,
     group_of: dict[str, int] | None = None,
 ) -> list[SceneObject]:
     """Place `n_objects` non-overlapping objects of `domain` on a W x H canvas (fewer if cells get too small)."""
@@ -88,8 +109,13 @@ def _group_for(rng: np.random.Generator, category: Category, group_of: dict[str,
 
 
 def _shape(
-    rng: np.random.Generator, kind: str, cell: tuple[float, float, float, float], desc: str,
-    color: tuple[int, int, int], short_side: int, image_index: int,
+    rng: np.random.Generator,
+    kind: str,
+    cell: tuple[float, float, float, float],
+    desc: str,
+    color: tuple[int, int, int],
+    short_side: int,
+    image_index: int,
 ) -> SceneObject:
     x0, y0, x1, y1 = cell
     w, h = x1 - x0, y1 - y0
@@ -106,8 +132,11 @@ def _shape(
         if rng.random() < 0.4:  # a tilted rectangle, like a label seen at an angle
             a = rng.uniform(-0.6, 0.6)
             hw, hh = w * rng.uniform(0.25, 0.45), h * rng.uniform(0.2, 0.4)
-            s = min(1.0, (w / 2) / (abs(hw * math.cos(a)) + abs(hh * math.sin(a))),
-                    (h / 2) / (abs(hw * math.sin(a)) + abs(hh * math.cos(a))))
+            s = min(
+                1.0,
+                (w / 2) / (abs(hw * math.cos(a)) + abs(hh * math.sin(a))),
+                (h / 2) / (abs(hw * math.sin(a)) + abs(hh * math.cos(a))),
+            )
             hw, hh = hw * s, hh * s
             corners = [(-hw, -hh), (hw, -hh), (hw, hh), (-hw, hh)]
             ca, sa = math.cos(a), math.sin(a)
@@ -117,7 +146,10 @@ def _shape(
             step = 2 * math.pi / k
             angles = rng.uniform(0, 2 * math.pi) + (np.arange(k) + rng.uniform(-0.3, 0.3, k)) * step
             radii = rng.uniform(0.55, 1.0, k)
-            xy = [(cx + 0.48 * w * rr * math.cos(t), cy + 0.48 * h * rr * math.sin(t)) for t, rr in zip(angles, radii, strict=True)]
+            xy = [
+                (cx + 0.48 * w * rr * math.cos(t), cy + 0.48 * h * rr * math.sin(t))
+                for t, rr in zip(angles, radii, strict=True)
+            ]
         pts = [_r(v) for p in xy for v in p]
         return SceneObject(desc, kind, pts, color, "filled", 0, image_index)
     # line: a cable wandering across the cell, monotone along its main axis so points stay distinct
@@ -149,7 +181,9 @@ def object_mask(obj: SceneObject, height: int, width: int) -> np.ndarray:
     return mask
 
 
-def object_window(obj: SceneObject, height: int, width: int) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+def object_window(
+    obj: SceneObject, height: int, width: int
+) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
     """((j0, j1, i0, i1), mask) of the pixels `obj` paints, restricted to its bounding window."""
     p = obj.points
     if obj.kind == "bbox_2d":
@@ -163,7 +197,7 @@ def object_window(obj: SceneObject, height: int, width: int) -> tuple[tuple[int,
             ii0, ii1 = _span(p[0] + t, p[2] - t, width)
             jj0, jj1 = _span(p[1] + t, p[3] - t, height)
             if ii1 > ii0 and jj1 > jj0:
-                sub[jj0 - j0: jj1 - j0, ii0 - i0: ii1 - i0] = False
+                sub[jj0 - j0 : jj1 - j0, ii0 - i0 : ii1 - i0] = False
         return (j0, j1, i0, i1), sub
     pts = np.asarray(p, dtype=np.float64).reshape(-1, 2)
     pad = obj.thickness / 2 + 1
@@ -231,23 +265,23 @@ def _draw_rack(rng: np.random.Generator, img: np.ndarray, width: int, height: in
     for x in np.sort(rng.uniform(0, width, n_rails)):
         rw = max(3, int(width * rng.uniform(0.01, 0.03)))
         x0 = int(x)
-        img[:, x0: x0 + rw] -= rng.uniform(25, 45)
-        img[:, x0: x0 + 1] += 30  # lit edge
+        img[:, x0 : x0 + rw] -= rng.uniform(25, 45)
+        img[:, x0 : x0 + 1] += 30  # lit edge
         step = max(8, rw * 3)
         hole = max(1, rw // 3)
         cx = x0 + rw // 2
         for y in range(step // 2, height, step):
-            img[y: y + hole, max(0, cx - hole // 2): cx + (hole + 1) // 2] -= 45
+            img[y : y + hole, max(0, cx - hole // 2) : cx + (hole + 1) // 2] -= 45
     n_panels = int(rng.integers(2, 6))
     for _ in range(n_panels):
         pw, ph = int(width * rng.uniform(0.2, 0.6)), int(height * rng.uniform(0.05, 0.2))
         px, py = int(rng.uniform(0, width - pw)), int(rng.uniform(0, height - ph))
-        img[py: py + ph, px: px + pw] += rng.uniform(-20, 20)
-        img[py: py + 1, px: px + pw] += 25  # top bevel catches the light
-        img[py + ph - 1: py + ph, px: px + pw] -= 25
+        img[py : py + ph, px : px + pw] += rng.uniform(-20, 20)
+        img[py : py + 1, px : px + pw] += 25  # top bevel catches the light
+        img[py + ph - 1 : py + ph, px : px + pw] -= 25
         slot_gap = max(4, ph // 4)
         for sy in range(py + slot_gap // 2, py + ph, slot_gap):
-            img[sy: sy + max(1, slot_gap // 3), px + 4: px + pw - 4] -= 18
+            img[sy : sy + max(1, slot_gap // 3), px + 4 : px + pw - 4] -= 18
 
 
 def _draw_street(rng: np.random.Generator, img: np.ndarray, width: int, height: int) -> None:
@@ -258,14 +292,15 @@ def _draw_street(rng: np.random.Generator, img: np.ndarray, width: int, height: 
     for _ in range(int(rng.integers(2, 6))):
         bw, bh = int(width * rng.uniform(0.08, 0.25)), int(horizon * rng.uniform(0.2, 0.8))
         bx = int(rng.uniform(0, max(1, width - bw)))
-        img[horizon - bh: horizon, bx: bx + bw] -= rng.uniform(15, 40)
+        img[horizon - bh : horizon, bx : bx + bw] -= rng.uniform(15, 40)
     img[horizon:] -= rng.uniform(15, 35)
     stripes = np.sin(np.arange(height - horizon, dtype=np.float32) * rng.uniform(0.3, 0.9))[:, None, None]
     img[horizon:] += 4 * stripes
 
 
-def _drop_shadows(rng: np.random.Generator, img: np.ndarray,
-                  windows: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> None:
+def _drop_shadows(
+    rng: np.random.Generator, img: np.ndarray, windows: list[tuple[tuple[int, int, int, int], np.ndarray]]
+) -> None:
     """Soft shadows cast down-right by every object, painted on the background before the objects."""
     height, width = img.shape[:2]
     offset = max(1, round(min(width, height) * rng.uniform(0.006, 0.015)))
@@ -273,18 +308,33 @@ def _drop_shadows(rng: np.random.Generator, img: np.ndarray,
     for (j0, j1, i0, i1), sub in windows:
         j1, i1 = min(j1, height - offset), min(i1, width - offset)
         if j1 > j0 and i1 > i0:
-            region = shade[j0 + offset: j1 + offset, i0 + offset: i1 + offset]
+            region = shade[j0 + offset : j1 + offset, i0 + offset : i1 + offset]
             np.maximum(region, sub[: j1 - j0, : i1 - i0], out=region)
     k = 2 * offset + 1
     shade = cv2.GaussianBlur(shade, (k, k), 0)
     img *= (1.0 - rng.uniform(0.25, 0.4) * shade)[..., None]
 
 
+def _shaded(rng: np.random.Generator, color: tuple[int, int, int], sub: np.ndarray) -> np.ndarray:
+    """The object's colour under a gentle light falling from a random side (at most ±SHADE levels)."""
+    a = rng.uniform(0, 2 * math.pi)
+    h, w = sub.shape
+    ys, xs = np.nonzero(sub)
+    c, s = math.cos(a), math.sin(a)
+    t = ((xs + 0.5 - w / 2) * c / w + (ys + 0.5 - h / 2) * s / h) / (0.5 * (abs(c) + abs(s)))  # in [-1, 1]
+    light = np.rint(SHADE * t).astype(np.int16)[:, None]
+    return np.clip(np.asarray(color, dtype=np.int16)[None, :] + light, 0, 255).astype(np.uint8)
+
+
 def render_scene(
-    rng: np.random.Generator, width: int, height: int, domain: str, objects: list[SceneObject],
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    domain: str,
+    objects: list[SceneObject],
 ) -> np.ndarray:
-    """Background, object shadows, every object in its flat colour, then a fine sensor grain (±6, small
-    enough to keep each object's colour far from the muted background and the other palette colours)."""
+    """Background, object shadows, every object in its colour (gently shaded), then a fine sensor grain (±6):
+    small enough to keep each object's pixels far from the muted background and the other palette colours."""
     img = render_background(rng, width, height, domain)
     windows = [(obj, object_window(obj, height, width)) for obj in objects]
     painted = [(obj, win) for obj, win in windows if win is not None]
@@ -293,7 +343,7 @@ def render_scene(
     np.clip(img, 30, 215, out=img)
     out = img.astype(np.uint8)
     for obj, ((j0, j1, i0, i1), sub) in painted:
-        out[j0:j1, i0:i1][sub] = obj.color
+        out[j0:j1, i0:i1][sub] = _shaded(rng, obj.color, sub)
     grain_h, grain_w = min(height, 97), min(width, 101)
     grain = rng.integers(-6, 7, (grain_h, grain_w, 1), dtype=np.int16)
     reps = (math.ceil(height / grain_h), math.ceil(width / grain_w), 1)
