@@ -63,10 +63,19 @@ def bench_images(tmp: Path, name: str, n: int, **options: object) -> None:
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     floor = encode_floor(out)
     mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
-    emit(figure=f"synth_{name}", records=n, images=result.images, wall_seconds=round(seconds, 3),
-         cpu_seconds=round(cpu, 3), records_per_cpu_s=round(n / cpu, 1), images_per_cpu_s=round(result.images / cpu, 1),
-         megabytes=round(mb, 1), encode_only_cpu_seconds=round(floor, 3), ratio_vs_encode_only=round(cpu / floor, 2),
-         options=options)
+    emit(
+        figure=f"synth_{name}",
+        records=n,
+        images=result.images,
+        wall_seconds=round(seconds, 3),
+        cpu_seconds=round(cpu, 3),
+        records_per_cpu_s=round(n / cpu, 1),
+        images_per_cpu_s=round(result.images / cpu, 1),
+        megabytes=round(mb, 1),
+        encode_only_cpu_seconds=round(floor, 3),
+        ratio_vs_encode_only=round(cpu / floor, 2),
+        options=options,
+    )
     shutil.rmtree(out)
 
 
@@ -79,8 +88,13 @@ def main() -> None:
     start, cpu = time.perf_counter(), time.process_time()
     count = sum(1 for _ in iter_records(n_fast, seed=0))
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    emit(figure="synth_records_no_images", records=count, wall_seconds=round(seconds, 3), cpu_seconds=round(cpu, 3),
-         records_per_cpu_s=round(count / cpu, 1))
+    emit(
+        figure="synth_records_no_images",
+        records=count,
+        wall_seconds=round(seconds, 3),
+        cpu_seconds=round(cpu, 3),
+        records_per_cpu_s=round(count / cpu, 1),
+    )
 
     with tempfile.TemporaryDirectory(prefix="vlmdata-bench-synth-") as tmp:
         bench_images(Path(tmp), "small_images", n_small, min_size=96, max_size=320)

@@ -68,7 +68,9 @@ def clean_records(out: Path) -> list[dict[str, Any]]:
     manifest = out / "corrupt_manifest.json"
     if manifest.exists():
         planted = {e["line"] for e in json.loads(manifest.read_text(encoding="utf-8"))["entries"]}
-    recs = [json.loads(line) for no, line in enumerate(read_lines(out / "data.jsonl"), 1) if no not in planted]
+    recs = [
+        json.loads(line) for no, line in enumerate(read_lines(out / "data.jsonl"), 1) if no not in planted
+    ]
     if (out / "val.jsonl").exists():
         recs += [json.loads(line) for line in read_lines(out / "val.jsonl")]
     return recs

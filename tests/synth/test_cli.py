@@ -21,7 +21,9 @@ def test_synth_json_output_and_files(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert summary["images"] == len([p for p in (out / "images").rglob("*") if p.is_file()]) > 0
 
 
-@pytest.mark.parametrize("args", [["--domain", "cats"], ["--n", "-3"], ["--format", "yaml"], ["--min-objects", "0"]])
+@pytest.mark.parametrize(
+    "args", [["--domain", "cats"], ["--n", "-3"], ["--format", "yaml"], ["--min-objects", "0"]]
+)
 def test_synth_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
     assert main(["synth", str(tmp_path / "s"), *args]) == 2
     assert not (tmp_path / "s").exists()

@@ -64,9 +64,13 @@ CHECKS: dict[str, Check] = {
     "not_object": lambda o, raw, rec: isinstance(json.loads(raw), list),
     "missing_field": lambda o, raw, rec: "images" in rec and "width" not in rec,
     "wrong_type": lambda o, raw, rec: isinstance(rec["height"], str),
-    "unknown_key": lambda o, raw, rec: bool(set(rec["objects"][0]) - {"desc", *GEOMS, "poly_points", "line_points",
-                                                                        "image_index", "attributes", "metadata"}),
-    "nan": lambda o, raw, rec: b"NaN" in raw and any(isinstance(v, float) and math.isnan(v) for v in _geom(rec)),
+    "unknown_key": lambda o, raw, rec: bool(
+        set(rec["objects"][0])
+        - {"desc", *GEOMS, "poly_points", "line_points", "image_index", "attributes", "metadata"}
+    ),
+    "nan": lambda o, raw, rec: (
+        b"NaN" in raw and any(isinstance(v, float) and math.isnan(v) for v in _geom(rec))
+    ),
     "bool_as_number": lambda o, raw, rec: any(v is True or v is False for v in _geom(rec)),
     "two_geometry_keys": lambda o, raw, rec: sum(k in rec["objects"][0] for k in GEOMS) == 2,
     "bad_desc": lambda o, raw, rec: "\n" in rec["objects"][0]["desc"],
@@ -79,30 +83,45 @@ CHECKS: dict[str, Check] = {
     "poly_odd": lambda o, raw, rec: len(rec["objects"][0]["poly"]) % 2 == 1,
     "poly_short": lambda o, raw, rec: len(rec["objects"][0]["poly"]) == 4,
     "poly_zero_area": lambda o, raw, rec: len(p := rec["objects"][0]["poly"]) >= 6 and _area2(p) == 0,
-    "line_single_point": lambda o, raw, rec: len({tuple(rec["objects"][0]["line"][i:i + 2]) for i in (0, 2)}) == 1
-    and len(rec["objects"][0]["line"]) == 4,
+    "line_single_point": lambda o, raw, rec: (
+        len({tuple(rec["objects"][0]["line"][i : i + 2]) for i in (0, 2)}) == 1
+        and len(rec["objects"][0]["line"]) == 4
+    ),
     "out_of_bounds": lambda o, raw, rec: rec["objects"][0]["bbox_2d"][2] > rec["width"] + 0.5,
-    "points_mismatch": lambda o, raw, rec: rec["objects"][0]["poly_points"] != len(rec["objects"][0]["poly"]) // 2,
+    "points_mismatch": lambda o, raw, rec: (
+        rec["objects"][0]["poly_points"] != len(rec["objects"][0]["poly"]) // 2
+    ),
     "near_bounds": lambda o, raw, rec: rec["width"] < rec["objects"][0]["bbox_2d"][2] <= rec["width"] + 0.5,
-    "looks_normalised": lambda o, raw, rec: all(0 <= v <= 1 for ob in rec["objects"] for k in GEOMS for v in ob.get(k, [])),
+    "looks_normalised": lambda o, raw, rec: all(
+        0 <= v <= 1 for ob in rec["objects"] for k in GEOMS for v in ob.get(k, [])
+    ),
     "image_missing": lambda o, raw, rec: not os.path.lexists(_file(o, rec)) and ".." not in rec["images"][0],
     "escape_dotdot": lambda o, raw, rec: not _file(o, rec).resolve().is_relative_to(o.resolve()),
-    "escape_symlink": lambda o, raw, rec: _file(o, rec).is_symlink()
-    and not _file(o, rec).resolve().is_relative_to(o.resolve()),
+    "escape_symlink": lambda o, raw, rec: (
+        _file(o, rec).is_symlink() and not _file(o, rec).resolve().is_relative_to(o.resolve())
+    ),
     "image_corrupt": lambda o, raw, rec: _unreadable(_file(o, rec)),
     "not_an_image": lambda o, raw, rec: _unreadable(_file(o, rec)),
-    "image_truncated": lambda o, raw, rec: _unreadable(_file(o, rec))
-    and _file(o, rec).read_bytes()[:2] in (b"\xff\xd8", b"\x89P"),
+    "image_truncated": lambda o, raw, rec: (
+        _unreadable(_file(o, rec)) and _file(o, rec).read_bytes()[:2] in (b"\xff\xd8", b"\x89P")
+    ),
     "unsupported_format": lambda o, raw, rec: Image.open(_file(o, rec)).format == "GIF",
     "size_mismatch": lambda o, raw, rec: _shown_size(_file(o, rec)) != (rec["width"], rec["height"]),
-    "exif_mismatch": lambda o, raw, rec: Image.open(_file(o, rec)).size == (rec["width"], rec["height"])
-    and _shown_size(_file(o, rec)) == (rec["height"], rec["width"]) != (rec["width"], rec["height"]),
-    "decompression_bomb": lambda o, raw, rec: _png_header(_file(o, rec)) == (rec["width"], rec["height"])
-    and rec["width"] * rec["height"] > 10 ** 9 and _file(o, rec).stat().st_size < 1000,
+    "exif_mismatch": lambda o, raw, rec: (
+        Image.open(_file(o, rec)).size == (rec["width"], rec["height"])
+        and _shown_size(_file(o, rec)) == (rec["height"], rec["width"]) != (rec["width"], rec["height"])
+    ),
+    "decompression_bomb": lambda o, raw, rec: (
+        _png_header(_file(o, rec)) == (rec["width"], rec["height"])
+        and rec["width"] * rec["height"] > 10**9
+        and _file(o, rec).stat().st_size < 1000
+    ),
     "image_sizes_differ": lambda o, raw, rec: _shown_size(_file(o, rec, 0)) != _shown_size(_file(o, rec, 1)),
     "placeholder_count": lambda o, raw, rec: _placeholders(rec) != len(rec["images"]),
     "summary_json": lambda o, raw, rec: rec["summary"].startswith("{") and _json_fails(rec["summary"]),
-    "bad_messages": lambda o, raw, rec: any(m["role"] not in ("system", "user", "assistant") for m in rec["messages"]),
+    "bad_messages": lambda o, raw, rec: any(
+        m["role"] not in ("system", "user", "assistant") for m in rec["messages"]
+    ),
     "duplicate_id": lambda o, raw, rec: True,  # checked against earlier lines below
 }
 
@@ -209,7 +228,9 @@ def test_bomb_header_is_tiny_and_claims_the_size(tmp_path: Path, size: tuple[int
 def test_docs_list_every_defect_with_its_code() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "synth.md").read_text(encoding="utf-8")
     for d in DEFECTS:
-        assert f"| `{d.kind}` | `{d.code.code}` {d.severity} |" in doc, f"docs/synth.md lacks the row of {d.kind}"
+        assert f"| `{d.kind}` | `{d.code.code}` {d.severity} |" in doc, (
+            f"docs/synth.md lacks the row of {d.kind}"
+        )
 
 
 def test_zero_clean_records_still_plant_every_other_kind(tmp_path: Path) -> None:

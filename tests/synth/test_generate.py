@@ -18,8 +18,17 @@ from vlmdata.synth import generate, iter_records
 
 SMALL = {"min_size": 64, "max_size": 200, "max_objects": 6}
 ALLOWED_RECORD_KEYS = {"id", "images", "width", "height", "objects", "summary", "messages", "metadata"}
-ALLOWED_OBJECT_KEYS = {"desc", "bbox_2d", "poly", "line", "poly_points", "line_points", "image_index",
-                       "attributes", "metadata"}
+ALLOWED_OBJECT_KEYS = {
+    "desc",
+    "bbox_2d",
+    "poly",
+    "line",
+    "poly_points",
+    "line_points",
+    "image_index",
+    "attributes",
+    "metadata",
+}
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -35,8 +44,10 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 def _generate_in_subprocess(out: Path, hashseed: str) -> None:
-    code = ("import sys; from vlmdata.synth import generate; "
-            f"generate(sys.argv[1], 40, seed=3, corrupt=1, val_fraction=0.1, **{SMALL!r})")
+    code = (
+        "import sys; from vlmdata.synth import generate; "
+        f"generate(sys.argv[1], 40, seed=3, corrupt=1, val_fraction=0.1, **{SMALL!r})"
+    )
     env = dict(os.environ, PYTHONHASHSEED=hashseed)
     subprocess.run([sys.executable, "-c", code, str(out)], check=True, env=env, capture_output=True)
 
@@ -63,7 +74,11 @@ def test_no_images_mode_and_iter_records_give_the_same_records(tmp_path: Path) -
     for name in ("data.jsonl", "val.jsonl"):
         assert (tmp_path / "img" / name).read_bytes() == (tmp_path / "fast" / name).read_bytes()
     streamed = list(iter_records(30, seed=4, val_fraction=0.2, **SMALL))
-    written = [json.loads(x) for n in ("data.jsonl", "val.jsonl") for x in (tmp_path / "img" / n).read_text().splitlines()]
+    written = [
+        json.loads(x)
+        for n in ("data.jsonl", "val.jsonl")
+        for x in (tmp_path / "img" / n).read_text().splitlines()
+    ]
     key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
     assert sorted(map(key, streamed)) == sorted(map(key, written))
 
@@ -83,8 +98,16 @@ def test_regenerating_replaces_the_folder_and_refuses_foreign_ones(tmp_path: Pat
     assert (foreign / "notes.txt").read_text() == "keep me"
 
 
-@pytest.mark.parametrize("bad", [{"n": -1}, {"domain": "cars"}, {"min_size": 500, "max_size": 100},
-                                 {"val_fraction": 1.0}, {"min_objects": 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"n": -1},
+        {"domain": "cars"},
+        {"min_size": 500, "max_size": 100},
+        {"val_fraction": 1.0},
+        {"min_objects": 0},
+    ],
+)
 def test_bad_options_are_usage_errors(tmp_path: Path, bad: dict[str, Any]) -> None:
     from vlmdata.errors import UsageError
 
@@ -99,7 +122,9 @@ def _displayed_size(path: Path) -> tuple[int, int]:
         return ImageOps.exif_transpose(im).size
 
 
-def test_records_follow_the_contract_and_sizes_are_displayed_sizes(corrupt_set: Path, oracle: ModuleType) -> None:
+def test_records_follow_the_contract_and_sizes_are_displayed_sizes(
+    corrupt_set: Path, oracle: ModuleType
+) -> None:
     records = oracle.clean_records(corrupt_set)
     kinds = Counter(r["metadata"]["synth_kind"] for r in records)
     assert set(kinds) == {"dense", "multi", "irrelevant", "chat_text", "chat_image"}
@@ -119,14 +144,17 @@ def test_records_follow_the_contract_and_sizes_are_displayed_sizes(corrupt_set: 
             if tag in (5, 6, 7, 8):
                 assert stored == (rec["height"], rec["width"])
         assert rec.get("metadata", {}).get("exif_orientation", [1] * len(rec.get("images", []))) == [
-            Image.open(corrupt_set / p).getexif().get(0x0112, 1) for p in rec.get("images", [])]
+            Image.open(corrupt_set / p).getexif().get(0x0112, 1) for p in rec.get("images", [])
+        ]
         for i, obj in enumerate(rec.get("objects", [])):
             assert set(obj) <= ALLOWED_OBJECT_KEYS
             kind = [k for k in ("bbox_2d", "poly", "line") if k in obj]
             assert len(kind) == 1, obj
             pts = obj[kind[0]]
             assert all(isinstance(v, float) for v in pts) and len(pts) % 2 == 0
-            assert all(0 <= x <= rec["width"] for x in pts[0::2]) and all(0 <= y <= rec["height"] for y in pts[1::2])
+            assert all(0 <= x <= rec["width"] for x in pts[0::2]) and all(
+                0 <= y <= rec["height"] for y in pts[1::2]
+            )
             assert obj["desc"] and not any(c in obj["desc"] for c in "\n\r\t")
             if kind == ["bbox_2d"]:
                 assert pts[0] < pts[2] and pts[1] < pts[3]
@@ -189,7 +217,9 @@ def test_summaries_are_consistent_with_objects(corrupt_set: Path, oracle: Module
         for entry in summary["统计"]:
             attrs = {k: v for k, v in entry.items() if k != "类别"}
             assert list(attrs) == sorted(attrs)
-            assert {k: dict(v) for k, v in attrs.items()} == {k: dict(c) for k, c in want["table"][entry["类别"]].items()}
+            assert {k: dict(v) for k, v in attrs.items()} == {
+                k: dict(c) for k, c in want["table"][entry["类别"]].items()
+            }
         if domain == "rru" and want["groups"]:
             assert summary["分组统计"] == dict(want["groups"])
     assert seen_domains["bbu"] and seen_domains["rru"]
@@ -253,15 +283,25 @@ def test_domains_generic_only(tmp_path: Path) -> None:
     assert all(d.startswith("类别=") for d in bbu) and any("|" in d for d in bbu)
 
 
-@pytest.mark.parametrize(("sizes", "max_objects", "domain"), [
-    ((32, 32), 60, "mixed"), ((32, 64), 12, "rru"), ((64, 200), 40, "bbu"), ((320, 2048), 12, "generic"),
-])
-def test_clean_records_satisfy_the_contract_model(sizes: tuple[int, int], max_objects: int, domain: str) -> None:
+@pytest.mark.parametrize(
+    ("sizes", "max_objects", "domain"),
+    [
+        ((32, 32), 60, "mixed"),
+        ((32, 64), 12, "rru"),
+        ((64, 200), 40, "bbu"),
+        ((320, 2048), 12, "generic"),
+    ],
+)
+def test_clean_records_satisfy_the_contract_model(
+    sizes: tuple[int, int], max_objects: int, domain: str
+) -> None:
     """Edge options (tiny images, crowded scenes) still give records the pydantic contract accepts, warning-free."""
     models = pytest.importorskip("vlmdata.contract.models")
     rules = pytest.importorskip("vlmdata.contract.rules")
     n = 0
-    for rec in iter_records(80, seed=7, min_size=sizes[0], max_size=sizes[1], max_objects=max_objects, domain=domain):
+    for rec in iter_records(
+        80, seed=7, min_size=sizes[0], max_size=sizes[1], max_objects=max_objects, domain=domain
+    ):
         model = models.Record.model_validate_json(json.dumps(rec, ensure_ascii=False))
         objects = model.objects or []
         if objects:

@@ -19,7 +19,7 @@ TOL = {"png": 20, "jpeg": 40}
 
 
 def _hex(color: str) -> np.ndarray:
-    return np.array([int(color[i: i + 2], 16) for i in (1, 3, 5)], dtype=np.int16)
+    return np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.int16)
 
 
 def _check_object(pixels: np.ndarray, obj: dict[str, Any], oracle: ModuleType, tol: int) -> tuple[str, float]:
@@ -50,14 +50,18 @@ def test_geometry_matches_drawn_pixels(tmp_path: Path, oracle: ModuleType, fmt: 
     png = 1.0 if fmt == "png" else 0.0
     exif = 0.0 if fmt == "png" else 0.6
     out = tmp_path / fmt
-    generate(out, 24, seed=5, min_size=128, max_size=384, png_fraction=png, exif_fraction=exif, domain="mixed")
+    generate(
+        out, 24, seed=5, min_size=128, max_size=384, png_fraction=png, exif_fraction=exif, domain="mixed"
+    )
     worst: dict[str, float] = {}
     seen_exif = 0
     for rec in oracle.clean_records(out):
         if "objects" not in rec:
             continue
         seen_exif += "exif_orientation" in rec["metadata"]
-        shown = [np.asarray(ImageOps.exif_transpose(Image.open(out / p)).convert("RGB")) for p in rec["images"]]
+        shown = [
+            np.asarray(ImageOps.exif_transpose(Image.open(out / p)).convert("RGB")) for p in rec["images"]
+        ]
         for obj in rec["objects"]:
             pixels = shown[obj.get("image_index", 0)]
             assert pixels.shape[:2] == (rec["height"], rec["width"])
@@ -73,14 +77,29 @@ def test_geometry_matches_drawn_pixels(tmp_path: Path, oracle: ModuleType, fmt: 
 def test_shifted_geometry_does_not_match(tmp_path: Path, oracle: ModuleType) -> None:
     """The IoU check has teeth: moving a box by a few pixels drops it well below the threshold."""
     out = tmp_path / "s"
-    generate(out, 6, seed=2, min_size=256, max_size=256, png_fraction=1.0, domain="bbu", min_objects=1, max_objects=1)
+    generate(
+        out,
+        6,
+        seed=2,
+        min_size=256,
+        max_size=256,
+        png_fraction=1.0,
+        domain="bbu",
+        min_objects=1,
+        max_objects=1,
+    )
     for rec in oracle.clean_records(out):
         for obj in rec.get("objects", []):
             if "bbox_2d" not in obj or obj["metadata"]["style"] != "filled":
                 continue
             pixels = np.asarray(Image.open(out / rec["images"][0]).convert("RGB"))
-            moved = dict(obj, bbox_2d=[v + 0.4 * (obj["bbox_2d"][2] - obj["bbox_2d"][0]) * (i % 2 == 0)
-                                       for i, v in enumerate(obj["bbox_2d"])])
+            moved = dict(
+                obj,
+                bbox_2d=[
+                    v + 0.4 * (obj["bbox_2d"][2] - obj["bbox_2d"][0]) * (i % 2 == 0)
+                    for i, v in enumerate(obj["bbox_2d"])
+                ],
+            )
             assert _check_object(pixels, obj, oracle, TOL["png"])[1] >= MIN_IOU["png"]
             assert _check_object(pixels, moved, oracle, TOL["png"])[1] < 0.75
             return

@@ -24,12 +24,15 @@ def _by_line(path: Path) -> dict[tuple[str, int], dict]:
     return out
 
 
-def test_validate_rejects_exactly_the_planted_records(corrupt_set: Path, oracle: ModuleType, tmp_path: Path) -> None:
+def test_validate_rejects_exactly_the_planted_records(
+    corrupt_set: Path, oracle: ModuleType, tmp_path: Path
+) -> None:
     from datasets import load_from_disk
 
     out = tmp_path / "validated"
-    report = validate.validate_files([corrupt_set / "data.jsonl"], out,
-                                     validate.ValidateOptions(val=[corrupt_set / "val.jsonl"]))
+    report = validate.validate_files(
+        [corrupt_set / "data.jsonl"], out, validate.ValidateOptions(val=[corrupt_set / "val.jsonl"])
+    )
     manifest = json.loads((corrupt_set / "corrupt_manifest.json").read_text(encoding="utf-8"))
     rejects = _by_line(out / "rejects.jsonl")
     warnings: dict[tuple[str, int], set[str]] = {}
@@ -80,7 +83,9 @@ def test_no_images_set_validates_without_image_checks(tmp_path: Path) -> None:
 
     generate(tmp_path / "s", 40, seed=9, corrupt=1, images=False, max_objects=20)
     out = tmp_path / "v"
-    report = validate.validate_files([tmp_path / "s/data.jsonl"], out, validate.ValidateOptions(image_check=False))
+    report = validate.validate_files(
+        [tmp_path / "s/data.jsonl"], out, validate.ValidateOptions(image_check=False)
+    )
     manifest = json.loads((tmp_path / "s/corrupt_manifest.json").read_text(encoding="utf-8"))
     rejects = _by_line(out / "rejects.jsonl")
     errors = {("data.jsonl", e["line"]): e["code"] for e in manifest["entries"] if e["severity"] == "error"}

@@ -12,17 +12,27 @@ from vlmdata.cli._common import FORMAT_OPTION, console
 def register(app: typer.Typer) -> None:
     @app.command("synth")
     def synth(
-        out: Path = typer.Argument(..., help="Output folder (created atomically; an earlier synth folder is replaced)."),
+        out: Path = typer.Argument(
+            ..., help="Output folder (created atomically; an earlier synth folder is replaced)."
+        ),
         n: int = typer.Option(100, "--n", help="Number of clean records."),
-        seed: int = typer.Option(0, "--seed", help="Random seed: same n/seed/options give byte-identical output."),
-        corrupt: int = typer.Option(0, "--corrupt", help="Plant this many records of EACH defect kind (+ corrupt_manifest.json)."),
+        seed: int = typer.Option(
+            0, "--seed", help="Random seed: same n/seed/options give byte-identical output."
+        ),
+        corrupt: int = typer.Option(
+            0, "--corrupt", help="Plant this many records of EACH defect kind (+ corrupt_manifest.json)."
+        ),
         domain: str = typer.Option("mixed", "--domain", help="bbu, rru, generic or mixed."),
         min_size: int = typer.Option(320, "--min-size", help="Smallest image side in px."),
         max_size: int = typer.Option(2048, "--max-size", help="Largest image side in px."),
         min_objects: int = typer.Option(1, "--min-objects", help="Fewest objects per image."),
         max_objects: int = typer.Option(12, "--max-objects", help="Most objects per image."),
-        val_fraction: float = typer.Option(0.0, "--val-fraction", help="Share of clean records written to val.jsonl."),
-        no_images: bool = typer.Option(False, "--no-images", help="Write the records only (fast; validate with --no-image-check)."),
+        val_fraction: float = typer.Option(
+            0.0, "--val-fraction", help="Share of clean records written to val.jsonl."
+        ),
+        no_images: bool = typer.Option(
+            False, "--no-images", help="Write the records only (fast; validate with --no-image-check)."
+        ),
         fmt: str = FORMAT_OPTION,
     ) -> None:
         """Write OUT/data.jsonl and OUT/images/: real JPEG/PNG files with drawn boxes, polygons and polylines."""
@@ -35,12 +45,25 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--format must be table or json, got {fmt!r}")
 
         result = generate(
-            out, n, seed, corrupt, domain=domain, min_size=min_size, max_size=max_size, min_objects=min_objects,
-            max_objects=max_objects, val_fraction=val_fraction, images=not no_images,
+            out,
+            n,
+            seed,
+            corrupt,
+            domain=domain,
+            min_size=min_size,
+            max_size=max_size,
+            min_objects=min_objects,
+            max_objects=max_objects,
+            val_fraction=val_fraction,
+            images=not no_images,
         )
         summary = {
-            "out": str(result.out_dir), "records": result.records, "val_records": result.val_records,
-            "planted": result.planted, "images": result.images, "kinds": result.kinds,
+            "out": str(result.out_dir),
+            "records": result.records,
+            "val_records": result.val_records,
+            "planted": result.planted,
+            "images": result.images,
+            "kinds": result.kinds,
             "seconds": round(result.seconds, 3),
         }
         if fmt == "json":
@@ -48,11 +71,15 @@ def register(app: typer.Typer) -> None:
             return
         kinds = ", ".join(f"{k} {v}" for k, v in result.kinds.items())
         con = console()
-        con.print(f"wrote {result.records + result.val_records} clean records ({kinds}) and {result.images} images"
-                  f" in {result.seconds:.1f} s")
+        con.print(
+            f"wrote {result.records + result.val_records} clean records ({kinds}) and {result.images} images"
+            f" in {result.seconds:.1f} s"
+        )
         con.print(f"  {result.data_path}: {result.records} records")
         if result.val_path is not None:
             con.print(f"  {result.val_path}: {result.val_records} records")
         if result.manifest_path is not None:
-            con.print(f"planted {result.planted} defective lines ({len(result.defects)} kinds × {corrupt}); "
-                      f"see {result.manifest_path}")
+            con.print(
+                f"planted {result.planted} defective lines ({len(result.defects)} kinds × {corrupt}); "
+                f"see {result.manifest_path}"
+            )

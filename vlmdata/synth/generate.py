@@ -68,14 +68,18 @@ def _check(opts: SynthOptions) -> None:
     if opts.max_size > 8192:
         problems.append(f"--max-size must be <= 8192 (got {opts.max_size})")
     if not 1 <= opts.min_objects <= opts.max_objects:
-        problems.append(f"need 1 <= --min-objects <= --max-objects (got {opts.min_objects}, {opts.max_objects})")
+        problems.append(
+            f"need 1 <= --min-objects <= --max-objects (got {opts.min_objects}, {opts.max_objects})"
+        )
     if not 0.0 <= opts.val_fraction < 1.0:
         problems.append(f"--val-fraction must be in [0, 1) (got {opts.val_fraction})")
     if problems:
         raise UsageError("; ".join(problems))
 
 
-def generate(out_dir: str | os.PathLike[str], n: int, seed: int = 0, corrupt: int = 0, **options: Any) -> SynthResult:
+def generate(
+    out_dir: str | os.PathLike[str], n: int, seed: int = 0, corrupt: int = 0, **options: Any
+) -> SynthResult:
     """Write `n` clean synthetic records (plus `corrupt` records of every defect kind) to `out_dir`.
 
     Options (all keyword): domain (bbu | rru | generic | mixed), min_size / max_size (px of the long side's
@@ -86,7 +90,9 @@ def generate(out_dir: str | os.PathLike[str], n: int, seed: int = 0, corrupt: in
     _check(opts)
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / INFO_NAME).exists())):
-        raise UsageError(f"{out} exists and is not a synthetic dataset folder", hint="pick a new or empty folder")
+        raise UsageError(
+            f"{out} exists and is not a synthetic dataset folder", hint="pick a new or empty folder"
+        )
     start = time.perf_counter()
     with atomic_dir(out) as tmp:
         result = _write(tmp, opts)
@@ -193,22 +199,45 @@ def _write(tmp: Path, opts: SynthOptions) -> SynthResult:
     for entry in manifest:
         defect_counts[entry["kind"]] = defect_counts.get(entry["kind"], 0) + 1
     if planted:
-        _write_json(tmp / MANIFEST_NAME, {
-            "file": "data.jsonl", "seed": opts.seed, "per_kind": opts.corrupt, "planted": len(manifest),
-            "errors": sum(e["severity"] == "error" for e in manifest),
-            "warnings": sum(e["severity"] == "warning" for e in manifest),
-            "kinds": {d.kind: {"code": d.code.code, "severity": d.severity} for d in defects},
-            "entries": manifest,
-        })
+        _write_json(
+            tmp / MANIFEST_NAME,
+            {
+                "file": "data.jsonl",
+                "seed": opts.seed,
+                "per_kind": opts.corrupt,
+                "planted": len(manifest),
+                "errors": sum(e["severity"] == "error" for e in manifest),
+                "warnings": sum(e["severity"] == "warning" for e in manifest),
+                "kinds": {d.kind: {"code": d.code.code, "severity": d.severity} for d in defects},
+                "entries": manifest,
+            },
+        )
     info = {
-        "generator": "vlmdata.synth", "format": 1, "options": asdict(opts),
-        "counts": {"lines": line_no, "clean": n_train, "val": n_val, "planted": len(manifest),
-                   "images": writer.count, "kinds": dict(sorted(kind_counts.items()))},
+        "generator": "vlmdata.synth",
+        "format": 1,
+        "options": asdict(opts),
+        "counts": {
+            "lines": line_no,
+            "clean": n_train,
+            "val": n_val,
+            "planted": len(manifest),
+            "images": writer.count,
+            "kinds": dict(sorted(kind_counts.items())),
+        },
     }
     _write_json(tmp / INFO_NAME, info)
-    return SynthResult(tmp, tmp / "data.jsonl", tmp / "val.jsonl" if n_val else None,
-                       tmp / MANIFEST_NAME if planted else None, n_train, n_val, len(manifest), writer.count,
-                       dict(sorted(kind_counts.items())), dict(sorted(defect_counts.items())))
+    return SynthResult(
+        tmp,
+        tmp / "data.jsonl",
+        tmp / "val.jsonl" if n_val else None,
+        tmp / MANIFEST_NAME if planted else None,
+        n_train,
+        n_val,
+        len(manifest),
+        writer.count,
+        dict(sorted(kind_counts.items())),
+        dict(sorted(defect_counts.items())),
+    )
 
 
 class _Null:
@@ -242,8 +271,9 @@ def _clean(writer: _Writer, opts: SynthOptions, i: int, kind: str, counts: dict[
     return record
 
 
-def _plant(writer: _Writer, data: Any, opts: SynthOptions, j: int, defect: Defect, line_no: int,
-           last_id: str | None) -> dict[str, Any]:
+def _plant(
+    writer: _Writer, data: Any, opts: SynthOptions, j: int, defect: Defect, line_no: int, last_id: str | None
+) -> dict[str, Any]:
     idx = _CORRUPT_BASE + j
     rng = np.random.default_rng([opts.seed, idx, 0])
     domain = pick_domain(rng, opts.domain, defect.base)
@@ -253,8 +283,16 @@ def _plant(writer: _Writer, data: Any, opts: SynthOptions, j: int, defect: Defec
     if defect.kind == "exif_mismatch":  # needs a non-square image, or the rotation would not show
         w, h = sample_size(rng, opts)
         size = (w, h) if w != h else (w, max(32, w * 3 // 4))
-    record, jobs = build_record(defect.base, rng, opts, f"corrupt/c{j:05d}", (opts.seed, idx, 1), domain,
-                                f"s{opts.seed}-c{j:05d}", size=size)
+    record, jobs = build_record(
+        defect.base,
+        rng,
+        opts,
+        f"corrupt/c{j:05d}",
+        (opts.seed, idx, 1),
+        domain,
+        f"s{opts.seed}-c{j:05d}",
+        size=size,
+    )
     for job in jobs:
         job.orientation = 1  # keep the base image plain: only the planted defect may fire
     if defect.kind == "duplicate_id":
@@ -267,5 +305,11 @@ def _plant(writer: _Writer, data: Any, opts: SynthOptions, j: int, defect: Defec
         writer.symlink(rel, target)
     line = plant.raw if plant.raw is not None else dumps(plant.record).encode("utf-8")
     data.write(line + b"\n")
-    return {"line": line_no, "id": plant.record_id, "kind": defect.kind, "code": defect.code.code,
-            "severity": defect.severity, "field": plant.field}
+    return {
+        "line": line_no,
+        "id": plant.record_id,
+        "kind": defect.kind,
+        "code": defect.code.code,
+        "severity": defect.severity,
+        "field": plant.field,
+    }

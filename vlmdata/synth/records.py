@@ -56,8 +56,16 @@ def sample_size(rng: np.random.Generator, opts: SynthOptions) -> tuple[int, int]
     return (w, h) if rng.random() < 0.7 else (h, w)
 
 
-def _image_job(rng: np.random.Generator, opts: SynthOptions, key: str, seed: tuple[int, ...], w: int, h: int,
-               domain: str, objects: list[SceneObject]) -> ImageJob:
+def _image_job(
+    rng: np.random.Generator,
+    opts: SynthOptions,
+    key: str,
+    seed: tuple[int, ...],
+    w: int,
+    h: int,
+    domain: str,
+    objects: list[SceneObject],
+) -> ImageJob:
     fmt = "png" if rng.random() < opts.png_fraction else "jpeg"
     orientation = 1
     if fmt == "jpeg" and rng.random() < opts.exif_fraction:
@@ -71,7 +79,11 @@ def object_dict(obj: SceneObject, rng: np.random.Generator, multi_image: bool) -
         out[f"{obj.kind}_points"] = len(obj.points) // 2
     if multi_image:
         out["image_index"] = obj.image_index
-    out["metadata"] = {"color": "#{:02x}{:02x}{:02x}".format(*obj.color), "style": obj.style, "thickness": obj.thickness}
+    out["metadata"] = {
+        "color": "#{:02x}{:02x}{:02x}".format(*obj.color),
+        "style": obj.style,
+        "thickness": obj.thickness,
+    }
     return out
 
 
@@ -87,23 +99,39 @@ def _metadata(domain: str, kind: str, jobs: list[ImageJob]) -> dict[str, Any]:
     return meta
 
 
-def build_record(kind: str, rng: np.random.Generator, opts: SynthOptions, key: str, seed: tuple[int, ...],
-                 domain: str, record_id: str | None, size: tuple[int, int] | None = None,
-                 ) -> tuple[dict[str, Any], list[ImageJob]]:
+def build_record(
+    kind: str,
+    rng: np.random.Generator,
+    opts: SynthOptions,
+    key: str,
+    seed: tuple[int, ...],
+    domain: str,
+    record_id: str | None,
+    size: tuple[int, int] | None = None,
+) -> tuple[dict[str, Any], list[ImageJob]]:
     """One clean record of `kind` and the image jobs it needs; `key` names its image files."""
     head: dict[str, Any] = {} if record_id is None else {"id": record_id}
     if kind == "chat_text":
         q, a = CHAT_QA[domain][int(rng.integers(len(CHAT_QA[domain])))]
         messages = [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
         if rng.random() < 0.5:
-            system = "你是通信基站巡检助手。" if domain != "generic" else "You are a helpful vision assistant."
+            system = (
+                "你是通信基站巡检助手。" if domain != "generic" else "You are a helpful vision assistant."
+            )
             messages.insert(0, {"role": "system", "content": system})
         return {**head, "messages": messages, "metadata": {"domain": domain, "synth_kind": kind}}, []
     w, h = size if size is not None else sample_size(rng, opts)
     if kind == "irrelevant":
         job = _image_job(rng, opts, key, seed + (0,), w, h, "generic", [])
-        rec = {**head, "images": [job.relpath], "width": w, "height": h, "objects": [], "summary": IRRELEVANT,
-               "metadata": _metadata(domain, kind, [job])}
+        rec = {
+            **head,
+            "images": [job.relpath],
+            "width": w,
+            "height": h,
+            "objects": [],
+            "summary": IRRELEVANT,
+            "metadata": _metadata(domain, kind, [job]),
+        }
         return rec, [job]
     n_images = 2 if kind == "multi" else 1
     groups: dict[str, int] = {}
@@ -127,7 +155,9 @@ def build_record(kind: str, rng: np.random.Generator, opts: SynthOptions, key: s
     return rec, jobs
 
 
-def _chat_about(rng: np.random.Generator, domain: str, scene: list[SceneObject], path: str) -> list[dict[str, Any]]:
+def _chat_about(
+    rng: np.random.Generator, domain: str, scene: list[SceneObject], path: str
+) -> list[dict[str, Any]]:
     """A question about the picture whose answer is true of the painted scene (a category count)."""
     cats = sorted({parse_desc(o.desc)[0] for o in scene})
     cat = cats[int(rng.integers(len(cats)))]
@@ -145,8 +175,12 @@ def _chat_about(rng: np.random.Generator, domain: str, scene: list[SceneObject],
 
 def plan_kinds(n: int, domain: str, rng: np.random.Generator) -> list[str]:
     """The kind of each of the n clean records: mostly dense, a few of every other kind (n >= 20)."""
-    shares = {"multi": 0.05, "irrelevant": 0.04 if domain != "generic" else 0.0, "chat_text": 0.03,
-              "chat_image": 0.03}
+    shares = {
+        "multi": 0.05,
+        "irrelevant": 0.04 if domain != "generic" else 0.0,
+        "chat_text": 0.03,
+        "chat_image": 0.03,
+    }
     kinds: list[str] = []
     for kind, share in shares.items():
         count = round(share * n)

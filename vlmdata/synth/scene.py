@@ -244,8 +244,8 @@ def render_background(rng: np.random.Generator, width: int, height: int, domain:
     base = rng.uniform(90, 185)
     tint = rng.uniform(-12, 12, 3)
     gh, gw = int(rng.integers(3, 7)), int(rng.integers(3, 7))
-    low = rng.uniform(-28, 28, (gh, gw, 1)).astype(np.float32)
-    low = cv2.resize(low, (width, height), interpolation=cv2.INTER_CUBIC)[..., None]
+    coarse = rng.uniform(-28, 28, (gh, gw, 1)).astype(np.float32)
+    low = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)[..., None]
     img = np.empty((height, width, 3), dtype=np.float32)
     img[...] = (base + tint).astype(np.float32)
     img += low
@@ -311,8 +311,8 @@ def _drop_shadows(
             region = shade[j0 + offset : j1 + offset, i0 + offset : i1 + offset]
             np.maximum(region, sub[: j1 - j0, : i1 - i0], out=region)
     k = 2 * offset + 1
-    shade = cv2.GaussianBlur(shade, (k, k), 0)
-    img *= (1.0 - rng.uniform(0.25, 0.4) * shade)[..., None]
+    soft = cv2.GaussianBlur(shade, (k, k), 0)
+    img *= (1.0 - rng.uniform(0.25, 0.4) * soft)[..., None]
 
 
 def _shaded(rng: np.random.Generator, color: tuple[int, int, int], sub: np.ndarray) -> np.ndarray:

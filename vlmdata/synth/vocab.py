@@ -46,23 +46,39 @@ BBU_CATEGORIES: tuple[Category, ...] = (
     Category("BBU设备", ("bbox_2d",), {"品牌": _BRANDS, "可见性": _VIS}, weight=2.0),
     Category("挡风板", ("bbox_2d",), {"安装状态": ("已安装", "未安装"), "可见性": _VIS}),
     Category("螺丝", ("bbox_2d",), {"状态": ("已拧紧", "未拧紧", "缺失")}, weight=1.5),
-    Category("光纤", ("line",), {"弯曲半径": ("合理", "过小"), "保护措施": ("有护套", "有标签", "无保护")},
-             multi=("保护措施",), weight=1.5),
+    Category(
+        "光纤",
+        ("line",),
+        {"弯曲半径": ("合理", "过小"), "保护措施": ("有护套", "有标签", "无保护")},
+        multi=("保护措施",),
+        weight=1.5,
+    ),
     Category("电源线", ("line",), {"捆扎": ("整齐", "散乱"), "颜色": ("黑色", "红色", "蓝色")}),
     Category("接地线", ("line",), {"连接": ("牢固", "松动")}),
-    Category("标签", ("poly",), {"可读性": ("清晰", "模糊"), "内容": ("设备编号", "端口号", "站点名")},
-             multi=("内容",)),
+    Category(
+        "标签",
+        ("poly",),
+        {"可读性": ("清晰", "模糊"), "内容": ("设备编号", "端口号", "站点名")},
+        multi=("内容",),
+    ),
     Category("机柜门", ("poly", "bbox_2d"), {"状态": ("关闭", "打开")}, weight=0.5),
 )
 
 RRU_CATEGORIES: tuple[Category, ...] = (
     Category("RRU设备", ("bbox_2d",), {"品牌": _BRANDS, "可见性": _VIS}, grouped=True, weight=2.0),
     Category("紧固件", ("bbox_2d",), {"状态": ("合格", "松动", "锈蚀")}, weight=1.5),
-    Category("尾纤", ("line",), {"防水": ("已做防水", "未做防水"), "弯曲半径": ("合理", "过小")},
-             grouped=True, weight=1.5),
+    Category(
+        "尾纤",
+        ("line",),
+        {"防水": ("已做防水", "未做防水"), "弯曲半径": ("合理", "过小")},
+        grouped=True,
+        weight=1.5,
+    ),
     Category("接地线", ("line",), {"连接": ("牢固", "松动"), "颜色": ("黄绿色", "黑色")}),
     Category("抱杆", ("poly",), {"材质": ("钢管", "角钢")}, weight=0.5),
-    Category("标签", ("poly",), {"可读性": ("清晰", "模糊"), "内容": ("设备编号", "扇区号")}, multi=("内容",)),
+    Category(
+        "标签", ("poly",), {"可读性": ("清晰", "模糊"), "内容": ("设备编号", "扇区号")}, multi=("内容",)
+    ),
 )
 
 GENERIC_CATEGORIES: tuple[Category, ...] = (
