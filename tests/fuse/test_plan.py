@@ -72,6 +72,10 @@ def test_exact_counts_and_balanced_draws(targets, sources, seed, epoch, stratifi
             assert per_record.max() - per_record.min() <= 1  # whole passes + a remainder
             if idx.size <= n:
                 assert per_record.max() <= 1  # ratio <= 1: a truncated permutation, no repeats
+        if stratified and len(plan):
+            prefix = np.cumsum(plan.entry == k)
+            ideal = np.arange(1, len(plan) + 1) * idx.size / len(plan)
+            assert np.abs(prefix - ideal).max() <= 2.0
 
 
 @pytest.mark.parametrize("stratified", [False, True])

@@ -308,3 +308,33 @@ def test_jsonl_inputs_are_validated_on_the_fly(tmp_path: Path, write_yaml, monke
         with pytest.raises(VlmdataError) as err:
             fuse_epoch(load_fusion_config(bad), tmp_path / "out2")
         assert err.value.code_str == "VD522" and "dirty/data.jsonl" in str(err.value)
+
+
+@pytest.mark.train
+def test_torch_dataloader_workers_read_the_same_stream(mix: Path) -> None:
+    import torch.utils.data as tud
+
+    class Positions(tud.Dataset):
+        def __init__(self, stream: FusionStream) -> None:
+            self.stream = stream
+
+        def __len__(self) -> int:
+            return len(self.stream)
+
+        def __getitem__(self, p: int) -> str:
+            return self.stream[p]["id"]
+
+    stream = FusionStream(mix, epoch=2)
+    expected = [r["id"] for r in stream]
+    loader = tud.DataLoader(
+        Positions(FusionStream(mix, epoch=2)), batch_size=8, num_workers=2, collate_fn=list
+    )
+    got = [rid for batch in loader for rid in batch]
+    assert got == expected
+    resumed = tud.DataLoader(
+        tud.Subset(Positions(FusionStream(mix, epoch=2)), range(40, len(stream))),
+        batch_size=8,
+        num_workers=2,
+        collate_fn=list,
+    )
+    assert [rid for batch in resumed for rid in batch] == expected[40:]

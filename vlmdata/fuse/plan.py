@@ -270,7 +270,9 @@ def _check_sizes(config: FusionConfig, sizes: Mapping[str, int]) -> None:
     missing = [n for n in names if n not in sizes]
     extra = sorted(set(sizes) - set(names))
     bad = [
-        n for n in names if n in sizes and (not isinstance(sizes[n], (int, np.integer)) or int(sizes[n]) < 0)
+        n
+        for n in names
+        if n in sizes and (not isinstance(sizes[n], (int, np.integer)) or not 0 <= int(sizes[n]) < 2**40)
     ]
     if missing or extra or bad:
         raise VlmdataError(
