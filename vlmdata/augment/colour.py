@@ -29,19 +29,9 @@ def brightness(img: np.ndarray, factor: float) -> np.ndarray:
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as in PIL/torchvision grey conversion
 
 
-def _luma_mean(img: np.ndarray, table: np.ndarray | None = None) -> float:
-    """Mean grey level of `img` (after the per-value map `table`, if given), from per-channel histograms."""
-    if table is None:
-        return float(np.dot(_LUMA, cv2.mean(img)[:3]))
-    means = [
-        float(cv2.calcHist([img], [c], None, [256], [0, 256]).reshape(-1).astype(np.float64) @ table)
-        for c in range(3)
-    ]
-    return float(np.dot(_LUMA, means)) / (img.shape[0] * img.shape[1])
-
-
-def _round_table(table: np.ndarray) -> np.ndarray:
-    return np.clip(np.floor(table + 0.5), 0, 255)
+def _luma_mean(img: np.ndarray) -> float:
+    """Mean grey level: the BT.601 luma of the channel means (equals the mean of the grey image)."""
+    return float(np.dot(_LUMA, cv2.mean(img)[:3]))
 
 
 def contrast(img: np.ndarray, factor: float) -> np.ndarray:
@@ -52,13 +42,8 @@ def contrast(img: np.ndarray, factor: float) -> np.ndarray:
 
 
 def color_jitter(img: np.ndarray, b: float, c: float, s: float, h: float) -> np.ndarray:
-    """brightness → contrast → saturation → hue; the first two fused into one lookup table, with the contrast
-    mean taken from the brightened image's histograms, so the result equals applying them one by one."""
-    table = _round_table(_RAMP * b)
-    if c != 1.0:
-        mean = _luma_mean(img, table)
-        table = _round_table((table - mean) * c + mean)
-    out = img if np.array_equal(table, _RAMP) else cv2.LUT(img, table.astype(np.uint8))
+    """brightness → contrast (lookup tables) → saturation and hue (one 3×3 colour matrix)."""
+    out = contrast(brightness(img, b), c)
     if s == 1.0 and h == 0.0:
         return out
     return cv2.transform(out, chroma_matrix(s, h))

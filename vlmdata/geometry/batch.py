@@ -16,9 +16,11 @@ from vlmdata.geometry.kernels import EPS_AREA, bbox_corners, keeps_axes
 
 def _start_top_left(p: np.ndarray) -> np.ndarray:
     y = p[:, 1]
-    cand = np.flatnonzero(y == y.min())
-    i = int(cand[np.argmin(p[cand, 0])]) if len(cand) > 1 else int(cand[0])
-    return p if i == 0 else np.roll(p, -i, axis=0)
+    i = int(y.argmin())
+    if np.count_nonzero(y == y[i]) > 1:  # ties on y: the smallest x among them
+        cand = np.flatnonzero(y == y[i])
+        i = int(cand[p[cand, 0].argmin()])
+    return p if i == 0 else np.concatenate((p[i:], p[:i]))
 
 
 def move_inside(

@@ -27,12 +27,12 @@ def clean_polygon(points: np.ndarray) -> np.ndarray:
         n = len(p)
         if n < 3:
             return p
-        nxt = np.roll(p, -1, axis=0)
+        nxt = np.concatenate((p[1:], p[:1]))
         dup = np.all(p == nxt, axis=1)
         if dup.any():
             p = p[~dup]
             continue
-        prv = np.roll(p, 1, axis=0)
+        prv = np.concatenate((p[-1:], p[:-1]))
         u, v = p - prv, nxt - p
         cross = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
         scale = np.hypot(u[:, 0], u[:, 1]) * np.hypot(v[:, 0], v[:, 1])
@@ -42,7 +42,7 @@ def clean_polygon(points: np.ndarray) -> np.ndarray:
         if flat.all():
             return p[:0]
         # remove non-adjacent flagged vertices first so a run of collinear points keeps its end points
-        drop = flat & ~np.roll(flat, 1)
+        drop = flat & ~np.concatenate((flat[-1:], flat[:-1]))
         p = p[~drop]
     return p
 
@@ -52,11 +52,11 @@ def canonical_poly(points: np.ndarray) -> np.ndarray:
     if len(p) < 3:
         return p
     x, y = p[:, 0], p[:, 1]
-    area2 = np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)
+    area2 = np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]) + x[-1] * y[0] - x[0] * y[-1]
     if area2 < 0:
         p = p[::-1]
     start = int(np.lexsort((p[:, 0], p[:, 1]))[0])
-    return np.roll(p, -start, axis=0)
+    return p if start == 0 else np.concatenate((p[start:], p[:start]))
 
 
 def canonical_line(points: np.ndarray) -> np.ndarray:

@@ -76,7 +76,7 @@ def signed_area(points: np.ndarray) -> float:
     if len(p) < 3:
         return 0.0
     x, y = p[:, 0], p[:, 1]
-    return float(0.5 * (np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)))
+    return float(0.5 * (np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]) + x[-1] * y[0] - x[0] * y[-1]))
 
 
 def area_bbox_2d(points: np.ndarray) -> float:
@@ -122,9 +122,9 @@ def _clip_half_plane(p: np.ndarray, axis: int, bound: float, keep_greater: bool)
     """One Sutherland–Hodgman pass against `p[:, axis] >= bound` (or `<=`), vectorised over edges."""
     if len(p) == 0:
         return p
-    q = np.roll(p, -1, axis=0)
+    q = np.concatenate((p[1:], p[:1]))
     pin = p[:, axis] >= bound if keep_greater else p[:, axis] <= bound
-    qin = np.roll(pin, -1)
+    qin = np.concatenate((pin[1:], pin[:1]))
     cross = pin != qin
     denom = q[:, axis] - p[:, axis]
     with np.errstate(divide="ignore", invalid="ignore"):
