@@ -182,7 +182,8 @@ def test_removed_knob_inside_rlhf_and_unknown_rlhf_key(plugin_dir: Path, inputs:
             "VD647",
             "training.lr_scheduler_type",
         ),
-        ("data: {train: ds}\ntraining: {nnodes: 2, node_rank: 2}", "VD648", "training.node_rank"),
+        ("data: {train: ds}\ntraining: {nnodes: 2, node_rank: 2, master_addr: 10.0.0.1}", "VD648", "training.node_rank"),
+        ("data: {train: ds}\ntraining: {nnodes: 2, node_rank: 1}", "VD648", "training.master_addr"),
         (
             "data: {train: ds}\ntuner: {freeze_llm: true, freeze_vit: true, freeze_aligner: true}",
             "VD646",
@@ -253,7 +254,7 @@ def test_effective_batch_size_from_world_size(plugin_dir: Path, inputs: Path) ->
         plugin: cfgdummy
         model: {path: model}
         data: {train: ds}
-        training: {effective_batch_size: 32, per_device_train_batch_size: 2, nproc_per_node: 4, nnodes: 2}
+        training: {effective_batch_size: 32, per_device_train_batch_size: 2, nproc_per_node: 4, nnodes: 2, master_addr: 10.0.0.1}
     """,
     )
     training = load_run_config(run).training

@@ -147,6 +147,16 @@ def section_checks(sections: dict[str, Any], layered: Layered) -> list[ConfigPro
                     rc.RESUME,
                 )
             )
+        if training.nnodes > 1 and training.master_addr in ("127.0.0.1", "localhost", "::1"):
+            problems.append(
+                problem(
+                    layered,
+                    ("training", "master_addr"),
+                    f"{training.nnodes} nodes cannot meet at the loopback address {training.master_addr}",
+                    rc.DISTRIBUTED,
+                    "set master_addr to node 0's address, reachable from every node",
+                )
+            )
         if training.node_rank >= training.nnodes:
             problems.append(
                 problem(

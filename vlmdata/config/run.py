@@ -54,8 +54,8 @@ class ModelConfig(Section):
 class TemplateConfig(Section):
     name: str = "target_dense_bbu"
     system: str | None = None
-    max_pixels: int = Field(1048576, gt=0)
-    min_pixels: int = Field(3136, gt=0)
+    max_pixels: int = Field(default=1048576, gt=0)
+    min_pixels: int = Field(default=3136, gt=0)
 
     @model_validator(mode="after")
     def _pixels_ordered(self) -> TemplateConfig:
@@ -81,9 +81,9 @@ class TunerConfig(Section):
     target_modules: list[str] = Field(default_factory=lambda: ["all-linear"])
     target_regex: str | None = None
     modules_to_save: list[str] = Field(default_factory=list)
-    lora_rank: int = Field(8, gt=0)
-    lora_alpha: float = Field(32.0, gt=0)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_rank: int = Field(default=8, gt=0)
+    lora_alpha: float = Field(default=32.0, gt=0)
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
 
     _list = field_validator("target_modules", "modules_to_save", mode="before")(_as_list)
 
@@ -102,19 +102,21 @@ class TunerConfig(Section):
 
 class TrainingConfig(Section):
     output_dir: str | None = Field(
-        None, description="Run folder; default runs/<config name> under the working directory."
+        default=None, description="Run folder; default runs/<config name> under the working directory."
     )
-    num_train_epochs: float = Field(1.0, gt=0)
+    num_train_epochs: float = Field(default=1.0, gt=0)
     max_steps: int = Field(
-        -1, ge=-1, description="-1: run num_train_epochs; otherwise stop after this many optimiser steps."
+        default=-1,
+        ge=-1,
+        description="-1: run num_train_epochs; otherwise stop after this many optimiser steps.",
     )
-    per_device_train_batch_size: int = Field(1, gt=0)
-    per_device_eval_batch_size: int = Field(1, gt=0)
-    effective_batch_size: int | None = Field(None, gt=0)
-    gradient_accumulation_steps: int | None = Field(None, gt=0)
-    learning_rate: float = Field(1e-4, gt=0)
-    vit_lr: float | None = Field(None, gt=0)
-    aligner_lr: float | None = Field(None, gt=0)
+    per_device_train_batch_size: int = Field(default=1, gt=0)
+    per_device_eval_batch_size: int = Field(default=1, gt=0)
+    effective_batch_size: int | None = Field(default=None, gt=0)
+    gradient_accumulation_steps: int | None = Field(default=None, gt=0)
+    learning_rate: float = Field(default=1e-4, gt=0)
+    vit_lr: float | None = Field(default=None, gt=0)
+    aligner_lr: float | None = Field(default=None, gt=0)
     lr_scheduler_type: Literal[
         "cosine",
         "cosine_with_min_lr",
@@ -124,34 +126,35 @@ class TrainingConfig(Section):
         "polynomial",
         "inverse_sqrt",
     ] = "cosine"
-    warmup_ratio: float = Field(0.0, ge=0, lt=1)
-    min_lr_ratio: float | None = Field(None, ge=0, lt=1)
-    min_lr: float | None = Field(None, ge=0)
-    weight_decay: float = Field(0.1, ge=0)
-    max_grad_norm: float = Field(1.0, gt=0)
+    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
+    min_lr_ratio: float | None = Field(default=None, ge=0, lt=1)
+    min_lr: float | None = Field(default=None, ge=0)
+    weight_decay: float = Field(default=0.1, ge=0)
+    max_grad_norm: float = Field(default=1.0, gt=0)
     gradient_checkpointing: bool = True
-    bf16: bool | None = Field(None, description="None follows model.dtype.")
+    bf16: bool | None = Field(default=None, description="None follows model.dtype.")
     seed: int = 42
-    logging_steps: int = Field(5, gt=0)
-    save_steps: int = Field(500, gt=0)
+    logging_steps: int = Field(default=5, gt=0)
+    save_steps: int = Field(default=500, gt=0)
     eval_steps: int | None = Field(
-        None, gt=0, description="None: evaluate every save_steps when data.val is set."
+        default=None, gt=0, description="None: evaluate every save_steps when data.val is set."
     )
-    save_total_limit: int | None = Field(None, gt=0)
-    dataloader_num_workers: int = Field(0, ge=0)
+    save_total_limit: int | None = Field(default=None, gt=0)
+    dataloader_num_workers: int = Field(default=0, ge=0)
     group_by_length: bool = True
     resume_from_checkpoint: str | None = Field(
-        None, description="Continue an interrupted run: weights, optimizer, schedule, step and data position."
+        default=None,
+        description="Continue an interrupted run: weights, optimizer, schedule, step and data position.",
     )
     init_from_checkpoint: str | None = Field(
-        None,
+        default=None,
         description="Start from an earlier run's weights (stage 2 of a recipe) with a fresh optimizer and schedule.",
     )
-    nproc_per_node: int = Field(1, gt=0)
-    nnodes: int = Field(1, gt=0)
-    node_rank: int = Field(0, ge=0)
+    nproc_per_node: int = Field(default=1, gt=0)
+    nnodes: int = Field(default=1, gt=0)
+    node_rank: int = Field(default=0, ge=0)
     master_addr: str = "127.0.0.1"
-    master_port: int = Field(29500, gt=0, lt=65536)
+    master_port: int = Field(default=29500, gt=0, lt=65536)
     report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
 
     _list = field_validator("report_to", mode="before")(_as_list)
@@ -192,16 +195,20 @@ class TrainingConfig(Section):
 class RunConfig(Section):
     plugin: str = "sft"
     model: ModelConfig
-    template: TemplateConfig = Field(default_factory=TemplateConfig)
+    template: TemplateConfig = Field(default_factory=lambda: TemplateConfig())
     global_max_length: int = Field(
-        4096, gt=0, description="The single length knob: template max_length and model max length."
+        default=4096, gt=0, description="The single length knob: template max_length and model max length."
     )
-    data: DataConfig = Field(default_factory=DataConfig)
+    data: DataConfig = Field(default_factory=lambda: DataConfig())
     augmentation: AugmentationConfig | None = None
-    tuner: TunerConfig = Field(default_factory=TunerConfig)
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
-    rlhf: Any = Field(None, description="The selected plugin's section; validated by its config_model.")
-    deepspeed: str | None = Field(None, description=f"One of {DEEPSPEED_PRESETS} or a DeepSpeed JSON file.")
+    tuner: TunerConfig = Field(default_factory=lambda: TunerConfig())
+    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig())
+    rlhf: Any = Field(
+        default=None, description="The selected plugin's section; validated by its config_model."
+    )
+    deepspeed: str | None = Field(
+        default=None, description=f"One of {DEEPSPEED_PRESETS} or a DeepSpeed JSON file."
+    )
 
     _files: list[str] = PrivateAttr(default_factory=list)
 
