@@ -42,3 +42,14 @@ def test_synth_then_validate_exit_codes(tmp_path: Path, capsys: pytest.CaptureFi
     rejected = len((tmp_path / "v2/rejects.jsonl").read_text(encoding="utf-8").splitlines())
     assert rejected == manifest["errors"] == report.files[0].rejected
     assert report.files[0].valid == 15 + manifest["warnings"]
+
+
+def test_synth_no_images_and_val_split_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "s"
+    args = ["synth", str(out), "--n", "30", "--no-images", "--val-fraction", "0.2", "--domain", "rru"]
+    assert main([*args, "--corrupt", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "24 records" in text and "6 records" in text and "planted" in text
+    assert not (out / "images").exists()
+    val = [json.loads(x) for x in (out / "val.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(val) == 6 and all(r["metadata"]["domain"] == "rru" for r in val)
