@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan, TrainResult
 from vlmdata_plugins.grpo.config import GrpoConfig
+
+from vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan, TrainResult
 
 
 def _problem(config: Any, key: str, message: str, fix: str) -> Any:

@@ -23,12 +23,12 @@ from typing import Any
 from swift.pipelines.train.rlhf import SwiftRLHF
 from swift.rewards import orms
 from swift.utils import get_model_parameter_info, is_master
+from vlmdata_plugins.common.callbacks import TelemetryCallback
+from vlmdata_plugins.common.pipeline import resolve_lora_targets
 
 from vlmdata.errors import VlmdataError
 from vlmdata.io.atomic import atomic_write_json
 from vlmdata.train.data.samples import TrainSamples, image_kwargs, open_image, over_length_error
-from vlmdata_plugins.common.callbacks import TelemetryCallback
-from vlmdata_plugins.common.pipeline import resolve_lora_targets
 
 
 class RewardAdapter:
@@ -135,10 +135,9 @@ def make_grpo_trainer_cls(base: type) -> type:
         def _dump_rollouts(self, samples: list[Any]) -> None:
             rewards = self._rewards_per_func
             names = list(self.reward_func_names)
-            tok = self.template.tokenizer
             rows = []
             for i, s in enumerate(samples):
-                prompt = [m for m in s.messages[:-1]]
+                prompt = s.messages[:-1]
                 row = {
                     "step": int(self.state.global_step),
                     "prompt": [{"role": m["role"], "content": m["content"] if isinstance(m["content"], str)
@@ -149,7 +148,6 @@ def make_grpo_trainer_cls(base: type) -> type:
                     "rewards": {n: float(rewards[i, j]) for j, n in enumerate(names)} if i < len(rewards) else {},
                 }
                 rows.append(json.dumps(row, ensure_ascii=False, default=str))
-            del tok
             out = Path(self.args.output_dir) / "rollouts" / f"step-{self.state.global_step}.jsonl"
             out.parent.mkdir(parents=True, exist_ok=True)
             from vlmdata.io.atomic import atomic_write_text
