@@ -310,3 +310,27 @@ def test_clean_records_satisfy_the_contract_model(
                 assert rules.bounds_issues(o.points, model.width, model.height, "x") == ([], [])
         n += len(objects)
     assert n > 40
+
+
+def test_random_options_give_contract_valid_records() -> None:
+    """Property test: any seed, size range, object range and domain gives records the contract accepts."""
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    models = pytest.importorskip("vlmdata.contract.models")
+
+    @hypothesis.settings(max_examples=30, deadline=None, derandomize=True)
+    @hypothesis.given(
+        seed=st.integers(0, 2**32 - 1),
+        lo=st.integers(32, 400),
+        extra=st.integers(0, 800),
+        objects=st.tuples(st.integers(1, 30), st.integers(0, 30)),
+        domain=st.sampled_from(["bbu", "rru", "generic", "mixed"]),
+    )
+    def check(seed: int, lo: int, extra: int, objects: tuple[int, int], domain: str) -> None:
+        options = {"min_size": lo, "max_size": lo + extra, "min_objects": objects[0]}
+        options["max_objects"] = objects[0] + objects[1]
+        for rec in iter_records(6, seed=seed, domain=domain, **options):
+            models.Record.model_validate_json(json.dumps(rec, ensure_ascii=False))
+            assert all(lo <= s <= lo + extra for s in (rec.get("width", lo), rec.get("height", lo)))
+
+    check()

@@ -15,6 +15,8 @@ import pytest
 
 validate = pytest.importorskip("vlmdata.validate")
 
+ALSO_REPORTED = {"image_sizes_differ": ("VD304",)}
+
 
 def _by_line(path: Path) -> dict[tuple[str, int], dict]:
     out: dict[tuple[str, int], dict] = {}
@@ -44,8 +46,11 @@ def test_validate_rejects_exactly_the_planted_records(
     wrong = []
     for key, entry in planted.items():
         if entry["severity"] == "error":
-            got = sorted({i["code"] for i in rejects[key]["issues"]}) if key in rejects else None
-            if got is None or entry["code"] not in got:
+            issues = rejects[key]["issues"] if key in rejects else None
+            got = sorted({i["code"] for i in issues if i["severity"] == "error"}) if issues else None
+            # each planter breaks exactly one thing: the manifest's code is the only error, except where the
+            # contract itself implies a second one (a wider second image also mismatches width/height)
+            if got != sorted({entry["code"], *ALSO_REPORTED.get(entry["kind"], ())}):
                 wrong.append((entry["kind"], entry["code"], got))
         elif key in rejects or entry["code"] not in warnings.get(key, set()):
             wrong.append((entry["kind"], entry["code"], warnings.get(key), key in rejects))
@@ -91,5 +96,6 @@ def test_no_images_set_validates_without_image_checks(tmp_path: Path) -> None:
     errors = {("data.jsonl", e["line"]): e["code"] for e in manifest["entries"] if e["severity"] == "error"}
     assert set(rejects) == set(errors)
     for key, code in errors.items():
-        assert code in {i["code"] for i in rejects[key]["issues"]}, (key, code, rejects[key]["issues"])
+        got = {i["code"] for i in rejects[key]["issues"] if i["severity"] == "error"}
+        assert got == {code}, (key, code, rejects[key]["issues"])
     assert report.files[0].valid == 40 + manifest["warnings"]
