@@ -131,3 +131,11 @@ def test_preset_validates(
     assert shown["plugin"] == shown["config"]["plugin"]
     assert shown["backend_args"], "the plan must show the backend arguments"
     assert not (tmp_path / "run").exists(), "--dry-run must not write the run folder"
+
+
+def test_base_holds_runtime_defaults_only() -> None:
+    base = yaml.safe_load((CONFIGS / "base.yaml").read_text(encoding="utf-8"))
+    assert set(base) <= {"model", "template", "global_max_length"}, "no hyperparameters in base.yaml"
+    assert set(base["model"]) <= {"dtype", "attn_impl"}, "base.yaml names no model: a run file does"
+    for preset in ("sft/lora.yaml", "sft/full.yaml", "sft/stage1_aligner.yaml", "sft/stage2_llm.yaml"):
+        assert _extends(CONFIGS / preset) == [(CONFIGS / "base.yaml").resolve()], preset
