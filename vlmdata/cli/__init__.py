@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     from vlmdata.errors import VlmdataError
 
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
+        if isinstance(result, int):  # click returns the code of `typer.Exit(code)` when not standalone
+            return result
     except VlmdataError as exc:
         if os.environ.get("VLMDATA_DEBUG") == "1":
             raise
@@ -74,11 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("interrupted", err=True)
         return 130
     except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer ships its own copy of click, so match click's exceptions by shape rather than by class
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
-            return 2 if isinstance(exc, click.exceptions.UsageError) else 1
+            return 2 if any(c.__name__ == "UsageError" for c in type(exc).__mro__) else 1
         if os.environ.get("VLMDATA_DEBUG") == "1":
             raise
         typer.echo(f"error: unexpected {type(exc).__name__}: {exc}\n  (set VLMDATA_DEBUG=1 for the traceback)", err=True)
