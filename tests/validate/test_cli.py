@@ -1,0 +1,50 @@
+"""The `vlmdata validate` command: exit codes 0/1/2, the table, `--format json`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vlmdata.cli import main
+
+
+def test_clean_data_exits_0_with_table(dataset, rec, tmp_path: Path, capsys) -> None:
+    path = dataset([rec(), rec(id="b")])
+    assert main(["validate", str(path), "--out", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    assert "valid 2 + rejected 0 + blank 0 == lines read 2" in text and "holds" in text
+
+
+def test_rejects_exit_1_and_json_report(dataset, rec, tmp_path: Path, capsys) -> None:
+    path = dataset([rec(), b"{oops", b"", rec(width=0)])
+    code = main(["validate", str(path), "--out", str(tmp_path / "out"), "--format", "json"])
+    assert code == 1
+    report = json.loads(capsys.readouterr().out)
+    assert (report["valid"], report["rejected"], report["blank"], report["lines_read"]) == (1, 2, 1, 4)
+    assert report["invariant_holds"] and set(report["codes"]) == {"VD101", "VD117"}
+    assert report == json.loads((tmp_path / "out" / "report.json").read_text())
+
+
+def test_usage_errors_exit_2(dataset, rec, tmp_path: Path, capsys) -> None:
+    path = dataset([rec()])
+    assert main(["validate", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["validate", str(path)]) == 2  # --out is required
+    assert main(["validate", str(path), "--out", str(tmp_path / "o"), "--format", "xml"]) == 2
+    assert main(["validate", str(path), "--out", str(tmp_path / "o"), "--max-image-pixels", "0"]) == 2
+    assert main(["validate", str(path), "--out", str(tmp_path / "o"), "--image-root", str(tmp_path / "nope")]) == 2
+    assert not (tmp_path / "o").exists()
+    err = capsys.readouterr().err
+    assert "missing.jsonl" in err and "Traceback" not in err
+
+
+def test_image_root_and_flags(tmp_path: Path, img, capsys) -> None:
+    root = tmp_path / "imgs"
+    img(root / "sub" / "a.jpg")
+    data = tmp_path / "meta" / "data.jsonl"
+    data.parent.mkdir()
+    data.write_text(json.dumps({"images": ["sub/a.jpg"], "width": 100, "height": 80, "summary": "无关图片", "note": 1}) + "\n")
+    out = tmp_path / "out"
+    assert main(["validate", str(data), "--out", str(out), "--image-root", str(root)]) == 1  # unknown key
+    assert main(["validate", str(data), "--out", str(out), "--image-root", str(root), "--allow-extra"]) == 0
+    assert main(["validate", str(data), "--out", str(out), "--allow-extra"]) == 1  # relative to the JSONL's folder: missing
+    assert main(["validate", str(data), "--out", str(out), "--allow-extra", "--no-image-check"]) == 0
