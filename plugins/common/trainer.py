@@ -11,9 +11,10 @@
   They are token-weighted means over the logging window, reduced across ranks as (sum, count) pairs, so all
   ranks log the same value and take the same best-checkpoint decision. The extra work is one cross-entropy
   over the supervised positions only, without gradients.
-- `create_optimizer` groups parameters for `vit_lr` / `aligner_lr` by their path in the base model, with the
-  PEFT prefixes (`base_model.model.`, `.modules_to_save.default.`, `.base_layer.`) stripped, so the groups are
-  right for LoRA, DoRA, `modules_to_save` and full training alike.
+- `create_optimizer` groups parameters for `vit_lr` / `aligner_lr` by their path in the base model (the
+  prefixes of ms-swift's `multimodal` optimizer, matched with the PEFT wrappers `base_model.model.`,
+  `.modules_to_save.default`, `.base_layer` stripped) and tags every group with `vlmdata_group`
+  (`llm`/`vit`/`aligner`), so the LR each parameter gets can be checked.
 """
 
 from __future__ import annotations
