@@ -190,6 +190,10 @@ def test_chat_normalisation_round_trips_to_swift_strings() -> None:
         ({"objects": [obj("a", "poly", [0, 0, 1, 1])]}, "source_dense", "VD419"),
         ({"objects": [obj("a", "circle", [0, 0, 1, 1])]}, "source_dense", "VD419"),
         ({"objects": [obj("a", "bbox_2d", [0, 0, 1, 1])], "width": None}, "source_dense", "VD420"),
+        ({"objects": [obj("a", "bbox_2d", [0, 0, 1, 1])], "width": -640}, "source_dense", "VD420"),
+        ({"objects": [obj("a", "bbox_2d", [0, 0, 1, float("nan")])]}, "source_dense", "VD419"),
+        ({"objects": [obj("a", "bbox_2d", [0, 0, 1, 1], image_index=1)]}, "source_dense", "VD419"),
+        ({"objects": [{**obj("a", "bbox_2d", [0, 0, 1, 1]), "desc": None}]}, "source_dense", "VD419"),
         ({}, "no_such_template", "VD410"),
     ],
 )

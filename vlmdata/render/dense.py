@@ -19,6 +19,7 @@ then the remaining coordinates and the desc, so the order never depends on the i
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,16 +31,62 @@ from vlmdata.render.templates import where
 _KIND_RANK = {"bbox_2d": 0, "poly": 1, "line": 2}
 
 
-def _grid_object(obj: Mapping[str, Any], width: float, height: float, record: Mapping[str, Any], i: int) -> tuple:
+def _grid_object(
+    obj: Any, width: float, height: float, record: Mapping[str, Any], i: int, n_images: int
+) -> tuple:
+    """(sort key, kind, grid geometry, image index) of one object; anything unusable is VD419 with its place."""
+    field = f"objects[{i}]"
+    if not isinstance(obj, Mapping):
+        raise VlmdataError(
+            codes.BAD_GEOMETRY, "an object must be a mapping", where=where(record, field), value=obj
+        )
+    if not isinstance(obj.get("desc"), str):
+        raise VlmdataError(
+            codes.BAD_GEOMETRY,
+            "desc must be a string",
+            where=where(record, field + ".desc"),
+            value=obj.get("desc"),
+        )
+    try:
+        out = _grid_object_unchecked(obj, width, height, record, i)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise VlmdataError(
+            codes.BAD_GEOMETRY,
+            f"coordinates must be finite numbers ({exc})",
+            where=where(record, field + ".points"),
+            value=obj.get("points"),
+        ) from None
+    index = out[-1]
+    if n_images > 0 and not 0 <= index < n_images:
+        raise VlmdataError(
+            codes.BAD_GEOMETRY,
+            f"image_index outside the record's {n_images} image(s)",
+            where=where(record, field + ".image_index"),
+            value=index,
+        )
+    return out
+
+
+def _grid_object_unchecked(
+    obj: Mapping[str, Any], width: float, height: float, record: Mapping[str, Any], i: int
+) -> tuple:
     kind = obj.get("kind")
     pts = obj.get("points")
     field = f"objects[{i}]"
     if kind not in _KIND_RANK or not isinstance(pts, Sequence) or len(pts) % 2:
-        raise VlmdataError(codes.BAD_GEOMETRY, f"object kind {kind!r} with {len(pts or [])} coordinate values",
-                           where=where(record, field))
+        raise VlmdataError(
+            codes.BAD_GEOMETRY,
+            f"object kind {kind!r} with {len(pts or [])} coordinate values",
+            where=where(record, field),
+        )
     if kind == "bbox_2d":
         if len(pts) != 4:
-            raise VlmdataError(codes.BAD_GEOMETRY, "a box needs exactly 4 values", where=where(record, field), value=list(pts))
+            raise VlmdataError(
+                codes.BAD_GEOMETRY,
+                "a box needs exactly 4 values",
+                where=where(record, field),
+                value=list(pts),
+            )
         g = to_grid(pts, width, height)
         x1, x2 = sorted((g[0], g[2]))
         y1, y2 = sorted((g[1], g[3]))
@@ -49,8 +96,12 @@ def _grid_object(obj: Mapping[str, Any], width: float, height: float, record: Ma
     else:
         min_pts = 3 if kind == "poly" else 2
         if len(pts) < 2 * min_pts:
-            raise VlmdataError(codes.BAD_GEOMETRY, f"a {kind} needs at least {min_pts} points",
-                               where=where(record, field), value=list(pts))
+            raise VlmdataError(
+                codes.BAD_GEOMETRY,
+                f"a {kind} needs at least {min_pts} points",
+                where=where(record, field),
+                value=list(pts),
+            )
         raw = pairs([float(v) for v in pts])
         px = canonicalize_pairs(kind, raw)
         if len(px) < min_pts:  # degenerate in pixels: render the points as given
@@ -65,8 +116,16 @@ def _grid_object(obj: Mapping[str, Any], width: float, height: float, record: Ma
         box = (min(xs), min(ys), max(xs), max(ys))
         ref = gp[0]
     index = int(obj.get("image_index") or 0)
-    key = (index, box[1] + box[3], box[0] + box[2], _KIND_RANK[kind], ref[1], ref[0],
-           [c for p in geom for c in p] if kind != "bbox_2d" else geom, obj.get("desc") or "")
+    key = (
+        index,
+        box[1] + box[3],
+        box[0] + box[2],
+        _KIND_RANK[kind],
+        ref[1],
+        ref[0],
+        [c for p in geom for c in p] if kind != "bbox_2d" else geom,
+        obj.get("desc") or "",
+    )
     return key, kind, geom, index
 
 
@@ -74,10 +133,17 @@ def dense_json(record: Mapping[str, Any], objects: Sequence[Mapping[str, Any]] |
     """The one-line JSON of the record's objects (or of `objects`, e.g. after augmentation)."""
     objs = (record.get("objects") or []) if objects is None else objects
     n_images = len(record.get("images") or [])
-    if objs and (not record.get("width") or not record.get("height")):
-        raise VlmdataError(codes.NO_SIZE, "cannot put coordinates on the 0–1000 grid without the image size",
-                           where=where(record, "width"))
-    rendered = [_grid_object(o, record["width"], record["height"], record, i) for i, o in enumerate(objs)]
+    width, height = record.get("width"), record.get("height")
+    if objs and not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf for v in (width, height)
+    ):
+        raise VlmdataError(
+            codes.NO_SIZE,
+            "cannot put coordinates on the 0–1000 grid without a positive image size",
+            where=where(record, "width"),
+            value=(width, height),
+        )
+    rendered = [_grid_object(o, width, height, record, i, n_images) for i, o in enumerate(objs)]
     rendered.sort(key=lambda r: r[0])
     out: dict[str, dict[str, Any]] = {}
     for n, (key, kind, geom, index) in enumerate(rendered, start=1):
