@@ -1,12 +1,10 @@
 """GRPO on ms-swift, in-process, fed by vlmdata's data layer.
 
-- Prompts: `GrpoPrompts` (a `TrainSamples`) turns each record into the raw row ms-swift's GRPO trainer
-  consumes: the prompt messages (system + images + user text, exactly the training prompt), the reference
-  target as `solution`, and the record itself (`vlmdata_record`, JSON, its template in `metadata._template`)
-  for the rewards. Online augmentation applies to the training split as in `sft`, and the reference then is
-  the augmented record, so rewards score against the geometry the model actually saw.
-- Length: the prompt is encoded once with ms-swift's template; prompt + `max_completion_length` must stay
-  below `global_max_length`, else the run stops naming the record (never a silent drop).
+- Prompts: `vlmdata_plugins.common.rows.RawRows` with `prompt_only=True`: the training prompt, the reference
+  target as `solution`, and the record itself (`vlmdata_record`) for the rewards. Online augmentation applies
+  to the training split as in `sft`, and the reference then is the augmented record, so rewards score
+  against the geometry the model actually saw. Prompt + `max_completion_length` must stay below
+  `global_max_length`, else the run stops naming the record (never a silent drop).
 - Rewards: each selected reward is registered in ms-swift's reward registry under `vlmdata.<name>` as a class
   named after the reward, so ms-swift logs `rewards/<name>/mean` (→ `train/rewards/<name>/mean` in
   logging.jsonl).
@@ -25,10 +23,10 @@ from swift.rewards import orms
 from swift.utils import get_model_parameter_info, is_master
 from vlmdata_plugins.common.callbacks import TelemetryCallback
 from vlmdata_plugins.common.pipeline import resolve_lora_targets
+from vlmdata_plugins.common.rows import open_rows
 
 from vlmdata.errors import VlmdataError
 from vlmdata.io.atomic import atomic_write_json
-from vlmdata.train.data.samples import TrainSamples, image_kwargs, open_image, over_length_error
 
 
 class RewardAdapter:
@@ -57,68 +55,6 @@ def register_rewards(names: list[str]) -> None:
         key = f"vlmdata.{name}"
         if key not in orms:
             orms[key] = type(name, (RewardAdapter,), {"reward_name": name})
-
-
-class GrpoPrompts(TrainSamples):
-    """Raw GRPO rows (see the module docstring) instead of encoded training samples."""
-
-    def __init__(self, *args: Any, max_completion_length: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_completion_length = max_completion_length
-
-    def build(self, source: Any, record: dict[str, Any], epoch: int, step: int | None) -> dict[str, Any]:
-        from vlmdata.render import build_messages
-        from vlmdata.render.templates import record_metadata
-        from vlmdata.train.data.samples import _to_pil, resolve_record_template
-
-        rid = str(record.get("id"))
-        paths = list(record.get("images") or [])
-        images = [open_image(p, rid, source.path) for p in paths]
-        as_on_disk = [not _exif_rotated(p) for p in paths]
-        if self.train and source.augment and self.augment_pipeline is not None and images:
-            from vlmdata.augment import augment_record
-
-            result = augment_record(record, images, self.augment_pipeline, epoch, step=step)
-            images = [_to_pil(im) for im in result.images]
-            record = result.apply_to(record)
-            as_on_disk = [False] * len(images)
-        template = resolve_record_template(record, source.template)
-        messages = build_messages(record, template, images=images or None, system=self.system)
-        from vlmdata.render import to_swift_standard
-
-        # ms-swift keys GRPO groups by the JSON of the prompt messages and its rollout requests carry images
-        # as strings: the standard form (`<image>` tags in the text) with each image as its path when the
-        # file's pixels are exactly what training sees, else (EXIF-rotated or augmented) as lossless PNG
-        # base64 of the pixels, since ms-swift applies no EXIF orientation itself.
-        prompt, _ = to_swift_standard(messages[:-1])
-        prompt_images = [p if keep else _png_base64(im) for p, im, keep in zip(paths, images, as_on_disk, strict=True)]
-        target = messages[-1]["content"]
-        encoded = self.encode(prompt, prompt_images, image_kwargs(record))
-        length = int(encoded.get("length") or len(encoded["input_ids"])) + self.max_completion_length
-        if length >= self.global_max_length:
-            raise over_length_error(rid, source, length, self.global_max_length)
-        meta = record_metadata(record)
-        meta["_template"] = template
-        reference = {k: v for k, v in record.items() if k != "length"}
-        reference["metadata"] = json.dumps(meta, ensure_ascii=False)
-        return {"messages": prompt, "images": prompt_images, "solution": target, "channel": source.name,
-                "vlmdata_record": json.dumps(reference, ensure_ascii=False, default=str)}
-
-
-def _exif_rotated(path: str) -> bool:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.getexif().get(0x0112, 1) not in (1, None)
-
-
-def _png_base64(image: Any) -> str:
-    import base64
-    import io
-
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def make_grpo_trainer_cls(base: type) -> type:
@@ -163,27 +99,11 @@ class VlmdataGrpoPipeline(SwiftRLHF):
         self.vlmdata_data = data
         self.extra_callbacks = list(extra_callbacks or [])
         super().__init__(args)
-        self.template.max_length = None  # prompt + completion budget is checked by GrpoPrompts
-
-    def _encode_prompt(self, messages: list[dict[str, Any]], images: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-        row: dict[str, Any] = {"messages": messages, "images": images}
-        if kwargs:
-            row["chat_template_kwargs"] = dict(kwargs)
-        return self.template.encode(row, return_length=True)
-
-    def _prompts(self, split: str) -> GrpoPrompts | None:
-        data = self.vlmdata_data
-        sources = data.train if split == "train" else data.val
-        if sources is None or not sources.items:
-            return None
-        rl = self.vlmdata_plan.config.rlhf
-        return GrpoPrompts(sources, self._encode_prompt, global_max_length=data.config.global_max_length,
-                           system=data.config.template.system,
-                           augment_pipeline=data.augment_pipeline if split == "train" else None,
-                           train=split == "train", max_completion_length=rl.max_completion_length)
+        self.template.max_length = None  # prompt + completion budget is checked by RawRows
 
     def _prepare_dataset(self) -> list[Any]:
-        return [self._prompts("train"), self._prompts("val")]
+        budget = self.vlmdata_plan.config.rlhf.max_completion_length
+        return [open_rows(self, split, prompt_only=True, completion_budget=budget) for split in ("train", "val")]
 
     def run(self) -> Any:
         from swift.trainers import TrainerFactory

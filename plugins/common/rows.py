@@ -1,0 +1,102 @@
+"""Raw conversation rows for ms-swift's rollout-style trainers (GRPO, GKD), built by vlmdata's data layer.
+
+ms-swift's GRPO and GKD trainers take raw rows (`messages` + `images` + passthrough columns) and encode them
+themselves. `RawRows` is the `TrainSamples` that produces them: the same record → (online augmentation on the
+training split) → conversation path as `sft`, then
+
+- the messages in ms-swift's standard form (`<image>` tags in the text): ms-swift keys rollout groups by the
+  JSON of the messages, and its rollout requests carry images as strings. Each image is its path when the
+  file's pixels are exactly what training sees, else (EXIF-rotated or augmented) a lossless PNG base64 of the
+  pixels — ms-swift applies no EXIF orientation itself;
+- `prompt_only=True` (GRPO) drops the assistant turn and keeps it as `solution`;
+- the length check: the encoded row (prompt only, or the whole conversation) plus `completion_budget`
+  (the generation budget of on-policy steps) must stay below `global_max_length`, else the run stops naming
+  the record (never a silent drop);
+- `vlmdata_record`: the record as JSON with its template in `metadata._template` (augmented geometry when
+  augmented), for rewards that score against the reference.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from vlmdata.train.data.samples import TrainSamples, image_kwargs, open_image, over_length_error
+
+
+def exif_rotated(path: str) -> bool:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.getexif().get(0x0112, 1) not in (1, None)
+
+
+def png_base64(image: Any) -> str:
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+class RawRows(TrainSamples):
+    def __init__(self, *args: Any, prompt_only: bool, completion_budget: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prompt_only = prompt_only
+        self.completion_budget = int(completion_budget)
+
+    def build(self, source: Any, record: dict[str, Any], epoch: int, step: int | None) -> dict[str, Any]:
+        from vlmdata.render import build_messages, to_swift_standard
+        from vlmdata.render.templates import record_metadata
+        from vlmdata.train.data.samples import _to_pil, resolve_record_template
+
+        rid = str(record.get("id"))
+        paths = list(record.get("images") or [])
+        images = [open_image(p, rid, source.path) for p in paths]
+        as_on_disk = [not exif_rotated(p) for p in paths]
+        if self.train and source.augment and self.augment_pipeline is not None and images:
+            from vlmdata.augment import augment_record
+
+            result = augment_record(record, images, self.augment_pipeline, epoch, step=step)
+            images = [_to_pil(im) for im in result.images]
+            record = result.apply_to(record)
+            as_on_disk = [False] * len(images)
+        template = resolve_record_template(record, source.template)
+        messages = build_messages(record, template, images=images or None, system=self.system)
+        target = messages[-1]["content"]
+        flat, _ = to_swift_standard(messages[:-1] if self.prompt_only else messages)
+        row_images = [p if keep else png_base64(im) for p, im, keep in zip(paths, images, as_on_disk, strict=True)]
+        encoded = self.encode(flat, row_images, image_kwargs(record))
+        length = int(encoded.get("length") or len(encoded["input_ids"])) + self.completion_budget
+        if length >= self.global_max_length:
+            raise over_length_error(rid, source, length, self.global_max_length)
+        meta = record_metadata(record)
+        meta["_template"] = template
+        reference = {k: v for k, v in record.items() if k != "length"}
+        reference["metadata"] = json.dumps(meta, ensure_ascii=False)
+        return {"messages": flat, "images": row_images, "solution": target, "channel": source.name,
+                "vlmdata_record": json.dumps(reference, ensure_ascii=False, default=str)}
+
+
+def row_encoder(template: Any) -> Any:
+    """encode(messages, images, image_kwargs) with ms-swift's template (standard-form messages)."""
+
+    def encode(messages: list[dict[str, Any]], images: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {"messages": messages, "images": images}
+        if kwargs:
+            row["chat_template_kwargs"] = dict(kwargs)
+        return template.encode(row, return_length=True)
+
+    return encode
+
+
+def open_rows(pipeline: Any, split: str, *, prompt_only: bool, completion_budget: int) -> RawRows | None:
+    data = pipeline.vlmdata_data
+    sources = data.train if split == "train" else data.val
+    if sources is None or not sources.items:
+        return None
+    return RawRows(sources, row_encoder(pipeline.template), global_max_length=data.config.global_max_length,
+                   system=data.config.template.system,
+                   augment_pipeline=data.augment_pipeline if split == "train" else None,
+                   train=split == "train", prompt_only=prompt_only, completion_budget=completion_budget)
