@@ -128,8 +128,12 @@ def size_conversation(
     messages: Sequence[Mapping[str, Any]],
     counter: TokenCounter,
     pixel_bounds: tuple[int, int],
+    last_response_tokens: int | None = None,
 ) -> Sized:
-    """Exact length of `messages` (built from `record`) as ms-swift's qwen3_vl template encodes it."""
+    """Exact length of `messages` (built from `record`) as ms-swift's qwen3_vl template encodes it.
+
+    `last_response_tokens`: the final assistant text's token count when already known (dense fast path).
+    """
     prompts, responses, n_images = conversation_pieces(record, messages)
     n_record_images = len(record.get("images") or [])
     if n_images != n_record_images:
@@ -141,7 +145,10 @@ def size_conversation(
         total += counter.cached(prompt)
     last = len(responses) - 1
     for i, response in enumerate(responses):
-        total += counter.count(response)
+        if i == last and last_response_tokens is not None:
+            total += last_response_tokens
+        else:
+            total += counter.count(response)
         if i < last or not response.endswith(STOP_WORDS):
             total += counter.cached(TURN_END)
     img = 0
@@ -168,6 +175,18 @@ def size_conversation(
     return Sized(total, img)
 
 
+def _dense_messages(record: Mapping[str, Any], template: Any, system: str | None) -> list[dict[str, Any]]:
+    """`build_messages` for a dense template, with the target left out (it is counted, not rendered)."""
+    sys_text = template.system if system is None else system
+    out: list[dict[str, Any]] = [{"role": "system", "content": sys_text}] if sys_text else []
+    images = list(record.get("images") or [])
+    content: list[dict[str, Any]] = [{"type": "image", "image": img} for img in images]
+    content.append({"type": "text", "text": template.prompt(len(images))})
+    out.append({"role": "user", "content": content})
+    out.append({"role": "assistant", "content": ""})
+    return out
+
+
 def size_record(
     record: Mapping[str, Any],
     default_template: str,
@@ -175,9 +194,25 @@ def size_record(
     pixel_bounds: tuple[int, int],
     system: str | None = None,
 ) -> tuple[Sized, str]:
-    """(length, template name) of a record rendered the way training renders it."""
-    from vlmdata.render import build_messages, resolve_template
+    """(length, template name) of a record rendered the way training renders it.
+
+    Dense targets are counted without rendering when `vlmdata.audit.dense` can do it exactly; everything else
+    (and any dense record it is unsure of) is rendered with `build_messages` and counted.
+    """
+    from vlmdata.render import build_messages, get_template, resolve_template
 
     name = resolve_template(record, default_template)
+    template = get_template(name)
+    if template.mode == "dense" and counter.fast:
+        from vlmdata.audit.dense import DenseCounter
+        from vlmdata.render.templates import record_domain
+
+        if counter.dense is None:
+            counter.dense = DenseCounter(counter)
+        header = template.header_line(record_domain(template, record)) if template.header else None
+        target_tokens = counter.dense.count(record, header)
+        if target_tokens is not None:
+            messages = _dense_messages(record, template, system)
+            return size_conversation(record, messages, counter, pixel_bounds, target_tokens), name
     messages = build_messages(record, name, system=system)
     return size_conversation(record, messages, counter, pixel_bounds), name

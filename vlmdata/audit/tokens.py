@@ -55,6 +55,7 @@ class TokenCounter:
         self._whole: dict[str, int] = {}
         self._before_digit: dict[str, int] = {}
         self.calls = 0  # strings the tokenizer actually ran on (for the benchmark)
+        self.dense: Any = None  # the DenseCounter built on first use (vlmdata.audit.length)
 
     @classmethod
     def from_model_dir(cls, model_dir: str | Path) -> TokenCounter:
@@ -91,7 +92,8 @@ class TokenCounter:
                 self._whole[text] = n
         return n
 
-    def _piece_before_digit(self, piece: str) -> int:
+    def count_before_digit(self, piece: str) -> int:
+        """Tokens of a digit-free `piece` when an ASCII digit follows it."""
         n = self._before_digit.get(piece)
         if n is None:
             n = self.exact(piece + "0") - 1
@@ -113,7 +115,7 @@ class TokenCounter:
                 continue
             if i and unicodedata.combining(piece[0]):
                 return self.exact(text)
-            total += self.cached(piece) if i == last else self._piece_before_digit(piece)
+            total += self.cached(piece) if i == last else self.count_before_digit(piece)
         return total
 
     def verify(self, texts: list[str]) -> list[str]:
