@@ -143,7 +143,8 @@ def _probe_pil(path: str) -> ImageInfo:
         warnings.simplefilter("ignore")
         try:
             with Image.open(path) as im:
-                orientation = im.getexif().get(0x0112, 1) if im.format in ("WEBP", "TIFF", "MPO") else 1
+                # PIL's TIFF reader already reports the oriented size (and exif_transpose keeps it)
+                orientation = im.getexif().get(0x0112, 1) if im.format in ("WEBP", "MPO") else 1
                 return ImageInfo(im.format or "?", im.width, im.height, orientation if 1 <= orientation <= 8 else 1)
         except Image.DecompressionBombError as exc:
             raise ImageProblem(codes.DECOMPRESSION_BOMB.code, str(exc)) from None
