@@ -125,7 +125,7 @@ def test_export_refuses_missing_images_and_writes_nothing(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert "VD421" in err and "id=dense2" in err and "images[1]" in err
     assert out.read_text(encoding="utf-8") == "previous\n", "a failed export leaves the previous file"
-    assert main(["export", str(ds_path), "--out", str(out), "--template", "nope"]) == 1
+    assert main(["export", str(ds_path), "--out", str(out), "--template", "nope"]) == 2
     (tmp_path / "d" / "i2.png").write_bytes((tmp_path / "d" / "i1.png").read_bytes())
     from vlmdata.export import export_records
     from vlmdata.io.dataset import load_dataset

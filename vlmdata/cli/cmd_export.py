@@ -22,9 +22,13 @@ def register(app: typer.Typer) -> None:
         import json
 
         from vlmdata.cli._common import require_exists
+        from vlmdata.errors import UsageError
         from vlmdata.export import export_dataset
+        from vlmdata.render import TEMPLATES
 
         require_exists(dataset, "dataset")
+        if template is not None and template not in TEMPLATES:
+            raise UsageError(f"unknown template {template!r}", hint="known templates: " + ", ".join(TEMPLATES))
         result = export_dataset(dataset, out, template=template, config=config)
         if fmt == "json":
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))

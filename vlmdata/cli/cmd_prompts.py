@@ -41,8 +41,11 @@ def register(app: typer.Typer) -> None:
         """Print the system prompt and the user prompt exactly as training and inference send them."""
         import json
 
-        from vlmdata.render import get_template
+        from vlmdata.errors import UsageError
+        from vlmdata.render import TEMPLATES, get_template
 
+        if name not in TEMPLATES:
+            raise UsageError(f"unknown template {name!r}", hint="known templates: " + ", ".join(TEMPLATES))
         t = get_template(name)
         if fmt == "json":
             data = {"name": t.name, "mode": t.mode, "domain": t.domain, "system": t.system,
