@@ -65,6 +65,7 @@ def inputs(tmp_path: Path) -> Path:
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}", encoding="utf-8")
     (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "state.json").write_text("{}", encoding="utf-8")
     return tmp_path
 
 
@@ -182,7 +183,11 @@ def test_removed_knob_inside_rlhf_and_unknown_rlhf_key(plugin_dir: Path, inputs:
             "VD647",
             "training.lr_scheduler_type",
         ),
-        ("data: {train: ds}\ntraining: {nnodes: 2, node_rank: 2, master_addr: 10.0.0.1}", "VD648", "training.node_rank"),
+        (
+            "data: {train: ds}\ntraining: {nnodes: 2, node_rank: 2, master_addr: 10.0.0.1}",
+            "VD648",
+            "training.node_rank",
+        ),
         ("data: {train: ds}\ntraining: {nnodes: 2, node_rank: 1}", "VD648", "training.master_addr"),
         (
             "data: {train: ds}\ntuner: {freeze_llm: true, freeze_vit: true, freeze_aligner: true}",
@@ -203,6 +208,8 @@ def test_removed_knob_inside_rlhf_and_unknown_rlhf_key(plugin_dir: Path, inputs:
         ),
         ("data: {train: [ds, nope]}", "VD644", "data.train[1]"),
         ("data: {train: ds}\ndeepspeed: zero4", "VD605", "deepspeed"),
+        ("data: {train: model}", "VD644", "data.train[0]"),
+        ("data: {train: ds}\nmodel: {path: ds}", "VD644", "model.path"),
         ("data: {train: ds}\ndeepspeed: ds.json", "VD644", "deepspeed"),
         ("data: {train: ds}\ntemplate: {min_pixels: 100, max_pixels: 10}", "VD605", "template"),
         ("data: {train: ds}\ntraining: {report_to: [mlflow]}", "VD605", "training.report_to"),
@@ -303,3 +310,17 @@ def test_missing_model_path_is_reported_in_the_run_file(plugin_dir: Path, inputs
         load_run_config(run)
     (line,) = _problems(exc)
     assert line.startswith(f"VD605 {run}: model.path: Field required") and "vlmdata tiny-model" in line
+
+
+def test_validate_output_folder_points_at_its_data(plugin_dir: Path, inputs: Path) -> None:
+    (inputs / "out" / "data").mkdir(parents=True)
+    (inputs / "out" / "data" / "state.json").write_text("{}", encoding="utf-8")
+    run = _w(inputs / "run.yaml", "plugin: cfgdummy\nmodel: {path: model}\ndata: {train: out}\n")
+    with pytest.raises(VlmdataError) as exc:
+        load_run_config(run)
+    (line,) = _problems(exc)
+    assert (
+        line.startswith("VD644")
+        and "data.train[0]" in line
+        and f"did you mean {inputs / 'out' / 'data'}" in line
+    )

@@ -95,6 +95,14 @@ def toy_site(tmp_path: Path) -> Path:
     return site
 
 
+def _fake_inputs(root: Path, model: str, data: str) -> None:
+    """A folder that passes as a model and one that passes as a dataset (the toy plugin reads neither)."""
+    (root / model).mkdir(exist_ok=True)
+    (root / model / "config.json").write_text("{}", encoding="utf-8")
+    (root / data).mkdir(exist_ok=True)
+    (root / data / "state.json").write_text("{}", encoding="utf-8")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,8 +110,7 @@ def _free_port() -> int:
 
 
 def _run_config(tmp_path: Path, extra: str = "") -> Path:
-    (tmp_path / "model").mkdir(exist_ok=True)
-    (tmp_path / "train").mkdir(exist_ok=True)
+    _fake_inputs(tmp_path, "model", "train")
     text = textwrap.dedent("""\
         plugin: toy
         model: {path: model}
@@ -281,8 +288,7 @@ def test_plugins_command_lists_and_fails_on_broken(
 def test_section_for_a_plugin_without_config_model(broken_site: Path, tmp_path: Path) -> None:
     from vlmdata.config import load_run_config
 
-    (tmp_path / "m").mkdir()
-    (tmp_path / "d").mkdir()
+    _fake_inputs(tmp_path, "m", "d")
     run = tmp_path / "run.yaml"
     run.write_text("plugin: plain\nmodel: {path: m}\ndata: {train: d}\nrlhf: {beta: 1}\n", encoding="utf-8")
     with pytest.raises(VlmdataError) as exc:
@@ -301,8 +307,7 @@ def test_compress_image_pads() -> None:
 
 
 def _plain_run(tmp_path: Path, plugin: str, extra: str = "") -> Path:
-    (tmp_path / "m").mkdir(exist_ok=True)
-    (tmp_path / "d").mkdir(exist_ok=True)
+    _fake_inputs(tmp_path, "m", "d")
     run = tmp_path / "run.yaml"
     run.write_text(f"plugin: {plugin}\nmodel: {{path: m}}\ndata: {{train: d}}\n{extra}", encoding="utf-8")
     return run

@@ -52,6 +52,7 @@ BACKEND_KEYS = {
     "model_type": "nothing: the model type is read from model.path",
 }
 MODEL_PATH_ALIASES = ("model", "model_id_or_path", "model_name_or_path")
+DATASET_MARKERS = ("state.json", "dataset_info.json")
 INPUT_PATHS: tuple[KeyPath, ...] = (
     ("model", "path"),
     ("data", "fusion"),
@@ -305,8 +306,39 @@ def _missing_paths(config: RunConfig, layered: Layered, trainer: Any) -> list[Co
     for path, value in checks:
         if isinstance(value, str) and not Path(value).exists():
             problems.append(problem(layered, path, f"no such file or folder: {value}", rc.PATH_MISSING))
+    problems += _shape_problems(config, layered)
     if config.data.fusion is not None and Path(config.data.fusion).is_file():
         problems += _fusion_problems(config.data.fusion, layered)
+    return problems
+
+
+def _shape_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
+    """Existing paths of the wrong kind: a model folder without config.json, a folder that is no dataset."""
+    problems = []
+    model = Path(config.model.path)
+    if model.is_dir() and not (model / "config.json").is_file():
+        problems.append(
+            problem(
+                layered, ("model", "path"), f"not a model folder (no config.json): {model}", rc.PATH_MISSING
+            )
+        )
+    splits = [("train", i, p) for i, p in enumerate(config.data.train)]
+    splits += [("val", i, p) for i, p in enumerate(config.data.val)]
+    for split, i, value in splits:
+        folder = Path(value)
+        if not folder.is_dir() or any((folder / name).is_file() for name in DATASET_MARKERS):
+            continue
+        inner = [c.name for c in sorted(folder.iterdir()) if any((c / n).is_file() for n in DATASET_MARKERS)]
+        fix = (
+            f"did you mean {folder / inner[0]}? (`vlmdata validate --out DIR` writes DIR/data and DIR/val)"
+            if inner
+            else "point at a dataset folder written by `vlmdata validate`, `fuse` or `augment`"
+        )
+        problems.append(
+            problem(
+                layered, ("data", split, i), f"not an Arrow dataset folder: {folder}", rc.PATH_MISSING, fix
+            )
+        )
     return problems
 
 
