@@ -44,3 +44,15 @@ def test_error_codes_are_well_formed() -> None:
     for code, entry in codes.items():
         assert entry.title and entry.fix, f"{code} lacks a meaning or a fix"
         assert entry.severity in ("error", "warning")
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    from vlmdata.cli import main
+
+    assert main(["synth", str(tmp_path / "s"), "--n", "nope"]) == 2  # bad flag value: usage error
+    assert main(["no-such-command"]) == 2
+    (tmp_path / "bad.jsonl").write_text('{"id": "x", "images": 3}\n', encoding="utf-8")
+    assert main(["validate", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "v"), "--no-image-check"]) == 1
+    out = subprocess.run([sys.executable, "-m", "vlmdata", "validate", str(tmp_path / "bad.jsonl"), "--out",
+                          str(tmp_path / "v2"), "--no-image-check"], capture_output=True, text=True)
+    assert out.returncode == 1
