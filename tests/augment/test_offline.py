@@ -168,3 +168,29 @@ def test_bad_config_is_a_one_line_error(tmp_path, capsys, augmented):
     err = capsys.readouterr().err
     assert "VD651" in err and "angle_range" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_missing_image_is_a_clear_error_and_nothing_is_written(tmp_path, capsys):
+    src = make_dataset(tmp_path, n=2)
+    (tmp_path / "shape1.png").unlink()
+    (tmp_path / "aug.yaml").write_text(CONFIG, encoding="utf-8")
+    rc = main(["augment", str(src), "--config", str(tmp_path / "aug.yaml"), "--out", str(tmp_path / "o")])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "VD222" in err and "shape1.png" in err and "id=s1" in err
+    assert not (tmp_path / "o").exists()
+    assert (
+        main(
+            [
+                "augment",
+                str(src),
+                "--config",
+                str(tmp_path / "aug.yaml"),
+                "--out",
+                str(tmp_path / "o"),
+                "--copies",
+                "0",
+            ]
+        )
+        == 2
+    )

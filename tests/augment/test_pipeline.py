@@ -133,9 +133,15 @@ def test_bad_inputs_are_clear_errors():
     p = pipe([{"name": "hflip", "params": {"p": 1.0}}])
     with pytest.raises(VlmdataError, match="VD220"):
         augment_record(rec([]), [np.zeros((50, 50, 3), np.uint8)], p, epoch=0)
+    box = {"desc": "x", "kind": "bbox_2d", "points": [1.0, 2.0, 3.0]}
+    with pytest.raises(VlmdataError, match=r"VD211 id=r1 objects\[0\]"):
+        augment_record(rec([box]), [noise()], p, epoch=0)
+    nan_line = {"desc": "x", "kind": "line", "points": [1.0, 2.0, float("nan"), 3.0]}
+    with pytest.raises(VlmdataError, match="VD212"):
+        augment_record(rec([nan_line]), [noise()], p, epoch=0)
+    with pytest.raises(VlmdataError, match="VD210"):
+        augment_record(rec([{"desc": "x", "kind": "circle", "points": [1.0, 2.0]}]), [noise()], p, epoch=0)
     with pytest.raises(VlmdataError, match="VD221"):
-        augment_record(
-            rec([{"desc": "x", "kind": "bbox_2d", "points": [1.0, 2.0, 3.0]}]), [noise()], p, epoch=0
-        )
+        augment_record(rec([{"desc": "x", "points": [1.0, 2.0]}]), [noise()], p, epoch=0)
     with pytest.raises(VlmdataError, match="VD221"):
         augment_record({"width": W, "height": H, "objects": []}, [noise()], p, epoch=0)

@@ -129,17 +129,13 @@ def _load_images(record: Mapping[str, Any]) -> list[Any]:
 def _objects(record: Mapping[str, Any]) -> list[Obj]:
     objs = []
     for i, o in enumerate(record.get("objects") or []):
+        where = Location(record_id=str(record.get("id")), field=f"objects[{i}]")
+        if not isinstance(o, Mapping) or "kind" not in o or "points" not in o:
+            raise VlmdataError(codes.BAD_OBJECT, "object needs `kind` and `points`", where=where, value=o)
         try:
             pts = object_points(o["kind"], o["points"])
-            if o["kind"] not in ("bbox_2d", "poly", "line") or not np.isfinite(pts).all():
-                raise ValueError("unknown kind or non-finite points")
-        except (KeyError, ValueError, TypeError, VlmdataError) as exc:
-            raise VlmdataError(
-                codes.BAD_OBJECT,
-                f"object cannot be augmented: {exc}",
-                where=Location(record_id=str(record.get("id")), field=f"objects[{i}]"),
-                value={k: o.get(k) for k in ("kind", "points")} if isinstance(o, Mapping) else o,
-            ) from None
+        except VlmdataError as exc:
+            raise VlmdataError(exc.code, exc.message, where=where, value=exc.value, hint=exc.hint) from None
         objs.append(Obj(dict(o), o["kind"], KERNELS["canonical"][o["kind"]](pts)))
     return objs
 

@@ -141,14 +141,28 @@ def transform_object(
 
 
 def object_points(kind: str, flat: list[float] | np.ndarray) -> np.ndarray:
-    """Flat contract points → the `(N, 2)` form the kernels take (a box as its two corners)."""
-    arr = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
-    if kind == "bbox_2d" and len(arr) != 2:
-        from vlmdata.errors import VlmdataError
-        from vlmdata.geometry.codes import BAD_POINTS
+    """Flat contract points → the `(N, 2)` form the kernels take (a box as its two corners).
 
-        raise VlmdataError(BAD_POINTS, "bbox_2d needs exactly 4 numbers", value=len(arr) * 2)
-    return arr
+    Raises VD210 for an unknown kind, VD211 for a point count the kind cannot have (odd, a box without
+    exactly 4 numbers, a polygon under 3 or a line under 2 points), VD212 for NaN or infinite values.
+    """
+    from vlmdata.errors import VlmdataError
+    from vlmdata.geometry import codes
+
+    if kind not in ("bbox_2d", "poly", "line"):
+        raise VlmdataError(
+            codes.UNKNOWN_KIND, "unknown geometry kind", value=kind, hint="use bbox_2d, poly or line"
+        )
+    try:
+        arr = np.asarray(flat, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise VlmdataError(codes.BAD_POINTS, "points must be a flat list of numbers", value=flat) from None
+    need = {"bbox_2d": 2, "poly": 3, "line": 2}[kind]
+    if arr.ndim != 1 or len(arr) % 2 or len(arr) // 2 < need or (kind == "bbox_2d" and len(arr) != 4):
+        raise VlmdataError(codes.BAD_POINTS, f"wrong number of values for {kind}", value=arr.size)
+    if not np.isfinite(arr).all():
+        raise VlmdataError(codes.NON_FINITE_POINTS, "points must be finite", value=arr.tolist())
+    return arr.reshape(-1, 2)
 
 
 __all__ = [
