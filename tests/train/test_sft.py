@@ -220,9 +220,11 @@ def test_kill_and_resume_gives_the_same_losses(tiny_model_dir: Path, data_dir: P
         plugin.run(plugin.plan(config(tiny_model_dir, full, [data_dir], **overrides)))
 
 
-def test_over_length_sample_stops_the_run(tiny_model_dir: Path, data_dir: Path, tmp_path: Path) -> None:
-    plugin = sft_plugin()
-    cfg = config(tiny_model_dir, tmp_path / "long", [data_dir], global_max_length=40)
+@pytest.mark.parametrize("workers", [0, 1])
+def test_over_length_sample_stops_the_run(tiny_model_dir: Path, data_dir: Path, tmp_path: Path, workers: int) -> None:
+    plugin = sft_plugin()  # with a worker process the error crosses torch's re-raise and is recovered
+    cfg = config(tiny_model_dir, tmp_path / "long", [data_dir], global_max_length=40,
+                 training={"dataloader_num_workers": workers})
     with pytest.raises(VlmdataError) as err:
         plugin.run(plugin.plan(cfg))
     e = err.value
