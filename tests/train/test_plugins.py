@@ -226,6 +226,18 @@ BROKEN = {
         "                           {'pixel_values': [64, 1536]}, problems=['grid 1x4x4 needs 16 pads, found 12'])\n",
         {"debugger": "debugger_mod:X"},
     ),
+    "picky": (
+        "picky_mod",
+        "from pathlib import Path\nfrom vlmdata.config.layers import ConfigProblem\n"
+        "from vlmdata.train.plugin import TrainerPlugin, TrainPlan\n"
+        "class X(TrainerPlugin):\n    name = 'picky'\n"
+        "    def validate(self, c):\n"
+        "        if c.training.seed == 7:\n            raise RuntimeError('seven')\n"
+        "        return [ConfigProblem(('training', 'seed'), 'picky wants seed 0', None, 'set training.seed: 0', 'VD645')] if c.training.seed else []\n"
+        "    def plan(self, c):\n        return TrainPlan(self.name, c, Path(c.training.output_dir), {'x': 1})\n"
+        "    def run(self, p): ...\n",
+        {"picky": "picky_mod:X"},
+    ),
     "plain": (
         "plain_mod",
         "from vlmdata.train.plugin import TrainerPlugin\nclass X(TrainerPlugin):\n    name = 'plain'\n"
@@ -350,3 +362,27 @@ def test_debug_prints_sample_and_fails_on_token_mismatch(
     assert "image tokens: 12, from grids: 16" in captured.out and "pixel_values: [64, 1536]" in captured.out
     assert "VD710" in captured.err and "needs 16 pads" in captured.err
     assert not (tmp_path / "runs").exists(), "--debug must not create the run folder"
+
+
+def test_plugin_validate_joins_the_config_problems(
+    broken_site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vlmdata.cli import main
+
+    capsys.readouterr()
+    assert (
+        main(["train", "--config", str(_plain_run(tmp_path, "picky", "training: {seed: 3}\n")), "--dry-run"])
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "training.seed: picky wants seed 0" in err and "set training.seed: 0" in err
+    assert (
+        main(["train", "--config", str(_plain_run(tmp_path, "picky", "training: {seed: 7}\n")), "--dry-run"])
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "VD707" in err and "picky" in err and "RuntimeError: seven" in err
+    assert (
+        main(["train", "--config", str(_plain_run(tmp_path, "picky", "training: {seed: 0}\n")), "--dry-run"])
+        == 0
+    )

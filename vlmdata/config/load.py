@@ -109,7 +109,7 @@ def validate_run_config(
         if check_paths:
             problems += _missing_paths(config, layered, trainer[0] if trainer else None)
         if trainer is not None and not problems:
-            problems += trainer[0].validate(config)
+            problems += _plugin_validate(trainer[0], config)
     return (config if not problems else None), problems
 
 
@@ -130,6 +130,19 @@ def _with_fix(p: ConfigProblem, layered: Layered) -> ConfigProblem:
             tuple(p.path), "add this key; presets leave model and data to the run file"
         )
     return p
+
+
+def _plugin_validate(trainer: Any, config: RunConfig) -> list[ConfigProblem]:
+    """The plugin's cross-section checks; a plugin that raises instead of returning problems is named."""
+    from vlmdata.train import codes as train_codes
+
+    try:
+        return list(trainer.validate(config))
+    except VlmdataError as exc:
+        return [ConfigProblem((), str(exc).splitlines()[0], None, exc.hint, exc.code_str)]
+    except Exception as exc:  # a plugin bug: report it as such, with the plugin's name
+        message = f"plugin {trainer.name!r} failed in validate(): {type(exc).__name__}: {exc}"
+        return [ConfigProblem((), message, None, None, train_codes.PLAN_FAILED.code)]
 
 
 def _silenced(path: KeyPath, silenced: list[KeyPath]) -> bool:
