@@ -105,6 +105,8 @@ def test_resolve_template_rules() -> None:
     assert resolve_template({**plain, "metadata": '{"_template": "summary_rru"}'}, "source_dense") == "summary_rru"
     chat = {**plain, "messages": '[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]'}
     assert resolve_template(chat, "target_dense_bbu") == "chat"
+    assert resolve_template({**plain, "messages": []}, "source_dense") == "source_dense"
+    assert resolve_template({**plain, "messages": "[]"}, "source_dense") == "source_dense"
     assert resolve_template({**chat, "metadata": '{"_template": "source_dense"}'}, "chat") == "source_dense"
     with pytest.raises(VlmdataError) as err:
         resolve_template({**plain, "metadata": '{"_template": "dense_typo"}'}, "chat")
@@ -178,7 +180,8 @@ def test_chat_normalisation_round_trips_to_swift_strings() -> None:
     ("record_kw", "template", "code"),
     [
         ({}, "target_dense", "VD411"),
-        ({"metadata": '{"domain": "B<U"}'}, "summary", "VD411"),
+        ({"metadata": "{\"domain\": \"B<U\"}"}, "summary", "VD411"),
+        ({"metadata": "{\"domain\": \"generic\"}"}, "target_dense", "VD411"),
         ({}, "summary_bbu", "VD412"),
         ({"summary": "{not json"}, "summary_bbu", "VD413"),
         ({"summary": '{"统计": [], "统计": []}'}, "summary_bbu", "VD413"),

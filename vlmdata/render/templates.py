@@ -115,7 +115,7 @@ def resolve_template(record: Mapping[str, Any], default_name: str | None) -> str
     """The template name to render `record` with (see the module docstring for the rules)."""
     name = record_metadata(record).get("_template")
     if not name:
-        name = "chat" if record.get("messages") not in (None, "", "[]") else default_name
+        name = "chat" if _has_messages(record.get("messages")) else default_name
     if name is None:
         raise VlmdataError(
             codes.UNKNOWN_TEMPLATE, "no template for this record", where=where(record),
@@ -123,6 +123,12 @@ def resolve_template(record: Mapping[str, Any], default_name: str | None) -> str
         )
     get_template(name)
     return name
+
+
+def _has_messages(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip() not in ("", "[]", "null")
+    return bool(value)
 
 
 def is_irrelevant(record: Mapping[str, Any]) -> bool:
@@ -133,13 +139,20 @@ def is_irrelevant(record: Mapping[str, Any]) -> bool:
     return record_metadata(record).get("irrelevant") is True
 
 
+PROMPT_DOMAINS = ("BBU", "RRU")  # the domains the generic prompts name
+
+
 def record_domain(template: Template, record: Mapping[str, Any]) -> str:
+    """The header domain: the template's own, else `metadata.domain` (one of the domains its prompt names)."""
     if template.domain is not None:
         return template.domain
     dom = record_metadata(record).get("domain")
-    if not isinstance(dom, str) or not dom.strip() or any(c in dom for c in "<>,=\n"):
+    if not isinstance(dom, str) or dom.strip().upper() not in PROMPT_DOMAINS:
         raise VlmdataError(
-            codes.NO_DOMAIN, f"template {template.name!r} takes the header domain from metadata.domain",
+            codes.NO_DOMAIN,
+            f"template {template.name!r} takes the header domain from metadata.domain, one of "
+            + "/".join(PROMPT_DOMAINS) + " (the domains its prompt names)",
             where=where(record, "metadata.domain"), value=dom,
+            hint="set metadata.domain, use a domain template (e.g. target_dense_bbu), or source_dense for generic data",
         )
     return dom.strip().upper()
