@@ -114,3 +114,17 @@ def test_summary_parsers_never_crash(text) -> None:
             fn(text)
         except VlmdataError as exc:
             assert exc.code_str in {"VD413", "VD414", "VD422"}
+
+
+@FAST
+@given(objs=st.one_of(st.lists(st.one_of(objects, junk), max_size=5), junk),
+       summary=st.one_of(st.none(), st.text(max_size=20), st.just("无关图片")),
+       domain=st.one_of(st.none(), st.sampled_from(["BBU", "RRU", "bbu"])))
+def test_summarize_record_never_crashes(objs, summary, domain) -> None:
+    from vlmdata.errors import Location
+    from vlmdata.render.summarize import SummarizeResult, summarize_record
+
+    result = SummarizeResult()
+    out = summarize_record({"id": "s", "objects": objs, "summary": summary}, domain, False, Location(), result)
+    assert out is None or parse_summary(out, domain) is not None
+    assert all(p.startswith("VD4") for p in result.problems)

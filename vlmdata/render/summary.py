@@ -63,7 +63,10 @@ def build_summary(objects: Sequence[Mapping[str, Any]], domain: str | None = Non
     groups: dict[str, int] = {}
     for i, obj in enumerate(objects):
         loc = None if where is None else Location(where.file, where.line, where.record_id, f"objects[{i}].desc")
-        category, attrs = parse_desc(str(obj.get("desc") or ""), loc)
+        desc = obj.get("desc") if isinstance(obj, Mapping) else None
+        if not isinstance(desc, str):
+            raise VlmdataError(codes.BAD_DESC, "object has no desc string", where=loc, value=desc)
+        category, attrs = parse_desc(desc, loc)
         counts = cats.setdefault(category, {})
         for key, value in attrs:
             bucket = counts.setdefault(key, {})
