@@ -65,6 +65,15 @@ def test_visibility_rewrite_and_min_visibility():
     assert strict.provenance["dropped"]["below_min_visibility"] == 1
 
 
+def test_visibility_hook_changes_only_the_exact_token():
+    from vlmdata.augment.pipeline import VISIBILITY_HOOKS
+
+    hook = VISIBILITY_HOOKS["bbu"]
+    assert hook("类别=BBU设备,可见性=完整,品牌=华为") == "类别=BBU设备,可见性=部分,品牌=华为"
+    assert hook("类别=X,可见性=完整度高") == "类别=X,可见性=完整度高"
+    assert hook("person") == "person"
+
+
 def test_objects_pushed_out_are_dropped_and_counted():
     objs = [{"desc": "gone", "kind": "poly", "points": [160.0, 80.0, 199.0, 80.0, 199.0, 99.0]}]
     res = augment_record(rec(objs), [noise()], pipe(SHIFT_RIGHT), epoch=0)

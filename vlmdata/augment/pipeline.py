@@ -35,7 +35,8 @@ PARTIAL_FROM, PARTIAL_TO = "可见性=完整", "可见性=部分"
 
 
 def _bbu_visibility(desc: str) -> str:
-    return desc.replace(PARTIAL_FROM, PARTIAL_TO)
+    """Token-level: only a comma-separated token equal to `可见性=完整` changes; no other text does."""
+    return ",".join(PARTIAL_TO if token == PARTIAL_FROM else token for token in desc.split(","))
 
 
 VISIBILITY_HOOKS: dict[str, Callable[[str], str] | None] = {"bbu": _bbu_visibility, "none": None}
