@@ -201,3 +201,23 @@ def test_fusion_stream_follows_the_plan(tmp_path: Path) -> None:
     meta = json.loads(record["metadata"])
     assert meta["_source"] == src.name and src.augment == (src.name == "bbu")
     assert data.multi_source and data.manifest()["train"]["fusion"]["seed"] == 3
+
+
+def test_fused_dataset_keeps_per_record_sources(tmp_path: Path) -> None:
+    from vlmdata.io.dataset import load_dataset
+
+    ds = make_dataset(tmp_path, "fused", 4)
+    rows = load_dataset(ds).to_list()
+    for i, r in enumerate(rows):
+        r["metadata"] = json.dumps({"domain": "BBU", "_source": "bbu" if i % 2 else "coco"})
+    tagged = save_records(rows, tmp_path / "tagged" / "data")
+    plain = open_train_data(run_config(tmp_path, data={"train": [str(ds)]}))
+    assert not plain.multi_source  # one dataset, no tags: per-dataset metrics would repeat train/loss
+    data = open_train_data(run_config(tmp_path, data={"train": [str(tagged)], "val": [str(ds.parent.parent / "fused" / "data")]}))
+    assert data.multi_source and data.train.names == ["tagged"]
+    samples = data.samples(fake_encode(), "train")
+    assert samples is not None
+    channels = {samples[(0, p, 0)]["channel"] for p in range(4)}
+    assert channels == {"bbu", "coco"}
+    val = data.samples(fake_encode(), "val")
+    assert val is not None and val[0]["channel"] == "fused"

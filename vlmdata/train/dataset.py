@@ -95,7 +95,9 @@ class TrainData:
 
     @property
     def multi_source(self) -> bool:
-        return len(self.train.items) > 1
+        """Several datasets feed the run: per-dataset metrics are logged (fusion configs, several `data.train`
+        folders, or a dataset written by `vlmdata fuse`, whose records keep their `_source`)."""
+        return self.train.fusion is not None or len(self.train.items) > 1 or any(s.tagged() for s in self.train.items)
 
     def manifest(self) -> dict[str, Any]:
         return {"train": self.train.manifest(), "val": self.val.manifest() if self.val is not None else None}

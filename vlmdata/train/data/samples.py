@@ -16,7 +16,8 @@ evaluation split (epoch 0, no augmentation). For one key it:
    `length >= global_max_length` stops the run with a `VD550` error naming the record, its source and its
    length. Nothing is truncated and nothing is silently skipped.
 
-The encoded dict gets `channel = source name`, which the trainer uses for per-dataset loss and accuracy.
+The encoded dict gets `channel` = the record's `metadata._source` (set by fusion, and by `Sources.record` for
+plain datasets to the dataset's name), which the trainer uses for per-dataset loss and accuracy.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ class TrainSamples:
         length = int(encoded.get("length") or len(encoded["input_ids"]))
         if length >= self.global_max_length:
             raise over_length_error(rid, source, length, self.global_max_length)
-        encoded["channel"] = source.name
+        encoded["channel"] = source_tag(record, source.name)
         return encoded
 
 
@@ -157,6 +158,14 @@ def over_length_error(record_id: str, source: Source, length: int, limit: int) -
         where=Location(file=source.path, record_id=record_id),
         value=length,
     )
+
+
+def source_tag(record: Mapping[str, Any], default: str) -> str:
+    """The dataset a sample comes from: its `metadata._source` (fusion) or its dataset's name."""
+    meta = record.get("metadata")
+    meta = json.loads(meta or "{}") if isinstance(meta, str) else dict(meta or {})
+    tag = meta.get("_source")
+    return str(tag) if tag else default
 
 
 def image_kwargs(record: Mapping[str, Any]) -> dict[str, Any]:

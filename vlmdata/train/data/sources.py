@@ -52,6 +52,13 @@ class Source:
     def __len__(self) -> int:
         return len(self.dataset)
 
+    def tagged(self, probe: int = 64) -> bool:
+        """True when the records carry their own `_source` (a dataset written by `vlmdata fuse`)."""
+        n = min(len(self.dataset), probe)
+        if n == 0 or "metadata" not in (self.dataset.column_names or []):
+            return False
+        return any('"_source"' in (m or "") for m in self.dataset.select(range(n))["metadata"])
+
     @property
     def fingerprint(self) -> str:
         return str(getattr(self.dataset, "_fingerprint", "") or "")
@@ -173,8 +180,8 @@ class Sources:
 
 def _source_name(path: Path, taken: set[str]) -> str:
     base = path.name
-    if base in {"data", "dataset", ""} and path.parent.name:
-        base = path.parent.name  # `vlmdata validate --out X` writes X/data
+    if base in {"data", "dataset", "train", "val", "validation", "test", ""} and path.parent.name:
+        base = path.parent.name  # `vlmdata validate --out X` writes X/data (and X/val for a split)
     name, k = base, 2
     while name in taken:
         name, k = f"{base}_{k}", k + 1
