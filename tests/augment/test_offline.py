@@ -194,3 +194,12 @@ def test_missing_image_is_a_clear_error_and_nothing_is_written(tmp_path, capsys)
         )
         == 2
     )
+
+
+def test_output_jsonl_passes_vlmdata_validate(augmented, tmp_path):
+    from vlmdata.validate import validate_files
+
+    _, (out, _) = augmented
+    report = validate_files([out / "data.jsonl"], tmp_path / "val")
+    assert report.total("valid") == 6 and report.total("rejected") == 0
+    assert not {c for c in report.records_per_code if c.startswith(("VD2", "VD3"))}  # no geometry/image issue
