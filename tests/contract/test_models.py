@@ -50,7 +50,7 @@ CASES = [
     (rec(summary="{\"统计\": [}"), "VD401", "summary"),
     (rec(metadata={"a": [1, {"b": 2}]}, summary="无关图片", objects=[]), None, None),
     (json.dumps({"messages": [{"role": "user", "content": "<image> hi"}], "images": ["a.jpg"], "width": 4, "height": 4}).encode(), None, None),
-    (json.dumps({"messages": [{"role": "user", "content": "<image><image> hi"}], "images": ["a.jpg"], "width": 4, "height": 4}).encode(), "VD400", "messages"),
+    (json.dumps({"messages": [{"role": "user", "content": "<image><image> hi"}], "images": ["a.jpg"], "width": 4, "height": 4}).encode(), "VD400", "messages[0].content"),
     (json.dumps({"messages": [{"role": "robot", "content": "hi"}]}).encode(), "VD402", "messages[0].role"),
     (b'{"images": ["a.jpg"], "width": NaN, "height": 4, "summary": "x"}', "VD113", "width"),
     (b'{"images": ["a.jpg"], "width": 4, "height": 4, "objects": [{"desc": "a", "bbox_2d": [0, 0, Infinity, 1]}]}', "VD113", "objects[0].bbox_2d[2]"),

@@ -65,7 +65,7 @@ def test_fast_path_verdicts_equal_the_pydantic_model(records: list[dict]) -> Non
     assert sorted(result.accepted + result.unsure) == list(range(len(lines)))
     for p in result.accepted:
         assert _reference(lines[p]), f"fast path accepted a record the contract rejects: {lines[p]!r}"
-    for p, line in enumerate(lines):
+    for line in lines:
         assert (explain(line).record is not None) == _reference(line)
 
 

@@ -165,7 +165,10 @@ def record_issues(rec: Record) -> list[Issue]:
         if issue is not None:
             out.append(issue)
     if rec.messages is not None:
-        seen = count_placeholders([m.model_dump() for m in rec.messages])
+        turns = [m.model_dump() for m in rec.messages]
+        seen = count_placeholders(turns)
         if seen != n_images:
-            out.append(Issue(codes.PLACEHOLDER_COUNT.code, f"{seen} image placeholder(s) for {n_images} image(s)", "messages", seen))
+            at = next((i for i, t in enumerate(turns) if count_placeholders([t])), None)
+            at = at if at is not None else next((i for i, t in enumerate(turns) if t["role"] == "user"), 0)
+            out.append(Issue(codes.PLACEHOLDER_COUNT.code, f"{seen} image placeholder(s) for {n_images} image(s)", f"messages[{at}].content", seen))
     return out

@@ -35,7 +35,7 @@ class ImageChecker:
     def record_issues(self, images: list[str], width: int | None, height: int | None) -> list[Issue]:
         """Issues of one record whose `images` are already resolved to absolute paths."""
         out: list[Issue] = []
-        sizes: dict[tuple[int, int], int] = {}
+        sizes: dict[tuple[int, int], int] = {}  # displayed size -> first image index with it
         for i, path in enumerate(images):
             where = f"images[{i}]"
             if not self.allow_outside_root:
@@ -52,7 +52,7 @@ class ImageChecker:
                 out.append(Issue(info.code, info.message, where, path))
                 continue
             shown = info.displayed
-            sizes[shown] = sizes.get(shown, 0) + 1
+            sizes.setdefault(shown, i)
             if width is not None and height is not None and shown != (width, height):
                 if (info.width, info.height) == (width, height):
                     out.append(
@@ -67,14 +67,13 @@ class ImageChecker:
                     out.append(
                         Issue(
                             codes.SIZE_MISMATCH.code,
-                            f"image is {shown[0]}×{shown[1]} as displayed, record says {width}×{height}",
-                            where,
+                            f"{where} is {shown[0]}×{shown[1]} as displayed, record says {width}×{height}",
+                            "width" if shown[0] != width else "height",
                             path,
                         )
                     )
         if len(sizes) > 1:
             listed = ", ".join(f"{w}×{h}" for w, h in sizes)
-            out.append(
-                Issue(codes.IMAGE_SIZES_DIFFER.code, f"images of this record have sizes {listed}", "images")
-            )
+            first_other = sorted(sizes.values())[1]
+            out.append(Issue(codes.IMAGE_SIZES_DIFFER.code, f"images of this record have sizes {listed}", f"images[{first_other}]"))
         return out
