@@ -154,3 +154,24 @@ def test_bad_inputs_are_clear_errors():
         augment_record(rec([{"desc": "x", "points": [1.0, 2.0]}]), [noise()], p, epoch=0)
     with pytest.raises(VlmdataError, match="VD221"):
         augment_record({"width": W, "height": H, "objects": []}, [noise()], p, epoch=0)
+
+
+def test_inverse_ops_in_one_pipeline_round_trip():
+    objs = [
+        {"desc": "b", "kind": "bbox_2d", "points": [30.0, 20.0, 90.0, 70.0]},
+        {"desc": "p", "kind": "poly", "points": [120.0, 20.0, 170.0, 35.0, 150.0, 80.0]},
+        {"desc": "l", "kind": "line", "points": [10.0, 90.0, 100.0, 80.0, 190.0, 95.0]},
+    ]
+    img = noise()
+    flips = [{"name": "hflip", "params": {"p": 1.0}}, {"name": "hflip", "params": {"p": 1.0}}]
+    res = augment_record(rec(objs), [img], pipe(flips), epoch=0)
+    assert res.provenance["warps"] == 0 and np.array_equal(res.images[0], img)  # composed to the identity
+    assert [o["points"] for o in res.objects] == [o["points"] for o in objs]
+    turns = [
+        {"name": "rotate", "params": {"p": 1.0, "angle_range": [17.0, 17.0]}},
+        {"name": "rotate", "params": {"p": 1.0, "angle_range": [-17.0, -17.0]}},
+    ]
+    res = augment_record(rec(objs), [img], pipe(turns), epoch=0)
+    assert [o["kind"] for o in res.objects] == ["bbox_2d", "poly", "line"]  # the box stays a box
+    for got, want in zip(res.objects, objs, strict=True):
+        assert np.abs(np.subtract(got["points"], want["points"])).max() < 1e-6
