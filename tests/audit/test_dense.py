@@ -142,3 +142,39 @@ def test_audit_uses_the_fast_path(counter: TokenCounter, tmp_path: Path) -> None
     slow = size_conversation(rec, build_messages(rec, "target_dense_bbu"), counter, (3072, 1048576))
     assert sized == slow
     assert counter.dense is not None and counter.calls - before < 40  # pieces only, not whole targets
+
+
+def test_ordinary_shapes_skip_the_renderer_and_odd_ones_use_it(counter: TokenCounter) -> None:
+    dense = DenseCounter(counter)
+    calls: list[int] = []
+    real = dense._grid_object
+
+    def spy(*args: object) -> tuple:
+        calls.append(1)
+        return real(*args)
+
+    dense._grid_object = spy
+    obj = {"desc": "类别=天线", "image_index": 0, "attributes": None, "metadata": None}
+    ordinary = [
+        dict(obj, kind="poly", points=[10.5, 10.0, 200.0, 30.0, 120.0, 300.0, 15.0, 200.0]),
+        dict(obj, kind="line", points=[5.0, 5.0, 400.0, 380.0, 600.0, 20.0]),
+        dict(obj, kind="bbox_2d", points=[1.0, 2.0, 3.0, 4.0]),
+    ]
+    odd = [
+        dict(obj, kind="poly", points=[0.0, 0.0, 50.0, 0.0, 100.0, 0.0, 100.0, 80.0]),  # collinear vertex
+        dict(obj, kind="poly", points=[0.0, 0.0, 0.0, 50.0, 50.0, 50.0, 0.0, 0.0]),
+    ]  # closing vertex
+    for objs, expect_calls in ((ordinary, 0), (odd, 2)):
+        calls.clear()
+        rec = {
+            "id": "r",
+            "images": ["a.jpg"],
+            "width": 640,
+            "height": 480,
+            "objects": objs,
+            "summary": None,
+            "messages": None,
+            "metadata": "{}",
+        }
+        assert dense.count(rec, None) == counter.exact(render_target(rec, "source_dense"))
+        assert len(calls) == expect_calls

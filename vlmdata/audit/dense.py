@@ -20,6 +20,7 @@ tokenizer on the rendered text for random and adversarial records.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -103,12 +104,66 @@ class DenseCounter:
             return None
         if not isinstance(index, int) or (n_images > 0 and not 0 <= index < n_images):
             return None
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (width, height)):
-            return None
         try:
             return self._to_grid(pts, width, height)
         except (TypeError, ValueError, OverflowError):
             return None
+
+    def _fast_shape(
+        self, obj: Mapping[str, Any], kind: str, width: Any, height: Any, n_images: int
+    ) -> list[int] | None:
+        """Flat grid values of the vertices the renderer keeps for a polygon or line, when provably so.
+
+        Lines: the renderer only reverses (no change to the values) and drops consecutive repeats on the grid.
+        Polygons: when no vertex is a repeat or (clearly) collinear, in pixels and again on the integer grid,
+        canonicalisation only rotates/reverses, so every vertex survives. Anything else returns None and the
+        renderer's own routine decides.
+        """
+        pts = obj.get("points")
+        index = obj.get("image_index") or 0
+        min_pts = 3 if kind == "poly" else 2
+        if (
+            not isinstance(pts, list)
+            or len(pts) % 2
+            or len(pts) < 2 * min_pts
+            or not isinstance(obj.get("desc"), str)
+        ):
+            return None
+        if not isinstance(index, int) or (n_images > 0 and not 0 <= index < n_images):
+            return None
+        try:
+            g = self._to_grid(pts, width, height)
+            raw = [float(v) for v in pts]
+        except (TypeError, ValueError, OverflowError):
+            return None
+        n = len(g) // 2
+        if kind == "line":
+            keep = [0, 1]
+            for i in range(1, n):
+                if g[2 * i] != g[2 * i - 2] or g[2 * i + 1] != g[2 * i - 1]:
+                    keep += (2 * i, 2 * i + 1)
+            return [g[k] for k in keep] if len(keep) >= 4 else g
+        hypot = math.hypot
+        for i in range(n):
+            j, k = (i + 1) % n, (i + 2) % n
+            # pixels: a repeat or a nearly collinear vertex is left to the renderer (margin far above its 1e-12)
+            ax, ay, bx, by, cx, cy = (
+                raw[2 * i],
+                raw[2 * i + 1],
+                raw[2 * j],
+                raw[2 * j + 1],
+                raw[2 * k],
+                raw[2 * k + 1],
+            )
+            ux, uy, vx, vy = bx - ax, by - ay, cx - bx, cy - by
+            if abs(ux * vy - uy * vx) <= 1e-9 * (hypot(ux, uy) * hypot(vx, vy)) or (ux == 0 and uy == 0):
+                return None
+            # grid: integer cross products are exact, so collinear means exactly zero
+            gux, guy = g[2 * j] - g[2 * i], g[2 * j + 1] - g[2 * i + 1]
+            gvx, gvy = g[2 * k] - g[2 * j], g[2 * k + 1] - g[2 * j + 1]
+            if gux * gvy - guy * gvx == 0 or (gux == 0 and guy == 0):
+                return None
+        return g
 
     def count(self, record: Mapping[str, Any], header: str | None) -> int | None:
         """Tokens of the record's dense target (header line, if any, included), or None when unsure."""
@@ -119,7 +174,10 @@ class DenseCounter:
         if not objs:
             return self.counter.cached(prefix + "{}")
         width, height = record.get("width"), record.get("height")
-        if not width or not height:
+        if not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
+            for v in (width, height)
+        ):
             return None
         n_images = len(record.get("images") or [])
         multi = n_images > 1
@@ -133,10 +191,16 @@ class DenseCounter:
             piece = self._piece(obj.get("desc") or "", kind, multi)
             if piece is None:
                 return None
-            geom = self._fast_box(obj, kind, width, height, n_images) if self.order_free else None
-            if geom is not None:
+            flat = None
+            if self.order_free:
+                if kind == "bbox_2d":
+                    flat = self._fast_box(obj, kind, width, height, n_images)
+                else:
+                    flat = self._fast_shape(obj, kind, width, height, n_images)
+            if flat is not None:
                 index = int(obj.get("image_index") or 0)
                 key = None
+                geom = flat if kind == "bbox_2d" else list(zip(flat[::2], flat[1::2], strict=True))
             else:
                 try:
                     key, _, geom, index = self._grid_object(obj, width, height, record, i, n_images)
