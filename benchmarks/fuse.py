@@ -263,17 +263,18 @@ def bench_write(small: int, large: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--only", choices=("plan", "write"), default=None, help="run one half of the benchmark"
+    )
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         child_write(args.child)
         return
-    if args.quick:
-        bench_plan(1_000_000, repeats=3)
-        bench_write(20_000, 100_000)
-    else:
-        bench_plan(10_000_000, repeats=5)
-        bench_write(100_000, 1_000_000)
+    if args.only != "write":
+        bench_plan(1_000_000 if args.quick else 10_000_000, repeats=3 if args.quick else 5)
+    if args.only != "plan":
+        bench_write(*((20_000, 100_000) if args.quick else (100_000, 1_000_000)))
 
 
 if __name__ == "__main__":

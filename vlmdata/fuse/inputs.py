@@ -97,6 +97,11 @@ class TableTaker:
     def __len__(self) -> int:
         return len(self.mapping) if self.mapping is not None else int(self.offsets[-1])
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the referenced Arrow buffers (no data is read)."""
+        return int(sum(b.nbytes for b in self.batches))
+
     def take(self, indices: np.ndarray) -> Any:
         pa = self._pa
         rows = np.asarray(indices if self.mapping is None else self.mapping[indices], dtype=np.int64)
