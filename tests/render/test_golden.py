@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vlmdata.render import build_messages, render_target
+from vlmdata.render import TEMPLATES, build_messages, get_template, render_target
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("VLMDATA_UPDATE_GOLDEN") == "1"
@@ -127,3 +127,11 @@ MESSAGE_CASES = [
 def test_messages_golden(case: str, rec: dict, template: str) -> None:
     messages = build_messages(rec, template)
     check_golden(f"messages/{case}.{template}.json", json.dumps(messages, ensure_ascii=False, indent=1) + "\n")
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_prompt_golden(name: str) -> None:
+    """The prompt text is part of the trained model's interface: any change shows up as a reviewed diff."""
+    t = get_template(name)
+    text = f"# system\n{t.system or ''}\n# user, 1 image\n{t.prompt(1)}\n# user, 2+ images\n{t.prompt(2)}\n"
+    check_golden(f"prompts/{name}.txt", text)
