@@ -4,7 +4,8 @@
       config.yaml            the merged, validated run config (every default filled in)
       run.json               vlmdata + backend versions, plugin, world size, the exact backend arguments
       data_manifest.json     the data stream: sources (path, size, Arrow fingerprint, template, augment), seed
-      fusion_manifest.json   fusion runs: the resolved fusion config and each epoch's plan digest
+      fusion_manifest.json   fusion runs: the resolved fusion config and each epoch's plan digest; runs on a
+                             dataset written by `vlmdata fuse`: a copy of that dataset's manifest.json
       logging.jsonl          one row per logging step (see callbacks)
       runs/                  TensorBoard events
       checkpoint-N/          adapters (LoRA/DoRA) or full weights, optimizer, scheduler, RNG, trainer state
@@ -112,3 +113,22 @@ def write_run_files(output_dir: Path, plan: Any, data_manifest: dict[str, Any],
     fusion = (data_manifest.get("train") or {}).get("fusion")
     if fusion is not None:
         atomic_write_json(output_dir / "fusion_manifest.json", {"config": fusion, "epochs": fusion_plans or {}})
+        return
+    fused = {}
+    for source in (data_manifest.get("train") or {}).get("sources", []):
+        manifest = written_fusion_manifest(Path(source["path"]))
+        if manifest is not None:
+            fused[source["name"]] = manifest
+    if fused:
+        atomic_write_json(output_dir / "fusion_manifest.json", {"fused_datasets": fused})
+
+
+def written_fusion_manifest(dataset: Path) -> Any:
+    """The manifest `vlmdata fuse` wrote next to a fused dataset (`OUT/manifest.json` for `OUT/data`)."""
+    for candidate in (dataset / "manifest.json", dataset.parent / "manifest.json"):
+        if candidate.is_file() and (candidate.parent == dataset or dataset.name == "data"):
+            try:
+                return json.loads(candidate.read_text(encoding="utf-8"))
+            except ValueError:
+                return None
+    return None
