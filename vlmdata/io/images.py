@@ -48,7 +48,9 @@ class ImageProblem(Exception):
 
 
 def resolve_image_path(path: str, base: str) -> str:
-    """The absolute, lexically normalised path of an image reference (relative to `base`)."""
+    """The absolute, lexically normalised path of an image reference (relative to `base`, itself normalised)."""
+    if path and path[0] != "/" and "/." not in "/" + path and "//" not in path and path[-1] != "/":
+        return f"{base}/{path}" if base != "/" else f"/{path}"  # already normal: skip normpath
     return os.path.normpath(path if os.path.isabs(path) else os.path.join(base, path))
 
 

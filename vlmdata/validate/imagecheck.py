@@ -18,6 +18,7 @@ class ImageChecker:
     max_pixels: int | None = None
     _real_root: str = ""
     _cache: dict[str, ImageInfo | ImageProblem] = field(default_factory=dict)
+    _inside: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._real_root = os.path.realpath(self.root)
@@ -39,7 +40,10 @@ class ImageChecker:
         for i, path in enumerate(images):
             where = f"images[{i}]"
             if not self.allow_outside_root:
-                inside = confined(path, self._real_root) if self.check else is_inside(path, self.root)
+                inside = self._inside.get(path)
+                if inside is None:
+                    inside = confined(path, self._real_root) if self.check else is_inside(path, self.root)
+                    self._inside[path] = inside
                 if not inside:
                     out.append(
                         Issue(codes.OUTSIDE_ROOT.code, f"resolves outside the root {self.root}", where, path)

@@ -77,6 +77,7 @@ class _Run:
         self.ids: dict[str, str] = {}
         self.images: dict[str, str] = {}
         self.train_images: set[str] = set()
+        self._resolved: dict[str, dict[str, str]] = {}  # base -> image reference -> resolved path
         self.schema = arrow_schema()
 
     # -- output --------------------------------------------------------------------------------------------
@@ -224,11 +225,19 @@ class _Run:
         """Accepted rows of a batch (fast + explained) as one table in line order, with their batch positions."""
         recs = fast.records
         warns = dict(fast.warnings)
+        cache = self._resolved.setdefault(base, {})
+
+        def resolve(path: str) -> str:
+            hit = cache.get(path)
+            if hit is None:
+                hit = cache[path] = resolve_image_path(path, base)
+            return hit
+
         fast_table = pa.Table.from_arrays(
             [
                 pa.array(record_ids(recs, lines, fast.accepted), pa.string()),
                 pa.array(
-                    [[resolve_image_path(p, base) for p in r.images] for r in recs], pa.list_(pa.string())
+                    [list(map(resolve, r.images)) for r in recs]  # type: ignore[arg-type], pa.list_(pa.string())
                 ),  # type: ignore[union-attr]
                 pa.array([r.width for r in recs], pa.int32()),
                 pa.array([r.height for r in recs], pa.int32()),
@@ -251,7 +260,7 @@ class _Run:
             if out.record is None:
                 self._reject(fr, numbers[p], lines[p], out.issues)
                 continue
-            imgs = [resolve_image_path(i, base) for i in out.record.images or []]
+            imgs = [resolve(i) for i in out.record.images or []]
             row = normalised_row(out, imgs)
             row["source_file"], row["source_line"] = fr.path, numbers[p]
             slow_rows.append(row)
