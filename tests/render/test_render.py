@@ -207,3 +207,16 @@ def test_errors_name_code_and_place(record_kw: dict, template: str, code: str) -
     assert err.value.code_str == code
     if code != "VD410":
         assert "f.jsonl:3" in str(err.value) and "id=x" in str(err.value)
+
+
+def test_prompt_only_needs_no_label_and_equals_the_training_prefix() -> None:
+    unlabelled = rec([], images=["/i/a.jpg"])  # no summary: a summary target cannot be rendered
+    with pytest.raises(VlmdataError):
+        build_messages(unlabelled, "summary_rru")
+    prompt = build_messages(unlabelled, "summary_rru", prompt_only=True)
+    labelled = build_messages({**unlabelled, "summary": '{"统计": []}'}, "summary_rru")
+    assert prompt == labelled[:-1]
+    chat = [{"role": "user", "content": "<image>q1"}, {"role": "assistant", "content": "a1"},
+            {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a2"}]
+    r = rec([], messages=json.dumps(chat))
+    assert build_messages(r, "chat", prompt_only=True) == build_messages(r, "chat")[:-1]

@@ -113,14 +113,22 @@ def chat_messages(record: Mapping[str, Any], images: Sequence[Any] | None = None
 
 
 def build_messages(record: Mapping[str, Any], template_name: str, images: Sequence[Any] | None = None,
-                   objects: Sequence[Mapping[str, Any]] | None = None,
-                   system: str | None = None) -> list[dict[str, Any]]:
-    """Record (+ optional augmented images/objects) → ms-swift messages for `template_name`."""
+                   objects: Sequence[Mapping[str, Any]] | None = None, system: str | None = None,
+                   *, prompt_only: bool = False) -> list[dict[str, Any]]:
+    """Record (+ optional augmented images/objects) → ms-swift messages for `template_name`.
+
+    `prompt_only=True` (inference on unlabelled data) leaves out the answer and never renders a target: the
+    assistant turn of dense/summary templates, and a chat record's turns after its last user turn.
+    """
     from vlmdata.render import render_target
 
     template = get_template(template_name)
     if template.mode == "chat":
-        return chat_messages(record, images, system)
+        messages = chat_messages(record, images, system)
+        if prompt_only:
+            last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
+            messages = messages[: last_user + 1]
+        return messages
     paths = list(record.get("images") or [])
     imgs = paths if images is None else list(images)
     if len(imgs) != len(paths):
@@ -133,7 +141,8 @@ def build_messages(record: Mapping[str, Any], template_name: str, images: Sequen
     content: list[dict[str, Any]] = [{"type": "image", "image": img} for img in imgs]
     content.append({"type": "text", "text": template.prompt(len(imgs))})
     out.append({"role": "user", "content": content})
-    out.append({"role": "assistant", "content": render_target(record, template_name, objects)})
+    if not prompt_only:
+        out.append({"role": "assistant", "content": render_target(record, template_name, objects)})
     return out
 
 
