@@ -148,3 +148,58 @@ def test_colour_ops_change_pixels_not_geometry(name):
     assert {o["desc"]: o["points"] for o in res.objects} == src
     assert not np.array_equal(res.images[0], img)
     assert res.provenance["warps"] == 0
+
+
+LINE = {"desc": "line", "kind": "line", "points": [20.0, 200.0, 150.0, 120.0, 300.0, 215.0], "image_index": 1}
+THICK = 7
+
+
+def _distance_to(pieces: list[np.ndarray], w: int, h: int) -> np.ndarray:
+    py, px = np.mgrid[0:h, 0:w] + 0.5
+    best = np.full((h, w), np.inf)
+    for pts in pieces:
+        for a, b in zip(pts[:-1], pts[1:], strict=True):
+            d = b - a
+            t = np.clip(((px - a[0]) * d[0] + (py - a[1]) * d[1]) / (d @ d), 0, 1)
+            best = np.minimum(best, np.hypot(px - (a[0] + t * d[0]), py - (a[1] + t * d[1])))
+    return best
+
+
+@pytest.mark.parametrize("name", GEOMETRIC)
+def test_lines_on_a_second_image_follow_their_geometry(name):
+    """A thick polyline drawn on the record's second image: the same draws move it with its geometry."""
+    import cv2
+
+    second = np.zeros((H, W, 3), np.uint8)
+    pts = np.round(np.asarray(LINE["points"]).reshape(-1, 2) - 0.5).astype(np.int32)
+    cv2.polylines(second, [pts], False, (255, 255, 255), THICK, lineType=cv2.LINE_8)
+    rec = {"id": "two", "width": W, "height": H, "objects": [dict(LINE)]}
+    pipe = AugmentPipeline.from_config({"ops": OP_CASES[name], "seed": 7, "fill": 0})
+    res = augment_record(rec, [drawn_image(), second], pipe, epoch=3)
+    drawn = res.images[1][..., 0] > 127
+    pieces = [np.asarray(o["points"]).reshape(-1, 2) for o in res.objects]
+    assert all(o["image_index"] == 1 for o in res.objects)
+    if not pieces:
+        assert drawn.sum() < 50
+        return
+    dist = _distance_to(pieces, res.width, res.height)
+    scale = res.provenance["ops"][-1]["params"].get("scale", 1.0) if name in ("scale", "resize") else 1.0
+    radius = THICK / 2 * max(scale, 1.0) + 1.5
+    assert (drawn & (dist > radius)).sum() <= 0.02 * drawn.sum()  # drawn pixels sit on the geometry
+    centre = dist <= 0.5
+    assert drawn[centre].mean() >= 0.95  # and the geometry runs along the drawn pixels
+
+
+def test_enclose_box_contains_the_warped_pixels():
+    res = run(
+        [{"name": "rotate", "params": {"p": 1.0, "angle_range": [25.0, 25.0]}}], bbox_rotation="enclose"
+    )
+    box = next(o for o in res.objects if o["desc"] == "r")
+    assert box["kind"] == "bbox_2d"
+    warped = res.images[0][..., 0] > 127
+    inside = raster("bbox_2d", box["points"], res.width, res.height)
+    assert (warped & ~inside).sum() <= 0.005 * warped.sum()
+    # tight: the rotated rectangle touches every side of its enclosing box
+    ys, xs = np.nonzero(warped)
+    x1, y1, x2, y2 = box["points"]
+    assert max(abs(xs.min() - x1), abs(xs.max() + 1 - x2), abs(ys.min() - y1), abs(ys.max() + 1 - y2)) <= 1.5
