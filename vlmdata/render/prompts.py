@@ -12,6 +12,11 @@ SYSTEM = (
     "exactly the format the user asks for, with no extra text."
 )
 
+SYSTEM_GENERIC = (
+    "You are a vision assistant. You locate objects precisely and answer in exactly the format the user asks "
+    "for, with no extra text."
+)
+
 _DOMAIN_WORDS = {
     "BBU": "BBU (baseband unit) installation",
     "RRU": "RRU (remote radio unit) installation",

@@ -67,7 +67,7 @@ def _builtins() -> dict[str, Template]:
             multi_image_note=prompts.MULTI_IMAGE_SUMMARY,
         )
     out["source_dense"] = Template(
-        name="source_dense", mode="dense", user_prompt=prompts.SOURCE_DENSE, system=prompts.SYSTEM,
+        name="source_dense", mode="dense", user_prompt=prompts.SOURCE_DENSE, system=prompts.SYSTEM_GENERIC,
         multi_image_note=prompts.MULTI_IMAGE_DENSE,
     )
     out["chat"] = Template(name="chat", mode="chat", user_prompt=prompts.CHAT)
