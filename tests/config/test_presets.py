@@ -67,8 +67,11 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "validated" / "data"
 
 
-def _overlay(preset: Path, tmp: Path, model: Path, data: Path, teacher: Path | None) -> Path:
-    """A run file that extends the preset and points its inputs at the tiny model and data."""
+def _overlay(
+    preset: Path, tmp: Path, model: Path, data: Path, teacher: Path | None, path_fields: tuple[str, ...]
+) -> Path:
+    """A run file that extends the preset and points its inputs (the plugin's `path_fields` included, e.g.
+    a GKD teacher) at the tiny models and data."""
     from vlmdata.config.layers import load_layered
 
     merged = load_layered(preset).data
@@ -88,9 +91,8 @@ def _overlay(preset: Path, tmp: Path, model: Path, data: Path, teacher: Path | N
 
                 shutil.copytree(model, checkpoint)
             training[key] = str(checkpoint.parent)
-    rlhf = merged.get("rlhf") or {}
-    if "teacher_model" in rlhf and teacher is not None:
-        overlay["rlhf"] = {"teacher_model": str(teacher)}
+    if teacher is not None:
+        overlay["rlhf"] = {key: str(teacher) for key in path_fields}
     overlay["training"] = training
     run = tmp / "run.yaml"
     run.write_text(yaml.safe_dump(overlay, sort_keys=False), encoding="utf-8")
@@ -120,9 +122,12 @@ def test_preset_validates(
 
     model = request.getfixturevalue("tiny_model_dir")
     data = request.getfixturevalue("tiny_data")
-    raw = yaml.safe_load(preset.read_text(encoding="utf-8")) or {}
-    teacher = request.getfixturevalue("tiny_teacher_dir") if "teacher_model" in str(raw) else None
-    run = _overlay(preset, tmp_path, model, data, teacher)
+    from vlmdata.config.layers import load_layered
+    from vlmdata.train.registry import get_plugin
+
+    path_fields = get_plugin(load_layered(preset).data.get("plugin", "sft")).path_fields
+    teacher = request.getfixturevalue("tiny_teacher_dir") if path_fields else None
+    run = _overlay(preset, tmp_path, model, data, teacher, path_fields)
     capsys.readouterr()
     code = main(["train", "--config", str(run), "--dry-run"])
     captured = capsys.readouterr()
@@ -131,6 +136,10 @@ def test_preset_validates(
     assert shown["plugin"] == shown["config"]["plugin"]
     assert shown["backend_args"], "the plan must show the backend arguments"
     assert not (tmp_path / "run").exists(), "--dry-run must not write the run folder"
+    training = shown["config"]["training"]
+    if training["effective_batch_size"] is not None:
+        per_step = training["per_device_train_batch_size"] * shown["world_size"]
+        assert shown["gradient_accumulation_steps"] == training["effective_batch_size"] // per_step
 
 
 def test_base_holds_runtime_defaults_only() -> None:
