@@ -30,8 +30,8 @@ from vlmdata.fuse.plan import PLAN_VERSION, EpochPlan, plan_epoch
 from vlmdata.fuse.records import EntryTags, finalize_table
 from vlmdata.io.atomic import atomic_dir, atomic_write_json
 
-CHUNK = 131_072  # most plan positions per chunk
-CHUNK_BYTES = 64 * 1024 * 1024  # ... and at most about this many bytes of input records per chunk
+CHUNK = 65_536  # most plan positions per chunk
+CHUNK_BYTES = 32 * 1024 * 1024  # ... and at most about this many bytes of input records per chunk
 SHARD_BYTES = 500 * 1024 * 1024
 
 
@@ -138,6 +138,7 @@ def fuse_epoch(
                 writer = ArrowWriter(features=features, path=str(shard_files[-1]))
             writer.write_table(chunk)
             written += chunk.num_rows
+            del chunk  # not alive while the next chunk is gathered
             if progress is not None:
                 progress(written, len(plan))
         if writer is None:
