@@ -11,7 +11,7 @@ def register(app: typer.Typer) -> None:
     @app.command("fuse")
     def fuse(
         config_path: Path = typer.Argument(
-            None, help="Fusion config YAML (or pass --config).", show_default=False
+            None, metavar="FUSION.yaml", help="Fusion config YAML (or pass --config).", show_default=False
         ),
         config: Path = typer.Option(None, "--config", "-c", help="Fusion config YAML.", dir_okay=False),
         out: Path = typer.Option(
