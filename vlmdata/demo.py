@@ -4,7 +4,7 @@ Every stage calls the library function of its area; nothing is simulated:
 
 1. synth     `vlmdata.synth.generate`: a BBU target set (with a val split) and an RRU source set, small images
 2. validate  `vlmdata.validate.validate_files`: JSONL → Arrow datasets, rejects accounted for
-3. augment   `vlmdata.augment.augment_record`: a few records before/after, drawn side by side as PNGs
+3. augment   `vlmdata.augment.augment_record`: a few records before/after, drawn (`vlmdata.viz`) side by side
 4. fuse      `vlmdata.fuse.fuse_epoch`: the embedded fusion config → one fused Arrow dataset + manifest
 5. model     `vlmdata.models.tiny.build_tiny_model`: a random Qwen3-VL of a few million parameters
 6. audit     `vlmdata.audit.audit_dataset` with `write_lengths`: exact lengths, none over the limit
@@ -101,6 +101,7 @@ FUSION_CONFIG: dict[str, Any] = {
 SYNTH = {"bbu": {"n": 24, "seed": 0, "val_fraction": 0.2}, "rru": {"n": 12, "seed": 1, "val_fraction": 0.0}}
 SYNTH_SIZE = {"min_size": 96, "max_size": 192, "max_objects": 6}
 PREVIEWS = 3
+PREVIEW_SIDE = 384
 
 
 @dataclass
@@ -209,30 +210,29 @@ def _augment_preview(out: Path, report: DemoReport) -> None:
 
 
 def _side_by_side(record: dict[str, Any], result: Any) -> bytes:
+    """Before | after, each with its objects drawn by `vlmdata.viz` (the drawing `vlmdata render` uses)."""
     import io
 
-    from PIL import Image, ImageDraw, ImageOps
+    from PIL import Image, ImageOps
+
+    draw_objects = _need("augment", "vlmdata.viz.draw", "draw_objects")
+
+    def drawn(image: Image.Image, objects: list[dict[str, Any]]) -> Image.Image:
+        scale = max(1, PREVIEW_SIDE // max(image.size))  # the demo's images are small: enlarge for reading
+        image = image.convert("RGB").resize(
+            (image.width * scale, image.height * scale), Image.Resampling.NEAREST
+        )
+        return draw_objects(image, objects, scale=float(scale))
 
     with Image.open(record["images"][0]) as im:
-        before = ImageOps.exif_transpose(im).convert("RGB")
-    after = result.images[0]
-    after = after if isinstance(after, Image.Image) else Image.fromarray(after)
+        before = drawn(ImageOps.exif_transpose(im), record["objects"])
+    after_image = result.images[0]
+    after = drawn(
+        after_image if isinstance(after_image, Image.Image) else Image.fromarray(after_image), result.objects
+    )
     canvas = Image.new("RGB", (before.width + after.width + 8, max(before.height, after.height)), "white")
     canvas.paste(before, (0, 0))
-    canvas.paste(after.convert("RGB"), (before.width + 8, 0))
-    draw = ImageDraw.Draw(canvas)
-    for objects, dx in ((record["objects"], 0), (result.objects, before.width + 8)):
-        for obj in objects:
-            if obj.get("image_index", 0) != 0:
-                continue
-            pts = [(x + dx, y) for x, y in zip(obj["points"][0::2], obj["points"][1::2], strict=True)]
-            if obj["kind"] == "bbox_2d":
-                (x1, y1), (x2, y2) = pts
-                draw.rectangle([x1, y1, x2, y2], outline="red", width=2)
-            elif obj["kind"] == "poly":
-                draw.polygon(pts, outline="lime", width=2)
-            else:
-                draw.line(pts, fill="blue", width=2)
+    canvas.paste(after, (before.width + 8, 0))
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
     return buffer.getvalue()
