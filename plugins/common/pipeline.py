@@ -23,7 +23,7 @@ from typing import Any
 
 from swift.pipelines.train.sft import SwiftSft
 from swift.trainers import TrainerFactory
-from swift.utils import get_model_parameter_info, is_master
+from swift.utils import get_logger, get_model_parameter_info, is_master
 
 from vlmdata.errors import VlmdataError
 from vlmdata.io.atomic import atomic_write_json
@@ -32,6 +32,8 @@ from . import codes
 from .args import init_kind
 from .callbacks import TelemetryCallback
 from .trainer import make_trainer_cls
+
+logger = get_logger()
 
 
 def encode_messages(template: Any, messages: list[dict[str, Any]], image_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -119,6 +121,12 @@ class VlmdataSftPipeline(SwiftSft):
             targs.per_device_train_batch_size, world_size=targs.world_size, rank=targs.process_index,
             gradient_accumulation_steps=targs.gradient_accumulation_steps)
         trainer.vlmdata_per_source = self.vlmdata_data.multi_source
+        if plan.config.training.group_by_length:
+            if self.vlmdata_data.train.lengths(0) is None:
+                logger.warning("training.group_by_length is on but not every dataset has an audited `length` "
+                               "column: batches follow the stream order (run `vlmdata audit --write-lengths`)")
+            else:
+                self.train_msg["padding"] = trainer.vlmdata_sampler.padding_stats(0)
         pipeline = self.vlmdata_data.augment_pipeline
         if pipeline is not None:  # the curriculum's horizon: the run's optimiser steps
             per_epoch = trainer.vlmdata_sampler.updates_per_epoch()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from functools import partial
 from pathlib import Path
@@ -72,9 +73,10 @@ def run_training(plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | Non
     data = open_train_data(plan.config)
     output_dir = Path(plan.output_dir)
     manifest = data.manifest()
-    prepare_run_dir(output_dir, plan.config.training.resume_from_checkpoint, manifest)
-    epochs = int(plan.config.training.num_train_epochs + 0.999)
-    write_run_files(output_dir, plan, manifest, fusion_plan_digests(data, min(epochs, 16)))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 checks and writes the run folder
+        prepare_run_dir(output_dir, plan.config.training.resume_from_checkpoint, manifest)
+        epochs = int(plan.config.training.num_train_epochs + 0.999)
+        write_run_files(output_dir, plan, manifest, fusion_plan_digests(data, min(epochs, 16)))
 
     from swift.arguments import RLHFArguments, SftArguments
 

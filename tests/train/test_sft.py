@@ -39,7 +39,7 @@ def sft_plugin() -> Any:
     return importlib.import_module("vlmdata_plugins.sft").SftPlugin()
 
 
-def make_dataset(root: Path, name: str, n: int, domain: str = "BBU") -> Path:
+def make_dataset(root: Path, name: str, n: int, domain: str = "BBU", lengths: bool = False) -> Path:
     (root / "images").mkdir(parents=True, exist_ok=True)
     records = []
     for i in range(n):
@@ -51,12 +51,14 @@ def make_dataset(root: Path, name: str, n: int, domain: str = "BBU") -> Path:
         records.append({"id": f"{name}-{i}", "images": [str(path)], "width": w, "height": h,
                         "objects": objects[: 1 + i % 2], "metadata": {"domain": domain},
                         "source_file": f"{name}.jsonl", "source_line": i + 1})
+        if lengths:  # stand-ins for audited lengths: enough to drive the grouping, all under the limit
+            records[-1]["length"] = 100 + 37 * ((i * 5) % n)
     return save_records(records, root / name / "data")
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_dataset(tmp_path_factory.mktemp("sft-data"), "bbu", 8)
+    return make_dataset(tmp_path_factory.mktemp("sft-data"), "bbu", 8, lengths=True)
 
 
 def config(model: Path, out: Path, train: list[Path] | None = None, **sections: Any) -> RunConfig:
@@ -125,12 +127,12 @@ def step_losses(run: Path) -> dict[int, float]:
     return {r["step"]: r["train/loss"] for r in log_rows(run) if "train/loss" in r}
 
 
-def test_lora_saves_an_adapter_and_trains_exactly_the_adapters(tiny_model_dir: Path, data_dir: Path,
-                                                                tmp_path: Path) -> None:
+def test_lora_saves_an_adapter_and_trains_exactly_the_adapters(tiny_model_dir: Path, tmp_path: Path) -> None:
     plugin = sft_plugin()
     run = tmp_path / "lora"
     snap = Snapshot()
-    result = plugin.run(plugin.plan(config(tiny_model_dir, run, [data_dir])), extra_callbacks=[snap])
+    grouped = make_dataset(tmp_path, "bbu", 16, lengths=True)  # 16 records: mega-batches of 2 batches
+    result = plugin.run(plugin.plan(config(tiny_model_dir, run, [grouped])), extra_callbacks=[snap])
     assert snap.trainable and all("lora_" in n and "language_model" in n for n in snap.trainable)
     assert_trained_exactly(snap, tiny_model_dir)
     ckpt = run / "checkpoint-3"
@@ -146,6 +148,8 @@ def test_lora_saves_an_adapter_and_trains_exactly_the_adapters(tiny_model_dir: P
     for name in ("config.yaml", "run.json", "data_manifest.json", "train_result.json"):
         assert (run / name).is_file(), name
     assert json.loads((run / "run.json").read_text())["versions"]["ms-swift"] == "4.6.0"
+    padding = json.loads((run / "train_result.json").read_text())["padding"]  # grouped by the `length` column
+    assert padding["padding_tokens_grouped"] < padding["padding_tokens_plain"]
     assert any((run / "runs").rglob("events.out.tfevents*"))
 
 
@@ -223,7 +227,8 @@ def test_kill_and_resume_gives_the_same_losses(tiny_model_dir: Path, data_dir: P
 @pytest.mark.parametrize("workers", [0, 1])
 def test_over_length_sample_stops_the_run(tiny_model_dir: Path, data_dir: Path, tmp_path: Path, workers: int) -> None:
     plugin = sft_plugin()  # with a worker process the error crosses torch's re-raise and is recovered
-    cfg = config(tiny_model_dir, tmp_path / "long", [data_dir], global_max_length=40,
+    unaudited = make_dataset(tmp_path, "bbu", 4)  # no `length` column: only the run-time check can see it
+    cfg = config(tiny_model_dir, tmp_path / "long", [unaudited], global_max_length=40,
                  training={"dataloader_num_workers": workers})
     with pytest.raises(VlmdataError) as err:
         plugin.run(plugin.plan(cfg))
@@ -273,6 +278,8 @@ def test_dora_vit_and_separate_lrs(tiny_model_dir: Path, data_dir: Path, tmp_pat
     assert_trained_exactly(snap, tiny_model_dir)
     lrs = {g: lr for g, lr, _ in snap.groups}
     assert lrs == {"vit": 1e-3, "aligner": 3e-3, "llm": 2e-3}
+    last = [r for r in log_rows(tmp_path / "dora") if "train/loss" in r][-1]
+    assert last["train/learning_rate"] == pytest.approx(0.1 * 3e-3)  # cosine ends on the min-LR floor (group 0)
 
 
 def test_plan_is_pure_and_complete(tiny_model_dir: Path, data_dir: Path, tmp_path: Path) -> None:
