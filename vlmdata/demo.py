@@ -149,7 +149,13 @@ def run_demo(out: str | Path = "runs/demo", log: Callable[[str], None] = print) 
     for name, stage in stages:
         log(f"[{name}] …")
         start = time.perf_counter()
-        stage(out, report)
+        try:
+            stage(out, report)
+        except ModuleNotFoundError as exc:  # e.g. torch or ms-swift without the `train` extra
+            raise VlmdataError(
+                codes.DEMO_STAGE_MISSING,
+                f"demo stage {name!r} needs the module {exc.name!r}, which is not installed",
+            ) from None
         report.seconds[name] = round(time.perf_counter() - start, 2)
     from vlmdata.io.atomic import atomic_write_json
 

@@ -54,3 +54,18 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     adapter = Path(report["adapter_dir"])
     assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
     assert not (adapter / "model.safetensors").exists(), "a LoRA run saves an adapter, not the full model"
+
+
+def test_stage_needing_an_uninstalled_module_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import vlmdata.demo as demo
+
+    def synth(out: Path, report: object) -> None:
+        import torch_that_is_not_installed  # noqa: F401
+
+    monkeypatch.setattr(demo, "_synth", synth)
+    with pytest.raises(VlmdataError) as exc:
+        demo.run_demo(tmp_path / "out", log=lambda line: None)
+    assert exc.value.code_str == "VD711" and "'synth'" in exc.value.message
+    assert "torch_that_is_not_installed" in exc.value.message
