@@ -34,7 +34,11 @@ _KIND_RANK = {"bbox_2d": 0, "poly": 1, "line": 2}
 def _grid_object(
     obj: Any, width: float, height: float, record: Mapping[str, Any], i: int, n_images: int
 ) -> tuple:
-    """(sort key, kind, grid geometry, image index) of one object; anything unusable is VD419 with its place."""
+    """(sort key, kind, grid geometry, image index) of one object; anything unusable is VD419 with its place.
+
+    `vlmdata.audit.dense` counts target tokens from this routine's output without building the text: keep its
+    signature and result shape stable.
+    """
     field = f"objects[{i}]"
     if not isinstance(obj, Mapping):
         raise VlmdataError(
