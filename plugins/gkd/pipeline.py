@@ -1,0 +1,194 @@
+"""GKD on ms-swift, in-process: a trainer wrapper over ms-swift's GKDTrainer (not a fork) and the pipeline.
+
+`make_gkd_trainer_cls(base)` subclasses ms-swift's trainer and replaces only `compute_loss` and
+`prediction_step`; sampling, on-policy generation, encoding, the JSD itself (`_compute_jsd_loss`, ms-swift's
+chunked generalised JSD) and the teacher set-up stay ms-swift's:
+
+    loss = llm_kd_weight × JSD(student ‖ teacher; beta)        (skipped, and no metric, when the weight is 0)
+         + sft_alpha × CE(student, ground truth)               (dataset batches only, as in ms-swift)
+         + Σ_target weight × distance(student, teacher)        (visual KD; skipped on batches without images)
+
+Metrics go through ms-swift's `custom_metrics` (sum and count all-reduced across ranks, so every rank logs the
+same value and takes the same best-checkpoint decision): `sft_loss`, `llm_kd_loss` (weighted), `vision_kd_loss`
+and `vision_kd_<target>` (weighted), `token_acc` (correct/total over supervised tokens). The telemetry
+callback prefixes them once (`train/…`, `eval/…`). Evaluation never runs the teacher: CE and accuracy only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from swift.pipelines.train.rlhf import SwiftRLHF
+from swift.utils import get_model_parameter_info, is_master
+from vlmdata_plugins.common.callbacks import TelemetryCallback
+from vlmdata_plugins.common.pipeline import resolve_lora_targets
+from vlmdata_plugins.common.rows import open_rows
+from vlmdata_plugins.gkd.visual import VisualKD
+
+from vlmdata.io.atomic import atomic_write_json
+
+
+def token_accuracy(logits: Any, labels: Any) -> Any:
+    """Per supervised token: 1.0 where the argmax prediction equals the next label (flat float tensor)."""
+    shift_logits = logits[:, :-1]
+    shift_labels = labels[:, 1:].to(logits.device)
+    mask = shift_labels != -100
+    return (shift_logits.argmax(-1)[mask] == shift_labels[mask]).float()
+
+
+def make_gkd_trainer_cls(base: type) -> type:
+    import torch
+    from swift.rlhf_trainers.gkd_loss import DataSource, TeacherOutput
+    from swift.trainers import disable_gradient_checkpointing
+
+    class VlmdataGKDTrainer(base):  # type: ignore[misc, valid-type]
+        vlmdata_rl: Any = None
+        vlmdata_visual: VisualKD | None = None
+
+        # -- visual KD hooks, attached on first use (the teacher is prepared by then) ------------------
+        def _vlmdata_visual(self, model: Any) -> VisualKD | None:
+            targets = self.vlmdata_rl.visual_kd.enabled_targets()
+            if not targets:
+                return None
+            if self.vlmdata_visual is None:
+                student = self.accelerator.unwrap_model(model)
+                teacher = None if self.teacher_model is None else self.accelerator.unwrap_model(self.teacher_model)
+                self.vlmdata_visual = VisualKD(student, teacher, targets)
+            return self.vlmdata_visual
+
+        def _vlmdata_teacher_forward(self, model: Any, inputs: dict[str, Any], visual: VisualKD | None) -> Any:
+            side = visual.side("teacher") if visual is not None else contextlib.nullcontext()
+            kwargs = self.args.gradient_checkpointing_kwargs
+            if self.teacher_model is None:  # LoRA student distilled from its own frozen base
+                unwrapped = self.accelerator.unwrap_model(model)
+                adapter = unwrapped.disable_adapter() if self._teacher_use_disable_adapter else contextlib.nullcontext()
+                with torch.no_grad(), adapter, disable_gradient_checkpointing(model, kwargs), side:
+                    return model(**inputs)
+            load = self.load_teacher_model_context() if self.args.offload_teacher_model else contextlib.nullcontext()
+            with torch.no_grad(), load, disable_gradient_checkpointing(self.teacher_model, kwargs), side:
+                return self.teacher_model(**inputs)
+
+        def _vlmdata_metric(self, name: str, value: Any) -> None:
+            mode = "train" if self.model.training else "eval"
+            self.custom_metrics[mode][name].update(value.detach().float() if hasattr(value, "detach") else value)
+
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            rl = self.vlmdata_rl
+            model_inputs = inputs["model_inputs"]
+            gkd_batch = inputs["gkd_batch"]
+            teacher_inputs = inputs["teacher_model_inputs"]
+            labels = model_inputs["labels"]
+            visual = self._vlmdata_visual(model)
+            if visual is not None:
+                visual.clear()
+            outputs = model(**model_inputs)  # labels included: the model's own CE is the SFT term
+            logits = outputs.logits
+            loss = logits.sum() * 0.0  # keeps the graph even when every term is skipped for this batch
+            dataset_batch = gkd_batch.data_source != DataSource.STUDENT
+            if dataset_batch:
+                self._vlmdata_metric("sft_loss", outputs.loss)
+                if rl.sft_alpha > 0:
+                    loss = loss + rl.sft_alpha * outputs.loss
+            saw_images = visual is not None and any(visual.captures["student"].values())
+            if rl.llm_kd_weight > 0 or saw_images:
+                t_fwd = {k: v for k, v in teacher_inputs.items() if k != "labels"}
+                teacher = self._vlmdata_teacher_forward(model, t_fwd, visual)
+                if rl.llm_kd_weight > 0:
+                    jsd = self._compute_jsd_loss(logits, TeacherOutput(full_logits=teacher.logits,
+                                                                       labels=teacher_inputs["labels"]), labels)
+                    weighted = rl.llm_kd_weight * jsd
+                    loss = loss + weighted
+                    self._vlmdata_metric("llm_kd_loss", weighted)
+                if saw_images:
+                    parts = visual.losses()
+                    if parts:
+                        total = sum(parts.values())
+                        loss = loss + total
+                        self._vlmdata_metric("vision_kd_loss", total)
+                        for name, value in parts.items():
+                            self._vlmdata_metric(f"vision_kd_{name}", value)
+            if visual is not None:
+                visual.clear()
+            with torch.no_grad():
+                self._vlmdata_metric("token_acc", token_accuracy(logits, labels))
+            return (loss, outputs) if return_outputs else loss
+
+        def prediction_step(self, model: Any, inputs: Any, prediction_loss_only: bool, ignore_keys: Any = None) -> Any:
+            """Evaluation skips the teacher: cross-entropy and token accuracy on the ground truth only."""
+            lmbda, self.lmbda = self.lmbda, 0.0  # evaluation reads the dataset, never student generations
+            try:
+                prepared = self._prepare_inputs(inputs)
+            finally:
+                self.lmbda = lmbda
+            model_inputs = prepared["model_inputs"]
+            with torch.no_grad(), self.compute_loss_context_manager():
+                outputs = model(**model_inputs)
+            self._vlmdata_metric("sft_loss", outputs.loss)
+            self._vlmdata_metric("token_acc", token_accuracy(outputs.logits, model_inputs["labels"]))
+            return outputs.loss.detach(), None, None
+
+    return VlmdataGKDTrainer
+
+
+class VlmdataGkdPipeline(SwiftRLHF):
+    def __init__(self, args: Any, plan: Any, data: Any, extra_callbacks: list[Any] | None = None) -> None:
+        self.vlmdata_plan = plan
+        self.vlmdata_data = data
+        self.extra_callbacks = list(extra_callbacks or [])
+        super().__init__(args)
+        self.template.max_length = None  # lengths are checked by RawRows, never truncated
+
+    def _prepare_dataset(self) -> list[Any]:
+        rl = self.vlmdata_plan.config.rlhf
+        budget = rl.max_completion_length if rl.lmbda > 0 else 0
+        return [open_rows(self, split, prompt_only=False, completion_budget=budget) for split in ("train", "val")]
+
+    def run(self) -> Any:
+        from swift.trainers import TrainerFactory
+
+        args = self.args
+        train_dataset, val_dataset = self._prepare_dataset()
+        args.save_args()
+        if args.tuner_type in ("lora", "longlora"):
+            resolve_lora_targets(args, self.model)
+        self.model = self.prepare_model(args, self.model, template=self.template, train_dataset=train_dataset)
+        self.train_msg["model_parameter_info"] = get_model_parameter_info(self.model)
+        trainer_cls = make_gkd_trainer_cls(TrainerFactory.get_trainer_cls(args))
+        trainer_cls.vlmdata_rl = self.vlmdata_plan.config.rlhf
+        trainer = trainer_cls(model=self.model, args=args.training_args, template=self.template,
+                              train_dataset=train_dataset, eval_dataset=val_dataset, **self._get_trainer_kwargs())
+        trainer.shuffle_dataset = False  # the data stream is already in its deterministic, seeded order
+        from swift.trainers.patcher import PrinterCallbackNew, ProgressCallbackNew
+
+        trainer.remove_callback(ProgressCallbackNew)
+        trainer.remove_callback(PrinterCallbackNew)
+        targs = trainer.args
+        samples_per_step = targs.per_device_train_batch_size * targs.gradient_accumulation_steps * targs.world_size
+        trainer.add_callback(TelemetryCallback(targs.output_dir, samples_per_step, show_progress=True))
+        for cb in self.extra_callbacks:
+            trainer.add_callback(cb)
+        self.trainer = trainer
+        return self.train(trainer)
+
+    def _save_trainer_state(self, trainer: Any) -> dict[str, Any]:
+        state = trainer.state
+        self._handle_trainer_state(trainer, is_master())
+        self.train_msg.update({
+            "last_model_checkpoint": state.last_model_checkpoint,
+            "best_model_checkpoint": state.best_model_checkpoint,
+            "global_step": state.global_step,
+            "max_steps": state.max_steps,
+            "last_logs": [h for h in state.log_history[-3:]],
+        })
+        if is_master():
+            atomic_write_json(Path(trainer.args.output_dir) / "train_result.json", self.train_msg)
+        return self.train_msg
+
+
+def run_gkd(plan: Any, extra_callbacks: list[Any] | None = None) -> Any:
+    from vlmdata_plugins.common.run import run_training
+
+    return run_training(plan, VlmdataGkdPipeline, extra_callbacks, args_cls="rlhf")
