@@ -386,3 +386,32 @@ def test_plugin_validate_joins_the_config_problems(
         main(["train", "--config", str(_plain_run(tmp_path, "picky", "training: {seed: 0}\n")), "--dry-run"])
         == 0
     )
+
+
+def test_torchrun_command_carries_multi_node_fields(
+    broken_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vlmdata.config import load_run_config
+    from vlmdata.train.launch import needs_launch, torchrun_command
+
+    extra = (
+        "training: {nproc_per_node: 8, nnodes: 2, node_rank: 1, master_addr: 10.1.2.3, master_port: 29601}\n"
+    )
+    config = load_run_config(_plain_run(tmp_path, "plain", extra))
+    command = torchrun_command(config, ["--config", "/abs/run.yaml", "--plugin", "plain"])
+    assert command[0] == sys.executable and command[1:3] == ["-m", "torch.distributed.run"]
+    assert command[3:8] == [
+        "--nproc_per_node=8",
+        "--nnodes=2",
+        "--node_rank=1",
+        "--master_addr=10.1.2.3",
+        "--master_port=29601",
+    ]
+    assert command[8:] == ["-m", "vlmdata", "train", "--config", "/abs/run.yaml", "--plugin", "plain"]
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert needs_launch(config)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert not needs_launch(config), "a torchrun worker trains in-process"
+    single = load_run_config(_plain_run(tmp_path, "plain"))
+    monkeypatch.delenv("LOCAL_RANK")
+    assert not needs_launch(single)
