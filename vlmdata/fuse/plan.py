@@ -20,7 +20,7 @@ whenever it is read within an epoch, and many records are capped in one vectoris
 
 Order: `interleave: shuffle` permutes all draws; `stratified` gives entry k's j-th draw the key
 `(j + u_k) / q_k` (u_k a seeded offset in [0, 1)) and sorts by key, spreading each entry evenly over the epoch:
-every prefix of length m holds m·q_k/N ± 2 draws of entry k. Both orders avoid gathers through a
+every prefix of length m holds m·q_k/N ± (1 + (K − 2)·q_k/N) draws of entry k (K entries; ±1 for two). Both orders avoid gathers through a
 permutation: the shuffle permutes packed `(entry << 40) | index` values in place, the stratified order sorts
 packed integer keys (see `_shuffled`, `_stratified`).
 """
