@@ -41,6 +41,23 @@ def model_type_of(model_path: str) -> str | None:
     return str(model_type) if model_type else None
 
 
+def resolve_checkpoint(path: str, key: str) -> str:
+    """A checkpoint folder as given, or a run folder's highest `checkpoint-N` (what the presets point at)."""
+    from vlmdata.errors import Location, VlmdataError
+
+    from .codes import RESUME_NOT_FOUND
+
+    folder = Path(path)
+    if any((folder / f).is_file() for f in ("trainer_state.json", "adapter_config.json", "config.json")):
+        return str(folder)
+    steps = sorted((int(p.name.split("-", 1)[1]), p) for p in folder.glob("checkpoint-*")
+                   if p.is_dir() and p.name.split("-", 1)[1].isdigit())
+    if not steps:
+        raise VlmdataError(RESUME_NOT_FOUND, f"{folder} is neither a checkpoint nor a run folder with checkpoint-N",
+                           where=Location(field=f"training.{key}"), value=str(folder))
+    return str(steps[-1][1])
+
+
 def init_kind(checkpoint: str) -> str:
     """`adapter` for a LoRA/DoRA checkpoint (adapter_config.json), else `full`."""
     return "adapter" if (Path(checkpoint) / "adapter_config.json").is_file() else "full"
@@ -127,7 +144,7 @@ def training_args(config: Any, gradient_accumulation_steps: int, has_val: bool) 
     else:
         out["eval_strategy"] = "no"
     if t.resume_from_checkpoint:
-        out["resume_from_checkpoint"] = str(t.resume_from_checkpoint)
+        out["resume_from_checkpoint"] = resolve_checkpoint(t.resume_from_checkpoint, "resume_from_checkpoint")
     return out
 
 
@@ -139,6 +156,8 @@ def build_swift_args(config: Any, *, gradient_accumulation_steps: int, has_val: 
     torch_dtype, bf16, fp16 = resolve_dtype(config, notes, has_cuda)
     model_path = str(config.model.path)
     init = config.training.init_from_checkpoint
+    if init:
+        init = resolve_checkpoint(init, "init_from_checkpoint")
     if init and init_kind(init) == "full":
         model_path = str(init)  # a full checkpoint is a complete model folder (weights, config, processor)
         notes.append(f"weights from {init} (full checkpoint); fresh optimizer and schedule")
@@ -159,6 +178,8 @@ def build_swift_args(config: Any, *, gradient_accumulation_steps: int, has_val: 
         "dataset_num_proc": 1,
         "load_args": False,
     }
+    if init:
+        out["vlmdata_init_from"] = init  # not an ms-swift argument: popped before SftArguments is built
     if config.template.system is not None:
         out["system"] = config.template.system
     out.update(tuner_args(config.tuner))

@@ -93,7 +93,7 @@ class VlmdataSftPipeline(SwiftSft):
         self.extra_callbacks = list(extra_callbacks or [])
         super().__init__(args)
         self.template.max_length = None  # lengths are checked by the dataset layer (VD550), never truncated
-        init = plan.config.training.init_from_checkpoint
+        init = plan.backend_args.get("vlmdata_init_from")
         if init and init_kind(init) == "adapter":
             self.model = merge_adapter(self.model, init)
 

@@ -74,7 +74,7 @@ def run_training(plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | Non
     output_dir = Path(plan.output_dir)
     manifest = data.manifest()
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 checks and writes the run folder
-        prepare_run_dir(output_dir, plan.config.training.resume_from_checkpoint, manifest)
+        prepare_run_dir(output_dir, plan.backend_args.get("resume_from_checkpoint"), manifest)
         epochs = int(plan.config.training.num_train_epochs + 0.999)
         write_run_files(output_dir, plan, manifest, fusion_plan_digests(data, min(epochs, 16)))
 
@@ -82,7 +82,7 @@ def run_training(plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | Non
 
     arguments = {"sft": SftArguments, "rlhf": RLHFArguments}[args_cls]
     with image_env(plan.env):
-        args = arguments(**plan.backend_args)
+        args = arguments(**{k: v for k, v in plan.backend_args.items() if not k.startswith("vlmdata_")})
         try:
             pipeline = pipeline_cls(args, plan, data, extra_callbacks)
             result = pipeline.main()

@@ -174,8 +174,10 @@ def test_stage1_aligner_full_then_stage2_lora_from_its_checkpoint(tiny_model_dir
     tuner2 = {"train_type": "lora", "lora_dropout": 0.0, "freeze_llm": False, "freeze_vit": True,
               "freeze_aligner": True, "target_modules": ["all-linear", "lm_head"], "modules_to_save": ["model.visual.merger", "model.visual.deepstack_merger_list.*"]}
     cfg2 = config(tiny_model_dir, stage2, [data_dir], tuner=tuner2,
-                  training={"max_steps": 2, "save_steps": 2, "init_from_checkpoint": str(ckpt1), "aligner_lr": 5e-3})
-    res2 = plugin.run(plugin.plan(cfg2), extra_callbacks=[snap2])
+                  training={"max_steps": 2, "save_steps": 2, "init_from_checkpoint": str(stage1), "aligner_lr": 5e-3})
+    plan2 = plugin.plan(cfg2)
+    assert plan2.backend_args["model"] == str(ckpt1)  # a run folder resolves to its highest checkpoint-N
+    res2 = plugin.run(plan2, extra_callbacks=[snap2])
     from vlmdata_plugins.common.trainer import clean_param_name
 
     base = load_file(str(tiny_model_dir / "model.safetensors"))
@@ -299,6 +301,10 @@ def test_plan_is_pure_and_complete(tiny_model_dir: Path, data_dir: Path, tmp_pat
     z2 = plugin.plan(config(tiny_model_dir, out, [data_dir], deepspeed="zero2")).backend_args["deepspeed"]
     assert z2["zero_optimization"]["stage"] == 2
     json.dumps(plan.to_dict())  # --dry-run prints it
+    empty = tmp_path / "no-checkpoints"
+    empty.mkdir()
+    with pytest.raises(VlmdataError, match="VD731"):
+        plugin.plan(config(tiny_model_dir, out, [data_dir], training={"init_from_checkpoint": str(empty)}))
 
 
 def test_debug_decodes_one_sample(tiny_model_dir: Path, data_dir: Path, tmp_path: Path) -> None:
