@@ -34,3 +34,15 @@ def test_infer_then_eval(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert main(["eval", str(preds), "--gt", str(gt), "--format", "json", "--out", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert report["dense"]["records"] == 3 and 0.0 <= report["dense"]["parse_failure_rate"] <= 1.0
+
+
+def test_infer_on_unlabelled_records(tmp_path: Path, tiny_model_dir: Path) -> None:
+    img = tmp_path / "b.png"
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(img)
+    record = {"id": "u0", "images": [str(img)], "width": 64, "height": 64, "objects": [],
+              "metadata": json.dumps({"_template": "summary_bbu"})}  # no summary: nothing to render as a target
+    data = save_records([record], tmp_path / "unlabelled")
+    preds = tmp_path / "p.jsonl"
+    assert main(["infer", str(data), "--model", str(tiny_model_dir), "--out", str(preds), "--max-new-tokens", "4"]) == 0
+    row = json.loads(preds.read_text(encoding="utf-8"))
+    assert row["id"] == "u0" and row["template"] == "summary_bbu"

@@ -75,7 +75,7 @@ def infer(
         for record in records:
             name = resolve_template(record, template)
             imgs = [_load_image(p, min_pixels, max_pixels) for p in record["images"]]
-            messages = build_messages(record, name, images=imgs if name != "chat" else None)[:-1]
+            messages = build_messages(record, name, images=imgs if name != "chat" else None, prompt_only=True)
             texts.append(processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
             images.extend(imgs)
             names.append(name)
