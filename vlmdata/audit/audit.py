@@ -261,9 +261,12 @@ def _batch_rows(batch: Mapping[str, list[Any]]):
 
 # -- the audit ----------------------------------------------------------------------------------------------
 def audit_dataset(
-    dataset_or_path: Any, run_config: Any, *, counter: TokenCounter | None = None
+    dataset_or_path: Any, run_config: Any, *, counter: TokenCounter | None = None, batch: bool = True
 ) -> AuditReport:
-    """Size every record of one dataset (or a list of datasets) under `run_config`."""
+    """Size every record of one dataset (or a list of datasets) under `run_config`.
+
+    `batch=False` sizes every record one by one (the reference the batch path is tested against).
+    """
     config = load_config(run_config)
     model_dir = str(config.model.path)
     if counter is None:
@@ -277,7 +280,7 @@ def audit_dataset(
     for item in inputs:
         dataset, name, path = open_dataset(item)
         report.datasets.append(
-            _audit_one(dataset, name, path, counter, bounds, default_template, system, report)
+            _audit_one(dataset, name, path, counter, bounds, default_template, system, report, batch)
         )
     report.seconds = time.perf_counter() - started
     return report
@@ -292,16 +295,16 @@ def _audit_one(
     default_template: str,
     system: str | None,
     report: AuditReport,
+    batch: bool = True,
 ) -> DatasetLengths:
     n = len(dataset)
     lengths = np.full(n, -1, dtype=np.int64)
     images = np.zeros(n, dtype=np.int64)
     ids: list[str] = []
     sources: list[str] = []
-    for i, record in enumerate(_rows(dataset)):
+
+    def one(i: int, record: Mapping[str, Any]) -> None:
         rid = str(record.get("id"))
-        ids.append(rid)
-        sources.append(_record_source(record.get("metadata"), name))
         try:
             sized, _ = size_record(record, default_template, counter, bounds, system=system)
         except VlmdataError as exc:
@@ -315,10 +318,45 @@ def _audit_one(
                     "where": str(where),
                 }
             )
-            continue
+            return
         lengths[i] = sized.length
         images[i] = sized.image_tokens
+
+    table = _plain_table(dataset)
+    sizer = None
+    if batch and table is not None:
+        from vlmdata.audit.batch import BatchSizer
+        from vlmdata.render import get_template
+
+        sizer = BatchSizer(counter, get_template(default_template), system, bounds)
+    if sizer is not None and sizer.enabled:
+        step = 4096
+        for start in range(0, n, step):
+            part = table.slice(start, step)
+            batch_ids = part.column("id").to_pylist()
+            ids.extend(str(x) for x in batch_ids)
+            sources.extend(_record_source(m, name) for m in part.column("metadata").to_pylist())
+            got, img = sizer.size(part)
+            lengths[start : start + len(got)] = got
+            images[start : start + len(got)] = img
+            for j in np.nonzero(got < 0)[0]:
+                one(start + int(j), part.slice(int(j), 1).to_pylist()[0])
+        return DatasetLengths(name, path, ids, sources, lengths, images)
+    for i, record in enumerate(_rows(dataset)):
+        ids.append(str(record.get("id")))
+        sources.append(_record_source(record.get("metadata"), name))
+        one(i, record)
     return DatasetLengths(name, path, ids, sources, lengths, images)
+
+
+def _plain_table(dataset: Any) -> Any:
+    """The Arrow table behind a `datasets.Dataset` in row order, or None."""
+    table = getattr(getattr(dataset, "data", None), "table", None)
+    if table is None or getattr(dataset, "_indices", None) is not None or table.num_rows != len(dataset):
+        return None
+    from vlmdata.io.features import COLUMNS
+
+    return table if all(c in table.column_names for c in COLUMNS) else None
 
 
 def write_lengths(report: AuditReport) -> list[str]:
