@@ -338,3 +338,26 @@ def test_torch_dataloader_workers_read_the_same_stream(mix: Path) -> None:
         collate_fn=list,
     )
     assert [rid for batch in resumed for rid in batch] == expected[40:]
+
+
+def test_empty_epoch_writes_an_empty_dataset(tmp_path: Path, make_dataset, write_yaml) -> None:
+    make_dataset(tmp_path / "t", 5)
+    cfg = write_yaml(
+        tmp_path / "f.yaml",
+        "targets:\n  - {name: t, data: t, ratio: 0}\nsources:\n  - {name: s, data: t, ratio: 0.5}\n",
+    )
+    result = fuse_epoch(load_fusion_config(cfg), tmp_path / "out")
+    assert result.total == 0 and [e["realised"] for e in result.manifest["entries"]] == [0, 0]
+    ds = load_dataset(tmp_path / "out" / "data")
+    assert len(ds) == 0 and "objects" in ds.column_names
+    assert len(FusionStream(cfg)) == 0 and list(FusionStream(cfg)) == []
+
+
+def test_cli_json_and_bad_epoch(mix: Path, tmp_path: Path, capsys) -> None:
+    assert main(["fuse", str(mix), "--out", str(tmp_path / "o"), "--epoch", "1", "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["total"] == 84 and shown["out"] == str(tmp_path / "o") and shown["epoch"] == 1
+    assert json.loads((tmp_path / "o" / "manifest.json").read_text())["epoch"] == 1
+    assert main(["fuse", str(mix), "--plan", "--epoch", "-1"]) == 2
+    assert main(["fuse", str(mix), "--plan", "--format", "yaml"]) == 2
+    assert main(["fuse", str(mix), "--config", str(mix), "--plan"]) == 2
