@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# The run config's error codes live in `run_codes` (this package's `codes` module belongs to the layered
+# loader); importing them here registers them whenever `vlmdata.errors.load_all_codes` walks the package.
+from vlmdata.config import run_codes as _run_codes  # noqa: F401
+
 if TYPE_CHECKING:
     from vlmdata.config.load import load_run_config
     from vlmdata.config.run import RunConfig
