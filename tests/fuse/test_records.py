@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vlmdata.errors import VlmdataError
 from vlmdata.fuse import object_subset
@@ -44,6 +46,43 @@ def test_vectorised_metadata_equals_scalar() -> None:
         assert obj["_source"] == "lvis" and obj["_template"] == "source_dense" and obj["_augment"] is False
         if original and "名字" in original:
             assert "名字" in text  # non-ASCII kept as is
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    objects=st.lists(
+        st.dictionaries(
+            st.sampled_from(["a", "_source", "名", "_mode", "x y", "n"]) | st.text(max_size=5),
+            json_values,
+            max_size=4,
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    pad=st.sampled_from(["", " ", "\n", "\t "]),
+    compact=st.booleans(),
+)
+def test_vectorised_metadata_equals_scalar_on_random_objects(objects, pad, compact) -> None:
+    sep = (",", ":") if compact else (", ", ": ")
+    texts = [pad + json.dumps(o, ensure_ascii=False, separators=sep) + pad for o in objects]
+    ids = pa.array([f"r{i}" for i in range(len(texts))])
+    vector = tag_metadata_array(pa.array(texts, type=pa.string()), ids, TAGS).to_pylist()
+    assert vector == [tag_metadata(t, TAGS) for t in texts]
+    for text, original in zip(vector, objects, strict=True):
+        assert json.loads(text) == {**original, **TAGS.as_dict()}
 
 
 def test_vectorised_metadata_rejects_non_objects_with_record_id() -> None:

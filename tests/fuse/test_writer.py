@@ -361,3 +361,36 @@ def test_cli_json_and_bad_epoch(mix: Path, tmp_path: Path, capsys) -> None:
     assert main(["fuse", str(mix), "--plan", "--epoch", "-1"]) == 2
     assert main(["fuse", str(mix), "--plan", "--format", "yaml"]) == 2
     assert main(["fuse", str(mix), "--config", str(mix), "--plan"]) == 2
+
+
+def test_sigkill_mid_write_keeps_previous_output(mix: Path, tmp_path: Path) -> None:
+    import signal
+
+    out = tmp_path / "out"
+    fuse_epoch(load_fusion_config(mix), out, epoch=0)
+    before = _tree_digest(out)
+    driver = (
+        "import sys, time\n"
+        "import vlmdata.fuse.writer as w\n"
+        "from vlmdata.fuse import load_fusion_config\n"
+        "w.CHUNK = 5\n"
+        "def progress(done, total):\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(60)\n"
+        "w.fuse_epoch(load_fusion_config(sys.argv[1]), sys.argv[2], epoch=1, progress=progress)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", driver, str(mix), str(out)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+        assert [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-out.")]  # really mid-write
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _tree_digest(out) == before
+    assert len(load_dataset(out / "data")) == 84
+    fuse_epoch(load_fusion_config(mix), out, epoch=1)  # the next run cleans the stale temporary folder
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-out")]
