@@ -4,19 +4,24 @@ Per-object float lists are the expensive part of decoding grounding records. The
 as the raw JSON text (`msgspec.Raw`, which the record decode has already checked for syntax), joins all of a
 batch's arrays, screens them with byte-level numpy masks (one `[` and one `]` each, a digit before the `]`, only
 number characters: anything else, such as `true`, `"3"`, `null`, `NaN` or a nested array, marks that array as
-not plain numbers) and decodes the survivors with a single msgspec call. Element counts come from counting
-commas per array. If the bulk decode still fails, arrays are decoded one by one so a bad one is isolated.
+not plain numbers) and parses the survivors in one Arrow string-to-float64 cast (C++, exact, no Python floats).
+Element counts come from counting commas per array. If the bulk parse still fails (or yields a non-finite
+value), arrays are decoded one by one with msgspec so a bad one is isolated.
 """
 
 from __future__ import annotations
 
 import msgspec
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _FLOATS = msgspec.json.Decoder(list[float])
 _ALLOWED = np.zeros(256, bool)
-for _c in b"0123456789.-+eE,[] \t\r\n":
+for _c in b"0123456789.-+eE,[] \t\r\n;":
     _ALLOWED[_c] = True
+_STRIP = b"[] \t\r\n"
+_ALLOWED_BYTES = bytes(np.flatnonzero(_ALLOWED).astype(np.uint8))
 _DIGIT = np.zeros(256, bool)
 _DIGIT[48:58] = True
 
@@ -34,36 +39,59 @@ def parse_flat(
         return np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool)
     if sizes is None:
         sizes = np.fromiter(map(len, raws), np.int64, count=n)
-    joined = b",".join(raws)  # type: ignore[arg-type]
+    joined = b";".join(raws)  # type: ignore[arg-type]  # `;` cannot occur inside a JSON number array
     buf = np.frombuffer(joined, np.uint8)
     starts = np.zeros(n, np.int64)
     np.cumsum(sizes[:-1] + 1, out=starts[1:])
     ends = starts + sizes - 1
     good = (buf[starts] == 91) & (buf[ends] == 93) & _DIGIT[buf[np.maximum(ends - 1, 0)]]
-    opens = np.flatnonzero(buf == 91)
-    if len(opens) != n:
-        good &= _per_array(opens, starts) == 1
-    closes = np.flatnonzero(buf == 93)
-    if len(closes) != n:
-        good &= _per_array(closes, starts) == 1
-    odd = np.flatnonzero(~_ALLOWED[buf])
-    if len(odd):
-        good &= _per_array(odd, starts) == 0
-    comma_cum = np.cumsum(buf == 44, dtype=np.int32)
-    commas = comma_cum[ends] - comma_cum[starts]  # inside each array (the joining commas sit outside)
-    lens = commas[good] + 1
+    if joined.count(b"[") != n:
+        good &= _per_array(np.flatnonzero(buf == 91), starts) == 1
+    if joined.count(b"]") != n:
+        good &= _per_array(np.flatnonzero(buf == 93), starts) == 1
+    if joined.translate(None, _ALLOWED_BYTES):  # some byte is not part of a plain number list
+        good &= _per_array(np.flatnonzero(~_ALLOWED[buf]), starts) == 0
     if good.all():
-        text = joined.translate(None, b"[]")
-    else:  # drop the rejected arrays (with their joining comma) and every bracket in one vectorised pass
-        keep = np.repeat(good, sizes + 1)[: len(buf)] & (buf != 91) & (buf != 93)
-        text = buf[keep].tobytes().rstrip(b",")
-    try:
-        values = _FLOATS.decode(b"[" + text + b"]")
-        if len(values) == int(lens.sum()):
-            return np.array(values, np.float64), lens, good
-    except (msgspec.DecodeError, OverflowError):
-        pass
+        text = joined.translate(None, _STRIP)
+    else:  # drop the rejected arrays (with their joiner) in one vectorised pass
+        text = buf[np.repeat(good, sizes + 1)[: len(buf)]].tobytes().rstrip(b";").translate(None, _STRIP)
+    parsed = _parse_numbers(text, int(good.sum()))
+    if parsed is not None:
+        return parsed[0], parsed[1], good
     return _one_by_one(raws, good)
+
+
+def _parse_numbers(text: bytes, arrays: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Parse `1.5,2;-3e2,4,...` (`;` ends an array; JSON number syntax already checked) with Arrow's C++
+    parser, no Python floats: (values, count per array)."""
+    if arrays == 0:
+        return np.zeros(0), np.zeros(0, np.int64)
+    tb = np.frombuffer(text, np.uint8)
+    seps = np.flatnonzero((tb == 44) | (tb == 59))
+    expected = len(seps) + 1
+    array_end = np.flatnonzero(tb[seps] == 59)  # index (among separators) of each array's end
+    if len(array_end) != arrays - 1:
+        return None
+    bounds = np.empty(arrays + 1, np.int64)
+    bounds[0] = 0
+    bounds[1:-1] = array_end + 1
+    bounds[-1] = expected
+    lens = np.diff(bounds)
+    data = text.translate(None, b",;")
+    offsets = np.empty(expected + 1, np.int32)
+    offsets[0] = 0
+    offsets[1:-1] = seps - np.arange(len(seps))
+    offsets[-1] = len(data)
+    if (np.diff(offsets) <= 0).any():  # an empty array or value
+        return None
+    strings = pa.StringArray.from_buffers(expected, pa.py_buffer(offsets), pa.py_buffer(data))
+    try:
+        values = pc.cast(strings, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not np.isfinite(values).all():  # 1e999 and friends: let the slow path say VD113
+        return None
+    return values, lens
 
 
 def _one_by_one(

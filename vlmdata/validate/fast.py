@@ -133,8 +133,10 @@ def check_batch(lines: list[bytes]) -> FastResult:
         n_geom += has
     bad_obj = n_geom != 1
     descs = list(map(attrgetter("desc"), objs))
-    joined_desc = "\x00".join(descs)
-    if "\n" in joined_desc or "\r" in joined_desc or "\t" in joined_desc or "" in descs:
+    # raw control characters cannot occur in JSON strings, so a desc can only hold \n, \r or \t via an escape
+    escaped = any(e in blob for e in (b"\\n", b"\\r", b"\\t", b"\\u000"))
+    if "" in descs or escaped:
+        joined_desc = "\x00".join(descs)
         dlen = np.fromiter(map(len, descs), np.int64, count=n)
         dstart = np.cumsum(dlen + 1) - (dlen + 1)
         hits = [m.start() for m in _DESC_BAD.finditer(joined_desc)]
@@ -202,9 +204,12 @@ def check_batch(lines: list[bytes]) -> FastResult:
                 continue
             declared = list(map(attrgetter(count_key), objs))
             if declared.count(None) != n:
-                for i, v in enumerate(declared):
-                    if v is not None and (kind[i] != code or v * 2 != nvals[i]):
-                        bad_obj[i] = True
+                try:
+                    vals = np.array(declared, np.float64)  # None -> nan
+                    given = ~np.isnan(vals)
+                    bad_obj |= given & ((kind != code) | (vals * 2 != nvals))
+                except OverflowError:  # an absurd integer: leave those records to the models
+                    bad_obj |= np.fromiter((v is not None for v in declared), bool, count=n)
         np.logical_or.at(bad_rec, obj_rec[bad_obj], True)
     else:
         ii = np.zeros(0, np.int64)
