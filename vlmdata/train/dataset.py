@@ -106,9 +106,9 @@ class TrainData:
 def open_train_data(config: Any, *, check_lengths: bool = True) -> TrainData:
     """Open the run's datasets; with `check_lengths` refuse known over-length records (`VD551`) up front."""
     train = open_sources(config, "train")
-    has_val = bool(config.data.val) or (
-        train.fusion is not None and any(e.val for _, e in train.fusion.entries())
-    )
+    fusion = train.fusion
+    has_val = bool(config.data.val) or (fusion is not None and any(
+        e.val for d, e in fusion.entries() if d == "target" or fusion.eval_sources))
     val = open_sources(config, "val") if has_val else None
     if check_lengths:
         check_audited_lengths(train, config.global_max_length)
