@@ -57,7 +57,7 @@ def _records(n: int, seed: int) -> list[dict]:
 def test_batch_equals_per_record(tokenizer_dir: Path, tmp_path: Path, template: str) -> None:
     from vlmdata.io.dataset import save_records
 
-    save_records(_records(300, seed=len(template)), tmp_path / "ds")
+    save_records(_records(200, seed=len(template)), tmp_path / "ds")
     cfg = {"model": {"path": str(tokenizer_dir)}, "template": {"name": template}, "global_max_length": 1200}
     fast = audit_dataset(tmp_path / "ds", cfg, counter=TokenCounter.from_model_dir(tokenizer_dir))
     ref = audit_dataset(tmp_path / "ds", cfg, counter=TokenCounter.from_model_dir(tokenizer_dir), batch=False)

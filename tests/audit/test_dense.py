@@ -100,7 +100,7 @@ def test_fast_count_equals_tokenizer_on_rendered_target(counter: TokenCounter, n
     template = get_template(name)
     rng = random.Random(name)
     used = 0
-    for i in range(400):
+    for i in range(200):
         rec = _record(rng, n_images=1 if i % 4 else rng.randint(2, 4))
         header = template.header_line(record_domain(template, rec)) if template.header else None
         fast = dense.count(rec, header)
@@ -108,7 +108,7 @@ def test_fast_count_equals_tokenizer_on_rendered_target(counter: TokenCounter, n
         if fast is not None:
             used += 1
             assert fast == exact, (i, rec)
-    assert used >= 380  # declines only where it must (mixed kinds with order-dependent closings, never here)
+    assert used >= 190  # it declines only on digits in descs or headers, none here
 
 
 def test_declines_on_digits_in_descs(counter: TokenCounter) -> None:
