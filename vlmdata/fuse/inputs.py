@@ -73,15 +73,15 @@ def fingerprint_dir(folder: str | Path) -> str:
 class TableTaker:
     """Gathers rows of a memory-mapped dataset by index, in the normalised schema, without Python dicts.
 
-    Rows are taken per record batch of the memory-mapped file (a `take` on the whole chunked table makes
-    Arrow concatenate every chunk of the nested columns first: a copy of the whole column per call, which
-    made memory and time grow with the input). Indices are read in ascending order and the result put back
-    in the requested order.
+    Columns are gathered with `ChunkedGather` (linear in the rows taken, whatever the number of record
+    batches in the file; see `vlmdata.fuse.gather`). A column type it does not handle falls back to one Arrow
+    `take` per touched record batch.
     """
 
     def __init__(self, dataset: Any) -> None:
         import pyarrow as pa
 
+        from vlmdata.fuse.gather import ChunkedGather
         from vlmdata.io.features import arrow_schema
 
         self.schema = arrow_schema()
@@ -92,6 +92,11 @@ class TableTaker:
         indices = getattr(dataset, "_indices", None)
         self.mapping = None if indices is None else np.asarray(indices.column(0).to_numpy(), dtype=np.int64)
         self._source_schema = table.schema
+        self._columns = {
+            f.name: ChunkedGather([b.column(i) for b in self.batches])
+            for i, f in enumerate(table.schema)
+            if self.batches and ChunkedGather.supported(f.type)
+        }
         self._pa = pa
 
     def __len__(self) -> int:
@@ -105,28 +110,32 @@ class TableTaker:
     def take(self, indices: np.ndarray) -> Any:
         pa = self._pa
         rows = np.asarray(indices if self.mapping is None else self.mapping[indices], dtype=np.int64)
-        order = None
-        if rows.size > 1 and np.any(rows[1:] < rows[:-1]):
-            order = np.argsort(rows, kind="stable")
-            rows = rows[order]
-        batch_of = np.searchsorted(self.offsets, rows, side="right") - 1
-        cuts = (
-            np.concatenate([[0], np.flatnonzero(np.diff(batch_of)) + 1, [rows.size]])
-            if rows.size
-            else np.array([0])
-        )
-        parts = []
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            k = int(batch_of[a])
-            parts.append(self.batches[k].take(pa.array(rows[a:b] - self.offsets[k])))
-        taken = pa.Table.from_batches(parts, schema=self._source_schema)
-        if order is not None:
-            inverse = np.empty_like(order)
-            inverse[order] = np.arange(order.size)
-            taken = taken.take(pa.array(inverse))
+        if self.batches and len(self._columns) == len(self._source_schema):
+            arrays = [self._columns[f.name].take(rows) for f in self._source_schema]
+            taken = pa.Table.from_arrays(arrays, schema=self._source_schema)
+        else:
+            taken = self._take_per_batch(rows)
         if taken.schema != self.schema:
             taken = taken.cast(self.schema)
         return taken
+
+    def _take_per_batch(self, rows: np.ndarray) -> Any:
+        pa = self._pa
+        if not self.batches:
+            return self._source_schema.empty_table()
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        batch_of = np.searchsorted(self.offsets, ordered, side="right") - 1
+        cuts = np.concatenate([[0], np.flatnonzero(np.diff(batch_of)) + 1, [ordered.size]])
+        parts = [
+            self.batches[int(batch_of[a])].take(pa.array(ordered[a:b] - self.offsets[int(batch_of[a])]))
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+            if b > a
+        ]
+        taken = pa.Table.from_batches(parts, schema=self._source_schema)
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(order.size)
+        return taken.take(pa.array(inverse))
 
 
 def _validated_jsonl(path: Path) -> Path:
