@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -249,9 +250,12 @@ def test_fusion_run_logs_per_dataset_metrics(tiny_model_dir: Path, tmp_path: Pat
     fusion.write_text(json.dumps({"seed": 0, "targets": [{"name": "bbu", "data": str(tgt), "val": str(val)}],
                                   "sources": [{"name": "coco", "data": str(src), "ratio": 1.0}]}))
     run = tmp_path / "fused"
+    regex = r"^model\.language_model\.layers\.\d+\.self_attn\.(q_proj|v_proj)$"
     cfg = config(tiny_model_dir, run, data={"train": [], "fusion": str(fusion)},
-                 training={"max_steps": 2, "save_steps": 2, "eval_steps": 2})
-    plugin.run(plugin.plan(cfg))
+                 tuner={"target_regex": regex}, training={"max_steps": 2, "save_steps": 2, "eval_steps": 2})
+    snap = Snapshot()
+    plugin.run(plugin.plan(cfg), extra_callbacks=[snap])
+    assert snap.trainable and all(re.search(r"self_attn\.(q_proj|v_proj)\.lora_[AB]\.", n) for n in snap.trainable)
     rows = log_rows(run)
     train_keys = set().union(*(r.keys() for r in rows if "train/loss" in r))
     for key in ("train/bbu_loss", "train/bbu_token_acc", "train/coco_loss", "train/coco_token_acc"):
@@ -261,6 +265,18 @@ def test_fusion_run_logs_per_dataset_metrics(tiny_model_dir: Path, tmp_path: Pat
     assert not any(k.startswith(("train/train/", "train/eval", "eval/eval")) for r in rows for k in r)
     manifest = json.loads((run / "fusion_manifest.json").read_text())
     assert manifest["epochs"]["0"]["counts"] == {"bbu": 4, "coco": 4}
+
+
+def test_run_folder_keeps_the_manifest_of_a_fused_dataset(tmp_path: Path) -> None:
+    sft_plugin()
+    from vlmdata_plugins.common.runfolder import written_fusion_manifest
+
+    fused = tmp_path / "fused"
+    (fused / "data").mkdir(parents=True)
+    (fused / "manifest.json").write_text(json.dumps({"plan_digest": "abc", "total": 3}))
+    assert written_fusion_manifest(fused / "data") == {"plan_digest": "abc", "total": 3}
+    (tmp_path / "plain" / "data").mkdir(parents=True)
+    assert written_fusion_manifest(tmp_path / "plain" / "data") is None
 
 
 def test_dora_vit_and_separate_lrs(tiny_model_dir: Path, data_dir: Path, tmp_path: Path) -> None:
