@@ -195,7 +195,7 @@ def swift_template(tiny_model_dir: Path):
 
 
 def test_audited_length_equals_ms_swift_encode(swift_template, tiny_model_dir: Path, tmp_path: Path) -> None:
-    from vlmdata.render import build_messages, resolve_template
+    from vlmdata.render import build_messages, resolve_template, to_swift_standard
 
     counter = TokenCounter.from_model_dir(tiny_model_dir)
     assert counter.fast
@@ -211,6 +211,10 @@ def test_audited_length_equals_ms_swift_encode(swift_template, tiny_model_dir: P
         ids = encoded["input_ids"]
         assert sized.length == len(ids), (record["id"], name, sized, len(ids))
         assert sized.image_tokens == ids.count(151655), record["id"]
+        # the trainer's form: standard messages with <image> tags and the images beside them
+        flat, images = to_swift_standard(messages)
+        std = swift_template.encode({**row, "messages": flat, "images": images})
+        assert std["input_ids"] == ids, record["id"]
         checked += 1
     assert checked == 14
     # the fast digit-split counter agreed with the tokenizer on every string it saw

@@ -221,3 +221,21 @@ def test_non_qwen_pretokenizer_falls_back(tmp_path: Path) -> None:
     counter = TokenCounter.from_model_dir(tmp_path)
     assert not counter.fast
     assert counter.count("a 12 a") == counter.exact("a 12 a")
+
+
+def test_cli_audits_several_datasets_together(tokenizer_dir: Path, tmp_path: Path) -> None:
+    from vlmdata.cli import main
+    from vlmdata.io.dataset import save_records
+
+    save_records([_rec("a1", 3), _rec("a2", 4)], tmp_path / "bbu" / "data")  # a `validate --out` layout
+    save_records([_rec("b1", 5)], tmp_path / "rru")
+    cfg = _config(tmp_path, tokenizer_dir, 5000)
+    out = tmp_path / "rep.json"
+    assert (
+        main(["audit", str(tmp_path / "bbu"), str(tmp_path / "rru"), "--config", str(cfg), "--out", str(out)])
+        == 0
+    )
+    rep = json.loads(out.read_text())
+    assert [(d["name"], d["count"]) for d in rep["datasets"]] == [("bbu", 2), ("rru", 1)]
+    assert rep["stats"]["bbu"]["count"] == 2 and rep["stats"]["all"]["count"] == 3 and rep["ok"]
+    assert main(["audit", str(tmp_path / "missing"), "--config", str(cfg)]) == 2

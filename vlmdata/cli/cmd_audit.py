@@ -12,7 +12,9 @@ from vlmdata.cli._common import CONFIG_OPTION
 def register(app: typer.Typer) -> None:
     @app.command("audit")
     def audit(
-        dataset: Path = typer.Argument(..., help="Arrow dataset folder (or a `validate --out` folder)."),
+        datasets: list[Path] = typer.Argument(
+            ..., help="Arrow dataset folder(s) (or `validate --out` folders); several are audited together."
+        ),
         config: Path = CONFIG_OPTION,
         out: Path | None = typer.Option(
             None, "--out", "-o", help="Write the JSON report here (and the histogram PNG beside it)."
@@ -28,9 +30,10 @@ def register(app: typer.Typer) -> None:
         from vlmdata.cli._common import console, require_exists
         from vlmdata.io.atomic import atomic_write_json
 
-        require_exists(dataset, "dataset")
+        for dataset in datasets:
+            require_exists(dataset, "dataset")
         require_exists(config, "config")
-        report = audit_dataset(dataset, config)
+        report = audit_dataset([str(d) for d in datasets], config)
         rep = report.to_dict()
         out_console = console()
         out_console.print(format_report(rep), markup=False)
