@@ -75,6 +75,7 @@ CASES: list[tuple[str, Any, str, str | None, Any]] = [
     ("string_number", _base(width="100"), "VD111", "width", None),
     ("wrong_type_objects", _base(objects={"desc": "x"}), "VD111", "objects", None),
     ("missing_width", _base(width=None), "VD110", "width", None),
+    ("huge_height", _base(height=2**40), "VD117", "height", None),
     ("unknown_key", _base(label="x"), "VD112", "label", None),
     ("unknown_object_key", _base(objects=[{**OBJ, "colour": "red"}]), "VD112", "objects[0].colour", None),
     ("two_geometry_keys", _base(objects=_o(bbox_2d=[1, 1, 5, 5], line=[1, 1, 5, 5])), "VD115", "objects[0]", None),

@@ -52,7 +52,8 @@ def _finite_json(value: Any) -> Any:
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(_finite_json)]
 Coords = list[float]
-PositiveInt = Annotated[int, Field(gt=0)]
+MAX_SIZE = 2**31 - 1  # sizes are stored as int32
+PositiveInt = Annotated[int, Field(gt=0, le=MAX_SIZE)]
 
 
 class _Strict(BaseModel):

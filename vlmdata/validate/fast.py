@@ -57,8 +57,8 @@ class FMessage(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 class FRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     id: Annotated[str, msgspec.Meta(min_length=1)] | None = None
     images: Annotated[list[str], msgspec.Meta(min_length=1)] | None = None
-    width: Annotated[int, msgspec.Meta(gt=0)] | None = None
-    height: Annotated[int, msgspec.Meta(gt=0)] | None = None
+    width: Annotated[int, msgspec.Meta(gt=0, le=2**31 - 1)] | None = None
+    height: Annotated[int, msgspec.Meta(gt=0, le=2**31 - 1)] | None = None
     objects: list[FObject] | None = None
     summary: str | None = None
     messages: list[FMessage] | None = None
