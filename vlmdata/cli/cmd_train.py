@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
             shown = plan.to_dict()
             if needs_launch(plan.config):
                 shown["launch"] = torchrun_command(plan.config, cli_args)
-            out.print(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True).rstrip())
+            typer.echo(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True).rstrip())
             if debug:
                 _print_debug(out, trainer.debug(plan))
             return
@@ -54,28 +54,33 @@ def register(app: typer.Typer) -> None:
             launch(plan.config, cli_args)
             return
         result = trainer.run(plan)
-        out.print(f"trained {result.global_step} step(s) with plugin {trainer.name!r} → {result.output_dir}")
+        out.print(
+            f"trained {result.global_step} step(s) with plugin {trainer.name!r} → {result.output_dir}",
+            markup=False,
+        )
         if result.adapter_dir is not None:
-            out.print(f"adapter: {result.adapter_dir}")
+            out.print(f"adapter: {result.adapter_dir}", markup=False)
         elif result.checkpoint_dir is not None:
-            out.print(f"checkpoint: {result.checkpoint_dir}")
+            out.print(f"checkpoint: {result.checkpoint_dir}", markup=False)
         if result.log_file is not None:
-            out.print(f"log: {result.log_file}")
+            out.print(f"log: {result.log_file}", markup=False)
         for key, value in sorted(result.metrics.items()):
-            out.print(f"  {key}: {value:.6g}" if isinstance(value, float) else f"  {key}: {value}")
+            out.print(
+                f"  {key}: {value:.6g}" if isinstance(value, float) else f"  {key}: {value}", markup=False
+            )
 
 
 def _print_debug(out, sample) -> None:  # noqa: ANN001 - rich console and DebugSample, imported lazily
     from vlmdata.errors import VlmdataError
     from vlmdata.train import codes
 
-    out.print(f"\n# debug sample {sample.record_id}")
+    out.print(f"\n# debug sample {sample.record_id}", markup=False)
     out.print(sample.text, markup=False)
     if sample.labels_text is not None:
         out.print("\n# supervised tokens", markup=False)
         out.print(sample.labels_text, markup=False)
     for name, shape in sample.tensor_shapes.items():
-        out.print(f"{name}: {list(shape)}")
-    out.print(f"image tokens: {sample.image_tokens}, from grids: {sample.grid_tokens}")
+        out.print(f"{name}: {list(shape)}", markup=False)
+    out.print(f"image tokens: {sample.image_tokens}, from grids: {sample.grid_tokens}", markup=False)
     if not sample.ok:
         raise VlmdataError(codes.DEBUG_MISMATCH, f"sample {sample.record_id}", details=list(sample.problems))
