@@ -72,7 +72,7 @@ def issues_from_validation_error(exc: ValidationError) -> list[Issue]:
                 sub = item.get("field")
                 out.append(Issue(item["code"], item["message"], f"{prefix}{sub}" if sub else (base or None), item.get("value")))
             continue
-        code = _code_for(err)
+        code = _code_for(dict(err))
         if code == codes.BAD_MESSAGES.code:
             if seen_messages:  # a union failure lists every branch; one issue per record is enough
                 continue

@@ -118,10 +118,10 @@ def check_batch(lines: list[bytes]) -> FastResult:
     n = len(objs)
     bad_rec = np.zeros(n_rec, bool)
     if ":" in "\x00".join(chain.from_iterable(map(attrgetter("images"), recs))):  # a URL needs a colon
-        bad_rec |= np.fromiter((any(map(is_remote, r.images)) for r in recs), bool, count=n_rec)  # type: ignore[arg-type]
+        bad_rec |= np.array([any(map(is_remote, r.images or ())) for r in recs], bool)
     W = np.fromiter(map(attrgetter("width"), recs), np.float64, count=n_rec)
     H = np.fromiter(map(attrgetter("height"), recs), np.float64, count=n_rec)
-    n_img = np.fromiter((len(r.images) for r in recs), np.int64, count=n_rec)
+    n_img = np.fromiter((len(r.images or ()) for r in recs), np.int64, count=n_rec)
 
     geoms = {k: list(map(attrgetter(k), objs)) for k in _GEOMETRY}
     sizes = {k: np.fromiter(map(len, v), np.int64, count=n) for k, v in geoms.items()}

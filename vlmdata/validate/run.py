@@ -236,9 +236,7 @@ class _Run:
         fast_table = pa.Table.from_arrays(
             [
                 pa.array(record_ids(recs, lines, fast.accepted), pa.string()),
-                pa.array(
-                    [list(map(resolve, r.images)) for r in recs]  # type: ignore[arg-type], pa.list_(pa.string())
-                ),  # type: ignore[union-attr]
+                pa.array([list(map(resolve, r.images or ())) for r in recs], pa.list_(pa.string())),
                 pa.array([r.width for r in recs], pa.int32()),
                 pa.array([r.height for r in recs], pa.int32()),
                 fast.objects_table,
