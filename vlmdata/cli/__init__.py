@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # click usage errors and anything unexpected
         # typer ships its own copy of click, so match click's exceptions by shape rather than by class
         if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
+            exc.show()  # type: ignore[attr-defined]
             return 2 if any(c.__name__ == "UsageError" for c in type(exc).__mro__) else 1
         if os.environ.get("VLMDATA_DEBUG") == "1":
             raise
