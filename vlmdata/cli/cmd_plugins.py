@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
 
             table = Table(title=f"trainer plugins ({GROUP})")
             for col in ("name", "package", "entry point", "status"):
-                table.add_column(col)
+                table.add_column(col, overflow="fold")
             for i in infos:
                 status = i.description or "ok" if i.ok else f"[red]broken[/]: {escape(str(i.error))}"
                 table.add_row(escape(i.name), escape(f"{i.package} {i.version}"), escape(i.target), status)
