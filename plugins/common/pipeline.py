@@ -95,7 +95,7 @@ class VlmdataSftPipeline(SwiftSft):
         self.template.max_length = None  # lengths are checked by the dataset layer (VD550), never truncated
         init = plan.backend_args.get("vlmdata_init_from")
         if init and init_kind(init) == "adapter":
-            self.model = merge_adapter(self.model, init)
+            self.model: Any = merge_adapter(self.model, init)
 
     def _prepare_dataset(self) -> list[Any]:
         encode = partial(encode_messages, self.template)

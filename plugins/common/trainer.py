@@ -120,7 +120,7 @@ class VlmdataTrainerMixin:
         lrs = {"vit": args.vit_lr if args.vit_lr is not None else args.learning_rate,
                "aligner": args.aligner_lr if args.aligner_lr is not None else args.learning_rate,
                "llm": args.learning_rate}
-        decay = set(HfTrainer.get_decay_parameter_names(None, model))
+        decay = set(HfTrainer.get_decay_parameter_names(self, model))  # type: ignore[arg-type]
         groups: dict[tuple[str, bool], list[Any]] = {}
         for name, p in model.named_parameters():
             if p.requires_grad:
