@@ -75,7 +75,9 @@ def prepare_run_dir(output_dir: Path, resume: str | None, data_manifest: dict[st
                                where=Location(field="training.output_dir"), value=str(output_dir))
         return None
     step = checkpoint_step(Path(resume))
-    previous = output_dir / "data_manifest.json"
+    previous = Path(resume).parent / "data_manifest.json"  # the run that wrote the checkpoint
+    if not previous.is_file():
+        previous = output_dir / "data_manifest.json"
     if previous.is_file():
         before = _stream_identity(json.loads(previous.read_text(encoding="utf-8")))
         now = _stream_identity(json.loads(json.dumps(data_manifest)))

@@ -330,3 +330,26 @@ def test_debug_decodes_one_sample(tiny_model_dir: Path, data_dir: Path, tmp_path
     assert f"<|image_pad|>*{sample.image_tokens}" in sample.text
     assert "<DOMAIN=BBU>, <TASK=DETECTION>" in (sample.labels_text or "")
     assert sample.tensor_shapes["image_grid_thw"][1] == 3
+
+
+def test_resume_refuses_a_different_data_stream(tmp_path: Path) -> None:
+    sft_plugin()
+    from vlmdata_plugins.common.runfolder import prepare_run_dir
+
+    run = tmp_path / "run"
+    (run / "checkpoint-2").mkdir(parents=True)
+    (run / "checkpoint-2" / "trainer_state.json").write_text(json.dumps({"global_step": 2}))
+    source = {"name": "bbu", "size": 8, "fingerprint": "f1", "template": "target_dense_bbu", "augment": True}
+    manifest = {"train": {"seed": 1, "fusion": None, "sources": [source]}}
+    (run / "data_manifest.json").write_text(json.dumps(manifest))
+    rows = [{"step": s, "train/loss": 1.0} for s in (1, 2, 3)]
+    (run / "logging.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert prepare_run_dir(run, str(run / "checkpoint-2"), manifest) == 2
+    assert [json.loads(x)["step"] for x in (run / "logging.jsonl").read_text().splitlines()] == [1, 2]
+    changed_data = {"train": {"seed": 1, "fusion": None, "sources": [{**source, "size": 9}]}}
+    with pytest.raises(VlmdataError, match="VD732"):
+        prepare_run_dir(tmp_path / "elsewhere", str(run / "checkpoint-2"), changed_data)
+    with pytest.raises(VlmdataError, match="VD735"):
+        prepare_run_dir(run, None, manifest)
+    with pytest.raises(VlmdataError, match="VD731"):
+        prepare_run_dir(run, str(tmp_path), manifest)
