@@ -69,7 +69,7 @@ class AuditReport:
         return sum(len(d.ids) for d in self.datasets)
 
     def over_limit(self) -> list[dict[str, Any]]:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for d in self.datasets:
             for i in np.nonzero(d.lengths >= self.global_max_length)[0]:
                 n, img = int(d.lengths[i]), int(d.image_tokens[i])

@@ -108,7 +108,7 @@ class BatchSizer:
         w = np.nan_to_num(widths.astype(float), nan=0.0)
         h = np.nan_to_num(heights.astype(float), nan=0.0)
         ok &= (w > 0) & (h > 0)
-        for i in np.nonzero(ok)[0]:
+        for i in np.nonzero(ok)[0].tolist():
             t = self._image_tokens(int(h[i]), int(w[i]))
             if t < 0:
                 ok[i] = False

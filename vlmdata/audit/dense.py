@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from vlmdata.audit.tokens import TokenCounter
@@ -52,14 +52,10 @@ class DenseCounter:
         self.counter = counter
         self._to_grid = to_grid
         # the renderer's per-object routine; newer versions also take the record's image count (bounds check)
-        if "n_images" in inspect.signature(_grid_object).parameters:
-            self._grid_object = _grid_object
-        else:  # pragma: no cover - older renderer
-
-            def _compat(obj: Any, w: Any, h: Any, rec: Any, i: int, n: int) -> tuple:
-                return _grid_object(obj, w, h, rec, i)
-
-            self._grid_object = _compat
+        self._grid_object: Callable[..., tuple] = _grid_object
+        if "n_images" not in inspect.signature(_grid_object).parameters:  # pragma: no cover - older renderer
+            routine: Callable[..., tuple] = _grid_object
+            self._grid_object = lambda obj, w, h, rec, i, n: routine(obj, w, h, rec, i)
         self._esc: dict[str, str] = {}
         self._piece_a: dict[tuple[str, str, bool], int | None] = {}
         bd = counter.count_before_digit
@@ -197,6 +193,7 @@ class DenseCounter:
                     flat = self._fast_box(obj, kind, width, height, n_images)
                 else:
                     flat = self._fast_shape(obj, kind, width, height, n_images)
+            geom: Any
             if flat is not None:
                 index = int(obj.get("image_index") or 0)
                 key = None

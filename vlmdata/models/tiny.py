@@ -102,7 +102,7 @@ def build_processor() -> Any:
     backend = build_backend_tokenizer()
     tokenizer = Qwen2Tokenizer(
         tokenizer_object=backend,
-        unk_token=None,
+        unk_token=None,  # type: ignore[arg-type]  # Qwen's tokenizers have no unknown token
         bos_token=None,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
