@@ -239,3 +239,13 @@ def test_cli_audits_several_datasets_together(tokenizer_dir: Path, tmp_path: Pat
     assert [(d["name"], d["count"]) for d in rep["datasets"]] == [("bbu", 2), ("rru", 1)]
     assert rep["stats"]["bbu"]["count"] == 2 and rep["stats"]["all"]["count"] == 3 and rep["ok"]
     assert main(["audit", str(tmp_path / "missing"), "--config", str(cfg)]) == 2
+
+
+def test_model_without_tokenizer_is_a_clear_error(tmp_path: Path) -> None:
+    from vlmdata.errors import VlmdataError
+
+    (tmp_path / "model").mkdir()
+    cfg = {"model": {"path": str(tmp_path / "model")}, "template": {"name": "target_dense_bbu"}}
+    with pytest.raises(VlmdataError) as err:
+        audit_dataset([[_rec("a", 2)]], cfg)
+    assert err.value.code_str == "VD531" and str(tmp_path / "model") in str(err.value)
