@@ -223,6 +223,13 @@ def test_kill_and_resume_gives_the_same_losses(tiny_model_dir: Path, data_dir: P
     assert sorted(b) == [1, 2, 3, 4, 5, 6]  # the killed run's step-4 row was dropped, then re-logged once
     for step in (4, 5, 6):  # steps 5-6 cross into epoch 1 (8 records, batch 2)
         assert b[step] == pytest.approx(a[step], rel=1e-5, abs=1e-6), step
+    from safetensors.torch import load_file
+
+    wa = load_file(str(full / "checkpoint-6" / "adapter_model.safetensors"))
+    wb = load_file(str(killed / "checkpoint-6" / "adapter_model.safetensors"))
+    assert wa.keys() == wb.keys()
+    for key in wa:  # the resumed run ends on the same adapter weights
+        assert (wa[key] - wb[key]).abs().max().item() < 1e-5, key
     with pytest.raises(VlmdataError, match="VD735"):  # a finished run's folder is not silently reused
         plugin.run(plugin.plan(config(tiny_model_dir, full, [data_dir], **overrides)))
 
