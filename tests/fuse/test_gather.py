@@ -53,3 +53,43 @@ def test_flat_and_empty_takes() -> None:
     lists = ChunkedGather([pa.array([["x"], []]), pa.array([None, ["y", "z"]])])
     assert lists.take(np.array([3, 2, 1, 0])).to_pylist() == [["y", "z"], None, [], ["x"]]
     assert ChunkedGather.supported(OBJECTS) and not ChunkedGather.supported(pa.large_list(pa.int32()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=rows, cuts=st.lists(st.integers(0, 40), max_size=5), seed=st.integers(0, 1000))
+def test_gather_from_memory_mapped_file_regions(data, cuts, seed) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from vlmdata.fuse.gather import Region
+
+    schema = pa.schema([("objects", OBJECTS), ("id", pa.string()), ("n", pa.int32())])
+    bounds = sorted({0, len(data), *[min(c, len(data)) for c in cuts]})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.arrow"
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+                ids = [None if i % 7 == 3 else f"id-{i}-é" for i in range(a, b)]
+                writer.write_batch(
+                    pa.record_batch(
+                        [
+                            pa.array(data[a:b], type=OBJECTS),
+                            pa.array(ids),
+                            pa.array(list(range(a, b)), pa.int32()),
+                        ],
+                        schema=schema,
+                    )
+                )
+        buffer = pa.memory_map(str(path)).read_buffer()
+        batches = list(pa.ipc.open_stream(buffer))
+        region = [Region(buffer)]
+        idx = np.random.default_rng(seed).integers(0, len(data), size=2 * len(data))
+        for i in range(len(schema.names)):
+            chunks = [b.column(i) for b in batches]
+            gather = ChunkedGather(chunks, region)
+            got = gather.take(idx)
+            expected = pa.concat_arrays(chunks).take(pa.array(idx))
+            assert got.to_pylist() == expected.to_pylist() and got.type == expected.type
+            assert got.null_count == expected.null_count
+        flat = ChunkedGather([b.column(1) for b in batches], region)
+        assert flat._leaf_plan() is not None  # the in-place path was used, not the Arrow fallback

@@ -22,11 +22,13 @@ import numpy as np
 class ChunkedGather:
     """Gather rows of one column given as a list of same-typed Arrow arrays (the file's record batches)."""
 
-    def __init__(self, chunks: list[Any]) -> None:
+    def __init__(self, chunks: list[Any], regions: list[Region] | None = None) -> None:
         import pyarrow as pa
 
         self.pa = pa
         self.chunks = chunks
+        self.regions = regions or []
+        self._leaf: _LeafPlan | None | bool = None
         self.type = chunks[0].type if chunks else None
         self.has_nulls = any(c.null_count for c in chunks)
         self._offsets: np.ndarray | None = None
@@ -57,11 +59,21 @@ class ChunkedGather:
             children = self._struct_children()
             arrays = [child.take(rows) for child in children]
             return pa.StructArray.from_arrays(arrays, fields=list(self.type), mask=self._null_mask(rows))
+        leaf = self._leaf_plan()
+        if leaf is not None:
+            return leaf.take(rows)
+        # not memory-mapped by us (or a type the in-place path does not read): Arrow's chunked take, which
+        # concatenates the chunks first
         return (
             pa.chunked_array(self.chunks, type=self.type)
             .take(pa.array(rows, type=pa.int64()))
             .combine_chunks()
         )
+
+    def _leaf_plan(self) -> _LeafPlan | None:
+        if self._leaf is None:
+            self._leaf = _LeafPlan.build(self.chunks, self.type, self.regions) or False
+        return self._leaf or None
 
     # -- lists ---------------------------------------------------------------------------------------------
     def _take_list(self, rows: np.ndarray) -> Any:
@@ -109,7 +121,7 @@ class ChunkedGather:
 
     def _children_of_list(self) -> ChunkedGather:
         if self._children is None:
-            self._children = [ChunkedGather([c.values for c in self.chunks])]
+            self._children = [ChunkedGather([c.values for c in self.chunks], self.regions)]
         return self._children[0]
 
     # -- structs and nulls -------------------------------------------------------------------------------
@@ -126,3 +138,161 @@ class ChunkedGather:
         pa = self.pa
         valid = pa.chunked_array([c.is_null() for c in self.chunks], type=pa.bool_())
         return valid.take(pa.array(rows, type=pa.int64())).combine_chunks()
+
+
+class Region:
+    """One memory-mapped Arrow file as a byte array: leaves of its record batches are gathered in place."""
+
+    def __init__(self, buffer: Any) -> None:
+        self.buffer = buffer
+        self.base = int(buffer.address)
+        self.size = int(buffer.size)
+        self.bytes = np.frombuffer(buffer, dtype=np.uint8)
+        self._views: dict[str, np.ndarray] = {}
+
+    def view(self, dtype: str) -> np.ndarray:
+        if dtype not in self._views:
+            width = np.dtype(dtype).itemsize
+            self._views[dtype] = self.bytes[: self.size - self.size % width].view(dtype)
+        return self._views[dtype]
+
+    def offset_of(self, buf: Any) -> int | None:
+        if buf is None:
+            return None
+        start = int(buf.address) - self.base
+        return start if 0 <= start and start + int(buf.size) <= self.size else None
+
+
+class _LeafPlan:
+    """Where every chunk of a flat column (numbers or strings) lives inside the memory-mapped files.
+
+    A gather is then pure numpy over the file bytes: element addresses from the chunk's buffer offsets,
+    string bytes copied range by range, validity bits read in place. Nothing is concatenated and the work is
+    linear in the rows taken, whatever the number of chunks.
+    """
+
+    def __init__(self) -> None:
+        self.kind = ""
+        self.dtype = ""
+        self.type: Any = None
+        self.bases = np.zeros(1, dtype=np.int64)  # first global position of each chunk (+ total)
+        self.region = np.zeros(0, dtype=np.int64)
+        self.value_base = np.zeros(0, dtype=np.int64)  # element index (numbers) / offsets index (strings)
+        self.data_base = np.zeros(0, dtype=np.int64)  # byte offset of string data
+        self.valid_base = np.zeros(0, dtype=np.int64)  # byte offset of the validity bitmap, -1 if none
+        self.bit_base = np.zeros(0, dtype=np.int64)  # the chunk's array offset (bit position of element 0)
+        self.regions: list[Region] = []
+
+    @classmethod
+    def build(cls, chunks: list[Any], type_: Any, regions: list[Region]) -> _LeafPlan | None:
+        import pyarrow as pa
+
+        if not regions or not chunks:
+            return None
+        plan = cls()
+        plan.type, plan.regions = type_, regions
+        if pa.types.is_string(type_):
+            plan.kind, plan.dtype = "string", "<i4"
+        elif pa.types.is_integer(type_) or pa.types.is_floating(type_):
+            plan.kind, plan.dtype = "number", np.dtype(type_.to_pandas_dtype()).newbyteorder("<").str
+        else:
+            return None
+        width = np.dtype(plan.dtype).itemsize
+        rows = []
+        for chunk in chunks:
+            buffers = chunk.buffers()
+            found = None
+            for r, region in enumerate(regions):
+                data = region.offset_of(buffers[1])
+                if data is not None and data % width == 0:
+                    found = (r, region)
+                    break
+            if found is None:
+                return None
+            r, region = found
+            valid = region.offset_of(buffers[0]) if buffers[0] is not None else -1
+            if valid is None:
+                return None
+            if plan.kind == "string":
+                data = region.offset_of(buffers[2]) if buffers[2] is not None else 0
+                if data is None:
+                    return None
+                rows.append(
+                    (
+                        len(chunk),
+                        r,
+                        region.offset_of(buffers[1]) // width + chunk.offset,
+                        data,
+                        valid,
+                        chunk.offset,
+                    )
+                )
+            else:
+                rows.append(
+                    (
+                        len(chunk),
+                        r,
+                        region.offset_of(buffers[1]) // width + chunk.offset,
+                        0,
+                        valid,
+                        chunk.offset,
+                    )
+                )
+        table = np.array(rows, dtype=np.int64).reshape(-1, 6)
+        plan.bases = np.concatenate([[0], np.cumsum(table[:, 0])]).astype(np.int64)
+        plan.region, plan.value_base, plan.data_base, plan.valid_base, plan.bit_base = (
+            table[:, i] for i in range(1, 6)
+        )
+        return plan
+
+    def take(self, rows: np.ndarray) -> Any:
+        import pyarrow as pa
+
+        n = int(rows.size)
+        chunk = np.searchsorted(self.bases, rows, side="right") - 1
+        local = rows - self.bases[chunk]
+        region = self.region[chunk]
+        valid = np.ones(n, dtype=bool)
+        has_bitmap = self.valid_base[chunk] >= 0
+        values: np.ndarray | None = None
+        lengths = starts = None
+        if self.kind == "number":
+            values = np.empty(n, dtype=self.dtype)
+        else:
+            starts = np.empty(n, dtype=np.int64)
+            lengths = np.empty(n, dtype=np.int64)
+        for r in np.unique(region):
+            sel = region == r
+            reg = self.regions[int(r)]
+            bits = self.bit_base[chunk[sel]] + local[sel]
+            mask = has_bitmap[sel]
+            if mask.any():
+                byte = self.valid_base[chunk[sel]][mask] + bits[mask] // 8
+                sub = valid[sel]
+                sub[mask] = ((reg.bytes[byte] >> (bits[mask] % 8).astype(np.uint8)) & 1).astype(bool)
+                valid[sel] = sub
+            index = self.value_base[chunk[sel]] + local[sel]
+            if values is not None:
+                values[sel] = reg.view(self.dtype)[index]
+            else:
+                off = reg.view("<i4")
+                first = off[index].astype(np.int64)
+                starts[sel] = self.data_base[chunk[sel]] + first  # byte offset in region r
+                lengths[sel] = off[index + 1].astype(np.int64) - first
+        validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+        if values is not None:
+            return pa.Array.from_buffers(self.type, n, [validity, pa.py_buffer(values)])
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        total = int(offsets[-1])
+        if total >= 2**31:
+            raise OverflowError("a gathered string column exceeds 2 GiB; use smaller chunks")
+        data = np.empty(total, dtype=np.uint8)
+        pos = np.repeat(starts - offsets[:-1], lengths) + np.arange(total, dtype=np.int64)
+        owner = np.repeat(region, lengths)
+        for r in np.unique(region):
+            sel = owner == r
+            data[sel] = self.regions[int(r)].bytes[pos[sel]]
+        return pa.Array.from_buffers(
+            self.type, n, [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
+        )

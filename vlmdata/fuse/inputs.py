@@ -87,13 +87,14 @@ class TableTaker:
         self.schema = arrow_schema()
         table = dataset.data.table if hasattr(dataset.data, "table") else dataset.data
         table = table.select(list(COLUMNS))
-        self.batches = table.to_batches()
+        self.regions, batches = _mapped_batches(dataset, table.num_rows)
+        self.batches = batches if batches is not None else table.to_batches()
         self.offsets = np.cumsum([0] + [b.num_rows for b in self.batches]).astype(np.int64)
         indices = getattr(dataset, "_indices", None)
         self.mapping = None if indices is None else np.asarray(indices.column(0).to_numpy(), dtype=np.int64)
         self._source_schema = table.schema
         self._columns = {
-            f.name: ChunkedGather([b.column(i) for b in self.batches])
+            f.name: ChunkedGather([b.column(i) for b in self.batches], self.regions)
             for i, f in enumerate(table.schema)
             if self.batches and ChunkedGather.supported(f.type)
         }
@@ -136,6 +137,32 @@ class TableTaker:
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.size)
         return taken.take(pa.array(inverse))
+
+
+def _mapped_batches(dataset: Any, rows: int) -> tuple[list[Any], list[Any] | None]:
+    """The dataset's Arrow files memory-mapped by us, as gather regions plus their record batches.
+
+    `ChunkedGather` reads flat columns straight from these mappings; a dataset that is not exactly its
+    files (in memory, concatenated with in-memory parts) gets no regions and the Arrow fallback.
+    """
+    import pyarrow as pa
+
+    from vlmdata.fuse.gather import Region
+
+    files = [f["filename"] for f in (getattr(dataset, "cache_files", None) or [])]
+    if not files:
+        return [], None
+    regions, batches = [], []
+    try:
+        for name in files:
+            buffer = pa.memory_map(name).read_buffer()
+            regions.append(Region(buffer))
+            batches += [b.select(list(COLUMNS)) for b in pa.ipc.open_stream(buffer)]
+    except (OSError, pa.ArrowInvalid, KeyError):
+        return [], None
+    if sum(b.num_rows for b in batches) != rows:
+        return [], None
+    return regions, batches
 
 
 def _validated_jsonl(path: Path) -> Path:

@@ -156,9 +156,9 @@ def fuse_epoch(
 def chunk_rows(takers: list[TableTaker], plan: EpochPlan) -> int:
     """Plan positions per chunk: `CHUNK`, fewer when records are large (memory stays bounded).
 
-    Each chunk costs one Arrow `take` per touched record batch of every entry (~0.2 ms each, mostly fixed
-    dispatch cost over the nested columns), so large chunks amortise it; the byte cap keeps a chunk's tables
-    around `CHUNK_BYTES` whatever the record size.
+    A chunk's gathers cost time linear in its rows (`ChunkedGather`) plus a few fixed Arrow calls, so the
+    chunk size mostly trades memory for per-call overhead; the byte cap keeps a chunk's tables around
+    `CHUNK_BYTES` whatever the record size.
     """
     weights = np.asarray(plan.quotas, dtype=np.float64)
     sizes = np.array([t.nbytes / max(len(t), 1) for t in takers], dtype=np.float64)
