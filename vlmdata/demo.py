@@ -101,6 +101,7 @@ FUSION_CONFIG: dict[str, Any] = {
 SYNTH = {"bbu": {"n": 24, "seed": 0, "val_fraction": 0.2}, "rru": {"n": 12, "seed": 1, "val_fraction": 0.0}}
 SYNTH_SIZE = {"min_size": 96, "max_size": 192, "max_objects": 6}
 PREVIEWS = 3
+MARKER = ".vlmdata-demo"
 PREVIEW_SIDE = 384
 
 
@@ -133,9 +134,22 @@ def _need(stage: str, module: str, *names: str) -> Any:
 
 
 def run_demo(out: str | Path = "runs/demo", log: Callable[[str], None] = print) -> DemoReport:
-    """Run every stage into `out` (each output replaced atomically) and return what happened."""
+    """Run every stage into `out` and return what happened.
+
+    `out` must be new, empty, or an earlier demo's folder (marked by `MARKER`): a rerun replaces every
+    stage's output, the previous training run included, and never touches a folder the demo did not make.
+    """
+    from vlmdata.errors import UsageError
+
     out = Path(out).resolve()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
+        raise UsageError(
+            f"{out} exists and is not a vlmdata demo folder", hint="pick a new or empty --out folder"
+        )
     out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(
+        "written by `vlmdata demo`; a rerun replaces this folder's contents\n", encoding="utf-8"
+    )
     report = DemoReport(out=str(out))
     stages: list[tuple[str, Callable[[Path, DemoReport], None]]] = [
         ("synth", _synth),
@@ -297,6 +311,10 @@ def _audit(out: Path, report: DemoReport) -> None:
 def _train(out: Path, report: DemoReport) -> None:
     plan_run = _need("train", "vlmdata.train.launch", "plan_run")
     trainer, plan = plan_run(_write_run_config(out))
+    if plan.output_dir.exists():  # the previous demo's run: a demo always trains from scratch
+        import shutil
+
+        shutil.rmtree(plan.output_dir)
     result = trainer.run(plan)
     report.adapter_dir = str(result.adapter_dir or result.checkpoint_dir)
     report.log_file = str(result.log_file) if result.log_file else None

@@ -44,6 +44,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
 
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
+    first = json.loads((out / "demo_report.json").read_text(encoding="utf-8"))
+    assert main(["demo", "--out", str(out)]) == 0, "a rerun into the same folder replaces it"
     report = json.loads((out / "demo_report.json").read_text(encoding="utf-8"))
     assert report["validate"]["bbu"]["valid"] == report["validate"]["bbu"]["lines"] > 0
     assert len(report["augment_previews"]) == 3 and all(Path(p).exists() for p in report["augment_previews"])
@@ -54,6 +56,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     adapter = Path(report["adapter_dir"])
     assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
     assert not (adapter / "model.safetensors").exists(), "a LoRA run saves an adapter, not the full model"
+    assert report["losses"] == first["losses"], "same embedded defaults and seeds, same losses"
 
 
 def test_stage_needing_an_uninstalled_module_is_named(
@@ -69,3 +72,13 @@ def test_stage_needing_an_uninstalled_module_is_named(
         demo.run_demo(tmp_path / "out", log=lambda line: None)
     assert exc.value.code_str == "VD711" and "'synth'" in exc.value.message
     assert "torch_that_is_not_installed" in exc.value.message
+
+
+def test_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    from vlmdata.demo import run_demo
+
+    (tmp_path / "mine.txt").write_text("keep", encoding="utf-8")
+    with pytest.raises(VlmdataError) as exc:
+        run_demo(tmp_path, log=lambda line: None)
+    assert exc.value.exit_code == 2 and "not a vlmdata demo folder" in exc.value.message
+    assert (tmp_path / "mine.txt").read_text(encoding="utf-8") == "keep"
