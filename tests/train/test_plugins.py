@@ -375,7 +375,7 @@ def test_plugin_validate_joins_the_config_problems(
         == 1
     )
     err = capsys.readouterr().err
-    assert "training.seed: picky wants seed 0" in err and "set training.seed: 0" in err
+    assert "run.yaml: training.seed: picky wants seed 0" in err and "set training.seed: 0" in err
     assert (
         main(["train", "--config", str(_plain_run(tmp_path, "picky", "training: {seed: 7}\n")), "--dry-run"])
         == 1

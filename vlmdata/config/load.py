@@ -109,7 +109,7 @@ def validate_run_config(
         if check_paths:
             problems += _missing_paths(config, layered, trainer[0] if trainer else None)
         if trainer is not None and not problems:
-            problems += _plugin_validate(trainer[0], config)
+            problems += _plugin_validate(trainer[0], config, layered)
     return (config if not problems else None), problems
 
 
@@ -132,12 +132,17 @@ def _with_fix(p: ConfigProblem, layered: Layered) -> ConfigProblem:
     return p
 
 
-def _plugin_validate(trainer: Any, config: RunConfig) -> list[ConfigProblem]:
-    """The plugin's cross-section checks; a plugin that raises instead of returning problems is named."""
+def _plugin_validate(trainer: Any, config: RunConfig, layered: Layered) -> list[ConfigProblem]:
+    """The plugin's cross-section checks (their file filled in from the key path when the plugin left it
+    out); a plugin that raises instead of returning problems is named."""
     from vlmdata.train import codes as train_codes
 
     try:
-        return list(trainer.validate(config))
+        found = list(trainer.validate(config))
+        for p in found:
+            if p.file is None and p.path:
+                p.file = layered.origin_of(p.path)
+        return found
     except VlmdataError as exc:
         return [ConfigProblem((), str(exc).splitlines()[0], None, exc.hint, exc.code_str)]
     except Exception as exc:  # a plugin bug: report it as such, with the plugin's name
