@@ -23,7 +23,9 @@ from typing import Any
 
 QWEN_PRETOKENIZE_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 _DIGITS = re.compile(r"[0-9]+")
-_MAX_CACHE = 2_000_000
+# characters the memos may hold in total (at most ~128 MB of str); past that they stop growing
+_MEMO_CHARS = 32_000_000
+_MAX_KEY = 4096  # longer strings (unique chat turns) are counted, not remembered
 
 
 def _uses_qwen_pretokenizer(spec: dict[str, Any]) -> bool:
@@ -54,6 +56,7 @@ class TokenCounter:
         self.fast = fast
         self._whole: dict[str, int] = {}
         self._before_digit: dict[str, int] = {}
+        self._memo_chars = 0
         self.calls = 0  # strings the tokenizer actually ran on (for the benchmark)
         self.dense: Any = None  # the DenseCounter built on first use (vlmdata.audit.length)
 
@@ -88,8 +91,9 @@ class TokenCounter:
         n = self._whole.get(text)
         if n is None:
             n = self.exact(text)
-            if len(self._whole) < _MAX_CACHE:
+            if len(text) <= _MAX_KEY and self._memo_chars < _MEMO_CHARS:
                 self._whole[text] = n
+                self._memo_chars += len(text)
         return n
 
     def count_before_digit(self, piece: str) -> int:
@@ -97,8 +101,9 @@ class TokenCounter:
         n = self._before_digit.get(piece)
         if n is None:
             n = self.exact(piece + "0") - 1
-            if len(self._before_digit) < _MAX_CACHE:
+            if len(piece) <= _MAX_KEY and self._memo_chars < _MEMO_CHARS:
                 self._before_digit[piece] = n
+                self._memo_chars += len(piece)
         return n
 
     def count(self, text: str) -> int:
