@@ -360,3 +360,14 @@ def test_resume_refuses_a_different_data_stream(tmp_path: Path) -> None:
         prepare_run_dir(run, None, manifest)
     with pytest.raises(VlmdataError, match="VD731"):
         prepare_run_dir(run, str(tmp_path), manifest)
+
+
+def test_metric_keys_are_prefixed_exactly_once() -> None:
+    sft_plugin()
+    from vlmdata_plugins.common.callbacks import metric_key
+
+    cases = {"loss": "train/loss", "bbu_token_acc": "train/bbu_token_acc", "eval_loss": "eval/loss",
+             "eval_bbu_loss": "eval/bbu_loss", "train/sft_loss": "train/sft_loss", "eval/token_acc": "eval/token_acc",
+             "train_runtime": "train/runtime", "train_loss": "train/average_loss", "step": "step", "epoch": "epoch",
+             "completions/mean_length": "train/completions/mean_length"}
+    assert {k: metric_key(k) for k in cases} == cases
