@@ -1,7 +1,7 @@
 """Stable error codes and the exception every vlmdata failure is raised as.
 
-Each area defines its codes in a module named `codes` inside its package (`vlmdata/contract/codes.py`,
-`vlmdata/config/codes.py`, ...), through `define()`. The code ranges are fixed: VD1xx contract, VD2xx
+Each area defines its codes in a module whose name ends in `codes` inside its package
+(`vlmdata/contract/codes.py`, `vlmdata/config/run_codes.py`, ...), through `define()`. The code ranges are fixed: VD1xx contract, VD2xx
 geometry, VD3xx images, VD4xx conversation, VD5xx dataset, VD6xx config, VD7xx plugins. `docs/errors.md` is
 generated from this registry (`render_errors_markdown`), and a test keeps it current.
 """
@@ -133,7 +133,7 @@ def load_all_codes() -> dict[str, ErrorCode]:
         pass
     for root in roots:
         for info in pkgutil.walk_packages(root.__path__, prefix=root.__name__ + "."):
-            if info.name.rsplit(".", 1)[-1] == "codes":
+            if info.name.rsplit(".", 1)[-1].endswith("codes"):  # codes.py, run_codes.py, ...
                 importlib.import_module(info.name)
     return dict(sorted(CODES.items()))
 

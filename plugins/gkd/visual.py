@@ -65,10 +65,11 @@ class VisualKD:
         found = find_targets(model)
         for name in self.targets:
             if not found[name]:
+                from vlmdata_plugins.gkd.codes import VISUAL_TARGET_MISSING
+
                 from vlmdata.errors import VlmdataError
 
-                raise VlmdataError("VD742", f"visual KD target {name!r}: no matching module in the model",
-                                   hint="visual KD supports Qwen3-VL's vision tower (blocks, merger, deepstack mergers)")
+                raise VlmdataError(VISUAL_TARGET_MISSING, f"visual KD target {name!r}: no matching module in the model")
             for _, module in found[name]:
                 self._handles.append(module.register_forward_hook(self._hook(name, fixed_side)))
 

@@ -42,7 +42,9 @@ class RewardAdapter:
     def __call__(self, completions: list[Any], **kwargs: Any) -> list[float]:
         records = kwargs.get("vlmdata_record")
         if records is None:
-            raise VlmdataError("VD736", "GRPO rows lack `vlmdata_record`; rewards cannot see the reference")
+            from vlmdata_plugins.rewards.codes import NO_REFERENCE
+
+            raise VlmdataError(NO_REFERENCE, "GRPO rows lack `vlmdata_record`; rewards cannot see the reference")
         out = []
         for completion, raw in zip(completions, records, strict=True):
             text = completion if isinstance(completion, str) else str(completion)

@@ -6,10 +6,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vlmdata.errors import VlmdataError, define
+from vlmdata_plugins.rewards.codes import NO_TEMPLATE, UNKNOWN_REWARD
 
-UNKNOWN_REWARD = define("VD720", "Unknown reward function name", "Use one of the names listed in docs/rewards.md.")
-NO_TEMPLATE = define("VD721", "Record passed to a reward has no template", "Train through `vlmdata train --plugin grpo`, which sets `metadata._template` from the run's template.")
+from vlmdata.errors import VlmdataError
 
 RewardFn = Callable[[str, Mapping[str, Any]], float]
 REWARDS: dict[str, RewardFn] = {}
