@@ -103,7 +103,9 @@ def test_cli_lists_planted_over_length_record_and_writes_lengths(
     assert max(ds["length"]) == over[0]["length"] and len(ds) == 9
     # with the limit the report suggests, the same dataset passes
     cfg_ok = _config(tmp_path, tokenizer_dir, rep["smallest_global_max_length"]["all"], "ok.yaml")
-    assert main(["audit", str(tmp_path / "ds"), "--config", str(cfg_ok)]) == 0
+    assert main(["audit", str(tmp_path / "ds"), "--config", str(cfg_ok), "--write-lengths"]) == 0
+    again = load_dataset(tmp_path / "ds")  # the existing column is replaced, not duplicated
+    assert again.column_names.count("length") == 1 and again["length"] == ds["length"]
 
 
 def test_lengths_grow_exactly_with_content(tokenizer_dir: Path) -> None:
