@@ -160,6 +160,11 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     assert out.size == (20, 40) and out.mode == "RGB"
     with pytest.raises(VlmdataError, match="VD553"):
         open_image(str(tmp_path / "missing.png"), "r1", "ds")
+    clear = Image.new("RGBA", (4, 4), (10, 20, 30, 0))
+    clear.putpixel((0, 0), (10, 20, 30, 255))
+    clear.save(tmp_path / "alpha.png")
+    rgb = open_image(str(tmp_path / "alpha.png"), "r2", "ds")
+    assert rgb.mode == "RGB" and rgb.getpixel((0, 0)) == (10, 20, 30) and rgb.getpixel((1, 1)) == (255, 255, 255)
 
 
 def test_augmentation_on_train_split_only(tmp_path: Path) -> None:

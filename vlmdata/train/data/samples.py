@@ -6,7 +6,7 @@ evaluation split (epoch 0, no augmentation). For one key it:
 
 1. fetches the record at that position of that epoch's stream (`Sources.record`);
 2. opens its images lazily from their paths, applies the EXIF orientation (`ImageOps.exif_transpose`) and
-   converts to RGB: the pixels then match the displayed size that validation checked the geometry against;
+   converts to RGB (transparent images composited on white, as ms-swift's own image loader does): the pixels then match the displayed size that validation checked the geometry against;
 3. on the training split of an augmented source, runs `vlmdata.augment.augment_record(record, images,
    pipeline, epoch, step)`: images stay in memory as PIL images (no temporary files) and the objects come back
    rewritten; the curriculum reads `step`, the optimiser step that consumes the sample;
@@ -43,6 +43,11 @@ def open_image(path: str, record_id: str, source: str) -> Any:
         with Image.open(path) as im:
             im.load()
             oriented = ImageOps.exif_transpose(im)
+            if oriented.mode in ("RGBA", "LA", "PA") or (oriented.mode == "P" and "transparency" in oriented.info):
+                rgba = oriented.convert("RGBA")  # composite on white, as qwen_vl_utils does for paths
+                out = Image.new("RGB", rgba.size, (255, 255, 255))
+                out.paste(rgba, mask=rgba.getchannel("A"))
+                return out
             return oriented.convert("RGB") if oriented.mode != "RGB" else oriented.copy()
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise VlmdataError(
