@@ -56,3 +56,19 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "vlmdata", "validate", str(tmp_path / "bad.jsonl"), "--out",
                           str(tmp_path / "v2"), "--no-image-check"], capture_output=True, text=True)
     assert out.returncode == 1
+
+
+def test_every_code_used_in_the_source_is_defined() -> None:
+    import re
+
+    from vlmdata.errors import load_all_codes
+
+    defined = set(load_all_codes())
+    used: dict[str, str] = {}
+    for folder in ("vlmdata", "plugins"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for code in re.findall(r"['\"](VD\d{3})['\"]", path.read_text(encoding="utf-8")):
+                used.setdefault(code, str(path.relative_to(ROOT)))
+    used.pop("VD000", None)  # UsageError's own marker (exit code 2), not a data/config code
+    missing = {code: where for code, where in used.items() if code not in defined}
+    assert not missing, f"codes used but never defined: {missing}"
