@@ -100,3 +100,16 @@ def test_batched_fast_path_equals_exact_path(p, a, mirror, kind, policy):
     exact = transform_object(kind, pts, m, (W, H), bbox_rotation=policy)
     assert len(exact.pieces) == 1 and exact.pieces[0][0] == quick[0]
     assert np.abs(exact.pieces[0][1] - quick[1]).max() <= 1e-9
+
+
+def test_fast_path_sends_repeated_vertices_to_the_exact_path():
+    from vlmdata.geometry.batch import move_inside
+
+    line = np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
+    m = rotate_about(0.0, W / 2, H / 2)
+    (quick,) = move_inside(["line"], [line], m, (W, H), "poly")
+    assert quick is None
+    exact = transform_object("line", line, m, (W, H), bbox_rotation="poly")
+    assert len(exact.pieces) == 1 and len(exact.pieces[0][1]) == 2
+    box_then_line = move_inside(["bbox_2d", "line"], [np.array([[1.0, 1.0], [5.0, 5.0]]), np.array([[5.0, 5.0], [9.0, 9.0]])], m, (W, H), "poly")
+    assert all(q is not None for q in box_then_line)  # a repeat across two objects is no repeat

@@ -45,6 +45,9 @@ def move_inside(
     lo = np.minimum.reduceat(moved, starts, axis=0)
     hi = np.maximum.reduceat(moved, starts, axis=0)
     inside = (lo[:, 0] >= 0) & (lo[:, 1] >= 0) & (hi[:, 0] <= canvas[0]) & (hi[:, 1] <= canvas[1])
+    # Repeated vertices (consecutive, or a polygon's closing one) are removed by the exact path only: send
+    # such objects there so both paths return the same points.
+    inside &= ~_has_repeats(kinds, np.concatenate(arrays), starts, counts)
     out: list[tuple[str, np.ndarray] | None] = []
     for i, kind in enumerate(kinds):
         if not inside[i]:
@@ -65,3 +68,17 @@ def move_inside(
             rev = (q[-1, 0], q[-1, 1]) < (q[0, 0], q[0, 1])
             out.append(("line", q[::-1] if rev else q))
     return out
+
+
+def _has_repeats(kinds: list[str], flat: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per object: does it hold two equal consecutive vertices (for polygons, also last == first)?"""
+    same_next = np.zeros(len(flat), dtype=bool)
+    if len(flat) > 1:
+        same_next[:-1] = np.all(flat[1:] == flat[:-1], axis=1)
+    ends = starts + counts - 1
+    same_next[ends] = False  # the pair (last of one object, first of the next) is no pair
+    repeats = np.logical_or.reduceat(same_next, starts)
+    closing = np.all(flat[ends] == flat[starts], axis=1)
+    is_poly = np.fromiter((k == "poly" for k in kinds), dtype=bool, count=len(kinds))
+    return repeats | (closing & is_poly & (counts > 1))
+
