@@ -145,3 +145,22 @@ def test_rerun_replaces_previous_output(dataset, rec, tmp_path: Path) -> None:
     assert not (out / "stale.txt").exists() and (out / "report.json").exists()
     assert not list(tmp_path.glob(".tmp-out*"))
     shutil.rmtree(out)
+
+
+def test_escaped_and_literal_json_give_the_same_rows(tmp_path: Path, img) -> None:
+    import datasets
+
+    img(tmp_path / "a.jpg")
+    records = [
+        {"id": f"r{i}", "images": ["a.jpg"], "width": 100, "height": 80,
+         "objects": [{"desc": d, "bbox_2d": [1, 1, 9, 9]} for d in ("类别=BBU设备,品牌=华为", 'say "hi"', "a\\b", "plain")]}
+        for i in range(3)
+    ]
+    rows = []
+    for name, ascii_only in (("literal", False), ("escaped", True)):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=ascii_only) + "\n" for r in records), encoding="utf-8")
+        assert validate_files([path], tmp_path / name).exit_code == 0
+        ds = datasets.load_from_disk(str(tmp_path / name / "data"))
+        rows.append([[o["desc"] for o in r["objects"]] for r in ds.to_list()])
+    assert rows[0] == rows[1] == [["类别=BBU设备,品牌=华为", 'say "hi"', "a\\b", "plain"]] * 3

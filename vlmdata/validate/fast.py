@@ -11,7 +11,6 @@ Accepted records come out as one Arrow table in the normalised schema, built fro
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from itertools import chain, compress
 from operator import attrgetter
@@ -25,14 +24,14 @@ from vlmdata.contract import codes
 from vlmdata.contract.rules import BOUNDS_TOLERANCE, ZERO_AREA, Issue, is_remote, summary_issue
 from vlmdata.validate.coords import parse_flat
 from vlmdata.validate.ids import derive_id
+from vlmdata.validate.strings import parse_strings
 
 _EMPTY = msgspec.Raw(b"")
 _GEOMETRY = ("bbox_2d", "poly", "line")
-_DESC_BAD = re.compile("[\n\r\t]")
 
 
 class FObject(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    desc: str
+    desc: msgspec.Raw  # raw JSON text, checked and converted in bulk by `strings.parse_strings`
     bbox_2d: msgspec.Raw = _EMPTY  # raw JSON text, parsed in bulk by `coords.parse_flat`
     poly: msgspec.Raw = _EMPTY
     line: msgspec.Raw = _EMPTY
@@ -132,16 +131,8 @@ def check_batch(lines: list[bytes]) -> FastResult:
         kind[has] = code
         n_geom += has
     bad_obj = n_geom != 1
-    descs = list(map(attrgetter("desc"), objs))
-    # raw control characters cannot occur in JSON strings, so a desc can only hold \n, \r or \t via an escape
-    escaped = any(e in blob for e in (b"\\n", b"\\r", b"\\t", b"\\u000"))
-    if "" in descs or escaped:
-        joined_desc = "\x00".join(descs)
-        dlen = np.fromiter(map(len, descs), np.int64, count=n)
-        dstart = np.cumsum(dlen + 1) - (dlen + 1)
-        hits = [m.start() for m in _DESC_BAD.finditer(joined_desc)]
-        bad_obj[np.searchsorted(dstart, np.asarray(hits, np.int64), "right") - 1] = True
-        bad_obj[dlen == 0] = True
+    desc_column, desc_bad = parse_strings(list(map(attrgetter("desc"), objs)))
+    bad_obj |= desc_bad
     nvals = np.zeros(n, np.int64)  # values in each object's geometry
     worst = np.zeros(n)  # per object: how far outside the image its worst point lies
     obj_min = np.full(n, np.inf)
@@ -222,7 +213,7 @@ def check_batch(lines: list[bytes]) -> FastResult:
     obj_keep = keep[obj_rec]
     result.objects_table = _objects_array(
         objs,
-        descs,
+        desc_column,
         b'"attributes"' in blob,
         b'"metadata"' in blob,
         obj_keep,
@@ -293,7 +284,7 @@ def _json_col(values: list[Any]) -> pa.Array:
 
 def _objects_array(
     objs: list[FObject],
-    descs: list[str],
+    descs: pa.Array,
     has_attributes: bool,
     has_metadata: bool,
     obj_keep: np.ndarray,
@@ -320,7 +311,7 @@ def _objects_array(
     kinds = pa.DictionaryArray.from_arrays(pa.array(kind[kept], pa.int8()), _KIND_ARROW).cast(pa.string())
     struct = pa.StructArray.from_arrays(
         [
-            pa.array(descs if every else list(compress(descs, obj_keep)), pa.string()),
+            descs if every else descs.filter(pa.array(obj_keep)),
             kinds,
             points,
             pa.array(ii[kept].astype(np.int32), pa.int32()),
