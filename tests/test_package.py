@@ -72,3 +72,11 @@ def test_every_code_used_in_the_source_is_defined() -> None:
     used.pop("VD000", None)  # UsageError's own marker (exit code 2), not a data/config code
     missing = {code: where for code, where in used.items() if code not in defined}
     assert not missing, f"codes used but never defined: {missing}"
+
+
+def test_error_messages_print_brackets_verbatim(capsys) -> None:
+    from vlmdata.cli import main
+
+    code = main(["train", "--config", "/nonexistent/[train]/run.yaml", "--dry-run"])
+    err = capsys.readouterr().err
+    assert code in (1, 2) and "[train]" in err

@@ -65,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         from rich.console import Console
 
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error[/] {exc}", markup=True)
+        from rich.text import Text
+
+        # The message is plain text: `[train]` or `[1, 2]` inside it must not be read as rich markup.
+        Console(stderr=True, highlight=False, soft_wrap=True).print(Text.assemble(("error ", "bold red"), str(exc)))
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
