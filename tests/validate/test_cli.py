@@ -48,3 +48,27 @@ def test_image_root_and_flags(tmp_path: Path, img, capsys) -> None:
     assert main(["validate", str(data), "--out", str(out), "--image-root", str(root), "--allow-extra"]) == 0
     assert main(["validate", str(data), "--out", str(out), "--allow-extra"]) == 1  # relative to the JSONL's folder: missing
     assert main(["validate", str(data), "--out", str(out), "--allow-extra", "--no-image-check"]) == 0
+
+
+def test_progress_bar_for_large_inputs_on_a_terminal(dataset, rec, tmp_path: Path, monkeypatch, capsys) -> None:
+    import sys
+
+    import vlmdata.cli.cmd_validate as cmd
+
+    monkeypatch.setattr(cmd, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    seen: list[int] = []
+    import vlmdata.validate as validate_pkg
+
+    real = validate_pkg.validate_files
+
+    def spy(paths, out, options):  # noqa: ANN001, ANN202
+        assert options.progress is not None
+        report = real(paths, out, options)
+        seen.append(1)
+        return report
+
+    monkeypatch.setattr(validate_pkg, "validate_files", spy)
+    path = dataset([rec(), rec(id="b")])
+    assert main(["validate", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert seen == [1] and "holds" in capsys.readouterr().out

@@ -164,3 +164,10 @@ def test_escaped_and_literal_json_give_the_same_rows(tmp_path: Path, img) -> Non
         ds = datasets.load_from_disk(str(tmp_path / name / "data"))
         rows.append([[o["desc"] for o in r["objects"]] for r in ds.to_list()])
     assert rows[0] == rows[1] == [["类别=BBU设备,品牌=华为", 'say "hi"', "a\\b", "plain"]] * 3
+
+
+def test_progress_callback_sees_every_byte(dataset, rec, tmp_path: Path) -> None:
+    path = dataset([rec(id=f"r{i}") for i in range(50)])
+    got: list[int] = []
+    validate_files([path], tmp_path / "out", ValidateOptions(block_bytes=1000, progress=got.append, image_check=False))
+    assert sum(got) == path.stat().st_size and len(got) > 5

@@ -8,6 +8,8 @@ import typer
 
 from vlmdata.cli._common import FORMAT_OPTION, OUT_OPTION
 
+PROGRESS_MIN_BYTES = 64 << 20  # show a progress bar for inputs at least this large (on a terminal)
+
 
 def register(app: typer.Typer) -> None:
     @app.command("validate")
@@ -38,7 +40,7 @@ def register(app: typer.Typer) -> None:
         )
         total = sum(p.stat().st_size for p in [*data, *val] if p.is_file())
         con = console(stderr=fmt == "json")
-        if fmt == "table" and total >= 64 << 20 and sys.stderr.isatty():
+        if fmt == "table" and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty():
             from rich.progress import (
                 BarColumn,
                 DownloadColumn,
