@@ -91,5 +91,13 @@ def test_gather_from_memory_mapped_file_regions(data, cuts, seed) -> None:
             expected = pa.concat_arrays(chunks).take(pa.array(idx))
             assert got.to_pylist() == expected.to_pylist() and got.type == expected.type
             assert got.null_count == expected.null_count
-        flat = ChunkedGather([b.column(1) for b in batches], region)
-        assert flat._leaf_plan() is not None  # the in-place path was used, not the Arrow fallback
+            for leaf in _leaves(gather):  # every flat leaf, nested ones included, was read in place
+                assert leaf._leaf_plan() is not None, leaf.type
+
+
+def _leaves(gather: ChunkedGather) -> list[ChunkedGather]:
+    if pa.types.is_list(gather.type):
+        return _leaves(gather._children_of_list())
+    if pa.types.is_struct(gather.type):
+        return [leaf for child in gather._struct_children() for leaf in _leaves(child)]
+    return [gather]

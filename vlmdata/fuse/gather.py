@@ -128,7 +128,8 @@ class ChunkedGather:
     def _struct_children(self) -> list[ChunkedGather]:
         if self._children is None:
             self._children = [
-                ChunkedGather([c.field(i) for c in self.chunks]) for i in range(self.type.num_fields)
+                ChunkedGather([c.field(i) for c in self.chunks], self.regions)
+                for i in range(self.type.num_fields)
             ]
         return self._children
 
@@ -159,6 +160,8 @@ class Region:
     def offset_of(self, buf: Any) -> int | None:
         if buf is None:
             return None
+        if int(buf.size) == 0:  # nothing is ever read from an empty buffer (e.g. all-empty strings)
+            return 0
         start = int(buf.address) - self.base
         return start if 0 <= start and start + int(buf.size) <= self.size else None
 
@@ -200,6 +203,9 @@ class _LeafPlan:
         width = np.dtype(plan.dtype).itemsize
         rows = []
         for chunk in chunks:
+            if len(chunk) == 0:  # never indexed; its (empty) buffers may live anywhere
+                rows.append((0, 0, 0, 0, -1, 0))
+                continue
             buffers = chunk.buffers()
             found = None
             for r, region in enumerate(regions):
@@ -252,33 +258,32 @@ class _LeafPlan:
         chunk = np.searchsorted(self.bases, rows, side="right") - 1
         local = rows - self.bases[chunk]
         region = self.region[chunk]
+        groups = (
+            [(int(region[0]), slice(None))]
+            if n and (len(self.regions) == 1 or (region == region[0]).all())
+            else [(int(r), region == r) for r in np.unique(region)]
+        )
         valid = np.ones(n, dtype=bool)
-        has_bitmap = self.valid_base[chunk] >= 0
-        values: np.ndarray | None = None
-        lengths = starts = None
-        if self.kind == "number":
-            values = np.empty(n, dtype=self.dtype)
-        else:
-            starts = np.empty(n, dtype=np.int64)
-            lengths = np.empty(n, dtype=np.int64)
-        for r in np.unique(region):
-            sel = region == r
-            reg = self.regions[int(r)]
-            bits = self.bit_base[chunk[sel]] + local[sel]
-            mask = has_bitmap[sel]
-            if mask.any():
-                byte = self.valid_base[chunk[sel]][mask] + bits[mask] // 8
-                sub = valid[sel]
-                sub[mask] = ((reg.bytes[byte] >> (bits[mask] % 8).astype(np.uint8)) & 1).astype(bool)
-                valid[sel] = sub
-            index = self.value_base[chunk[sel]] + local[sel]
+        values = np.empty(n, dtype=self.dtype) if self.kind == "number" else None
+        starts = np.empty(n, dtype=np.int64)
+        lengths = np.empty(n, dtype=np.int64)
+        for r, sel in groups:
+            reg = self.regions[r]
+            c, loc = chunk[sel], local[sel]
+            has_bitmap = self.valid_base[c] >= 0
+            if has_bitmap.any():
+                bits = self.bit_base[c] + loc
+                byte = np.where(has_bitmap, self.valid_base[c] + bits // 8, 0)
+                flags = ((reg.bytes[byte] >> (bits % 8).astype(np.uint8)) & 1).astype(bool)
+                valid[sel] = flags | ~has_bitmap
+            index = self.value_base[c] + loc
             if values is not None:
                 values[sel] = reg.view(self.dtype)[index]
             else:
                 off = reg.view("<i4")
                 first = off[index].astype(np.int64)
-                starts[sel] = self.data_base[chunk[sel]] + first  # byte offset in region r
-                lengths[sel] = off[index + 1].astype(np.int64) - first
+                starts[sel] = self.data_base[c] + first  # byte offset in region r
+                lengths[sel] = off[index + 1] - first
         validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
         if values is not None:
             return pa.Array.from_buffers(self.type, n, [validity, pa.py_buffer(values)])
@@ -287,12 +292,15 @@ class _LeafPlan:
         total = int(offsets[-1])
         if total >= 2**31:
             raise OverflowError("a gathered string column exceeds 2 GiB; use smaller chunks")
-        data = np.empty(total, dtype=np.uint8)
         pos = np.repeat(starts - offsets[:-1], lengths) + np.arange(total, dtype=np.int64)
-        owner = np.repeat(region, lengths)
-        for r in np.unique(region):
-            sel = owner == r
-            data[sel] = self.regions[int(r)].bytes[pos[sel]]
+        if len(groups) == 1:
+            data = self.regions[groups[0][0]].bytes[pos]
+        else:
+            data = np.empty(total, dtype=np.uint8)
+            owner = np.repeat(region, lengths)
+            for r, _ in groups:
+                own = owner == r
+                data[own] = self.regions[r].bytes[pos[own]]
         return pa.Array.from_buffers(
             self.type, n, [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
         )
