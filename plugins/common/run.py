@@ -81,7 +81,10 @@ def run_training(plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | Non
     from swift.arguments import RLHFArguments, SftArguments
 
     arguments = {"sft": SftArguments, "rlhf": RLHFArguments}[args_cls]
-    with image_env(plan.env):
+    # ms-swift exports TENSORBOARD_LOGGING_DIR with setdefault, so a second run in one process (tests,
+    # notebooks) would write its events into the first run's folder: each run names its own, restored after.
+    env = {**plan.env, "TENSORBOARD_LOGGING_DIR": str(output_dir / "runs")}
+    with image_env(env):
         args = arguments(**{k: v for k, v in plan.backend_args.items() if not k.startswith("vlmdata_")})
         try:
             pipeline = pipeline_cls(args, plan, data, extra_callbacks)
