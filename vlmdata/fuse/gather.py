@@ -100,23 +100,24 @@ class ChunkedGather:
         holds < 2**31 values, else 8. Sliced chunks get exact per-row ends instead.
         """
         if self._offsets is None:
-            raws = [np.asarray(c.offsets.to_numpy(), dtype=np.int64) for c in self.chunks]
+            raws = [c.offsets.to_numpy(zero_copy_only=False) for c in self.chunks]  # int32 views of the map
             sizes = [len(c.values) for c in self.chunks]
             total = int(sum(sizes))
             dtype = np.int32 if total < 2**31 else np.int64
-            bases = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-            contiguous = all(r[0] == 0 and r[-1] == n for r, n in zip(raws, sizes, strict=True))
-            if contiguous:
-                parts = [(r[:-1] + b).astype(dtype) for r, b in zip(raws, bases, strict=False)]
-                offsets = np.concatenate([*parts, np.array([total], dtype=dtype)])
-                self._offsets, self._ends = offsets[:-1], offsets[1:]
-            else:
-                self._offsets = np.concatenate(
-                    [(r[:-1] + b).astype(dtype) for r, b in zip(raws, bases, strict=False)]
-                )
-                self._ends = np.concatenate(
-                    [(r[1:] + b).astype(dtype) for r, b in zip(raws, bases, strict=False)]
-                )
+            contiguous = all(int(r[0]) == 0 and int(r[-1]) == n for r, n in zip(raws, sizes, strict=True))
+            rows = sum(len(r) - 1 for r in raws)
+            starts = np.empty(rows + 1, dtype=dtype)
+            ends = starts[1:] if contiguous else np.empty(rows, dtype=dtype)
+            at = base = 0
+            for r, n in zip(raws, sizes, strict=True):
+                k = len(r) - 1
+                np.add(r[:-1], base, out=starts[at : at + k], casting="unsafe")
+                if not contiguous:
+                    np.add(r[1:], base, out=ends[at : at + k], casting="unsafe")
+                at += k
+                base += n
+            starts[rows] = total
+            self._offsets, self._ends = starts[:rows], ends
         return self._offsets, self._ends
 
     def _children_of_list(self) -> ChunkedGather:

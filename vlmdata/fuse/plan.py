@@ -85,8 +85,10 @@ class EpochPlan:
     def digest(self) -> str:
         """sha256 of the plan arrays (little-endian int64): two equal digests mean the same stream."""
         h = hashlib.sha256()
-        h.update(np.ascontiguousarray(self.entry, dtype="<i8").tobytes())
-        h.update(np.ascontiguousarray(self.index, dtype="<i8").tobytes())
+        step = 1 << 20  # in slices: no full-size copies of the plan
+        for array in (self.entry, self.index):
+            for start in range(0, len(array), step):
+                h.update(np.ascontiguousarray(array[start : start + step], dtype="<i8").data)
         h.update(json.dumps(list(self.names)).encode("utf-8"))
         return h.hexdigest()
 

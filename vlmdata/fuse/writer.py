@@ -30,8 +30,8 @@ from vlmdata.fuse.plan import PLAN_VERSION, EpochPlan, plan_epoch
 from vlmdata.fuse.records import EntryTags, finalize_table
 from vlmdata.io.atomic import atomic_dir, atomic_write_json
 
-CHUNK = 65_536  # most plan positions per chunk
-CHUNK_BYTES = 32 * 1024 * 1024  # ... and at most about this many bytes of input records per chunk
+CHUNK = 32_768  # most plan positions per chunk
+CHUNK_BYTES = 16 * 1024 * 1024  # ... and at most about this many bytes of input records per chunk
 SHARD_BYTES = 500 * 1024 * 1024
 
 
@@ -105,6 +105,7 @@ def fuse_epoch(
     config: FusionConfig, out: str | Path, epoch: int = 0, progress: Callable[[int, int], None] | None = None
 ) -> FuseResult:
     """Write epoch `epoch` of the fusion to `out/data` and `out/manifest.json` (atomically, reproducibly)."""
+    import pyarrow as pa
     from datasets.arrow_writer import ArrowWriter
 
     from vlmdata.io.features import record_features
@@ -117,6 +118,7 @@ def fuse_epoch(
     folders = {e.name: dataset_dir(e.data) for _, e in entries}
     fingerprints = {name: fingerprint_dir(folder) for name, folder in folders.items()}
     features = record_features()
+    pool = pa.default_memory_pool()
     out = Path(out)
     with atomic_dir(out) as tmp:
         # a temporary folder is created 0700; the output is an ordinary folder
@@ -140,6 +142,7 @@ def fuse_epoch(
             shard_bytes += chunk.nbytes
             written += chunk.num_rows
             del chunk  # not alive while the next chunk is gathered
+            pool.release_unused()  # hand freed chunk memory back, so the resident set does not creep
             if progress is not None:
                 progress(written, len(plan))
         if writer is None:
