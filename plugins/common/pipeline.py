@@ -86,32 +86,96 @@ def resolve_lora_targets(args: Any, model: Any) -> None:
         args.modules_to_save = expand_module_patterns(model, list(args.modules_to_save))
 
 
-class VlmdataSftPipeline(SwiftSft):
+class VlmdataPipelineMixin:
+    """What every built-in plugin's ms-swift pipeline shares (put it before ms-swift's pipeline class).
+
+    Subclasses supply `_prepare_dataset` (our rows or samples) and `build_trainer`; this mixin owns the run:
+    the adapter merge of `init_from_checkpoint`, the template length check switched off (ours is exact and
+    loud), the adapter preparation before the trainer, the curriculum horizon, the telemetry callbacks and
+    `train_result.json`.
+    """
+
+    args: Any
+    model: Any
+    template: Any
+    train_msg: dict[str, Any]
+
     def __init__(self, args: Any, plan: Any, data: Any, extra_callbacks: list[Any] | None = None) -> None:
         self.vlmdata_plan = plan
         self.vlmdata_data = data
         self.extra_callbacks = list(extra_callbacks or [])
-        super().__init__(args)
+        super().__init__(args)  # type: ignore[call-arg]
         self.template.max_length = None  # lengths are checked by the dataset layer (VD550), never truncated
         init = plan.backend_args.get("vlmdata_init_from")
         if init and init_kind(init) == "adapter":
-            self.model: Any = merge_adapter(self.model, init)
+            self.model = merge_adapter(self.model, init)
 
+    def prepare_vlmdata_model(self, train_dataset: Any) -> None:
+        """LoRA targets resolved against the loaded model, then ms-swift's adapter preparation (always)."""
+        args = self.args
+        if args.tuner_type in ("lora", "longlora"):
+            resolve_lora_targets(args, self.model)
+        try:
+            self.model = self.prepare_model(args, self.model, template=self.template,  # type: ignore[attr-defined]
+                                            train_dataset=train_dataset)
+        except ValueError as exc:
+            if "target modules" in str(exc).lower() or "target_modules" in str(exc):
+                raise VlmdataError(codes.NO_TARGET_MODULES, str(exc).splitlines()[0]) from exc
+            raise
+        self.train_msg["model_parameter_info"] = get_model_parameter_info(self.model)
+
+    def finish_trainer(self, trainer: Any, updates_per_epoch: float) -> Any:
+        """Curriculum horizon, telemetry (replacing ms-swift's tqdm/printer callbacks), extra callbacks."""
+        targs = trainer.args
+        pipeline = self.vlmdata_data.augment_pipeline
+        if pipeline is not None:  # the curriculum's horizon: the run's optimiser steps
+            epochs = targs.num_train_epochs
+            pipeline.total_steps = targs.max_steps if targs.max_steps > 0 else max(1, int(updates_per_epoch * epochs + 0.5))
+        from swift.trainers.patcher import PrinterCallbackNew, ProgressCallbackNew
+
+        trainer.remove_callback(ProgressCallbackNew)
+        trainer.remove_callback(PrinterCallbackNew)
+        samples_per_step = targs.per_device_train_batch_size * targs.gradient_accumulation_steps * targs.world_size
+        trainer.add_callback(TelemetryCallback(targs.output_dir, samples_per_step, show_progress=True))
+        for cb in self.extra_callbacks:
+            trainer.add_callback(cb)
+        trainer.vlmdata_plan = self.vlmdata_plan
+        return trainer
+
+    def build_trainer(self, train_dataset: Any, val_dataset: Any) -> Any:
+        raise NotImplementedError
+
+    def run(self) -> Any:
+        train_dataset, val_dataset = self._prepare_dataset()  # type: ignore[attr-defined]
+        self.args.save_args()
+        trainer = self.build_trainer(train_dataset, val_dataset)
+        self.trainer = trainer
+        return self.train(trainer)  # type: ignore[attr-defined]
+
+    def _save_trainer_state(self, trainer: Any) -> dict[str, Any]:
+        state = trainer.state
+        self._handle_trainer_state(trainer, is_master())  # type: ignore[attr-defined]
+        self.train_msg.update({
+            "last_model_checkpoint": state.last_model_checkpoint,
+            "best_model_checkpoint": state.best_model_checkpoint,
+            "best_metric": state.best_metric,
+            "global_step": state.global_step,
+            "max_steps": state.max_steps,
+            "last_logs": [h for h in state.log_history[-3:]],
+        })
+        if is_master():
+            atomic_write_json(os.path.join(trainer.args.output_dir, "train_result.json"), self.train_msg)
+        return self.train_msg
+
+
+class VlmdataSftPipeline(VlmdataPipelineMixin, SwiftSft):
     def _prepare_dataset(self) -> list[Any]:
         encode = partial(encode_messages, self.template)
         return [self.vlmdata_data.samples(encode, "train"), self.vlmdata_data.samples(encode, "val")]
 
     def build_trainer(self, train_dataset: Any, val_dataset: Any) -> Any:
         args = self.args
-        if args.tuner_type in ("lora", "longlora"):
-            resolve_lora_targets(args, self.model)
-        try:
-            self.model = self.prepare_model(args, self.model, template=self.template, train_dataset=train_dataset)
-        except ValueError as exc:
-            if "target modules" in str(exc).lower() or "target_modules" in str(exc):
-                raise VlmdataError(codes.NO_TARGET_MODULES, str(exc).splitlines()[0]) from exc
-            raise
-        self.train_msg["model_parameter_info"] = get_model_parameter_info(self.model)
+        self.prepare_vlmdata_model(train_dataset)
         trainer_cls = make_trainer_cls(TrainerFactory.get_trainer_cls(args))
         trainer = trainer_cls(model=self.model, args=args.training_args, template=self.template,
                               train_dataset=train_dataset, eval_dataset=val_dataset, **self._get_trainer_kwargs())
@@ -127,40 +191,4 @@ class VlmdataSftPipeline(SwiftSft):
                                "column: batches follow the stream order (run `vlmdata audit --write-lengths`)")
             else:
                 self.train_msg["padding"] = trainer.vlmdata_sampler.padding_stats(0)
-        pipeline = self.vlmdata_data.augment_pipeline
-        if pipeline is not None:  # the curriculum's horizon: the run's optimiser steps
-            per_epoch = trainer.vlmdata_sampler.updates_per_epoch()
-            epochs = targs.num_train_epochs
-            pipeline.total_steps = targs.max_steps if targs.max_steps > 0 else max(1, int(per_epoch * epochs + 0.5))
-        from swift.trainers.patcher import PrinterCallbackNew, ProgressCallbackNew
-
-        trainer.remove_callback(ProgressCallbackNew)
-        trainer.remove_callback(PrinterCallbackNew)
-        samples_per_step = targs.per_device_train_batch_size * targs.gradient_accumulation_steps * targs.world_size
-        trainer.add_callback(TelemetryCallback(targs.output_dir, samples_per_step, show_progress=True))
-        for cb in self.extra_callbacks:
-            trainer.add_callback(cb)
-        trainer.vlmdata_plan = plan
-        return trainer
-
-    def run(self) -> Any:
-        train_dataset, val_dataset = self._prepare_dataset()
-        self.args.save_args()
-        trainer = self.build_trainer(train_dataset, val_dataset)
-        self.trainer = trainer
-        return self.train(trainer)
-
-    def _save_trainer_state(self, trainer: Any) -> dict[str, Any]:
-        state = trainer.state
-        self._handle_trainer_state(trainer, is_master())
-        self.train_msg.update({
-            "last_model_checkpoint": state.last_model_checkpoint,
-            "best_model_checkpoint": state.best_model_checkpoint,
-            "best_metric": state.best_metric,
-            "global_step": state.global_step,
-            "max_steps": state.max_steps,
-            "last_logs": [h for h in state.log_history[-3:]],
-        })
-        if is_master():
-            atomic_write_json(os.path.join(trainer.args.output_dir, "train_result.json"), self.train_msg)
-        return self.train_msg
+        return self.finish_trainer(trainer, trainer.vlmdata_sampler.updates_per_epoch())

@@ -17,17 +17,12 @@ callback prefixes them once (`train/…`, `eval/…`). Evaluation never runs the
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from typing import Any
 
 from swift.pipelines.train.rlhf import SwiftRLHF
-from swift.utils import get_model_parameter_info, is_master
-from vlmdata_plugins.common.callbacks import TelemetryCallback
-from vlmdata_plugins.common.pipeline import resolve_lora_targets
+from vlmdata_plugins.common.pipeline import VlmdataPipelineMixin
 from vlmdata_plugins.common.rows import open_rows
 from vlmdata_plugins.gkd.visual import VisualKD
-
-from vlmdata.io.atomic import atomic_write_json
 
 
 def token_accuracy(logits: Any, labels: Any) -> Any:
@@ -133,59 +128,25 @@ def make_gkd_trainer_cls(base: type) -> type:
     return VlmdataGKDTrainer
 
 
-class VlmdataGkdPipeline(SwiftRLHF):
-    def __init__(self, args: Any, plan: Any, data: Any, extra_callbacks: list[Any] | None = None) -> None:
-        self.vlmdata_plan = plan
-        self.vlmdata_data = data
-        self.extra_callbacks = list(extra_callbacks or [])
-        super().__init__(args)
-        self.template.max_length = None  # lengths are checked by RawRows, never truncated
-
+class VlmdataGkdPipeline(VlmdataPipelineMixin, SwiftRLHF):
     def _prepare_dataset(self) -> list[Any]:
         rl = self.vlmdata_plan.config.rlhf
         budget = rl.max_completion_length if rl.lmbda > 0 else 0
         return [open_rows(self, split, prompt_only=False, completion_budget=budget) for split in ("train", "val")]
 
-    def run(self) -> Any:
+    def build_trainer(self, train_dataset: Any, val_dataset: Any) -> Any:
         from swift.trainers import TrainerFactory
 
         args = self.args
-        train_dataset, val_dataset = self._prepare_dataset()
-        args.save_args()
-        if args.tuner_type in ("lora", "longlora"):
-            resolve_lora_targets(args, self.model)
-        self.model = self.prepare_model(args, self.model, template=self.template, train_dataset=train_dataset)
-        self.train_msg["model_parameter_info"] = get_model_parameter_info(self.model)
+        self.prepare_vlmdata_model(train_dataset)
         trainer_cls = make_gkd_trainer_cls(TrainerFactory.get_trainer_cls(args))
         trainer_cls.vlmdata_rl = self.vlmdata_plan.config.rlhf
         trainer = trainer_cls(model=self.model, args=args.training_args, template=self.template,
                               train_dataset=train_dataset, eval_dataset=val_dataset, **self._get_trainer_kwargs())
         trainer.shuffle_dataset = False  # the data stream is already in its deterministic, seeded order
-        from swift.trainers.patcher import PrinterCallbackNew, ProgressCallbackNew
-
-        trainer.remove_callback(ProgressCallbackNew)
-        trainer.remove_callback(PrinterCallbackNew)
         targs = trainer.args
-        samples_per_step = targs.per_device_train_batch_size * targs.gradient_accumulation_steps * targs.world_size
-        trainer.add_callback(TelemetryCallback(targs.output_dir, samples_per_step, show_progress=True))
-        for cb in self.extra_callbacks:
-            trainer.add_callback(cb)
-        self.trainer = trainer
-        return self.train(trainer)
-
-    def _save_trainer_state(self, trainer: Any) -> dict[str, Any]:
-        state = trainer.state
-        self._handle_trainer_state(trainer, is_master())
-        self.train_msg.update({
-            "last_model_checkpoint": state.last_model_checkpoint,
-            "best_model_checkpoint": state.best_model_checkpoint,
-            "global_step": state.global_step,
-            "max_steps": state.max_steps,
-            "last_logs": [h for h in state.log_history[-3:]],
-        })
-        if is_master():
-            atomic_write_json(Path(trainer.args.output_dir) / "train_result.json", self.train_msg)
-        return self.train_msg
+        per_step = targs.per_device_train_batch_size * targs.world_size * targs.gradient_accumulation_steps
+        return self.finish_trainer(trainer, len(train_dataset) / max(1, per_step))
 
 
 def run_gkd(plan: Any, extra_callbacks: list[Any] | None = None) -> Any:
