@@ -1,0 +1,1 @@
+"""Helpers of `benchmarks/train_gpu.py`: the model builder, the data preparation and the measured workers."""
