@@ -65,9 +65,17 @@ def fingerprint_dir(folder: str | Path) -> str:
     state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     h = hashlib.sha256()
     for item in state.get("_data_files", []):
-        with open(folder / item["filename"], "rb") as fh:
-            h.update(hashlib.file_digest(fh, "sha256").digest())
+        h.update(_sha256_file(folder / item["filename"]).digest())
     return "sha256:" + h.hexdigest()
+
+
+def _sha256_file(path: Path) -> Any:
+    """sha256 of a file read in 1 MiB blocks (`hashlib.file_digest` needs Python 3.11)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h
 
 
 class TableTaker:
@@ -174,8 +182,7 @@ def _validated_jsonl(path: Path) -> Path:
             f"{path} is a JSONL file, but this vlmdata has no validator to read it",
             where=Location(file=str(path)),
         ) from None
-    with open(path, "rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    digest = _sha256_file(path).hexdigest()
     cache = (
         Path(os.environ.get("VLMDATA_CACHE", Path.home() / ".cache" / "vlmdata")) / "fuse-jsonl" / digest[:32]
     )
