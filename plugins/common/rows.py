@@ -41,8 +41,10 @@ def png_base64(image: Any) -> str:
 
 
 class RawRows(TrainSamples):
-    def __init__(self, *args: Any, prompt_only: bool, completion_budget: int = 0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, row_encode: Any, prompt_only: bool, completion_budget: int = 0,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.row_encode = row_encode  # (messages, images, image_kwargs) -> encoded, see `row_encoder`
         self.prompt_only = prompt_only
         self.completion_budget = int(completion_budget)
 
@@ -67,7 +69,7 @@ class RawRows(TrainSamples):
         target = messages[-1]["content"]
         flat, _ = to_swift_standard(messages[:-1] if self.prompt_only else messages)
         row_images = [p if keep else png_base64(im) for p, im, keep in zip(paths, images, as_on_disk, strict=True)]
-        encoded = self.encode(flat, row_images, image_kwargs(record))
+        encoded = self.row_encode(flat, row_images, image_kwargs(record))
         length = int(encoded.get("length") or len(encoded["input_ids"])) + self.completion_budget
         if length >= self.global_max_length:
             raise over_length_error(rid, source, length, self.global_max_length)
@@ -91,12 +93,17 @@ def row_encoder(template: Any) -> Any:
     return encode
 
 
+def _unused_encoder(messages: list[dict[str, Any]], image_kwargs: dict[str, Any]) -> dict[str, Any]:
+    raise AssertionError("RawRows encodes through `row_encode`")  # pragma: no cover
+
+
 def open_rows(pipeline: Any, split: str, *, prompt_only: bool, completion_budget: int) -> RawRows | None:
     data = pipeline.vlmdata_data
     sources = data.train if split == "train" else data.val
     if sources is None or not sources.items:
         return None
-    return RawRows(sources, row_encoder(pipeline.template), global_max_length=data.config.global_max_length,
+    return RawRows(sources, _unused_encoder, row_encode=row_encoder(pipeline.template),
+                   global_max_length=data.config.global_max_length,
                    system=data.config.template.system,
                    augment_pipeline=data.augment_pipeline if split == "train" else None,
                    train=split == "train", prompt_only=prompt_only, completion_budget=completion_budget)

@@ -88,7 +88,7 @@ def make_gkd_trainer_cls(base: type) -> type:
                 if rl.sft_alpha > 0:
                     loss = loss + rl.sft_alpha * outputs.loss
             saw_images = visual is not None and any(visual.captures["student"].values())
-            if rl.llm_kd_weight > 0 or saw_images:
+            if rl.llm_kd_weight > 0 or (visual is not None and saw_images):
                 t_fwd = {k: v for k, v in teacher_inputs.items() if k != "labels"}
                 teacher = self._vlmdata_teacher_forward(model, t_fwd, visual)
                 if rl.llm_kd_weight > 0:
@@ -97,7 +97,7 @@ def make_gkd_trainer_cls(base: type) -> type:
                     weighted = rl.llm_kd_weight * jsd
                     loss = loss + weighted
                     self._vlmdata_metric("llm_kd_loss", weighted)
-                if saw_images:
+                if visual is not None and saw_images:
                     parts = visual.losses()
                     if parts:
                         total = sum(parts.values())
@@ -113,7 +113,8 @@ def make_gkd_trainer_cls(base: type) -> type:
 
         def prediction_step(self, model: Any, inputs: Any, prediction_loss_only: bool, ignore_keys: Any = None) -> Any:
             """Evaluation skips the teacher: cross-entropy and token accuracy on the ground truth only."""
-            lmbda, self.lmbda = self.lmbda, 0.0  # evaluation reads the dataset, never student generations
+            lmbda: float = self.lmbda  # type: ignore[has-type]  # set by ms-swift's __init__
+            self.lmbda = 0.0  # evaluation reads the dataset, never student generations
             try:
                 prepared = self._prepare_inputs(inputs)
             finally:
@@ -139,7 +140,7 @@ class VlmdataGkdPipeline(VlmdataPipelineMixin, SwiftRLHF):
 
         args = self.args
         self.prepare_vlmdata_model(train_dataset)
-        trainer_cls = make_gkd_trainer_cls(TrainerFactory.get_trainer_cls(args))
+        trainer_cls: Any = make_gkd_trainer_cls(TrainerFactory.get_trainer_cls(args))
         trainer_cls.vlmdata_rl = self.vlmdata_plan.config.rlhf
         trainer = trainer_cls(model=self.model, args=args.training_args, template=self.template,
                               train_dataset=train_dataset, eval_dataset=val_dataset, **self._get_trainer_kwargs())

@@ -72,7 +72,7 @@ def render_rewards_markdown() -> str:
         "|---|---|",
     ]
     for name, fn in sorted(REWARDS.items()):
-        doc = " ".join(inspect.getdoc(fn).split()) if fn.__doc__ else ""
+        doc = " ".join((inspect.getdoc(fn) or "").split())
         lines.append(f"| `{name}` | {doc.replace('|', chr(92) + '|')} |")
     return "\n".join(lines) + "\n"
 

@@ -62,11 +62,11 @@ def infer(
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     processor = AutoProcessor.from_pretrained(str(model_dir), local_files_only=True)
     processor.tokenizer.padding_side = "left"
-    model = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=dtype, local_files_only=True)
+    model: Any = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=dtype, local_files_only=True)
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()  # type: ignore[arg-type]
     model.to(device).eval()
     lines: list[str] = []
     for batch in _batches(list(range(len(ds))), batch_size):
