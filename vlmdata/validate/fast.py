@@ -30,7 +30,7 @@ _EMPTY = msgspec.Raw(b"")
 _GEOMETRY = ("bbox_2d", "poly", "line")
 
 
-class FObject(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class FObject(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     desc: msgspec.Raw  # raw JSON text, checked and converted in bulk by `strings.parse_strings`
     bbox_2d: msgspec.Raw = _EMPTY  # raw JSON text, parsed in bulk by `coords.parse_flat`
     poly: msgspec.Raw = _EMPTY
@@ -42,18 +42,18 @@ class FObject(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     metadata: dict[str, Any] | None = None
 
 
-class FItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class FItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     type: str
     text: str | None = None
     image: str | None = None
 
 
-class FMessage(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class FMessage(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     role: str
     content: str | list[FItem]
 
 
-class FRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class FRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     id: Annotated[str, msgspec.Meta(min_length=1)] | None = None
     images: Annotated[list[str], msgspec.Meta(min_length=1)] | None = None
     width: Annotated[int, msgspec.Meta(gt=0, le=2**31 - 1)] | None = None

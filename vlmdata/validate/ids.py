@@ -18,7 +18,7 @@ ID_PREFIX = "h"
 ID_HEX_CHARS = 24  # 96 bits
 
 
-class _CObject(msgspec.Struct, omit_defaults=True):
+class _CObject(msgspec.Struct, omit_defaults=True, gc=False):
     desc: str
     bbox_2d: list[float] | None = None
     poly: list[float] | None = None
@@ -30,18 +30,18 @@ class _CObject(msgspec.Struct, omit_defaults=True):
     metadata: dict[str, Any] | None = None
 
 
-class _CItem(msgspec.Struct, omit_defaults=True):
+class _CItem(msgspec.Struct, omit_defaults=True, gc=False):
     type: str
     text: str | None = None
     image: str | None = None
 
 
-class _CMessage(msgspec.Struct, omit_defaults=True):
+class _CMessage(msgspec.Struct, omit_defaults=True, gc=False):
     role: str
     content: str | list[_CItem]
 
 
-class _CRecord(msgspec.Struct, omit_defaults=True):
+class _CRecord(msgspec.Struct, omit_defaults=True, gc=False):
     id: str | None = None
     images: list[str] | None = None
     width: int | None = None

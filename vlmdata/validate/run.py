@@ -290,7 +290,7 @@ class _Run:
             stream = self.tmp / f".rows-{split}.arrow"
             with pa.memory_map(str(stream)) as src:
                 table = pa.ipc.open_stream(src).read_all()
-            table = table.combine_chunks() if table.num_rows else self.schema.empty_table()
+            table = table if table.num_rows else self.schema.empty_table()  # zero-copy from the memory map
             fingerprint = hashlib.sha256(
                 f"{split}:{self.report.files and [f.path for f in self.report.files]}:{table.num_rows}".encode()
             ).hexdigest()[:16]
