@@ -28,8 +28,9 @@ class ChunkedGather:
         self.pa = pa
         self.chunks = chunks
         self.regions = regions or []
-        self._leaf: _LeafPlan | None | bool = None
-        self.type = chunks[0].type if chunks else None
+        self._leaf: _LeafPlan | None = None
+        self._leaf_checked = False
+        self.type: Any = chunks[0].type if chunks else None
         self.has_nulls = any(c.null_count for c in chunks)
         self._offsets: np.ndarray | None = None
         self._ends: np.ndarray = np.zeros(0, dtype=np.int64)
@@ -71,9 +72,10 @@ class ChunkedGather:
         )
 
     def _leaf_plan(self) -> _LeafPlan | None:
-        if self._leaf is None:
-            self._leaf = _LeafPlan.build(self.chunks, self.type, self.regions) or False
-        return self._leaf or None
+        if not self._leaf_checked:
+            self._leaf = _LeafPlan.build(self.chunks, self.type, self.regions)
+            self._leaf_checked = True
+        return self._leaf
 
     # -- lists ---------------------------------------------------------------------------------------------
     def _take_list(self, rows: np.ndarray) -> Any:
@@ -208,15 +210,15 @@ class _LeafPlan:
                 rows.append((0, 0, 0, 0, -1, 0))
                 continue
             buffers = chunk.buffers()
-            found = None
+            found: tuple[int, Region, int] | None = None
             for r, region in enumerate(regions):
-                data = region.offset_of(buffers[1])
-                if data is not None and data % width == 0:
-                    found = (r, region)
+                at = region.offset_of(buffers[1])
+                if at is not None and at % width == 0:
+                    found = (r, region, at)
                     break
             if found is None:
                 return None
-            r, region = found
+            r, region, first = found
             valid = region.offset_of(buffers[0]) if buffers[0] is not None else -1
             if valid is None:
                 return None
@@ -224,22 +226,13 @@ class _LeafPlan:
                 data = region.offset_of(buffers[2]) if buffers[2] is not None else 0
                 if data is None:
                     return None
-                rows.append(
-                    (
-                        len(chunk),
-                        r,
-                        region.offset_of(buffers[1]) // width + chunk.offset,
-                        data,
-                        valid,
-                        chunk.offset,
-                    )
-                )
+                rows.append((len(chunk), r, first // width + chunk.offset, data, valid, chunk.offset))
             else:
                 rows.append(
                     (
                         len(chunk),
                         r,
-                        region.offset_of(buffers[1]) // width + chunk.offset,
+                        first // width + chunk.offset,
                         0,
                         valid,
                         chunk.offset,

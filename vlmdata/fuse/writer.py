@@ -200,7 +200,7 @@ def _finish_dataset(data_dir: Path, shard_files: list[Path], features: Any, fing
         name = f"data-{i:05d}-of-{n:05d}.arrow"
         os.replace(path, data_dir / name)
         names.append({"filename": name})
-    state = {
+    state: dict[str, Any] = {
         "_data_files": names,
         "_fingerprint": fingerprint,
         "_format_columns": None,
