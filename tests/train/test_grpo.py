@@ -64,11 +64,13 @@ def _load(tmp_path: Path, data: dict[str, Any]) -> RunConfig:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _test_reward() -> None:
+def _test_reward() -> Any:
+    """A reward registered the way a user's package would, removed again after this module."""
     from vlmdata_plugins.rewards import REWARDS, register
 
-    if "test_length" not in REWARDS:
-        register("test_length")(_length_reward)
+    register("test_length")(_length_reward)
+    yield
+    del REWARDS["test_length"]
 
 
 def test_grpo_logs_every_reward_and_updates(tmp_path: Path, tiny_model_dir: Path, summary_data: Path) -> None:
