@@ -95,8 +95,8 @@ def _grid_object_unchecked(
         x1, x2 = sorted((g[0], g[2]))
         y1, y2 = sorted((g[1], g[3]))
         geom: list[Any] = [x1, y1, x2, y2]
-        ref = (x1, y1)
-        box = (x1, y1, x2, y2)
+        ref: tuple[float, float] = (x1, y1)
+        box: tuple[float, float, float, float] = (x1, y1, x2, y2)
     else:
         min_pts = 3 if kind == "poly" else 2
         if len(pts) < 2 * min_pts:
@@ -147,7 +147,8 @@ def dense_json(record: Mapping[str, Any], objects: Sequence[Mapping[str, Any]] |
             where=where(record, "width"),
             value=(width, height),
         )
-    rendered = [_grid_object(o, width, height, record, i, n_images) for i, o in enumerate(objs)]
+    w, h = float(width or 0), float(height or 0)  # checked positive above whenever there are objects
+    rendered = [_grid_object(o, w, h, record, i, n_images) for i, o in enumerate(objs)]
     rendered.sort(key=lambda r: r[0])
     out: dict[str, dict[str, Any]] = {}
     for n, (key, kind, geom, index) in enumerate(rendered, start=1):
