@@ -64,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("VLMDATA_DEBUG") == "1":
             raise
         from rich.console import Console
-
         from rich.text import Text
 
         # The message is plain text: `[train]` or `[1, 2]` inside it must not be read as rich markup.
