@@ -80,3 +80,12 @@ def test_error_messages_print_brackets_verbatim(capsys) -> None:
     code = main(["train", "--config", "/nonexistent/[train]/run.yaml", "--dry-run"])
     err = capsys.readouterr().err
     assert code in (1, 2) and "[train]" in err
+
+
+def test_ruff_clean() -> None:
+    import shutil
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    out = subprocess.run([ruff, "check", "vlmdata", "plugins", "tests", "benchmarks"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:]
