@@ -88,6 +88,8 @@ class GrpoPlugin(TrainerPlugin):
             use_vllm=False,
             log_completions=False,
             dataset_shuffle=False,
+            # a full-parameter run with beta > 0 loads the reference model: name its type as for the policy
+            ref_model_type=args.get("model_type"),
         )
         # GRPO repeats each prompt num_generations times through ms-swift's own sampler; the prompt stream is
         # the first epoch's deterministic order, so length grouping does not apply.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,18 @@ def test_grpo_config_errors(tmp_path: Path, tiny_model_dir: Path, summary_data: 
     assert "3 problem(s)" in text and "run.yaml" in text
     assert "unknown reward(s) ['summary_fromat']" in text and "summary_format" in text
     assert "generation_batch_size 6 is not divisible by num_generations 4" in text
+
+
+def test_full_grpo_with_kl_loads_a_reference_model(tmp_path: Path, tiny_model_dir: Path, summary_data: Path) -> None:
+    from vlmdata.train.registry import get_plugin
+
+    data = _config(tiny_model_dir, summary_data, tmp_path / "full", beta=0.04, reward_funcs=["test_length"],
+                   rollout_dump_steps=None)
+    data["tuner"] = {"train_type": "full", "freeze_vit": True}
+    data["training"]["max_steps"] = 1
+    plugin = get_plugin("grpo")
+    result = plugin.run(plugin.plan(_load(tmp_path, data)))
+    rows = [json.loads(line) for line in (tmp_path / "full" / "logging.jsonl").read_text(encoding="utf-8").splitlines()]
+    step = next(r for r in rows if "train/loss" in r)
+    assert "train/kl" in step and math.isfinite(step["train/kl"])
+    assert result.checkpoint_dir is not None and not (result.checkpoint_dir / "adapter_config.json").exists()
