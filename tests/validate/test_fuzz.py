@@ -58,9 +58,9 @@ def _reference(line: bytes) -> bool:
 
 
 @FUZZ
-@given(st.lists(near_valid, min_size=1, max_size=12))
-def test_fast_path_verdicts_equal_the_pydantic_model(records: list[dict]) -> None:
-    lines = [_dump(r) for r in records]
+@given(st.lists(near_valid, min_size=1, max_size=12), st.booleans())
+def test_fast_path_verdicts_equal_the_pydantic_model(records: list[dict], ascii_only: bool) -> None:
+    lines = [json.dumps(r, ensure_ascii=ascii_only, allow_nan=True).encode() for r in records]
     result = check_batch(lines)
     assert sorted(result.accepted + result.unsure) == list(range(len(lines)))
     for p in result.accepted:
