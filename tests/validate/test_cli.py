@@ -72,3 +72,15 @@ def test_progress_bar_for_large_inputs_on_a_terminal(dataset, rec, tmp_path: Pat
     path = dataset([rec(), rec(id="b")])
     assert main(["validate", str(path), "--out", str(tmp_path / "out")]) == 0
     assert seen == [1] and "holds" in capsys.readouterr().out
+
+
+def test_out_never_replaces_inputs_or_foreign_folders(dataset, rec, tmp_path: Path) -> None:
+    path = dataset([rec()])
+    assert main(["validate", str(path), "--out", str(path.parent)]) == 2  # would delete the input
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "todo.txt").write_text("keep me")
+    assert main(["validate", str(path), "--out", str(foreign)]) == 2
+    assert (foreign / "todo.txt").read_text() == "keep me" and path.exists()
+    assert main(["validate", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert main(["validate", str(path), "--out", str(tmp_path / "out")]) == 0  # a previous output is replaced

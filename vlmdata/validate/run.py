@@ -304,6 +304,20 @@ class _Run:
             stream.unlink()
 
 
+def _check_out(out: Path, inputs: list[Path], image_root: str | Path | None) -> None:
+    """The output folder is replaced as a whole, so refuse one that holds inputs or is not a previous output."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out exists and is not a folder: {out}")
+    target = out.resolve()
+    guarded = [p.resolve() for p in inputs] + ([Path(image_root).resolve()] if image_root else [])
+    for p in guarded:
+        if p == target or target in p.parents:
+            raise UsageError(f"--out {out} would replace a folder holding {p}", hint="write the output to a new folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
+        raise UsageError(f"--out {out} is a non-empty folder that is not a previous `vlmdata validate` output",
+                         hint="choose a new or empty folder (a previous output is replaced atomically)")
+
+
 def validate_files(
     paths: Sequence[str | Path], out_dir: str | Path, options: ValidateOptions | None = None
 ) -> Report:
@@ -323,6 +337,7 @@ def validate_files(
     if o.max_line_bytes < 1 or (o.max_image_pixels is not None and o.max_image_pixels < 1):
         raise UsageError("--max-line-bytes and --max-image-pixels must be positive")
     out = Path(out_dir)
+    _check_out(out, inputs + vals, o.image_root)
     report = Report(str(out), options=o.public())
     start = time.perf_counter()
     with atomic_dir(out) as tmp:
