@@ -332,6 +332,8 @@ def validate_files(
     for p in inputs + vals:
         if not p.is_file():
             raise UsageError(f"input not found or not a file: {p}", hint="check the path")
+        if not os.access(p, os.R_OK):
+            raise UsageError(f"input is not readable: {p}", hint="check the file's permissions")
     if o.image_root is not None and not Path(o.image_root).is_dir():
         raise UsageError(f"--image-root is not a folder: {o.image_root}")
     if o.max_line_bytes < 1 or (o.max_image_pixels is not None and o.max_image_pixels < 1):
