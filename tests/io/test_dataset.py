@@ -30,3 +30,9 @@ def test_roundtrip_and_concat(tmp_path: Path) -> None:
     assert both[0]["objects"][0]["points"] == [1.0, 2.0, 30.0, 40.0]
     assert both[2]["width"] is None and both[2]["images"] == []
     assert records_to_dataset([_rec(3)]).features == a.features
+
+
+def test_empty_dataset_roundtrip(tmp_path: Path) -> None:
+    save_records([], tmp_path / "empty")
+    loaded = load_dataset(tmp_path / "empty")
+    assert len(loaded) == 0 and loaded.features == records_to_dataset([_rec(0)]).features

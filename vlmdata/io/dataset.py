@@ -65,7 +65,8 @@ def save_dataset(dataset: Any, path: str | Path) -> Path:
     """Write a `datasets.Dataset` to `path` atomically."""
     target = Path(path)
     with atomic_dir(target) as tmp:
-        dataset.save_to_disk(str(tmp))
+        # An empty dataset would otherwise be written with zero shards, which `load_from_disk` cannot read.
+        dataset.save_to_disk(str(tmp), num_shards=1 if len(dataset) == 0 else None)
     return target
 
 
