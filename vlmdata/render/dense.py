@@ -147,7 +147,8 @@ def dense_json(record: Mapping[str, Any], objects: Sequence[Mapping[str, Any]] |
             where=where(record, "width"),
             value=(width, height),
         )
-    w, h = (float(width), float(height)) if objs else (0.0, 0.0)  # numbers, checked above, when there are objects
+    # with objects the size was checked above to be two positive numbers; without, it is never used
+    w, h = (float(width), float(height)) if objs else (0.0, 0.0)  # type: ignore[arg-type]
     rendered = [_grid_object(o, w, h, record, i, n_images) for i, o in enumerate(objs)]
     rendered.sort(key=lambda r: r[0])
     out: dict[str, dict[str, Any]] = {}
