@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from vlmdata_plugins.rewards.registry import record_context, register
+from vlmdata_plugins.rewards.registry import RecordContext, RewardFn, record_context, register
 
 from vlmdata.eval.metrics import summary_content_f1
 from vlmdata.eval.parse import IRRELEVANT, canonical_summary, parse_summary, summary_total
@@ -23,16 +24,29 @@ def _reference(record: Mapping[str, Any]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def summary_reward(name: str) -> Callable[[Callable[[str, Mapping[str, Any], RecordContext], float]], RewardFn]:
+    """Register a summary reward; on an irrelevant record every summary reward is 1 for exactly 无关图片, else 0."""
+
+    def wrap(fn: Callable[[str, Mapping[str, Any], RecordContext], float]) -> RewardFn:
+        @functools.wraps(fn)
+        def reward(completion: str, record: Mapping[str, Any]) -> float:
+            ctx = record_context(record)
+            if ctx.irrelevant:
+                return 1.0 if completion.strip() == IRRELEVANT else 0.0
+            return fn(completion, record, ctx)
+
+        return register(name)(reward)
+
+    return wrap
+
+
 def _lines(completion: str) -> list[str]:
     return completion.strip().split("\n")
 
 
-@register("summary_format")
-def summary_format(completion: str, record: Mapping[str, Any]) -> float:
+@summary_reward("summary_format")
+def summary_format(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
     """1 when the shape is right: exactly 无关图片 for an irrelevant record; else two lines, line 2 a JSON object."""
-    ctx = record_context(record)
-    if ctx.irrelevant:
-        return 1.0 if completion.strip() == IRRELEVANT else 0.0
     lines = _lines(completion)
     if len(lines) != 2:
         return 0.0
@@ -42,72 +56,54 @@ def summary_format(completion: str, record: Mapping[str, Any]) -> float:
         return 0.0
 
 
-@register("summary_header")
-def summary_header(completion: str, record: Mapping[str, Any]) -> float:
+@summary_reward("summary_header")
+def summary_header(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
     """1 when line 1 is exactly `<DOMAIN=X>, <TASK=SUMMARY>` for the record's domain (irrelevant: no header, exactly 无关图片)."""
-    ctx = record_context(record)
-    if ctx.irrelevant:
-        return 1.0 if completion.strip() == IRRELEVANT else 0.0
     return 1.0 if _lines(completion)[0] == f"<DOMAIN={ctx.domain}>, <TASK=SUMMARY>" else 0.0
 
 
-@register("summary_parse")
-def summary_parse(completion: str, record: Mapping[str, Any]) -> float:
+@summary_reward("summary_parse")
+def summary_parse(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
     """1 when line 2 is a JSON object without duplicate keys holding a `统计` list; −1 when the header is
     right but line 2 fails that; 0 otherwise. Irrelevant records: 1 for exactly 无关图片, else 0."""
-    ctx = record_context(record)
-    if ctx.irrelevant:
-        return 1.0 if completion.strip() == IRRELEVANT else 0.0
     parsed = parse_summary(completion)
     if parsed.ok and not parsed.irrelevant:
         return 1.0
     return -1.0 if summary_header(completion, record) == 1.0 else 0.0
 
 
-@register("summary_dataset")
-def summary_dataset(completion: str, record: Mapping[str, Any]) -> float:
+@summary_reward("summary_dataset")
+def summary_dataset(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
     """1 when the header names the record's domain (its dataset), whatever else the line says; irrelevant
     records: 1 for exactly 无关图片 (no domain to name)."""
-    ctx = record_context(record)
-    if ctx.irrelevant:
-        return 1.0 if completion.strip() == IRRELEVANT else 0.0
     header = parse_summary(completion).header
     return 1.0 if header is not None and header[0] == ctx.domain else 0.0
 
 
-@register("summary_objects_total")
-def summary_objects_total(completion: str, record: Mapping[str, Any]) -> float:
+@summary_reward("summary_objects_total")
+def summary_objects_total(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
     """1 / (1 + |predicted total − reference total|), totals = the sum of every count in `统计`; 0 when the
     prediction does not parse; irrelevant records: 1 for exactly 无关图片, else 0."""
-    ctx = record_context(record)
-    if ctx.irrelevant:
-        return 1.0 if completion.strip() == IRRELEVANT else 0.0
     parsed = parse_summary(completion)
     if not parsed.ok or parsed.irrelevant:
         return 0.0
     return 1.0 / (1.0 + abs(summary_total(parsed.data) - summary_total(_reference(record))))
 
 
-@register("summary_content_f1")
-def summary_content_f1_reward(completion: str, record: Mapping[str, Any]) -> float:
+@summary_reward("summary_content_f1")
+def summary_content_f1_reward(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
     """Count-weighted F1 over (category, attribute, value) facts, order-insensitive; 0 when unparsable;
     irrelevant records: 1 for exactly 无关图片, else 0."""
-    ctx = record_context(record)
-    if ctx.irrelevant:
-        return 1.0 if completion.strip() == IRRELEVANT else 0.0
     parsed = parse_summary(completion)
     if not parsed.ok or parsed.irrelevant:
         return 0.0
     return summary_content_f1(parsed.data, _reference(record))
 
 
-@register("summary_content")
-def summary_content(completion: str, record: Mapping[str, Any]) -> float:
+@summary_reward("summary_content")
+def summary_content(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
     """Strict audit: 1 iff the canonicalised JSON (keys sorted, `统计` entries in a fixed order) equals the
     reference's; irrelevant records: 1 for exactly 无关图片."""
-    ctx = record_context(record)
-    if ctx.irrelevant:
-        return 1.0 if completion.strip() == IRRELEVANT else 0.0
     parsed = parse_summary(completion)
     ref = _reference(record)
     if not parsed.ok or parsed.irrelevant or ref is None:

@@ -200,6 +200,21 @@ def _parse_objects(payload: Any, result: DenseParse) -> None:
     result.strict_ok = strict
 
 
+_FAILED = object()
+
+
+def _load_json(line: str, result: DenseParse | SummaryParse) -> Any:
+    """The line's JSON value, or `_FAILED` with the reason (duplicate key or syntax) recorded on `result`."""
+    try:
+        return loads_strict(line)
+    except DuplicateKeyError as exc:
+        result.duplicate_keys = True
+        result.issues.append(f"duplicate key {exc.args[0]!r}")
+    except (ValueError, RecursionError) as exc:
+        result.issues.append(f"JSON does not parse: {exc}")
+    return _FAILED
+
+
 def parse_dense(text: str, expect_header: bool | None = None) -> DenseParse:
     """Parse a dense output. `expect_header`: True for target_dense*, False for source_dense, None = either."""
     result = DenseParse()
@@ -223,14 +238,8 @@ def parse_dense(text: str, expect_header: bool | None = None) -> DenseParse:
         header_shape_ok = header_shape_ok and result.header is not None
     elif expect_header is False:
         header_shape_ok = header_shape_ok and len(lines) == 1
-    try:
-        payload = loads_strict(json_line)
-    except DuplicateKeyError as exc:
-        result.duplicate_keys = True
-        result.issues.append(f"duplicate key {exc.args[0]!r}")
-        return result
-    except (ValueError, RecursionError) as exc:
-        result.issues.append(f"JSON does not parse: {exc}")
+    payload = _load_json(json_line, result)
+    if payload is _FAILED:
         return result
     result.format_ok = header_shape_ok and isinstance(payload, dict)
     _parse_objects(payload, result)
@@ -253,14 +262,8 @@ def parse_summary(text: str) -> SummaryParse:
     result.header = _parse_header(lines[0])
     if result.header is None or result.header[1] != "SUMMARY":
         result.issues.append(f"line 1 is not a summary header: {lines[0][:60]!r}")
-    try:
-        payload = loads_strict(lines[1])
-    except DuplicateKeyError as exc:
-        result.duplicate_keys = True
-        result.issues.append(f"duplicate key {exc.args[0]!r}")
-        return result
-    except (ValueError, RecursionError) as exc:
-        result.issues.append(f"JSON does not parse: {exc}")
+    payload = _load_json(lines[1], result)
+    if payload is _FAILED:
         return result
     if not isinstance(payload, dict):
         result.issues.append("line 2 is not a JSON object")
