@@ -99,37 +99,35 @@ def test_llm_kd_zero_against_own_base_and_weight_zero_drops_metric(
 
 
 def test_jsd_matches_direct_computation() -> None:
+    """The JSD the wrapper adds (ms-swift's `_compute_jsd_loss`) against a direct float64 computation."""
     from types import SimpleNamespace
 
     import torch
     from swift.rlhf_trainers.gkd_loss import TeacherOutput
     from swift.rlhf_trainers.gkd_trainer import GKDTrainer
 
+    def kl(p: Any, q: Any) -> Any:
+        return (p * (p.log() - q.log())).sum()
+
+    def direct(s: Any, t: Any, beta: float, temperature: float) -> Any:
+        ps, pt = torch.softmax(s.double() / temperature, -1), torch.softmax(t.double() / temperature, -1)
+        if beta == 0:
+            return kl(pt, ps)  # forward KL
+        if beta == 1:
+            return kl(ps, pt)  # reverse KL
+        m = beta * pt + (1 - beta) * ps
+        return beta * kl(pt, m) + (1 - beta) * kl(ps, m)
+
     torch.manual_seed(0)
     student, teacher = torch.randn(2, 5, 11), torch.randn(2, 5, 11)
     labels = torch.tensor([[-100, -100, 3, 4, 5], [-100, 1, 2, -100, -100]])
+    # position t is scored when the token it predicts (t + 1) is supervised
+    scored = [(b, t) for b in range(2) for t in range(4) if labels[b, t + 1] != -100]
     for beta, temperature in ((0.5, 1.0), (0.2, 2.0), (0.0, 1.0), (1.0, 1.0)):
         me = SimpleNamespace(beta=beta, temperature=temperature, gkd_logits_topk=None)
-        got = GKDTrainer._compute_jsd_loss(me, student, TeacherOutput(full_logits=teacher, labels=labels.clone()), labels.clone())
-        # direct: positions whose NEXT token is supervised; M = beta * P_t + (1 - beta) * P_s
-        terms = []
-        for b in range(2):
-            for t in range(4):
-                if labels[b, t + 1] == -100:
-                    continue
-                ps = torch.softmax(student[b, t] / temperature, -1)
-                pt = torch.softmax(teacher[b, t] / temperature, -1)
-                m = beta * pt + (1 - beta) * ps
-                kl = lambda p, q: (p * (p.log() - q.log())).sum()  # noqa: E731
-                terms.append(kl(pt, m) if beta == 1 else kl(ps, m) if beta == 0 else beta * kl(pt, m) + (1 - beta) * kl(ps, m))
-        # beta 0 / 1 are the plain KLs KL(P_t || P_s) and KL(P_s || P_t)
-        if beta == 0:
-            terms = [(torch.softmax(teacher[b, t] / temperature, -1) * (torch.log_softmax(teacher[b, t] / temperature, -1) - torch.log_softmax(student[b, t] / temperature, -1))).sum()
-                     for b in range(2) for t in range(4) if labels[b, t + 1] != -100]
-        if beta == 1:
-            terms = [(torch.softmax(student[b, t] / temperature, -1) * (torch.log_softmax(student[b, t] / temperature, -1) - torch.log_softmax(teacher[b, t] / temperature, -1))).sum()
-                     for b in range(2) for t in range(4) if labels[b, t + 1] != -100]
-        expected = torch.stack(terms).mean()
+        got = GKDTrainer._compute_jsd_loss(me, student, TeacherOutput(full_logits=teacher, labels=labels.clone()),
+                                           labels.clone())
+        expected = torch.stack([direct(student[b, t], teacher[b, t], beta, temperature) for b, t in scored]).mean()
         assert float(got) == pytest.approx(float(expected), rel=1e-4, abs=1e-6), (beta, temperature)
 
 
