@@ -113,13 +113,6 @@ class _Run:
         entry.update(extra or {})
         self.rejects.write(_ENC.encode(entry) + b"\n")
 
-    def _warn(self, fr: FileReport, line: int, record_id: str, warnings: list[Issue]) -> None:
-        self.report.add(fr, line, warnings, record_id)
-        for w in warnings:
-            self.warnings.write(
-                _ENC.encode({"file": fr.path, "line": line, "id": record_id, **w.as_dict()}) + b"\n"
-            )
-
     # -- one file ------------------------------------------------------------------------------------------
     def file(self, path: Path, split: str) -> None:
         fr = FileReport(str(path), split)
@@ -182,27 +175,30 @@ class _Run:
         ids = rows.column("id").to_pylist()
         images = rows.column("images").to_pylist()
         wh = zip(rows.column("width").to_pylist(), rows.column("height").to_pylist(), strict=False)
+        seen_ids, seen_images, train_images = self.ids, self.images, self.train_images
+        is_val, is_train, path = split == "val", split == "train", fr.path
+        record_issues = checker.record_issues
+        warn_lines: list[bytes] = []
         for r, (p, rid, imgs, (w, h)) in enumerate(zip(positions, ids, images, wh, strict=False)):
             line = numbers[p]
-            issues = checker.record_issues(imgs, w, h)
-            where = f"{fr.path}:{line}"
-            if rid in self.ids:
+            issues = record_issues(imgs, w, h)
+            if rid in seen_ids:
                 issues.append(
-                    Issue(codes.DUPLICATE_ID.code, f"id already used at {self.ids[rid]}", "id", rid)
+                    Issue(codes.DUPLICATE_ID.code, f"id already used at {seen_ids[rid]}", "id", rid)
                 )
             record_warns = warns.get(p, [])
             for i, img in enumerate(imgs):
-                if split == "val" and img in self.train_images:
+                if is_val and img in train_images:
                     issues.append(
                         Issue(
                             codes.SPLIT_OVERLAP.code, "image also used by a train record", f"images[{i}]", img
                         )
                     )
-                elif img in self.images:
+                elif img in seen_images:
                     record_warns.append(
                         Issue(
                             codes.DUPLICATE_IMAGE.code,
-                            f"image also used at {self.images[img]}",
+                            f"image also used at {seen_images[img]}",
                             f"images[{i}]",
                             img,
                         )
@@ -211,14 +207,21 @@ class _Run:
                 self._reject(fr, line, lines[p], issues + record_warns, rid)
                 continue
             kept.append(r)
-            fr.valid += 1
-            self.ids[rid] = where
+            where = f"{path}:{line}"
+            seen_ids[rid] = where
             for img in imgs:
-                self.images.setdefault(img, where)
-                if split == "train":
-                    self.train_images.add(img)
+                seen_images.setdefault(img, where)
+            if is_train:
+                train_images.update(imgs)
             if record_warns:
-                self._warn(fr, line, rid, record_warns)
+                self.report.add(fr, line, record_warns, rid)
+                warn_lines.extend(
+                    _ENC.encode({"file": path, "line": line, "id": rid, **wi.as_dict()}) for wi in record_warns
+                )
+        fr.valid += len(kept)
+        if warn_lines:
+            warn_lines.append(b"")
+            self.warnings.write(b"\n".join(warn_lines))
         self._write_rows(split, rows.take(pa.array(kept, pa.int64())) if len(kept) != rows.num_rows else rows)
 
     def _rows(
