@@ -102,3 +102,18 @@ def test_mixed_records_and_garbage_keep_the_invariant(records: list[dict], junk:
 def test_nan_is_not_finite() -> None:
     assert not math.isfinite(float("nan"))  # guards the strategy's assumption that NaN lines must be rejected
     assert not _reference(b'{"images":["a.jpg"],"width":NaN,"height":4,"summary":"x"}')
+
+
+def test_absurd_declared_point_counts_go_to_the_models() -> None:
+    """`poly_points`/`line_points` beyond what a float64 holds exactly never crash the bulk check or get accepted."""
+    poly = {"desc": "类别=BBU设备", "poly": [1, 1, 9, 1, 9, 9]}
+    line = {"desc": "类别=光纤", "line": [1, 1, 9, 9]}
+    cases = [{**poly, "poly_points": 2**60}, {**poly, "poly_points": 10**30}, {**line, "line_points": -(2**70)},
+             {**poly, "poly_points": 3}, {**line, "line_points": 2}, {**poly, "poly_points": 4}]
+    lines = [_dump({"images": ["a.jpg"], "width": 100, "height": 80, "objects": [o, line]}) for o in cases]
+    assert [_reference(x) for x in lines] == [False, False, False, True, True, False]
+    for absurd in lines[:3]:  # alone or among good records: the models decide
+        assert check_batch([absurd]).unsure == [0]
+        assert 0 in check_batch([absurd, lines[3]]).unsure
+    result = check_batch(lines[3:])
+    assert (result.accepted, result.unsure) == ([0, 1], [2])
