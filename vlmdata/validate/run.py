@@ -75,7 +75,7 @@ class _Run:
         self.o, self.report, self.tmp = options, report, tmp
         self.rejects: IO[bytes] = open(tmp / "rejects.jsonl", "wb")  # noqa: SIM115 - closed in finish()
         self.warnings: IO[bytes] = open(tmp / "warnings.jsonl", "wb")  # noqa: SIM115
-        self.writers: dict[str, pa.ipc.RecordBatchStreamWriter] = {}
+        self.writers: dict[str, _SplitWriter] = {}
         self.ids: dict[str, str] = {}
         self.images: dict[str, str] = {}
         self.train_images: set[str] = set()
@@ -85,9 +85,9 @@ class _Run:
     # -- output --------------------------------------------------------------------------------------------
     def _write_rows(self, split: str, table: pa.Table) -> None:
         if split not in self.writers:
-            self.writers[split] = pa.ipc.new_stream(str(self.tmp / f".rows-{split}.arrow"), self.schema)
+            self.writers[split] = _SplitWriter(self.tmp / ("data" if split == "train" else "val"))
         if table.num_rows:
-            self.writers[split].write_table(table)
+            self.writers[split].write(table)
 
     def _reject(
         self,
@@ -278,35 +278,58 @@ class _Run:
         return table.take(pa.array(order)), [positions[i] for i in order], warns
 
     def finish(self, splits: Sequence[str]) -> None:
-        import datasets
-        from datasets import Dataset, DatasetInfo
-
-        from vlmdata.io.dataset import save_dataset
-        from vlmdata.io.features import record_features
-
-        if datasets.utils.are_progress_bars_disabled() is False:
-            datasets.disable_progress_bars()
         self.rejects.close()
         self.warnings.close()
         for split in splits:
             if split not in self.writers:
                 self._write_rows(split, self.schema.empty_table())
-            self.writers[split].close()
-            stream = self.tmp / f".rows-{split}.arrow"
-            with pa.memory_map(str(stream)) as src:
-                table = pa.ipc.open_stream(src).read_all()
-            table = table if table.num_rows else self.schema.empty_table()  # zero-copy from the memory map
+            writer = self.writers[split]
             fingerprint = hashlib.sha256(
-                f"{split}:{self.report.files and [f.path for f in self.report.files]}:{table.num_rows}".encode()
+                f"{split}:{self.report.files and [f.path for f in self.report.files]}:{writer.rows}".encode()
             ).hexdigest()[:16]
-            ds = Dataset(table, info=DatasetInfo(features=record_features()), fingerprint=fingerprint)
-            target = self.tmp / ("data" if split == "train" else "val")
-            if len(ds):
-                save_dataset(ds, target)
-            else:  # datasets writes zero shards for an empty table, which `load_from_disk` cannot read back
-                ds.save_to_disk(str(target), num_shards=1)
-            del ds, table
-            stream.unlink()
+            writer.close(fingerprint)
+
+
+class _SplitWriter:
+    """A split's rows streamed once, batch by batch, into `datasets`-compatible Arrow shards (the layout
+    `save_to_disk` writes and `load_from_disk` reads; the fused-dataset writer's shard naming and metadata)."""
+
+    def __init__(self, folder: Path) -> None:
+        from datasets.arrow_writer import ArrowWriter
+
+        from vlmdata.fuse.writer import SHARD_BYTES
+        from vlmdata.io.features import record_features
+
+        self.folder, self.features, self.limit = folder, record_features(), SHARD_BYTES
+        self._new = ArrowWriter
+        folder.mkdir()
+        self.shards: list[Path] = []
+        self.rows = self._bytes = 0
+        self._writer: Any = None
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None or self._bytes >= self.limit:
+            self._close_shard()
+            self.shards.append(self.folder / f"shard-{len(self.shards):05d}.arrow")
+            self._writer = self._new(features=self.features, path=str(self.shards[-1]))
+            self._bytes = 0
+        self._writer.write_table(table)
+        self._bytes += table.nbytes
+        self.rows += table.num_rows
+
+    def _close_shard(self) -> None:
+        if self._writer is not None:
+            self._writer.finalize()
+            self._writer.close()
+            self._writer = None
+
+    def close(self, fingerprint: str) -> None:
+        from vlmdata.fuse.writer import _finish_dataset
+
+        if not self.shards:  # an empty split still gets one (empty) shard, so `load_from_disk` reads it back
+            self.write(pa.Table.from_batches([], self.features.arrow_schema))
+        self._close_shard()
+        _finish_dataset(self.folder, self.shards, self.features, fingerprint)
 
 
 def _images_column(images: list[list[str]], resolve: Callable[[str], str]) -> pa.Array:
