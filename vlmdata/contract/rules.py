@@ -40,11 +40,19 @@ class Issue:
         return out
 
 
-def codes_severity(code: str) -> str:
-    from vlmdata.errors import CODES
+_SEVERITY: dict[str, str] = {}  # code -> severity, filled on first use (hot in validate's warning output)
 
-    entry = CODES.get(code)
-    return entry.severity if entry is not None else "error"
+
+def codes_severity(code: str) -> str:
+    hit = _SEVERITY.get(code)
+    if hit is None:
+        from vlmdata.errors import CODES
+
+        entry = CODES.get(code)
+        if entry is None:
+            return "error"
+        hit = _SEVERITY[code] = entry.severity
+    return hit
 
 
 def _short(value: Any, limit: int = 200) -> Any:
