@@ -22,6 +22,7 @@ from typing import Any
 from swift.pipelines.train.rlhf import SwiftRLHF
 from vlmdata_plugins.common.pipeline import VlmdataPipelineMixin
 from vlmdata_plugins.common.rows import open_rows
+from vlmdata_plugins.gkd.loss import bounded_jsd
 from vlmdata_plugins.gkd.visual import VisualKD
 
 
@@ -64,6 +65,14 @@ def make_gkd_trainer_cls(base: type) -> type:
             load = self.load_teacher_model_context() if self.args.offload_teacher_model else contextlib.nullcontext()
             with torch.no_grad(), load, disable_gradient_checkpointing(self.teacher_model, kwargs), side:
                 return self.teacher_model(**inputs)
+
+        def _compute_jsd_loss(self, student_logits: Any, teacher_output: Any, labels: Any) -> Any:
+            """Full-vocabulary JSD with memory bounded by one chunk (`loss.bounded_jsd`); top-k is ms-swift's."""
+            if self.gkd_logits_topk is not None:
+                return super()._compute_jsd_loss(student_logits, teacher_output, labels)
+            shifted = torch.roll(labels, shifts=-1, dims=1)
+            teacher_output.labels = torch.roll(teacher_output.labels, shifts=-1, dims=1)
+            return bounded_jsd(student_logits, teacher_output, shifted, self.beta, self.temperature)
 
         def _vlmdata_metric(self, name: str, value: Any) -> None:
             mode = "train" if self.model.training else "eval"
