@@ -171,3 +171,25 @@ def test_progress_callback_sees_every_byte(dataset, rec, tmp_path: Path) -> None
     got: list[int] = []
     validate_files([path], tmp_path / "out", ValidateOptions(block_bytes=1000, progress=got.append, image_check=False))
     assert sum(got) == path.stat().st_size and len(got) > 5
+
+
+def test_rows_rotate_into_several_shards_that_load_in_line_order(dataset, rec, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Accepted rows are streamed batch by batch into `datasets` shards; a small shard limit forces rotation."""
+    import datasets
+
+    import vlmdata.fuse.writer
+
+    monkeypatch.setattr(vlmdata.fuse.writer, "SHARD_BYTES", 1)  # a new shard after every written batch
+    items = [rec(id=f"r{i}") for i in range(12)]
+    items[5] = rec(id="r5", objects=[{"desc": "d", "bbox_2d": [9, 9, 1, 1]}])  # rejected: inverted box
+    path = dataset(items)
+    report = validate_files([path], tmp_path / "out", ValidateOptions(block_bytes=600))
+    assert (report.total("valid"), report.total("rejected")) == (11, 1)
+    data = tmp_path / "out" / "data"
+    shards = sorted(p.name for p in data.glob("*.arrow"))
+    assert len(shards) > 2 and shards[0] == f"data-00000-of-{len(shards):05d}.arrow"
+    assert not list((tmp_path / "out").glob(".rows-*")) and not list(data.glob("shard-*"))
+    ds = datasets.load_from_disk(str(data))
+    assert ds.features == record_features()
+    assert ds["id"] == [f"r{i}" for i in range(12) if i != 5]
+    assert ds["source_line"] == [i + 1 for i in range(12) if i != 5]
