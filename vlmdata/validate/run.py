@@ -3,7 +3,8 @@
 Per batch of lines (a few MB): the fast path accepts what it is sure of, the pydantic models decide and
 explain the rest, then image headers and dataset-level rules (duplicate ids, duplicate images, train/val
 overlap) run on the accepted rows in line order. Every line ends up exactly once in the dataset, in
-`rejects.jsonl` or in the blank count. The whole output folder is built in a temporary sibling and renamed
+`rejects.jsonl` or in the blank count. Accepted rows are written once, batch by batch, into `datasets`-compatible
+Arrow shards (`data/`, `val/`; no second pass through `save_to_disk`). The whole output folder is built in a temporary sibling and renamed
 into place at the end, so a killed run leaves the previous output (or none). The first occurrence of a
 duplicate id is kept, later ones are rejected; a val record sharing an image with train is rejected.
 """
