@@ -226,3 +226,22 @@ def test_fused_dataset_keeps_per_record_sources(tmp_path: Path) -> None:
     assert channels == {"bbu", "coco"}
     val = data.samples(fake_encode(), "val")
     assert val is not None and val[0]["channel"] == "fused"
+
+
+def test_fusion_entry_may_name_a_jsonl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fusion entry's `data` may be a JSONL, validated on the fly, as `vlmdata fuse` accepts it."""
+    monkeypatch.setenv("VLMDATA_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "img").mkdir()
+    lines = []
+    for i in range(3):
+        Image.new("RGB", (64, 48), (i * 60, 80, 120)).save(tmp_path / "img" / f"{i}.png")
+        lines.append(json.dumps({"id": f"j{i}", "images": [f"img/{i}.png"], "width": 64, "height": 48,
+                                 "objects": [{"desc": "螺丝", "bbox_2d": [2, 3, 20, 30]}]}))
+    jsonl = tmp_path / "raw.jsonl"
+    jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fusion = tmp_path / "fusion.yaml"
+    fusion.write_text(json.dumps({"seed": 1, "targets": [{"name": "raw", "data": str(jsonl)}]}))
+    data = open_train_data(run_config(tmp_path, data={"fusion": str(fusion)}), check_lengths=False)
+    assert len(data.train.order(0)) == 3
+    _, record = data.train.record(0, 0)
+    assert record["id"] in {"j0", "j1", "j2"} and record["images"][0].endswith(".png")

@@ -217,13 +217,15 @@ def open_sources(config: Any, split: str = "train") -> Sources:
     fusion = None
     if data.fusion:
         from vlmdata.fuse import load_fusion_config
+        from vlmdata.fuse.inputs import open_dataset
 
         fusion = load_fusion_config(data.fusion)
         for domain, entry in fusion.entries():
             path = entry.data if split == "train" else entry.val
             if path is None or (split == "val" and domain == "source" and not fusion.eval_sources):
                 continue
-            ds = _open(path)
+            # as `vlmdata fuse` reads it: an Arrow dataset, or a JSONL validated on the fly (cached by content)
+            ds = open_dataset(path, f"{entry.name}.{'data' if split == 'train' else 'val'}")
             items.append(
                 Source(
                     entry.name,
