@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from vlmdata.train.data.samples import TrainSamples, image_kwargs, open_image, over_length_error
+from vlmdata.train.data.samples import TrainSamples, image_kwargs, over_length_error
 
 
 def exif_rotated(path: str) -> bool:
@@ -49,35 +49,26 @@ class RawRows(TrainSamples):
         self.completion_budget = int(completion_budget)
 
     def build(self, source: Any, record: dict[str, Any], epoch: int, step: int | None) -> dict[str, Any]:
-        from vlmdata.render import build_messages, to_swift_standard
+        from vlmdata.render import to_swift_standard
         from vlmdata.render.templates import record_metadata
-        from vlmdata.train.data.samples import _to_pil, resolve_record_template
+        from vlmdata.train.data.samples import source_tag
 
         rid = str(record.get("id"))
         paths = list(record.get("images") or [])
-        images = [open_image(p, rid, source.path) for p in paths]
-        as_on_disk = [not exif_rotated(p) for p in paths]
-        if self.train and source.augment and self.augment_pipeline is not None and images:
-            from vlmdata.augment import augment_record
-
-            result = augment_record(record, images, self.augment_pipeline, epoch, step=step)
-            images = [_to_pil(im) for im in result.images]
-            record = result.apply_to(record)
-            as_on_disk = [False] * len(images)
-        template = resolve_record_template(record, source.template)
-        messages = build_messages(record, template, images=images or None, system=self.system)
-        target = messages[-1]["content"]
-        flat, _ = to_swift_standard(messages[:-1] if self.prompt_only else messages)
-        row_images = [p if keep else png_base64(im) for p, im, keep in zip(paths, images, as_on_disk, strict=True)]
-        encoded = self.row_encode(flat, row_images, image_kwargs(record))
+        conv = self.conversation(source, record, epoch, step)
+        target = conv.messages[-1]["content"]
+        flat, _ = to_swift_standard(conv.messages[:-1] if self.prompt_only else conv.messages)
+        row_images = [p if not conv.augmented and not exif_rotated(p) else png_base64(im)
+                      for p, im in zip(paths, conv.images, strict=True)]
+        encoded = self.row_encode(flat, row_images, image_kwargs(conv.record))
         length = int(encoded.get("length") or len(encoded["input_ids"])) + self.completion_budget
         if length >= self.global_max_length:
             raise over_length_error(rid, source, length, self.global_max_length)
-        meta = record_metadata(record)
-        meta["_template"] = template
-        reference = {k: v for k, v in record.items() if k != "length"}
+        meta = record_metadata(conv.record)
+        meta["_template"] = conv.template
+        reference = {k: v for k, v in conv.record.items() if k != "length"}
         reference["metadata"] = json.dumps(meta, ensure_ascii=False)
-        return {"messages": flat, "images": row_images, "solution": target, "channel": source.name,
+        return {"messages": flat, "images": row_images, "solution": target, "channel": source_tag(record, source.name),
                 "vlmdata_record": json.dumps(reference, ensure_ascii=False, default=str)}
 
 

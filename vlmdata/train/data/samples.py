@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from vlmdata.errors import Location, VlmdataError
@@ -71,6 +72,17 @@ def resolve_record_template(record: Mapping[str, Any], default: str) -> str:
     return resolve_template(record, default)
 
 
+@dataclass
+class Conversation:
+    """One record's conversation, with the record and images it was built from (augmented or not)."""
+
+    messages: list[dict[str, Any]]
+    template: str
+    record: dict[str, Any]
+    images: list[Any]
+    augmented: bool
+
+
 class TrainSamples:
     """Encoded samples of one split (see the module docstring)."""
 
@@ -102,15 +114,16 @@ class TrainSamples:
         source, record = self.sources.record(epoch, position)
         return self.build(source, record, epoch, step)
 
-    def messages(
+    def conversation(
         self, source: Source, record: dict[str, Any], epoch: int = 0, step: int | None = None
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> Conversation:
         """The conversation of `record` as training will see it (augmented when this split augments)."""
         from vlmdata.render import build_messages
 
         rid = str(record.get("id"))
         images = [open_image(p, rid, source.path) for p in record.get("images") or []]
         objects = None
+        augmented = False
         if self.train and source.augment and self.augment_pipeline is not None and images:
             try:
                 from vlmdata.augment import augment_record
@@ -120,6 +133,7 @@ class TrainSamples:
             images = [_to_pil(im) for im in result.images]
             record = result.apply_to(record)
             objects = record["objects"]
+            augmented = True
         template = resolve_record_template(record, source.template)
         try:
             messages = build_messages(
@@ -133,11 +147,11 @@ class TrainSamples:
                 f"building the conversation failed: {exc}",
                 where=Location(file=source.path, record_id=rid),
             ) from exc
-        return messages, template
+        return Conversation(messages, template, record, images, augmented)
 
     def build(self, source: Source, record: dict[str, Any], epoch: int, step: int | None) -> dict[str, Any]:
         rid = str(record.get("id"))
-        messages, _ = self.messages(source, record, epoch, step)
+        messages = self.conversation(source, record, epoch, step).messages
         try:
             encoded = self.encode(messages, image_kwargs(record))
         except VlmdataError:
