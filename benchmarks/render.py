@@ -37,8 +37,9 @@ def make_records(n: int, seed: int = 0) -> list[dict]:
                 pts = [c for _ in range(k) for c in (rng.uniform(0, w), rng.uniform(0, h))]
             desc = f"类别={rng.choice(cats)},可见性={rng.choice(['完整', '部分'])}"
             objects.append({"desc": desc, "kind": kind, "points": pts, "image_index": 0})
-        records.append({"id": str(i), "images": ["x.jpg"], "width": w, "height": h, "objects": objects,
-                        "metadata": "{}"})
+        records.append(
+            {"id": str(i), "images": ["x.jpg"], "width": w, "height": h, "objects": objects, "metadata": "{}"}
+        )
     return records
 
 

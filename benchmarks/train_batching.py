@@ -71,8 +71,18 @@ def main() -> None:
 
     real = int(lengths.sum())
     rows = [
-        {"figure": "padding_tokens", "impl": "vlmdata_grouped", "value": pad_ours, "share_of_real": pad_ours / real},
-        {"figure": "padding_tokens", "impl": "swift_default", "value": pad_default, "share_of_real": pad_default / real},
+        {
+            "figure": "padding_tokens",
+            "impl": "vlmdata_grouped",
+            "value": pad_ours,
+            "share_of_real": pad_ours / real,
+        },
+        {
+            "figure": "padding_tokens",
+            "impl": "swift_default",
+            "value": pad_default,
+            "share_of_real": pad_default / real,
+        },
         {"figure": "padding_tokens", "impl": "hf_grouped", "value": pad_hf, "share_of_real": pad_hf / real},
         {"figure": "padding_reduction_vs_swift_default", "value": 1 - pad_ours / pad_default, "target": 0.30},
         {"figure": "padding_ratio_vs_hf_grouped", "value": pad_ours / pad_hf},

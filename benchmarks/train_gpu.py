@@ -61,24 +61,50 @@ def emit(**row: Any) -> None:
 
 def sizes(args: argparse.Namespace) -> dict[str, Any]:
     if args.quick:
-        return {"model": "tiny", "min_size": 96, "max_size": 160, "min_objects": 2, "max_objects": 12,
-                "max_pixels": 65536, "workers": 0, "timeout": 900}
-    return {"model": "2b", "min_size": 768, "max_size": 1024, "min_objects": 3, "max_objects": 28,
-            "max_pixels": 1048576, "workers": 4, "timeout": 240}
+        return {
+            "model": "tiny",
+            "min_size": 96,
+            "max_size": 160,
+            "min_objects": 2,
+            "max_objects": 12,
+            "max_pixels": 65536,
+            "workers": 0,
+            "timeout": 900,
+        }
+    return {
+        "model": "2b",
+        "min_size": 768,
+        "max_size": 1024,
+        "min_objects": 3,
+        "max_objects": 28,
+        "max_pixels": 1048576,
+        "workers": 4,
+        "timeout": 240,
+    }
 
 
-def worker(kind: str, config: Path, result: Path, log: Path, timeout: int, *extra: str) -> dict[str, Any] | None:
+def worker(
+    kind: str, config: Path, result: Path, log: Path, timeout: int, *extra: str
+) -> dict[str, Any] | None:
     cmd = [sys.executable, "-m", "benchmarks.train_gpu.worker", kind, str(config), str(result), *extra]
     started = time.perf_counter()
     with log.open("w", encoding="utf-8") as fh:
         try:
-            rc = subprocess.run(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout).returncode
+            rc = subprocess.run(
+                cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout
+            ).returncode
         except subprocess.TimeoutExpired:
             rc = "timeout"
     if rc != 0 or not result.is_file():
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-        emit(figure="run_failed", run=config.stem, kind=kind, rc=rc, seconds=time.perf_counter() - started,
-             log_tail=tail)
+        emit(
+            figure="run_failed",
+            run=config.stem,
+            kind=kind,
+            rc=rc,
+            seconds=time.perf_counter() - started,
+            log_tail=tail,
+        )
         return None
     return json.loads(result.read_text(encoding="utf-8"))
 
@@ -91,29 +117,76 @@ def one_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
     emit(figure="prepare_models_seconds", value=time.perf_counter() - t0)
     n = args.steps * args.batch  # one epoch = the measured run: padding compares whole epochs
     t0 = time.perf_counter()
-    data = dense_set(work, "dense", n, seed=0, min_size=sz["min_size"], max_size=sz["max_size"],
-                     min_objects=sz["min_objects"], max_objects=sz["max_objects"])
-    common = dict(steps=args.steps, batch=args.batch, quick=args.quick, workers=sz["workers"],
-                  max_pixels=sz["max_pixels"])
+    data = dense_set(
+        work,
+        "dense",
+        n,
+        seed=0,
+        min_size=sz["min_size"],
+        max_size=sz["max_size"],
+        min_objects=sz["min_objects"],
+        max_objects=sz["max_objects"],
+    )
+    common = dict(
+        steps=args.steps,
+        batch=args.batch,
+        quick=args.quick,
+        workers=sz["workers"],
+        max_pixels=sz["max_pixels"],
+    )
     cfgs = {
-        "sft_random": run_config(student, work / "runs" / "sft_random", {"train": [str(data)]}, grouped=False, **common),
-        "swift": run_config(student, work / "runs" / "swift", {"train": [str(data)]}, grouped=False, **common),
-        "sft_grouped": run_config(student, work / "runs" / "sft_grouped", {"train": [str(data)]}, grouped=True, **common),
+        "sft_random": run_config(
+            student, work / "runs" / "sft_random", {"train": [str(data)]}, grouped=False, **common
+        ),
+        "swift": run_config(
+            student, work / "runs" / "swift", {"train": [str(data)]}, grouped=False, **common
+        ),
+        "sft_grouped": run_config(
+            student, work / "runs" / "sft_grouped", {"train": [str(data)]}, grouped=True, **common
+        ),
     }
     if teacher is not None:
-        rlhf = {"teacher_model": str(teacher), "beta": 0.5, "sft_alpha": 0.0, "llm_kd_weight": 1.0, "lmbda": 0.0,
-                "seq_kd": False, "temperature": 1.0, "max_completion_length": 64}
-        cfgs["gkd"] = run_config(student, work / "runs" / "gkd", {"train": [str(data)]}, grouped=False,
-                                 plugin="gkd", rlhf=rlhf, **common)
+        rlhf = {
+            "teacher_model": str(teacher),
+            "beta": 0.5,
+            "sft_alpha": 0.0,
+            "llm_kd_weight": 1.0,
+            "lmbda": 0.0,
+            "seq_kd": False,
+            "temperature": 1.0,
+            "max_completion_length": 64,
+        }
+        cfgs["gkd"] = run_config(
+            student,
+            work / "runs" / "gkd",
+            {"train": [str(data)]},
+            grouped=False,
+            plugin="gkd",
+            rlhf=rlhf,
+            **common,
+        )
         # the teacher's top-k logits only: ms-swift's full-vocabulary JSD keeps [chunk, vocab] tensors of every
         # supervised position for the backward pass (out of memory at batch 8 on an H200, see docs)
-        cfgs["gkd_topk"] = run_config(student, work / "runs" / "gkd_topk", {"train": [str(data)]}, grouped=False,
-                                      plugin="gkd", rlhf=dict(rlhf, logits_topk=args.gkd_topk), **common)
+        cfgs["gkd_topk"] = run_config(
+            student,
+            work / "runs" / "gkd_topk",
+            {"train": [str(data)]},
+            grouped=False,
+            plugin="gkd",
+            rlhf=dict(rlhf, logits_topk=args.gkd_topk),
+            **common,
+        )
     paths = {name: write_yaml(work / f"{name}.yaml", cfg) for name, cfg in cfgs.items()}
     lengths = audit_lengths([data], paths["sft_random"])
     export = export_in_stream_order(data, paths["sft_random"], work / "export.jsonl")
-    emit(figure="prepare_data_seconds", value=time.perf_counter() - t0, records=n, lengths=lengths,
-         exported=export["records"], image_env=export["env"])
+    emit(
+        figure="prepare_data_seconds",
+        value=time.perf_counter() - t0,
+        records=n,
+        lengths=lengths,
+        exported=export["records"],
+        image_env=export["env"],
+    )
 
     raw_runs: dict[str, list[dict[str, Any]]] = {}
     for i, name in enumerate(args.runs.split(",")):
@@ -123,7 +196,9 @@ def one_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
         extra = [str(work / "export.jsonl")] if kind == "swift" else []
         tag = f"{name}_{len(raw_runs.get(name, [])) + 1}"
         shutil.rmtree(work / "runs" / name, ignore_errors=True)  # a repeat needs a fresh run folder
-        raw = worker(kind, paths[name], work / f"{tag}.result.json", out / f"{tag}.log", sz["timeout"], *extra)
+        raw = worker(
+            kind, paths[name], work / f"{tag}.result.json", out / f"{tag}.log", sz["timeout"], *extra
+        )
         if raw is None:
             continue
         raw_runs.setdefault(name, []).append(raw)
@@ -135,27 +210,45 @@ def one_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
 
     a, b = results.get("sft_random"), results.get("swift")
     if a and b:
-        emit(figure="sft_vs_swift", step_time_ratio=ratio(a["step_seconds_median"], b["step_seconds_median"]),
-             real_tokens_per_second_ratio=ratio(a["real_tokens_per_second"], b["real_tokens_per_second"]),
-             same_batches=a["real_tokens_all_steps"] == b["real_tokens_all_steps"], target="step time within 3%")
+        emit(
+            figure="sft_vs_swift",
+            step_time_ratio=ratio(a["step_seconds_median"], b["step_seconds_median"]),
+            real_tokens_per_second_ratio=ratio(a["real_tokens_per_second"], b["real_tokens_per_second"]),
+            same_batches=a["real_tokens_all_steps"] == b["real_tokens_all_steps"],
+            target="step time within 3%",
+        )
     g = results.get("sft_grouped")
     if a and g:
-        emit(figure="grouped_vs_random", padding_tokens_grouped=g["padding_tokens_all_steps"],
-             padding_tokens_random=a["padding_tokens_all_steps"],
-             padding_reduction=1 - g["padding_tokens_all_steps"] / max(a["padding_tokens_all_steps"], 1),
-             padding_share_grouped=g["padding_share_all_steps"], padding_share_random=a["padding_share_all_steps"],
-             real_tokens_per_second_ratio=ratio(g["real_tokens_per_second"], a["real_tokens_per_second"]),
-             target="padding_reduction >= 0.30")
+        emit(
+            figure="grouped_vs_random",
+            padding_tokens_grouped=g["padding_tokens_all_steps"],
+            padding_tokens_random=a["padding_tokens_all_steps"],
+            padding_reduction=1 - g["padding_tokens_all_steps"] / max(a["padding_tokens_all_steps"], 1),
+            padding_share_grouped=g["padding_share_all_steps"],
+            padding_share_random=a["padding_share_all_steps"],
+            real_tokens_per_second_ratio=ratio(g["real_tokens_per_second"], a["real_tokens_per_second"]),
+            target="padding_reduction >= 0.30",
+        )
     for name in ("gkd", "gkd_topk"):
         k = results.get(name)
         if a and k:
-            emit(figure="gkd_over_sft", run=name, step_time_ratio=ratio(k["step_seconds_median"], a["step_seconds_median"]),
-                 mean_step_time_ratio=ratio(k["step_seconds_mean"], a["step_seconds_mean"]), target="<= 1.6")
+            emit(
+                figure="gkd_over_sft",
+                run=name,
+                step_time_ratio=ratio(k["step_seconds_median"], a["step_seconds_median"]),
+                mean_step_time_ratio=ratio(k["step_seconds_mean"], a["step_seconds_mean"]),
+                target="<= 1.6",
+            )
     if teacher is None:
         emit(figure="gkd_over_sft", skipped=True)
     for name, r in results.items():
-        emit(figure="peak_memory_gib", run=name, allocated=r.get("peak_allocated_gib"),
-             reserved=r.get("peak_reserved_gib"), rss=r.get("peak_rss_gib"))
+        emit(
+            figure="peak_memory_gib",
+            run=name,
+            allocated=r.get("peak_allocated_gib"),
+            reserved=r.get("peak_reserved_gib"),
+            rss=r.get("peak_rss_gib"),
+        )
 
 
 def cli_tokens(config_path: Path, world: int, batch: int, steps: int) -> list[dict[str, int]]:
@@ -183,8 +276,13 @@ def cli_run(config: Path, log: Path, timeout: int) -> tuple[Any, float]:
     started = time.perf_counter()
     with log.open("w", encoding="utf-8") as fh:
         try:
-            rc: Any = subprocess.run([sys.executable, "-m", "vlmdata", "train", "--config", str(config)], cwd=ROOT,
-                                     stdout=fh, stderr=subprocess.STDOUT, timeout=timeout).returncode
+            rc: Any = subprocess.run(
+                [sys.executable, "-m", "vlmdata", "train", "--config", str(config)],
+                cwd=ROOT,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            ).returncode
         except subprocess.TimeoutExpired:
             rc = "timeout (hang?)"
     return rc, time.perf_counter() - started
@@ -194,28 +292,73 @@ def multi_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
     sz = sizes(args)
     student = build_model(work / "student", seed=0, size=sz["model"])
     n_img = args.steps * args.batch * args.gpus
-    dense = dense_set(work, "dense", n_img, seed=0, min_size=sz["min_size"], max_size=sz["max_size"],
-                      min_objects=sz["min_objects"], max_objects=sz["max_objects"])
+    dense = dense_set(
+        work,
+        "dense",
+        n_img,
+        seed=0,
+        min_size=sz["min_size"],
+        max_size=sz["max_size"],
+        min_objects=sz["min_objects"],
+        max_objects=sz["max_objects"],
+    )
     chat = chat_set(work, max(8, n_img // 3))
-    fusion = write_yaml(work / "fusion.yaml", {
-        "seed": 0,
-        "targets": [{"name": "dense", "data": str(dense), "mode": "dense", "template": "target_dense_bbu",
-                     "ratio": 1.0, "augment": False}],
-        "sources": [{"name": "chat", "data": str(chat), "mode": "chat", "template": "chat", "ratio": 0.3}],
-    })
-    common = dict(steps=args.steps, batch=args.batch, quick=args.quick, workers=sz["workers"], grouped=True,
-                  max_pixels=sz["max_pixels"])
-    one = write_yaml(work / "fusion_1gpu.yaml", run_config(student, work / "runs" / "fusion_1gpu",
-                                                           {"fusion": str(fusion)}, **common))
+    fusion = write_yaml(
+        work / "fusion.yaml",
+        {
+            "seed": 0,
+            "targets": [
+                {
+                    "name": "dense",
+                    "data": str(dense),
+                    "mode": "dense",
+                    "template": "target_dense_bbu",
+                    "ratio": 1.0,
+                    "augment": False,
+                }
+            ],
+            "sources": [
+                {"name": "chat", "data": str(chat), "mode": "chat", "template": "chat", "ratio": 0.3}
+            ],
+        },
+    )
+    common = dict(
+        steps=args.steps,
+        batch=args.batch,
+        quick=args.quick,
+        workers=sz["workers"],
+        grouped=True,
+        max_pixels=sz["max_pixels"],
+    )
+    one = write_yaml(
+        work / "fusion_1gpu.yaml",
+        run_config(student, work / "runs" / "fusion_1gpu", {"fusion": str(fusion)}, **common),
+    )
     variants = {"fusion_1gpu": one}
-    variants["fusion_2gpu_zero2"] = write_yaml(work / "fusion_2gpu_zero2.yaml", run_config(
-        student, work / "runs" / "fusion_2gpu_zero2", {"fusion": str(fusion)}, nproc=args.gpus,
-        deepspeed="zero2", **common))
+    variants["fusion_2gpu_zero2"] = write_yaml(
+        work / "fusion_2gpu_zero2.yaml",
+        run_config(
+            student,
+            work / "runs" / "fusion_2gpu_zero2",
+            {"fusion": str(fusion)},
+            nproc=args.gpus,
+            deepspeed="zero2",
+            **common,
+        ),
+    )
     if args.deepstack:
-        variants["fusion_2gpu_zero2_deepstack"] = write_yaml(work / "fusion_2gpu_zero2_deepstack.yaml", run_config(
-            student, work / "runs" / "fusion_2gpu_zero2_deepstack", {"fusion": str(fusion)}, nproc=args.gpus,
-            deepspeed="zero2", modules_to_save=["model.visual.merger", "model.visual.deepstack_merger_list.*"],
-            **common))
+        variants["fusion_2gpu_zero2_deepstack"] = write_yaml(
+            work / "fusion_2gpu_zero2_deepstack.yaml",
+            run_config(
+                student,
+                work / "runs" / "fusion_2gpu_zero2_deepstack",
+                {"fusion": str(fusion)},
+                nproc=args.gpus,
+                deepspeed="zero2",
+                modules_to_save=["model.visual.merger", "model.visual.deepstack_merger_list.*"],
+                **common,
+            ),
+        )
     emit(figure="fusion_lengths", lengths=audit_lengths([dense, chat], one))
     rates: dict[str, float] = {}
     for name, cfg in variants.items():
@@ -224,26 +367,53 @@ def multi_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
         # the deepstack variant is the one that may hang: a shorter limit
         rc, secs = cli_run(cfg, out / f"{name}.log", sz["timeout"] if "deepstack" not in name else 170)
         log_file = work / "runs" / name / "logging.jsonl"
-        rows = [json.loads(x) for x in log_file.read_text(encoding="utf-8").splitlines()] if log_file.is_file() else []
+        rows = (
+            [json.loads(x) for x in log_file.read_text(encoding="utf-8").splitlines()]
+            if log_file.is_file()
+            else []
+        )
         steps = [r for r in rows if "train/loss" in r and "train/steps_per_second" in r]
         tokens = cli_tokens(cfg, world, args.batch, args.steps)
-        per_ds = sorted({k for r in steps for k in r if k.endswith(("_loss", "_token_acc")) and k.count("/") == 1
-                         and k not in ("train/loss", "train/token_acc")})
-        row: dict[str, Any] = {"figure": "multi_gpu_run", "run": name, "world_size": world, "rc": rc,
-                               "seconds": secs, "logged_steps": len(steps), "per_dataset_metrics": per_ds,
-                               "text_only_rank_batches": sum(t["text_only_ranks"] for t in tokens)}
+        per_ds = sorted(
+            {
+                k
+                for r in steps
+                for k in r
+                if k.endswith(("_loss", "_token_acc"))
+                and k.count("/") == 1
+                and k not in ("train/loss", "train/token_acc")
+            }
+        )
+        row: dict[str, Any] = {
+            "figure": "multi_gpu_run",
+            "run": name,
+            "world_size": world,
+            "rc": rc,
+            "seconds": secs,
+            "logged_steps": len(steps),
+            "per_dataset_metrics": per_ds,
+            "text_only_rank_batches": sum(t["text_only_ranks"] for t in tokens),
+        }
         if rc == 0 and len(steps) > args.warmup:
-            secs_m = [1 / r["train/steps_per_second"] for r in steps[args.warmup:]]
-            real = sum(t["real"] for t in tokens[args.warmup:len(steps)])
+            secs_m = [1 / r["train/steps_per_second"] for r in steps[args.warmup :]]
+            real = sum(t["real"] for t in tokens[args.warmup : len(steps)])
             rates[name] = real / sum(secs_m)
-            row.update(real_tokens_per_second=rates[name], step_seconds_mean=sum(secs_m) / len(secs_m),
-                       memory_gib=steps[-1].get("memory_gib"))
+            row.update(
+                real_tokens_per_second=rates[name],
+                step_seconds_mean=sum(secs_m) / len(secs_m),
+                memory_gib=steps[-1].get("memory_gib"),
+            )
         else:
-            row["log_tail"] = (out / f"{name}.log").read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+            row["log_tail"] = (
+                (out / f"{name}.log").read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+            )
         emit(**row)
     if "fusion_1gpu" in rates and "fusion_2gpu_zero2" in rates:
-        emit(figure="two_gpu_speedup", real_tokens_per_second_ratio=rates["fusion_2gpu_zero2"] / rates["fusion_1gpu"],
-             target=">= 1.8")
+        emit(
+            figure="two_gpu_speedup",
+            real_tokens_per_second_ratio=rates["fusion_2gpu_zero2"] / rates["fusion_1gpu"],
+            target=">= 1.8",
+        )
 
 
 def main() -> None:
@@ -256,8 +426,11 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--gpus", type=int, default=1, help="2: the multi-GPU fusion run instead of the 1-GPU set")
     p.add_argument("--skip-gkd", action="store_true")
-    p.add_argument("--runs", default="sft_random,swift,sft_grouped,gkd",
-                   help="1 GPU: measured runs in this order; a name may repeat (repeats are pooled)")
+    p.add_argument(
+        "--runs",
+        default="sft_random,swift,sft_grouped,gkd",
+        help="1 GPU: measured runs in this order; a name may repeat (repeats are pooled)",
+    )
     p.add_argument("--gkd-topk", type=int, default=128, help="logits_topk of the gkd_topk run")
     p.add_argument("--deepstack", action="store_true", help="multi-GPU: also train the deepstack mergers")
     args = p.parse_args()
@@ -275,8 +448,9 @@ def main() -> None:
     started = time.perf_counter()
     (multi_gpu if args.gpus > 1 else one_gpu)(args, work, out)
     emit(figure="total_seconds", value=time.perf_counter() - started)
-    (out / "train_gpu.json").write_text(json.dumps({"argv": sys.argv, "figures": FIGURES}, indent=1) + "\n",
-                                        encoding="utf-8")
+    (out / "train_gpu.json").write_text(
+        json.dumps({"argv": sys.argv, "figures": FIGURES}, indent=1) + "\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

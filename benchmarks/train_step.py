@@ -32,7 +32,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def _plugins() -> None:
     if importlib.util.find_spec("vlmdata_plugins") is None:
         spec = importlib.util.spec_from_file_location(
-            "vlmdata_plugins", ROOT / "plugins" / "__init__.py", submodule_search_locations=[str(ROOT / "plugins")])
+            "vlmdata_plugins",
+            ROOT / "plugins" / "__init__.py",
+            submodule_search_locations=[str(ROOT / "plugins")],
+        )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules["vlmdata_plugins"] = module
@@ -65,9 +68,21 @@ def records(root: Path, n: int) -> list[dict[str, Any]]:
         w, h = 96 + 32 * (i % 3), 64
         path = root / "images" / f"r{i}.png"
         Image.new("RGB", (w, h), ((i * 53) % 255, 90, 140)).save(path)
-        objects = [{"desc": "螺丝", "kind": "bbox_2d", "points": [2.0, 3.0, 20.0 + i % 40, 30.0]}] * (1 + i % 4)
-        out.append({"id": f"r{i}", "images": [str(path)], "width": w, "height": h, "objects": objects,
-                    "metadata": {"domain": "BBU"}, "source_file": "r.jsonl", "source_line": i + 1})
+        objects = [{"desc": "螺丝", "kind": "bbox_2d", "points": [2.0, 3.0, 20.0 + i % 40, 30.0]}] * (
+            1 + i % 4
+        )
+        out.append(
+            {
+                "id": f"r{i}",
+                "images": [str(path)],
+                "width": w,
+                "height": h,
+                "objects": objects,
+                "metadata": {"domain": "BBU"},
+                "source_file": "r.jsonl",
+                "source_line": i + 1,
+            }
+        )
     return out
 
 
@@ -92,14 +107,26 @@ def main() -> None:
     recs = records(tmp / "data", 2 * steps + 4)
     dataset = save_records(recs, tmp / "ds" / "data")
     template = {"name": "target_dense_bbu", "max_pixels": 128 * 128, "min_pixels": 32 * 32}
-    cfg = RunConfig.model_validate({
-        "model": {"path": str(model), "dtype": "float32"}, "template": template, "global_max_length": 4096,
-        "data": {"train": [str(dataset)]},
-        "tuner": {"train_type": "lora", "lora_dropout": 0.0},
-        "training": {"output_dir": str(tmp / "ours"), "max_steps": steps, "per_device_train_batch_size": 2,
-                     "gradient_accumulation_steps": 1, "logging_steps": 1, "save_steps": 10_000,
-                     "gradient_checkpointing": False, "group_by_length": False, "report_to": ["none"]},
-    })
+    cfg = RunConfig.model_validate(
+        {
+            "model": {"path": str(model), "dtype": "float32"},
+            "template": template,
+            "global_max_length": 4096,
+            "data": {"train": [str(dataset)]},
+            "tuner": {"train_type": "lora", "lora_dropout": 0.0},
+            "training": {
+                "output_dir": str(tmp / "ours"),
+                "max_steps": steps,
+                "per_device_train_batch_size": 2,
+                "gradient_accumulation_steps": 1,
+                "logging_steps": 1,
+                "save_steps": 10_000,
+                "gradient_checkpointing": False,
+                "group_by_length": False,
+                "report_to": ["none"],
+            },
+        }
+    )
     plugin = SftPlugin()
     plan = plugin.plan(cfg)
 
@@ -116,8 +143,14 @@ def main() -> None:
             return super().train(trainer)
 
     args = {k: v for k, v in plan.backend_args.items() if not k.startswith("vlmdata_")}
-    args.update(dataset=[str(jsonl)], val_dataset=[], output_dir=str(tmp / "peer"), group_by_length=False,
-                train_dataloader_shuffle=True, max_length=4096)
+    args.update(
+        dataset=[str(jsonl)],
+        val_dataset=[],
+        output_dir=str(tmp / "peer"),
+        group_by_length=False,
+        train_dataloader_shuffle=True,
+        max_length=4096,
+    )
     with image_env(plan.env):
         PlainSft(SftArguments(**args)).main()
 

@@ -37,13 +37,28 @@ def _obj(rng: random.Random, w: int, h: int) -> dict:
     kind = rng.random()
     x, y = rng.uniform(0, w - 60), rng.uniform(0, h - 60)
     if kind < 0.6:
-        return {"desc": _desc(rng), "bbox_2d": [round(x, 1), round(y, 1), round(x + rng.uniform(5, 55), 1), round(y + rng.uniform(5, 55), 1)]}
+        return {
+            "desc": _desc(rng),
+            "bbox_2d": [
+                round(x, 1),
+                round(y, 1),
+                round(x + rng.uniform(5, 55), 1),
+                round(y + rng.uniform(5, 55), 1),
+            ],
+        }
     if kind < 0.85:
         n = rng.randint(3, 8)
-        pts = [v for _ in range(n) for v in (round(x + rng.uniform(0, 55), 1), round(y + rng.uniform(0, 55), 1))]
+        pts = [
+            v for _ in range(n) for v in (round(x + rng.uniform(0, 55), 1), round(y + rng.uniform(0, 55), 1))
+        ]
         return {"desc": _desc(rng), "poly": pts, "poly_points": n}
     n = rng.randint(2, 6)
-    return {"desc": _desc(rng), "line": [v for _ in range(n) for v in (round(x + rng.uniform(0, 55), 1), round(y + rng.uniform(0, 55), 1))]}
+    return {
+        "desc": _desc(rng),
+        "line": [
+            v for _ in range(n) for v in (round(x + rng.uniform(0, 55), 1), round(y + rng.uniform(0, 55), 1))
+        ],
+    }
 
 
 def _corrupt(rng: random.Random, rec: dict) -> str:
@@ -101,12 +116,19 @@ def make_lines(n: int, seed: int = 0, invalid_share: float = 0.03) -> list[bytes
     lines = []
     for i in range(n):
         w, h = rng.choice([(1024, 768), (1920, 1080), (800, 600), (2048, 1536)])
-        rec = {"id": f"r{i:07d}", "images": [f"images/{i % 5000:05d}.jpg"], "width": w, "height": h,
-               "objects": [_obj(rng, w, h) for _ in range(rng.randint(5, 60))]}
+        rec = {
+            "id": f"r{i:07d}",
+            "images": [f"images/{i % 5000:05d}.jpg"],
+            "width": w,
+            "height": h,
+            "objects": [_obj(rng, w, h) for _ in range(rng.randint(5, 60))],
+        }
         if i % 3 == 0:
             del rec["id"]
         if i % 7 == 0:
-            rec["summary"] = json.dumps({"统计": [{"类别": "BBU设备", "品牌": {"华为": 2}}]}, ensure_ascii=False)
+            rec["summary"] = json.dumps(
+                {"统计": [{"类别": "BBU设备", "品牌": {"华为": 2}}]}, ensure_ascii=False
+            )
         if rng.random() < invalid_share:
             lines.append(_corrupt(rng, rec).encode())
         else:
@@ -147,8 +169,14 @@ def bench_records(n: int) -> None:
                 ref.append(True)
             except Exception:
                 ref.append(False)
-    emit(figure="pydantic_loop", wall_s=round(t_pyd.wall, 3), cpu_s=round(t_pyd.cpu, 3),
-         mb_per_s_cpu=round(mb / t_pyd.cpu, 1), mb_per_s_wall=round(mb / t_pyd.wall, 1), invalid=ref.count(False))
+    emit(
+        figure="pydantic_loop",
+        wall_s=round(t_pyd.wall, 3),
+        cpu_s=round(t_pyd.cpu, 3),
+        mb_per_s_cpu=round(mb / t_pyd.cpu, 1),
+        mb_per_s_wall=round(mb / t_pyd.wall, 1),
+        invalid=ref.count(False),
+    )
 
     with Timer() as t_core:
         ours: list[bool] = []
@@ -163,10 +191,16 @@ def bench_records(n: int) -> None:
                 verdict[p] = explain(chunk[p]).record is not None
             ours += verdict
     mismatches = sum(a != b for a, b in zip(ours, ref, strict=True))
-    emit(figure="vlmdata_core", wall_s=round(t_core.wall, 3), cpu_s=round(t_core.cpu, 3),
-         mb_per_s_cpu=round(mb / t_core.cpu, 1), mb_per_s_wall=round(mb / t_core.wall, 1),
-         speedup_vs_pydantic_cpu=round(t_pyd.cpu / t_core.cpu, 2), speedup_vs_pydantic_wall=round(t_pyd.wall / t_core.wall, 2),
-         verdict_mismatches=mismatches)
+    emit(
+        figure="vlmdata_core",
+        wall_s=round(t_core.wall, 3),
+        cpu_s=round(t_core.cpu, 3),
+        mb_per_s_cpu=round(mb / t_core.cpu, 1),
+        mb_per_s_wall=round(mb / t_core.wall, 1),
+        speedup_vs_pydantic_cpu=round(t_pyd.cpu / t_core.cpu, 2),
+        speedup_vs_pydantic_wall=round(t_pyd.wall / t_core.wall, 2),
+        verdict_mismatches=mismatches,
+    )
     assert mismatches == 0, f"{mismatches} verdicts differ from the pydantic model"
 
     import datasets  # noqa: F401  - a one-off import (≈ 1–2 s) that a CLI run pays once; not part of the throughput
@@ -177,10 +211,18 @@ def bench_records(n: int) -> None:
         with Timer() as t_all:
             rep = validate_files([path], Path(d) / "out", ValidateOptions(image_check=False))
         assert rep.total("valid") == ref.count(True), "validate_files kept a different number of records"
-        emit(figure="vlmdata_validate_files", wall_s=round(t_all.wall, 3), cpu_s=round(t_all.cpu, 3),
-             mb_per_s_cpu=round(mb / t_all.cpu, 1), mb_per_s_wall=round(mb / t_all.wall, 1),
-             speedup_vs_pydantic_cpu=round(t_pyd.cpu / t_all.cpu, 2), speedup_vs_pydantic_wall=round(t_pyd.wall / t_all.wall, 2),
-             valid=rep.total("valid"), rejected=rep.total("rejected"), note="includes writing the Arrow dataset, rejects and report")
+        emit(
+            figure="vlmdata_validate_files",
+            wall_s=round(t_all.wall, 3),
+            cpu_s=round(t_all.cpu, 3),
+            mb_per_s_cpu=round(mb / t_all.cpu, 1),
+            mb_per_s_wall=round(mb / t_all.wall, 1),
+            speedup_vs_pydantic_cpu=round(t_pyd.cpu / t_all.cpu, 2),
+            speedup_vs_pydantic_wall=round(t_pyd.wall / t_all.wall, 2),
+            valid=rep.total("valid"),
+            rejected=rep.total("rejected"),
+            note="includes writing the Arrow dataset, rejects and report",
+        )
 
 
 def bench_images(n: int) -> None:
@@ -215,10 +257,15 @@ def bench_images(n: int) -> None:
                 for p in paths:
                     probe_image(p)
         total = n * rounds
-        emit(figure="image_headers", images=n, pil_open_size_per_s_cpu=round(total / t_pil.cpu),
-             vlmdata_probe_per_s_cpu=round(total / t_ours.cpu), vlmdata_probe_per_s_wall=round(total / t_ours.wall),
-             ratio_vs_pil_cpu=round(t_pil.cpu / t_ours.cpu, 2),
-             note="vlmdata also reads the EXIF orientation and checks the end marker (truncation)")
+        emit(
+            figure="image_headers",
+            images=n,
+            pil_open_size_per_s_cpu=round(total / t_pil.cpu),
+            vlmdata_probe_per_s_cpu=round(total / t_ours.cpu),
+            vlmdata_probe_per_s_wall=round(total / t_ours.wall),
+            ratio_vs_pil_cpu=round(t_pil.cpu / t_ours.cpu, 2),
+            note="vlmdata also reads the EXIF orientation and checks the end marker (truncation)",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

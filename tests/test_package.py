@@ -24,7 +24,9 @@ def test_cli_version() -> None:
     from vlmdata.cli import main
 
     assert main(["--version"]) == 0
-    out = subprocess.run([sys.executable, "-m", "vlmdata", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "vlmdata", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == f"vlmdata {__version__}"
 
 
@@ -52,9 +54,23 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert main(["synth", str(tmp_path / "s"), "--n", "nope"]) == 2  # bad flag value: usage error
     assert main(["no-such-command"]) == 2
     (tmp_path / "bad.jsonl").write_text('{"id": "x", "images": 3}\n', encoding="utf-8")
-    assert main(["validate", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "v"), "--no-image-check"]) == 1
-    out = subprocess.run([sys.executable, "-m", "vlmdata", "validate", str(tmp_path / "bad.jsonl"), "--out",
-                          str(tmp_path / "v2"), "--no-image-check"], capture_output=True, text=True)
+    assert (
+        main(["validate", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "v"), "--no-image-check"]) == 1
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vlmdata",
+            "validate",
+            str(tmp_path / "bad.jsonl"),
+            "--out",
+            str(tmp_path / "v2"),
+            "--no-image-check",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 1
 
 
@@ -86,6 +102,20 @@ def test_ruff_clean() -> None:
     import shutil
 
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    out = subprocess.run([ruff, "check", "vlmdata", "plugins", "tests", "benchmarks"], cwd=ROOT,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [ruff, "check", "vlmdata", "plugins", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
+
+
+def test_ruff_format_clean() -> None:
+    import shutil
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    out = subprocess.run(
+        [ruff, "format", "--check", "vlmdata", "plugins", "tests", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout[-3000:]

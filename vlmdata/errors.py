@@ -153,7 +153,12 @@ def render_errors_markdown() -> str:
         group = code[2]
         if group != current:
             current = group
-            lines += [f"## VD{group}xx — {_RANGES[group]}", "", "| code | severity | meaning | fix |", "|---|---|---|---|"]
+            lines += [
+                f"## VD{group}xx — {_RANGES[group]}",
+                "",
+                "| code | severity | meaning | fix |",
+                "|---|---|---|---|",
+            ]
         title = entry.title.replace("|", "\\|")
         fix = entry.fix.replace("|", "\\|")
         lines.append(f"| `{code}` | {entry.severity} | {title} | {fix} |")

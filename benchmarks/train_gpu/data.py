@@ -17,16 +17,45 @@ import yaml
 
 from vlmdata.io.atomic import atomic_write_text
 
-WORDS = ("cabinet", "cable", "port", "label", "screw", "fan", "panel", "shield", "ground", "antenna", "rack",
-         "power", "module", "status", "light", "optical", "fiber", "connector", "bracket", "door")
+WORDS = (
+    "cabinet",
+    "cable",
+    "port",
+    "label",
+    "screw",
+    "fan",
+    "panel",
+    "shield",
+    "ground",
+    "antenna",
+    "rack",
+    "power",
+    "module",
+    "status",
+    "light",
+    "optical",
+    "fiber",
+    "connector",
+    "bracket",
+    "door",
+)
 
 
 def write_yaml(path: Path, data: dict[str, Any]) -> Path:
     return atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
 
 
-def dense_set(work: Path, name: str, n: int, *, seed: int, min_size: int, max_size: int, min_objects: int,
-              max_objects: int) -> Path:
+def dense_set(
+    work: Path,
+    name: str,
+    n: int,
+    *,
+    seed: int,
+    min_size: int,
+    max_size: int,
+    min_objects: int,
+    max_objects: int,
+) -> Path:
     """synth → validate; returns the Arrow dataset folder `work/NAME/data` (kept when already there)."""
     from vlmdata.synth import generate
     from vlmdata.validate import validate_files
@@ -35,8 +64,17 @@ def dense_set(work: Path, name: str, n: int, *, seed: int, min_size: int, max_si
     data = work / name / "validated" / "data"
     if (data / "dataset_info.json").is_file() or (data / "state.json").is_file():
         return data
-    generate(work / name / "synth", n, seed=seed, domain="bbu", min_size=min_size, max_size=max_size,
-             min_objects=min_objects, max_objects=max_objects, exif_fraction=0.0)
+    generate(
+        work / name / "synth",
+        n,
+        seed=seed,
+        domain="bbu",
+        min_size=min_size,
+        max_size=max_size,
+        min_objects=min_objects,
+        max_objects=max_objects,
+        exif_fraction=0.0,
+    )
     validate_files([work / name / "synth" / "data.jsonl"], work / name / "validated", ValidateOptions())
     return data
 
@@ -56,9 +94,20 @@ def chat_set(work: Path, n: int, seed: int = 0) -> Path:
         q = " ".join(rng.choice(WORDS, int(rng.integers(8, 30))))
         a = " ".join(rng.choice(WORDS, int(rng.integers(30, 400))))
         messages = [{"role": "user", "content": f"Explain: {q}?"}, {"role": "assistant", "content": a}]
-        records.append({"id": f"chat-{i:05d}", "images": [], "width": None, "height": None, "objects": [],
-                        "summary": None, "messages": json.dumps(messages), "metadata": "{}",
-                        "source_file": "bench/chat.jsonl", "source_line": i + 1})
+        records.append(
+            {
+                "id": f"chat-{i:05d}",
+                "images": [],
+                "width": None,
+                "height": None,
+                "objects": [],
+                "summary": None,
+                "messages": json.dumps(messages),
+                "metadata": "{}",
+                "source_file": "bench/chat.jsonl",
+                "source_line": i + 1,
+            }
+        )
     return save_records(records, out)
 
 

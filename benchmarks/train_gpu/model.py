@@ -28,8 +28,12 @@ QWEN3_VL_2B_TEXT: dict[str, Any] = {
     "max_position_embeddings": 262144,
     "rms_norm_eps": 1e-6,
     "attention_bias": False,
-    "rope_parameters": {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20],
-                        "mrope_interleaved": True},
+    "rope_parameters": {
+        "rope_type": "default",
+        "rope_theta": 5000000.0,
+        "mrope_section": [24, 20, 20],
+        "mrope_interleaved": True,
+    },
     "tie_word_embeddings": True,
     "initializer_range": 0.02,
 }
@@ -55,8 +59,14 @@ def qwen3_vl_2b_config(dtype: str = "bfloat16") -> Any:
 
     from vlmdata.models.tokenizer import SPECIAL_IDS, TEXT_VOCAB_SIZE
 
-    text = dict(QWEN3_VL_2B_TEXT, vocab_size=TEXT_VOCAB_SIZE, bos_token_id=SPECIAL_IDS["<|endoftext|>"],
-                eos_token_id=SPECIAL_IDS["<|im_end|>"], pad_token_id=SPECIAL_IDS["<|endoftext|>"], dtype=dtype)
+    text = dict(
+        QWEN3_VL_2B_TEXT,
+        vocab_size=TEXT_VOCAB_SIZE,
+        bos_token_id=SPECIAL_IDS["<|endoftext|>"],
+        eos_token_id=SPECIAL_IDS["<|im_end|>"],
+        pad_token_id=SPECIAL_IDS["<|endoftext|>"],
+        dtype=dtype,
+    )
     return Qwen3VLConfig(
         text_config=text,
         vision_config=dict(QWEN3_VL_2B_VISION),
@@ -97,13 +107,20 @@ def build_model(out: str | Path, seed: int = 0, size: str = "2b") -> Path:
     model.generation_config = GenerationConfig(
         bos_token_id=SPECIAL_IDS["<|endoftext|>"],
         eos_token_id=[SPECIAL_IDS["<|im_end|>"], SPECIAL_IDS["<|endoftext|>"]],
-        pad_token_id=SPECIAL_IDS["<|endoftext|>"], do_sample=False)
+        pad_token_id=SPECIAL_IDS["<|endoftext|>"],
+        do_sample=False,
+    )
     params = int(sum(p.numel() for p in model.parameters()))
     with atomic_dir(target) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
         build_processor().save_pretrained(str(tmp))
-        info = {"builder": "benchmarks/train_gpu/model.py", "architecture": "Qwen3-VL-2B-Instruct (public config.json)",
-                "seed": int(seed), "parameters": params, "dtype": "bfloat16"}
+        info = {
+            "builder": "benchmarks/train_gpu/model.py",
+            "architecture": "Qwen3-VL-2B-Instruct (public config.json)",
+            "seed": int(seed),
+            "parameters": params,
+            "dtype": "bfloat16",
+        }
         (tmp / "vlmdata_bench_model.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     del model
     if device == "cuda":

@@ -7,15 +7,36 @@ from pathlib import Path
 from typing import Any
 
 # The same hyperparameters for every measured run (the ms-swift peer gets them through the vlmdata plan).
-LORA = {"train_type": "lora", "freeze_llm": False, "freeze_vit": True, "freeze_aligner": False,
-        "target_modules": ["all-linear"], "modules_to_save": ["model.visual.merger"],
-        "lora_rank": 32, "lora_alpha": 64, "lora_dropout": 0.0}
+LORA = {
+    "train_type": "lora",
+    "freeze_llm": False,
+    "freeze_vit": True,
+    "freeze_aligner": False,
+    "target_modules": ["all-linear"],
+    "modules_to_save": ["model.visual.merger"],
+    "lora_rank": 32,
+    "lora_alpha": 64,
+    "lora_dropout": 0.0,
+}
 
 
-def run_config(model: Path, out: Path, data: dict[str, Any], *, steps: int, batch: int, grouped: bool,
-               quick: bool, workers: int, plugin: str = "sft", rlhf: dict[str, Any] | None = None,
-               nproc: int = 1, deepspeed: str | None = None, max_pixels: int = 1048576,
-               modules_to_save: list[str] | None = None) -> dict[str, Any]:
+def run_config(
+    model: Path,
+    out: Path,
+    data: dict[str, Any],
+    *,
+    steps: int,
+    batch: int,
+    grouped: bool,
+    quick: bool,
+    workers: int,
+    plugin: str = "sft",
+    rlhf: dict[str, Any] | None = None,
+    nproc: int = 1,
+    deepspeed: str | None = None,
+    max_pixels: int = 1048576,
+    modules_to_save: list[str] | None = None,
+) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "plugin": plugin,
         "model": {"path": str(model), "dtype": "float32" if quick else "bfloat16", "attn_impl": "sdpa"},
@@ -24,11 +45,22 @@ def run_config(model: Path, out: Path, data: dict[str, Any], *, steps: int, batc
         "data": data,
         "tuner": dict(LORA, **({"modules_to_save": modules_to_save} if modules_to_save is not None else {})),
         "training": {
-            "output_dir": str(out), "max_steps": steps, "per_device_train_batch_size": batch,
-            "gradient_accumulation_steps": 1, "learning_rate": 1.0e-4, "lr_scheduler_type": "constant",
-            "warmup_ratio": 0.0, "weight_decay": 0.0, "gradient_checkpointing": True, "logging_steps": 1,
-            "save_steps": 100000, "dataloader_num_workers": workers, "seed": 0, "report_to": ["none"],
-            "group_by_length": grouped, "nproc_per_node": nproc,
+            "output_dir": str(out),
+            "max_steps": steps,
+            "per_device_train_batch_size": batch,
+            "gradient_accumulation_steps": 1,
+            "learning_rate": 1.0e-4,
+            "lr_scheduler_type": "constant",
+            "warmup_ratio": 0.0,
+            "weight_decay": 0.0,
+            "gradient_checkpointing": True,
+            "logging_steps": 1,
+            "save_steps": 100000,
+            "dataloader_num_workers": workers,
+            "seed": 0,
+            "report_to": ["none"],
+            "group_by_length": grouped,
+            "nproc_per_node": nproc,
         },
     }
     if rlhf is not None:
@@ -68,7 +100,9 @@ def pooled(results: list[dict[str, Any]], warmup: int) -> dict[str, Any]:
             merged[k] += r[k][warmup:]
     out = summarise(merged, 0)
     out["runs"] = len(results)
-    out["padding_tokens_all_steps"] = sum(sum(r["padded_tokens"]) - sum(r["real_tokens"]) for r in results) // len(results)
+    out["padding_tokens_all_steps"] = sum(
+        sum(r["padded_tokens"]) - sum(r["real_tokens"]) for r in results
+    ) // len(results)
     out["real_tokens_all_steps"] = sum(sum(r["real_tokens"]) for r in results) // len(results)
     padded = out["padding_tokens_all_steps"] + out["real_tokens_all_steps"]
     out["padding_share_all_steps"] = out["padding_tokens_all_steps"] / padded if padded else None

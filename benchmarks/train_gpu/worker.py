@@ -88,9 +88,13 @@ class StepMeter(TrainerCallback):
     def result(self) -> dict[str, Any]:
         import torch
 
-        out: dict[str, Any] = {"step_seconds": self.step_seconds, "real_tokens": self.real,
-                               "padded_tokens": self.padded, "supervised_tokens": self.supervised,
-                               "batch_rows": self.batch_rows}
+        out: dict[str, Any] = {
+            "step_seconds": self.step_seconds,
+            "real_tokens": self.real,
+            "padded_tokens": self.padded,
+            "supervised_tokens": self.supervised,
+            "batch_rows": self.batch_rows,
+        }
         if torch.cuda.is_available():
             out["peak_allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
             out["peak_reserved_gib"] = torch.cuda.max_memory_reserved() / 2**30
@@ -116,8 +120,14 @@ def swift_arguments(config: str, export: str) -> tuple[dict[str, Any], dict[str,
 
     _, plan = plan_run(config)
     kwargs = dict(plan.backend_args)
-    kwargs.update(dataset=[export], val_dataset=[], dataset_shuffle=False, train_dataloader_shuffle=False,
-                  output_dir=str(Path(plan.output_dir)), eval_strategy="no")
+    kwargs.update(
+        dataset=[export],
+        val_dataset=[],
+        dataset_shuffle=False,
+        train_dataloader_shuffle=False,
+        output_dir=str(Path(plan.output_dir)),
+        eval_strategy="no",
+    )
     return kwargs, dict(plan.env)
 
 

@@ -50,11 +50,18 @@ def resolve_checkpoint(path: str, key: str) -> str:
     folder = Path(path)
     if any((folder / f).is_file() for f in ("trainer_state.json", "adapter_config.json", "config.json")):
         return str(folder)
-    steps = sorted((int(p.name.split("-", 1)[1]), p) for p in folder.glob("checkpoint-*")
-                   if p.is_dir() and p.name.split("-", 1)[1].isdigit())
+    steps = sorted(
+        (int(p.name.split("-", 1)[1]), p)
+        for p in folder.glob("checkpoint-*")
+        if p.is_dir() and p.name.split("-", 1)[1].isdigit()
+    )
     if not steps:
-        raise VlmdataError(RESUME_NOT_FOUND, f"{folder} is neither a checkpoint nor a run folder with checkpoint-N",
-                           where=Location(field=f"training.{key}"), value=str(folder))
+        raise VlmdataError(
+            RESUME_NOT_FOUND,
+            f"{folder} is neither a checkpoint nor a run folder with checkpoint-N",
+            where=Location(field=f"training.{key}"),
+            value=str(folder),
+        )
     return str(steps[-1][1])
 
 
@@ -97,8 +104,12 @@ def tuner_args(tuner: Any) -> dict[str, Any]:
     if tuner.target_regex:
         out["target_regex"] = tuner.target_regex
     if tuner.train_type == "lora":
-        out.update(lora_rank=tuner.lora_rank, lora_alpha=tuner.lora_alpha, lora_dropout=tuner.lora_dropout,
-                   use_dora=tuner.use_dora)
+        out.update(
+            lora_rank=tuner.lora_rank,
+            lora_alpha=tuner.lora_alpha,
+            lora_dropout=tuner.lora_dropout,
+            use_dora=tuner.use_dora,
+        )
     return out
 
 
@@ -148,8 +159,14 @@ def training_args(config: Any, gradient_accumulation_steps: int, has_val: bool) 
     return out
 
 
-def build_swift_args(config: Any, *, gradient_accumulation_steps: int, has_val: bool, notes: list[str],
-                     has_cuda: bool | None = None) -> dict[str, Any]:
+def build_swift_args(
+    config: Any,
+    *,
+    gradient_accumulation_steps: int,
+    has_val: bool,
+    notes: list[str],
+    has_cuda: bool | None = None,
+) -> dict[str, Any]:
     """The keyword arguments of `swift.arguments.SftArguments` for this run (pure)."""
     from .deepspeed import deepspeed_config
 
@@ -162,7 +179,9 @@ def build_swift_args(config: Any, *, gradient_accumulation_steps: int, has_val: 
         model_path = str(init)  # a full checkpoint is a complete model folder (weights, config, processor)
         notes.append(f"weights from {init} (full checkpoint); fresh optimizer and schedule")
     elif init:
-        notes.append(f"weights from {model_path} with the adapter {init} merged in; fresh optimizer and schedule")
+        notes.append(
+            f"weights from {model_path} with the adapter {init} merged in; fresh optimizer and schedule"
+        )
     out: dict[str, Any] = {
         "model": model_path,
         "model_type": model_type_of(model_path),

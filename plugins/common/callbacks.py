@@ -36,9 +36,9 @@ def metric_key(key: str) -> str:
     if key.startswith(("train/", "eval/")) or key in PLAIN:
         return key
     if key.startswith("eval_"):
-        return "eval/" + key[len("eval_"):]
+        return "eval/" + key[len("eval_") :]
     if key.startswith("train_"):
-        return "train/" + key[len("train_"):]
+        return "train/" + key[len("train_") :]
     return "train/" + key
 
 
@@ -84,9 +84,19 @@ class TelemetryCallback(TrainerCallback):
         console = Console(file=sys.stderr)
         if not console.is_terminal:
             return
-        self._progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
-        self._task = self._progress.add_task("train", total=state.max_steps, completed=state.global_step, info="")
+        self._progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task = self._progress.add_task(
+            "train", total=state.max_steps, completed=state.global_step, info=""
+        )
         self._progress.start()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -99,7 +109,9 @@ class TelemetryCallback(TrainerCallback):
             self._progress = None
 
     # -- logging.jsonl ----------------------------------------------------------------------------------
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         if not state.is_world_process_zero or not logs:
             return
         now = time.time()

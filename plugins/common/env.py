@@ -44,7 +44,9 @@ def image_env(env: dict[str, str]) -> Iterator[None]:
         from qwen_vl_utils import vision_process as vp
 
         vision_process = vp
-        saved_module = {k: getattr(vp, k) for k in ("IMAGE_MAX_TOKEN_NUM", "IMAGE_MIN_TOKEN_NUM") if hasattr(vp, k)}
+        saved_module = {
+            k: getattr(vp, k) for k in ("IMAGE_MAX_TOKEN_NUM", "IMAGE_MIN_TOKEN_NUM") if hasattr(vp, k)
+        }
     except ImportError:  # pragma: no cover - part of the train extra
         pass
     for k in _KEYS:

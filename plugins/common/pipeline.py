@@ -36,7 +36,9 @@ from .trainer import make_trainer_cls
 logger = get_logger()
 
 
-def encode_messages(template: Any, messages: list[dict[str, Any]], image_kwargs: dict[str, Any]) -> dict[str, Any]:
+def encode_messages(
+    template: Any, messages: list[dict[str, Any]], image_kwargs: dict[str, Any]
+) -> dict[str, Any]:
     row: dict[str, Any] = {"messages": messages}
     if image_kwargs:
         row["chat_template_kwargs"] = dict(image_kwargs)
@@ -71,12 +73,21 @@ def expand_module_patterns(model: Any, patterns: list[str]) -> list[str]:
 def resolve_lora_targets(args: Any, model: Any) -> None:
     """`all-linear` plus explicit names → one regex; ms-swift alone would drop the extra names."""
     targets = args.target_modules
-    if isinstance(targets, list) and "all-linear" in targets and len(targets) > 1 and model.model_meta.is_multimodal:
+    if (
+        isinstance(targets, list)
+        and "all-linear" in targets
+        and len(targets) > 1
+        and model.model_meta.is_multimodal
+    ):
         from swift.utils import get_multimodal_target_regex
 
-        base = get_multimodal_target_regex(model, freeze_llm=args.freeze_llm, freeze_vit=args.freeze_vit,
-                                           freeze_aligner=args.freeze_aligner,
-                                           include_embedding="all-embedding" in targets)
+        base = get_multimodal_target_regex(
+            model,
+            freeze_llm=args.freeze_llm,
+            freeze_vit=args.freeze_vit,
+            freeze_aligner=args.freeze_aligner,
+            include_embedding="all-embedding" in targets,
+        )
         extra = [t for t in targets if t not in ("all-linear", "all-embedding")]
         import re
 
@@ -116,8 +127,12 @@ class VlmdataPipelineMixin:
         if args.tuner_type in ("lora", "longlora"):
             resolve_lora_targets(args, self.model)
         try:
-            self.model = self.prepare_model(args, self.model, template=self.template,  # type: ignore[attr-defined]
-                                            train_dataset=train_dataset)
+            self.model = self.prepare_model(
+                args,
+                self.model,
+                template=self.template,  # type: ignore[attr-defined]
+                train_dataset=train_dataset,
+            )
         except ValueError as exc:
             if "target modules" in str(exc).lower() or "target_modules" in str(exc):
                 raise VlmdataError(codes.NO_TARGET_MODULES, str(exc).splitlines()[0]) from exc
@@ -130,12 +145,16 @@ class VlmdataPipelineMixin:
         pipeline = self.vlmdata_data.augment_pipeline
         if pipeline is not None:  # the curriculum's horizon: the run's optimiser steps
             epochs = targs.num_train_epochs
-            pipeline.total_steps = targs.max_steps if targs.max_steps > 0 else max(1, int(updates_per_epoch * epochs + 0.5))
+            pipeline.total_steps = (
+                targs.max_steps if targs.max_steps > 0 else max(1, int(updates_per_epoch * epochs + 0.5))
+            )
         from swift.trainers.patcher import PrinterCallbackNew, ProgressCallbackNew
 
         trainer.remove_callback(ProgressCallbackNew)
         trainer.remove_callback(PrinterCallbackNew)
-        samples_per_step = targs.per_device_train_batch_size * targs.gradient_accumulation_steps * targs.world_size
+        samples_per_step = (
+            targs.per_device_train_batch_size * targs.gradient_accumulation_steps * targs.world_size
+        )
         trainer.add_callback(TelemetryCallback(targs.output_dir, samples_per_step, show_progress=True))
         for cb in self.extra_callbacks:
             trainer.add_callback(cb)
@@ -155,14 +174,16 @@ class VlmdataPipelineMixin:
     def _save_trainer_state(self, trainer: Any) -> dict[str, Any]:
         state = trainer.state
         self._handle_trainer_state(trainer, is_master())  # type: ignore[attr-defined]
-        self.train_msg.update({
-            "last_model_checkpoint": state.last_model_checkpoint,
-            "best_model_checkpoint": state.best_model_checkpoint,
-            "best_metric": state.best_metric,
-            "global_step": state.global_step,
-            "max_steps": state.max_steps,
-            "last_logs": [h for h in state.log_history[-3:]],
-        })
+        self.train_msg.update(
+            {
+                "last_model_checkpoint": state.last_model_checkpoint,
+                "best_model_checkpoint": state.best_model_checkpoint,
+                "best_metric": state.best_metric,
+                "global_step": state.global_step,
+                "max_steps": state.max_steps,
+                "last_logs": [h for h in state.log_history[-3:]],
+            }
+        )
         if is_master():
             atomic_write_json(os.path.join(trainer.args.output_dir, "train_result.json"), self.train_msg)
         return self.train_msg
@@ -177,18 +198,29 @@ class VlmdataSftPipeline(VlmdataPipelineMixin, SwiftSft):
         args = self.args
         self.prepare_vlmdata_model(train_dataset)
         trainer_cls = make_trainer_cls(TrainerFactory.get_trainer_cls(args))
-        trainer = trainer_cls(model=self.model, args=args.training_args, template=self.template,
-                              train_dataset=train_dataset, eval_dataset=val_dataset, **self._get_trainer_kwargs())
+        trainer = trainer_cls(
+            model=self.model,
+            args=args.training_args,
+            template=self.template,
+            train_dataset=train_dataset,
+            eval_dataset=val_dataset,
+            **self._get_trainer_kwargs(),
+        )
         plan = self.vlmdata_plan
         targs = trainer.args
         trainer.vlmdata_sampler = self.vlmdata_data.sampler(
-            targs.per_device_train_batch_size, world_size=targs.world_size, rank=targs.process_index,
-            gradient_accumulation_steps=targs.gradient_accumulation_steps)
+            targs.per_device_train_batch_size,
+            world_size=targs.world_size,
+            rank=targs.process_index,
+            gradient_accumulation_steps=targs.gradient_accumulation_steps,
+        )
         trainer.vlmdata_per_source = self.vlmdata_data.multi_source
         if plan.config.training.group_by_length:
             if self.vlmdata_data.train.lengths(0) is None:
-                logger.warning("training.group_by_length is on but not every dataset has an audited `length` "
-                               "column: batches follow the stream order (run `vlmdata audit --write-lengths`)")
+                logger.warning(
+                    "training.group_by_length is on but not every dataset has an audited `length` "
+                    "column: batches follow the stream order (run `vlmdata audit --write-lengths`)"
+                )
             else:
                 self.train_msg["padding"] = trainer.vlmdata_sampler.padding_stats(0)
         return self.finish_trainer(trainer, trainer.vlmdata_sampler.updates_per_epoch())

@@ -41,8 +41,9 @@ def png_base64(image: Any) -> str:
 
 
 class RawRows(TrainSamples):
-    def __init__(self, *args: Any, row_encode: Any, prompt_only: bool, completion_budget: int = 0,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, row_encode: Any, prompt_only: bool, completion_budget: int = 0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.row_encode = row_encode  # (messages, images, image_kwargs) -> encoded, see `row_encoder`
         self.prompt_only = prompt_only
@@ -58,8 +59,10 @@ class RawRows(TrainSamples):
         conv = self.conversation(source, record, epoch, step)
         target = conv.messages[-1]["content"]
         flat, _ = to_swift_standard(conv.messages[:-1] if self.prompt_only else conv.messages)
-        row_images = [p if not conv.augmented and not exif_rotated(p) else png_base64(im)
-                      for p, im in zip(paths, conv.images, strict=True)]
+        row_images = [
+            p if not conv.augmented and not exif_rotated(p) else png_base64(im)
+            for p, im in zip(paths, conv.images, strict=True)
+        ]
         encoded = self.row_encode(flat, row_images, image_kwargs(conv.record))
         length = int(encoded.get("length") or len(encoded["input_ids"])) + self.completion_budget
         if length >= self.global_max_length:
@@ -68,8 +71,13 @@ class RawRows(TrainSamples):
         meta["_template"] = conv.template
         reference = {k: v for k, v in conv.record.items() if k != "length"}
         reference["metadata"] = json.dumps(meta, ensure_ascii=False)
-        return {"messages": flat, "images": row_images, "solution": target, "channel": source_tag(record, source.name),
-                "vlmdata_record": json.dumps(reference, ensure_ascii=False, default=str)}
+        return {
+            "messages": flat,
+            "images": row_images,
+            "solution": target,
+            "channel": source_tag(record, source.name),
+            "vlmdata_record": json.dumps(reference, ensure_ascii=False, default=str),
+        }
 
 
 def row_encoder(template: Any) -> Any:
@@ -93,8 +101,14 @@ def open_rows(pipeline: Any, split: str, *, prompt_only: bool, completion_budget
     sources = data.train if split == "train" else data.val
     if sources is None or not sources.items:
         return None
-    return RawRows(sources, _unused_encoder, row_encode=row_encoder(pipeline.template),
-                   global_max_length=data.config.global_max_length,
-                   system=data.config.template.system,
-                   augment_pipeline=data.augment_pipeline if split == "train" else None,
-                   train=split == "train", prompt_only=prompt_only, completion_budget=completion_budget)
+    return RawRows(
+        sources,
+        _unused_encoder,
+        row_encode=row_encoder(pipeline.template),
+        global_max_length=data.config.global_max_length,
+        system=data.config.template.system,
+        augment_pipeline=data.augment_pipeline if split == "train" else None,
+        train=split == "train",
+        prompt_only=prompt_only,
+        completion_budget=completion_budget,
+    )

@@ -36,7 +36,9 @@ def require_backend(plan: Any) -> None:
         try:
             import deepspeed  # noqa: F401
         except ImportError:
-            raise VlmdataError(codes.DEEPSPEED_MISSING, "the config sets `deepspeed` but the package is missing") from None
+            raise VlmdataError(
+                codes.DEEPSPEED_MISSING, "the config sets `deepspeed` but the package is missing"
+            ) from None
 
 
 def worker_error(exc: BaseException) -> VlmdataError | None:
@@ -63,8 +65,9 @@ def fusion_plan_digests(data: Any, epochs: int) -> dict[str, Any]:
     return out
 
 
-def run_training(plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | None = None,
-                 args_cls: str = "sft") -> Any:
+def run_training(
+    plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | None = None, args_cls: str = "sft"
+) -> Any:
     """Train `plan` with `pipeline_cls`; `args_cls` picks ms-swift's argument class (`sft` or `rlhf`)."""
     from vlmdata.train.dataset import open_train_data
     from vlmdata.train.plugin import TrainResult
@@ -103,12 +106,19 @@ def run_training(plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | Non
             raise VlmdataError(codes.TRAINING_FAILED, f"{type(exc).__name__}: {exc}") from exc
     last = result.get("last_model_checkpoint")
     checkpoint = Path(last).resolve() if last else None
-    adapter = checkpoint if checkpoint is not None and (checkpoint / "adapter_config.json").is_file() else None
+    adapter = (
+        checkpoint if checkpoint is not None and (checkpoint / "adapter_config.json").is_file() else None
+    )
     final = (result.get("last_logs") or [{}])[-1]
     metrics = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
-    return TrainResult(output_dir=output_dir, global_step=int(result.get("global_step") or 0),
-                       checkpoint_dir=checkpoint, adapter_dir=adapter, log_file=output_dir / "logging.jsonl",
-                       metrics=metrics)
+    return TrainResult(
+        output_dir=output_dir,
+        global_step=int(result.get("global_step") or 0),
+        checkpoint_dir=checkpoint,
+        adapter_dir=adapter,
+        log_file=output_dir / "logging.jsonl",
+        metrics=metrics,
+    )
 
 
 def debug_sample(plan: Any) -> Any:
@@ -149,6 +159,12 @@ def debug_sample(plan: Any) -> Any:
         problems.append(f"{image_tokens} <|image_pad|> tokens but the image grids hold {grid_tokens}")
     if len(ids) >= plan.config.global_max_length:  # pragma: no cover - build() raises first
         problems.append(f"length {len(ids)} >= global_max_length")
-    return DebugSample(record_id=str(record.get("id")), text=text, image_tokens=image_tokens, grid_tokens=grid_tokens,
-                       tensor_shapes=shapes, labels_text=tokenizer.decode(labels, skip_special_tokens=False),
-                       problems=problems)
+    return DebugSample(
+        record_id=str(record.get("id")),
+        text=text,
+        image_tokens=image_tokens,
+        grid_tokens=grid_tokens,
+        tensor_shapes=shapes,
+        labels_text=tokenizer.decode(labels, skip_special_tokens=False),
+        problems=problems,
+    )

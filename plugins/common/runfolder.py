@@ -53,26 +53,38 @@ def _stream_identity(manifest: dict[str, Any]) -> Any:
     return {
         "seed": train.get("seed"),
         "fusion": train.get("fusion"),
-        "sources": [{k: s.get(k) for k in ("name", "size", "fingerprint", "template", "augment")}
-                    for s in train.get("sources", [])],
+        "sources": [
+            {k: s.get(k) for k in ("name", "size", "fingerprint", "template", "augment")}
+            for s in train.get("sources", [])
+        ],
     }
 
 
 def checkpoint_step(checkpoint: Path) -> int:
     state = checkpoint / "trainer_state.json"
     if not state.is_file():
-        raise VlmdataError(codes.RESUME_NOT_FOUND, f"{checkpoint} has no trainer_state.json",
-                           where=Location(field="training.resume_from_checkpoint"), value=str(checkpoint))
+        raise VlmdataError(
+            codes.RESUME_NOT_FOUND,
+            f"{checkpoint} has no trainer_state.json",
+            where=Location(field="training.resume_from_checkpoint"),
+            value=str(checkpoint),
+        )
     return int(json.loads(state.read_text(encoding="utf-8")).get("global_step", 0))
 
 
 def prepare_run_dir(output_dir: Path, resume: str | None, data_manifest: dict[str, Any]) -> int | None:
     """Check the folder against the resume setting; returns the resumed step (None for a fresh run)."""
-    busy = output_dir.is_dir() and (any(output_dir.glob("checkpoint-*")) or (output_dir / "logging.jsonl").exists())
+    busy = output_dir.is_dir() and (
+        any(output_dir.glob("checkpoint-*")) or (output_dir / "logging.jsonl").exists()
+    )
     if resume is None:
         if busy:
-            raise VlmdataError(codes.RUN_DIR_IN_USE, f"{output_dir} already holds a run",
-                               where=Location(field="training.output_dir"), value=str(output_dir))
+            raise VlmdataError(
+                codes.RUN_DIR_IN_USE,
+                f"{output_dir} already holds a run",
+                where=Location(field="training.output_dir"),
+                value=str(output_dir),
+            )
         return None
     step = checkpoint_step(Path(resume))
     previous = Path(resume).parent / "data_manifest.json"  # the run that wrote the checkpoint
@@ -82,39 +94,53 @@ def prepare_run_dir(output_dir: Path, resume: str | None, data_manifest: dict[st
         before = _stream_identity(json.loads(previous.read_text(encoding="utf-8")))
         now = _stream_identity(json.loads(json.dumps(data_manifest)))
         if before != now:
-            raise VlmdataError(codes.RESUME_DATA_CHANGED, f"the data stream differs from the one recorded in {previous}",
-                               where=Location(field="training.resume_from_checkpoint"), value=resume)
+            raise VlmdataError(
+                codes.RESUME_DATA_CHANGED,
+                f"the data stream differs from the one recorded in {previous}",
+                where=Location(field="training.resume_from_checkpoint"),
+                value=resume,
+            )
     log = output_dir / "logging.jsonl"
     if log.is_file():
-        kept = [line for line in log.read_text(encoding="utf-8").splitlines()
-                if line.strip() and int(json.loads(line).get("step", 0)) <= step]
+        kept = [
+            line
+            for line in log.read_text(encoding="utf-8").splitlines()
+            if line.strip() and int(json.loads(line).get("step", 0)) <= step
+        ]
         atomic_write_text(log, "".join(line + "\n" for line in kept))
     return step
 
 
-def write_run_files(output_dir: Path, plan: Any, data_manifest: dict[str, Any],
-                    fusion_plans: dict[str, Any] | None = None) -> None:
+def write_run_files(
+    output_dir: Path, plan: Any, data_manifest: dict[str, Any], fusion_plans: dict[str, Any] | None = None
+) -> None:
     import yaml
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(output_dir / "config.yaml",
-                      yaml.safe_dump(plan.config.to_dict(), sort_keys=False, allow_unicode=True))
-    atomic_write_json(output_dir / "run.json", {
-        "plugin": plan.plugin,
-        "versions": versions(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "argv": list(sys.argv),
-        "config_files": list(getattr(plan.config, "files", [])),
-        "world_size": plan.world_size,
-        "gradient_accumulation_steps": plan.gradient_accumulation_steps,
-        "env": dict(plan.env),
-        "notes": list(plan.notes),
-        "backend_args": plan.to_dict()["backend_args"],
-    })
+    atomic_write_text(
+        output_dir / "config.yaml", yaml.safe_dump(plan.config.to_dict(), sort_keys=False, allow_unicode=True)
+    )
+    atomic_write_json(
+        output_dir / "run.json",
+        {
+            "plugin": plan.plugin,
+            "versions": versions(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "argv": list(sys.argv),
+            "config_files": list(getattr(plan.config, "files", [])),
+            "world_size": plan.world_size,
+            "gradient_accumulation_steps": plan.gradient_accumulation_steps,
+            "env": dict(plan.env),
+            "notes": list(plan.notes),
+            "backend_args": plan.to_dict()["backend_args"],
+        },
+    )
     atomic_write_json(output_dir / "data_manifest.json", data_manifest)
     fusion = (data_manifest.get("train") or {}).get("fusion")
     if fusion is not None:
-        atomic_write_json(output_dir / "fusion_manifest.json", {"config": fusion, "epochs": fusion_plans or {}})
+        atomic_write_json(
+            output_dir / "fusion_manifest.json", {"config": fusion, "epochs": fusion_plans or {}}
+        )
         return
     fused = {}
     for source in (data_manifest.get("train") or {}).get("sources", []):

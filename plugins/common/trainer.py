@@ -61,19 +61,29 @@ class VlmdataTrainerMixin:
         if args.dataloader_num_workers > 0:
             params["persistent_workers"] = args.dataloader_persistent_workers
             params["prefetch_factor"] = args.dataloader_prefetch_factor
-            params["worker_init_fn"] = partial(seed_worker, num_workers=args.dataloader_num_workers,
-                                               rank=args.process_index)
+            params["worker_init_fn"] = partial(
+                seed_worker, num_workers=args.dataloader_num_workers, rank=args.process_index
+            )
         return DataLoaderShard(self.train_dataset, device=self.accelerator.device, **params)  # type: ignore[attr-defined]
 
-    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
-                     num_items_in_batch: Any = None) -> Any:
+    def compute_loss(
+        self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+    ) -> Any:
         channels = inputs.get("channel") if self.vlmdata_per_source else None
         labels = inputs.get("labels")
         if channels is None or labels is None:
-            return super().compute_loss(model, inputs, return_outputs=return_outputs,  # type: ignore[misc]
-                                        num_items_in_batch=num_items_in_batch)
-        loss, outputs = super().compute_loss(model, inputs, return_outputs=True,  # type: ignore[misc]
-                                             num_items_in_batch=num_items_in_batch)
+            return super().compute_loss(
+                model,
+                inputs,
+                return_outputs=return_outputs,  # type: ignore[misc]
+                num_items_in_batch=num_items_in_batch,
+            )
+        loss, outputs = super().compute_loss(
+            model,
+            inputs,
+            return_outputs=True,  # type: ignore[misc]
+            num_items_in_batch=num_items_in_batch,
+        )
         logits = outputs.get("logits") if isinstance(outputs, dict) else getattr(outputs, "logits", None)
         if logits is not None:
             self._per_source_metrics(logits, labels, channels)
@@ -115,18 +125,27 @@ class VlmdataTrainerMixin:
 
         model = model if model is not None else self.model  # type: ignore[attr-defined]
         arch = model.model_meta.model_arch
-        as_list = (lambda v: [v] if isinstance(v, str) else list(v or []))  # noqa: E731
+        as_list = lambda v: [v] if isinstance(v, str) else list(v or [])  # noqa: E731
         vision_tower, aligner = as_list(arch.vision_tower), as_list(arch.aligner)
-        lrs = {"vit": args.vit_lr if args.vit_lr is not None else args.learning_rate,
-               "aligner": args.aligner_lr if args.aligner_lr is not None else args.learning_rate,
-               "llm": args.learning_rate}
+        lrs = {
+            "vit": args.vit_lr if args.vit_lr is not None else args.learning_rate,
+            "aligner": args.aligner_lr if args.aligner_lr is not None else args.learning_rate,
+            "llm": args.learning_rate,
+        }
         decay = set(HfTrainer.get_decay_parameter_names(self, model))  # type: ignore[arg-type]
         groups: dict[tuple[str, bool], list[Any]] = {}
         for name, p in model.named_parameters():
             if p.requires_grad:
                 groups.setdefault((param_group_of(name, vision_tower, aligner), name in decay), []).append(p)
-        param_groups = [{"params": ps, "lr": lrs[part], "weight_decay": args.weight_decay if wd else 0.0,
-                         "vlmdata_group": part} for (part, wd), ps in sorted(groups.items())]
+        param_groups = [
+            {
+                "params": ps,
+                "lr": lrs[part],
+                "weight_decay": args.weight_decay if wd else 0.0,
+                "vlmdata_group": part,
+            }
+            for (part, wd), ps in sorted(groups.items())
+        ]
         optimizer_cls, optimizer_kwargs = HfTrainer.get_optimizer_cls_and_kwargs(args, model)
         self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)  # type: ignore[attr-defined]
         self._optimizer_ori = self.optimizer  # type: ignore[attr-defined]

@@ -57,7 +57,9 @@ def _model_facts(path: str | Path) -> dict[str, Any] | None:
 
 class GkdPlugin(TrainerPlugin):
     name: ClassVar[str] = "gkd"
-    description: ClassVar[str] = "Distillation from a frozen teacher (JSD + CE + visual feature KD) on ms-swift, in-process"
+    description: ClassVar[str] = (
+        "Distillation from a frozen teacher (JSD + CE + visual feature KD) on ms-swift, in-process"
+    )
     config_model = GkdConfig
     path_fields: ClassVar[tuple[str, ...]] = ("teacher_model",)
 
@@ -66,38 +68,74 @@ class GkdPlugin(TrainerPlugin):
         problems = []
         teacher = _model_facts(rl.teacher_model)
         if teacher is None:
-            return [_problem(config, "teacher_model", f"no model folder (config.json) at {rl.teacher_model}",
-                             "point teacher_model at a local model folder")]
+            return [
+                _problem(
+                    config,
+                    "teacher_model",
+                    f"no model folder (config.json) at {rl.teacher_model}",
+                    "point teacher_model at a local model folder",
+                )
+            ]
         student = _model_facts(config.model.path)
         if student is not None:
             for key in ("vocab_size", "tokenizer_size"):
                 if student[key] is not None and teacher[key] is not None and student[key] != teacher[key]:
-                    problems.append(_problem(
-                        config, "teacher_model",
-                        f"teacher {key.replace('_', ' ')} {teacher[key]} != student {student[key]}",
-                        "distillation compares token distributions: use a teacher with the student's tokenizer"))
+                    problems.append(
+                        _problem(
+                            config,
+                            "teacher_model",
+                            f"teacher {key.replace('_', ' ')} {teacher[key]} != student {student[key]}",
+                            "distillation compares token distributions: use a teacher with the student's tokenizer",
+                        )
+                    )
             widths = {"vit": "vision_hidden", "aligner": "aligner_out", "deepstack": "aligner_out"}
             for name in rl.visual_kd.enabled_targets():
                 key = widths[name]
                 if student[key] != teacher[key]:
-                    problems.append(_problem(
-                        config, f"visual_kd.{name}",
-                        f"feature widths differ (student {student[key]}, teacher {teacher[key]})",
-                        "visual KD compares features one to one: disable it or use a teacher of the same width"))
+                    problems.append(
+                        _problem(
+                            config,
+                            f"visual_kd.{name}",
+                            f"feature widths differ (student {student[key]}, teacher {teacher[key]})",
+                            "visual KD compares features one to one: disable it or use a teacher of the same width",
+                        )
+                    )
             if "deepstack" in rl.visual_kd.enabled_targets() and student["deepstack"] != teacher["deepstack"]:
-                problems.append(_problem(config, "visual_kd.deepstack",
-                                         f"deepstack layer counts differ ({student['deepstack']} vs {teacher['deepstack']})",
-                                         "disable deepstack KD or use a teacher of the same family"))
+                problems.append(
+                    _problem(
+                        config,
+                        "visual_kd.deepstack",
+                        f"deepstack layer counts differ ({student['deepstack']} vs {teacher['deepstack']})",
+                        "disable deepstack KD or use a teacher of the same family",
+                    )
+                )
         if rl.seq_kd:
-            problems.append(_problem(config, "seq_kd", "teacher-generated sequences are not supported by the backend",
-                                     "keep seq_kd: false; use lmbda for on-policy mixing"))
+            problems.append(
+                _problem(
+                    config,
+                    "seq_kd",
+                    "teacher-generated sequences are not supported by the backend",
+                    "keep seq_kd: false; use lmbda for on-policy mixing",
+                )
+            )
         if rl.llm_kd_weight == 0 and rl.sft_alpha == 0 and not rl.visual_kd.enabled_targets():
-            problems.append(_problem(config, "llm_kd_weight", "every loss term is off",
-                                     "enable at least one of llm_kd_weight, sft_alpha, visual_kd"))
+            problems.append(
+                _problem(
+                    config,
+                    "llm_kd_weight",
+                    "every loss term is off",
+                    "enable at least one of llm_kd_weight, sft_alpha, visual_kd",
+                )
+            )
         if rl.lmbda > 0 and rl.max_completion_length >= config.global_max_length:
-            problems.append(_problem(config, "max_completion_length",
-                                     f"max_completion_length {rl.max_completion_length} >= global_max_length",
-                                     "on-policy batches need room for the prompt"))
+            problems.append(
+                _problem(
+                    config,
+                    "max_completion_length",
+                    f"max_completion_length {rl.max_completion_length} >= global_max_length",
+                    "on-policy batches need room for the prompt",
+                )
+            )
         return problems
 
     def plan(self, config: Any) -> TrainPlan:
@@ -122,8 +160,11 @@ class GkdPlugin(TrainerPlugin):
             steps_per_generation=1,
             generation_batch_size=t.per_device_train_batch_size * plan.world_size,
         )
-        plan.notes.append("forward-only GKD (the teacher scores the ground truth)" if rl.lmbda == 0
-                          else f"on-policy GKD: {rl.lmbda:.0%} of batches are student generations")
+        plan.notes.append(
+            "forward-only GKD (the teacher scores the ground truth)"
+            if rl.lmbda == 0
+            else f"on-policy GKD: {rl.lmbda:.0%} of batches are student generations"
+        )
         return plan
 
     def run(self, plan: TrainPlan, extra_callbacks: list[Any] | None = None) -> TrainResult:

@@ -2,4 +2,8 @@
 
 from vlmdata.errors import define
 
-VISUAL_TARGET_MISSING = define("VD740", "Visual KD target not found in the model", "Visual KD supports Qwen3-VL's vision tower (blocks, merger, deepstack mergers); disable the target for other models.")
+VISUAL_TARGET_MISSING = define(
+    "VD740",
+    "Visual KD target not found in the model",
+    "Visual KD supports Qwen3-VL's vision tower (blocks, merger, deepstack mergers); disable the target for other models.",
+)

@@ -25,8 +25,11 @@ class VisualKDConfig(BaseModel):
     deepstack: VisualTarget = Field(default_factory=VisualTarget)
 
     def enabled_targets(self) -> dict[str, VisualTarget]:
-        return {name: t for name, t in (("vit", self.vit), ("aligner", self.aligner), ("deepstack", self.deepstack))
-                if t.enabled and t.weight > 0}
+        return {
+            name: t
+            for name, t in (("vit", self.vit), ("aligner", self.aligner), ("deepstack", self.deepstack))
+            if t.enabled and t.weight > 0
+        }
 
 
 class GkdConfig(BaseModel):
@@ -36,8 +39,12 @@ class GkdConfig(BaseModel):
     beta: float = Field(0.5, ge=0, le=1, description="JSD interpolation: 0 forward KL, 1 reverse KL.")
     sft_alpha: float = Field(0.0, ge=0, description="Weight of the ground-truth cross-entropy term.")
     llm_kd_weight: float = Field(1.0, ge=0, description="Weight of the LM distillation term; 0 disables it.")
-    lmbda: float = Field(0.0, ge=0, le=1, description="Share of on-policy (student-generated) batches; 0 = forward-only.")
-    seq_kd: bool = Field(False, description="Teacher-generated sequences; not supported by the backend (must stay false).")
+    lmbda: float = Field(
+        0.0, ge=0, le=1, description="Share of on-policy (student-generated) batches; 0 = forward-only."
+    )
+    seq_kd: bool = Field(
+        False, description="Teacher-generated sequences; not supported by the backend (must stay false)."
+    )
     temperature: float = Field(1.0, gt=0)
     max_completion_length: int = Field(512, gt=0, description="Generation budget of on-policy batches.")
     logits_topk: int | None = Field(None, gt=0, description="Distil on the teacher's top-k logits only.")

@@ -16,8 +16,9 @@ from typing import Any
 CHUNK = 512
 
 
-def bounded_jsd(student_logits: Any, teacher_output: Any, labels: Any, beta: float, temperature: float,
-                chunk: int = CHUNK) -> Any:
+def bounded_jsd(
+    student_logits: Any, teacher_output: Any, labels: Any, beta: float, temperature: float, chunk: int = CHUNK
+) -> Any:
     """Mean generalised JSD over supervised positions (labels already shifted: -100 = not scored)."""
     from swift.rlhf_trainers.gkd_loss import _align_vocab, extract_active
     from torch.utils.checkpoint import checkpoint

@@ -50,19 +50,31 @@ def make_gkd_trainer_cls(base: type) -> type:
                 return None
             if self.vlmdata_visual is None:
                 student = self.accelerator.unwrap_model(model)
-                teacher = None if self.teacher_model is None else self.accelerator.unwrap_model(self.teacher_model)
+                teacher = (
+                    None if self.teacher_model is None else self.accelerator.unwrap_model(self.teacher_model)
+                )
                 self.vlmdata_visual = VisualKD(student, teacher, targets)
             return self.vlmdata_visual
 
-        def _vlmdata_teacher_forward(self, model: Any, inputs: dict[str, Any], visual: VisualKD | None) -> Any:
+        def _vlmdata_teacher_forward(
+            self, model: Any, inputs: dict[str, Any], visual: VisualKD | None
+        ) -> Any:
             side = visual.side("teacher") if visual is not None else contextlib.nullcontext()
             kwargs = self.args.gradient_checkpointing_kwargs
             if self.teacher_model is None:  # LoRA student distilled from its own frozen base
                 unwrapped = self.accelerator.unwrap_model(model)
-                adapter = unwrapped.disable_adapter() if self._teacher_use_disable_adapter else contextlib.nullcontext()
+                adapter = (
+                    unwrapped.disable_adapter()
+                    if self._teacher_use_disable_adapter
+                    else contextlib.nullcontext()
+                )
                 with torch.no_grad(), adapter, disable_gradient_checkpointing(model, kwargs), side:
                     return model(**inputs)
-            load = self.load_teacher_model_context() if self.args.offload_teacher_model else contextlib.nullcontext()
+            load = (
+                self.load_teacher_model_context()
+                if self.args.offload_teacher_model
+                else contextlib.nullcontext()
+            )
             with torch.no_grad(), load, disable_gradient_checkpointing(self.teacher_model, kwargs), side:
                 return self.teacher_model(**inputs)
 
@@ -76,10 +88,17 @@ def make_gkd_trainer_cls(base: type) -> type:
 
         def _vlmdata_metric(self, name: str, value: Any) -> None:
             mode = "train" if self.model.training else "eval"
-            self.custom_metrics[mode][name].update(value.detach().float() if hasattr(value, "detach") else value)
+            self.custom_metrics[mode][name].update(
+                value.detach().float() if hasattr(value, "detach") else value
+            )
 
-        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
-                         num_items_in_batch: Any = None) -> Any:
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
             rl = self.vlmdata_rl
             model_inputs = inputs["model_inputs"]
             gkd_batch = inputs["gkd_batch"]
@@ -101,8 +120,11 @@ def make_gkd_trainer_cls(base: type) -> type:
                 t_fwd = {k: v for k, v in teacher_inputs.items() if k != "labels"}
                 teacher = self._vlmdata_teacher_forward(model, t_fwd, visual)
                 if rl.llm_kd_weight > 0:
-                    jsd = self._compute_jsd_loss(logits, TeacherOutput(full_logits=teacher.logits,
-                                                                       labels=teacher_inputs["labels"]), labels)
+                    jsd = self._compute_jsd_loss(
+                        logits,
+                        TeacherOutput(full_logits=teacher.logits, labels=teacher_inputs["labels"]),
+                        labels,
+                    )
                     weighted = rl.llm_kd_weight * jsd
                     loss = loss + weighted
                     self._vlmdata_metric("llm_kd_loss", weighted)
@@ -120,7 +142,9 @@ def make_gkd_trainer_cls(base: type) -> type:
                 self._vlmdata_metric("token_acc", token_accuracy(logits, labels))
             return (loss, outputs) if return_outputs else loss
 
-        def prediction_step(self, model: Any, inputs: Any, prediction_loss_only: bool, ignore_keys: Any = None) -> Any:
+        def prediction_step(
+            self, model: Any, inputs: Any, prediction_loss_only: bool, ignore_keys: Any = None
+        ) -> Any:
             """Evaluation skips the teacher: cross-entropy and token accuracy on the ground truth only."""
             lmbda: float = self.lmbda  # type: ignore[has-type]  # set by ms-swift's __init__
             self.lmbda = 0.0  # evaluation reads the dataset, never student generations
@@ -142,7 +166,9 @@ class VlmdataGkdPipeline(VlmdataPipelineMixin, SwiftRLHF):
     def _prepare_dataset(self) -> list[Any]:
         rl = self.vlmdata_plan.config.rlhf
         budget = rl.max_completion_length if rl.lmbda > 0 else 0
-        return [open_rows(self, split, prompt_only=False, completion_budget=budget) for split in ("train", "val")]
+        return [
+            open_rows(self, split, prompt_only=False, completion_budget=budget) for split in ("train", "val")
+        ]
 
     def build_trainer(self, train_dataset: Any, val_dataset: Any) -> Any:
         from swift.trainers import TrainerFactory
@@ -151,8 +177,14 @@ class VlmdataGkdPipeline(VlmdataPipelineMixin, SwiftRLHF):
         self.prepare_vlmdata_model(train_dataset)
         trainer_cls: Any = make_gkd_trainer_cls(TrainerFactory.get_trainer_cls(args))
         trainer_cls.vlmdata_rl = self.vlmdata_plan.config.rlhf
-        trainer = trainer_cls(model=self.model, args=args.training_args, template=self.template,
-                              train_dataset=train_dataset, eval_dataset=val_dataset, **self._get_trainer_kwargs())
+        trainer = trainer_cls(
+            model=self.model,
+            args=args.training_args,
+            template=self.template,
+            train_dataset=train_dataset,
+            eval_dataset=val_dataset,
+            **self._get_trainer_kwargs(),
+        )
         trainer.shuffle_dataset = False  # the data stream is already in its deterministic, seeded order
         targs = trainer.args
         per_step = targs.per_device_train_batch_size * targs.world_size * targs.gradient_accumulation_steps

@@ -69,7 +69,9 @@ class VisualKD:
 
                 from vlmdata.errors import VlmdataError
 
-                raise VlmdataError(VISUAL_TARGET_MISSING, f"visual KD target {name!r}: no matching module in the model")
+                raise VlmdataError(
+                    VISUAL_TARGET_MISSING, f"visual KD target {name!r}: no matching module in the model"
+                )
             for _, module in found[name]:
                 self._handles.append(module.register_forward_hook(self._hook(name, fixed_side)))
 

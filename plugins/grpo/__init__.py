@@ -27,7 +27,9 @@ def _problem(config: Any, key: str, message: str, fix: str) -> Any:
 
 class GrpoPlugin(TrainerPlugin):
     name: ClassVar[str] = "grpo"
-    description: ClassVar[str] = "GRPO with rule-based rewards from the reward library, on ms-swift, in-process"
+    description: ClassVar[str] = (
+        "GRPO with rule-based rewards from the reward library, on ms-swift, in-process"
+    )
     config_model = GrpoConfig
 
     def validate(self, config: Any) -> list[Any]:
@@ -37,25 +39,44 @@ class GrpoPlugin(TrainerPlugin):
         problems = []
         unknown = [r for r in rl.reward_funcs if r not in REWARDS]
         if unknown:
-            problems.append(_problem(config, "reward_funcs", f"unknown reward(s) {unknown}",
-                                     "choose from: " + ", ".join(sorted(REWARDS))))
+            problems.append(
+                _problem(
+                    config,
+                    "reward_funcs",
+                    f"unknown reward(s) {unknown}",
+                    "choose from: " + ", ".join(sorted(REWARDS)),
+                )
+            )
         gbs = self.generation_batch_size(config)
         if gbs % rl.num_generations:
-            problems.append(_problem(
-                config, "generation_batch_size",
-                f"generation_batch_size {gbs} is not divisible by num_generations {rl.num_generations}",
-                "make generation_batch_size a multiple of num_generations"))
+            problems.append(
+                _problem(
+                    config,
+                    "generation_batch_size",
+                    f"generation_batch_size {gbs} is not divisible by num_generations {rl.num_generations}",
+                    "make generation_batch_size a multiple of num_generations",
+                )
+            )
         per_round = config.training.per_device_train_batch_size * config.training.world_size
         if gbs % per_round:
-            problems.append(_problem(
-                config, "generation_batch_size",
-                f"generation_batch_size {gbs} is not a multiple of per_device_train_batch_size x world size ({per_round})",
-                "make it a multiple of the per-step batch across all GPUs"))
+            problems.append(
+                _problem(
+                    config,
+                    "generation_batch_size",
+                    f"generation_batch_size {gbs} is not a multiple of per_device_train_batch_size x world size ({per_round})",
+                    "make it a multiple of the per-step batch across all GPUs",
+                )
+            )
         if rl.max_completion_length >= config.global_max_length:
-            problems.append(_problem(config, "max_completion_length",
-                                     f"max_completion_length {rl.max_completion_length} leaves no room for the prompt "
-                                     f"within global_max_length {config.global_max_length}",
-                                     "lower max_completion_length or raise global_max_length"))
+            problems.append(
+                _problem(
+                    config,
+                    "max_completion_length",
+                    f"max_completion_length {rl.max_completion_length} leaves no room for the prompt "
+                    f"within global_max_length {config.global_max_length}",
+                    "lower max_completion_length or raise global_max_length",
+                )
+            )
         return problems
 
     @staticmethod
@@ -93,7 +114,9 @@ class GrpoPlugin(TrainerPlugin):
         )
         # GRPO repeats each prompt num_generations times through ms-swift's own sampler; the prompt stream is
         # the first epoch's deterministic order, so length grouping does not apply.
-        plan.notes.append("GRPO reads prompts in the deterministic order of the data stream; length grouping is off")
+        plan.notes.append(
+            "GRPO reads prompts in the deterministic order of the data stream; length grouping is off"
+        )
         return plan
 
     def run(self, plan: TrainPlan, extra_callbacks: list[Any] | None = None) -> TrainResult:

@@ -8,11 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class GrpoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reward_funcs: list[str] = Field(..., min_length=1, description="Names from the reward library (docs/rewards.md).")
+    reward_funcs: list[str] = Field(
+        ..., min_length=1, description="Names from the reward library (docs/rewards.md)."
+    )
     reward_weights: list[float] | None = Field(None, description="One weight per reward; default all 1.0.")
     num_generations: int = Field(4, ge=2, description="Completions per prompt (the group size).")
     generation_batch_size: int | None = Field(
-        None, gt=0, description="Completions generated per generation round; default per_device_train_batch_size x world x accumulation."
+        None,
+        gt=0,
+        description="Completions generated per generation round; default per_device_train_batch_size x world x accumulation.",
     )
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -22,7 +26,9 @@ class GrpoConfig(BaseModel):
     epsilon: float = Field(0.2, gt=0)
     scale_rewards: bool = True
     rollout_dump_steps: int | None = Field(
-        None, gt=0, description="Every N steps write prompts, completions, references and rewards to rollouts/step-N.jsonl."
+        None,
+        gt=0,
+        description="Every N steps write prompts, completions, references and rewards to rollouts/step-N.jsonl.",
     )
 
     @model_validator(mode="after")

@@ -42,7 +42,9 @@ class RewardAdapter:
         if records is None:
             from vlmdata_plugins.rewards.codes import NO_REFERENCE
 
-            raise VlmdataError(NO_REFERENCE, "GRPO rows lack `vlmdata_record`; rewards cannot see the reference")
+            raise VlmdataError(
+                NO_REFERENCE, "GRPO rows lack `vlmdata_record`; rewards cannot see the reference"
+            )
         out = []
         for completion, raw in zip(completions, records, strict=True):
             text = completion if isinstance(completion, str) else str(completion)
@@ -76,12 +78,23 @@ def make_grpo_trainer_cls(base: type) -> type:
                 prompt = s.messages[:-1]
                 row = {
                     "step": int(self.state.global_step),
-                    "prompt": [{"role": m["role"], "content": m["content"] if isinstance(m["content"], str)
-                                else [c.get("text", "<image>") if c.get("type") == "text" else "<image>"
-                                      for c in m["content"]]} for m in prompt],
+                    "prompt": [
+                        {
+                            "role": m["role"],
+                            "content": m["content"]
+                            if isinstance(m["content"], str)
+                            else [
+                                c.get("text", "<image>") if c.get("type") == "text" else "<image>"
+                                for c in m["content"]
+                            ],
+                        }
+                        for m in prompt
+                    ],
                     "completion": s.messages[-1]["content"],
                     "reference": s.extra.get("solution"),
-                    "rewards": {n: float(rewards[i, j]) for j, n in enumerate(names)} if i < len(rewards) else {},
+                    "rewards": {n: float(rewards[i, j]) for j, n in enumerate(names)}
+                    if i < len(rewards)
+                    else {},
                 }
                 rows.append(json.dumps(row, ensure_ascii=False, default=str))
             out = Path(self.args.output_dir) / "rollouts" / f"step-{self.state.global_step}.jsonl"
@@ -96,7 +109,9 @@ def make_grpo_trainer_cls(base: type) -> type:
 class VlmdataGrpoPipeline(VlmdataPipelineMixin, SwiftRLHF):
     def _prepare_dataset(self) -> list[Any]:
         budget = self.vlmdata_plan.config.rlhf.max_completion_length
-        return [open_rows(self, split, prompt_only=True, completion_budget=budget) for split in ("train", "val")]
+        return [
+            open_rows(self, split, prompt_only=True, completion_budget=budget) for split in ("train", "val")
+        ]
 
     def build_trainer(self, train_dataset: Any, val_dataset: Any) -> Any:
         from swift.trainers import TrainerFactory
@@ -104,11 +119,19 @@ class VlmdataGrpoPipeline(VlmdataPipelineMixin, SwiftRLHF):
         args = self.args
         self.prepare_vlmdata_model(train_dataset)
         trainer_cls = make_grpo_trainer_cls(TrainerFactory.get_trainer_cls(args))
-        trainer = trainer_cls(model=self.model, args=args.training_args, template=self.template,
-                              train_dataset=train_dataset, eval_dataset=val_dataset, **self._get_trainer_kwargs())
+        trainer = trainer_cls(
+            model=self.model,
+            args=args.training_args,
+            template=self.template,
+            train_dataset=train_dataset,
+            eval_dataset=val_dataset,
+            **self._get_trainer_kwargs(),
+        )
         trainer.vlmdata_dump_steps = self.vlmdata_plan.config.rlhf.rollout_dump_steps
         targs = trainer.args
-        prompts_per_step = args.generation_batch_size // args.num_generations * max(1, targs.gradient_accumulation_steps)
+        prompts_per_step = (
+            args.generation_batch_size // args.num_generations * max(1, targs.gradient_accumulation_steps)
+        )
         return self.finish_trainer(trainer, len(train_dataset) / max(1, prompts_per_step))
 
 

@@ -28,7 +28,9 @@ def get_reward(name: str) -> RewardFn:
     try:
         return REWARDS[name]
     except KeyError:
-        raise VlmdataError(UNKNOWN_REWARD, f"unknown reward {name!r}", hint="known rewards: " + ", ".join(sorted(REWARDS))) from None
+        raise VlmdataError(
+            UNKNOWN_REWARD, f"unknown reward {name!r}", hint="known rewards: " + ", ".join(sorted(REWARDS))
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,11 @@ def record_context(record: Mapping[str, Any]) -> RecordContext:
 
     name = record_metadata(record).get("_template")
     if not name:
-        raise VlmdataError(NO_TEMPLATE, "record has no metadata._template: the expected format is unknown", value=record.get("id"))
+        raise VlmdataError(
+            NO_TEMPLATE,
+            "record has no metadata._template: the expected format is unknown",
+            value=record.get("id"),
+        )
     tpl = get_template(name)
     domain = record_domain(tpl, record) if tpl.header else None
     return RecordContext(tpl.name, tpl.mode, domain, tpl.header, is_irrelevant(record))

@@ -24,7 +24,9 @@ def _reference(record: Mapping[str, Any]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def summary_reward(name: str) -> Callable[[Callable[[str, Mapping[str, Any], RecordContext], float]], RewardFn]:
+def summary_reward(
+    name: str,
+) -> Callable[[Callable[[str, Mapping[str, Any], RecordContext], float]], RewardFn]:
     """Register a summary reward; on an irrelevant record every summary reward is 1 for exactly 无关图片, else 0."""
 
     def wrap(fn: Callable[[str, Mapping[str, Any], RecordContext], float]) -> RewardFn:

@@ -38,12 +38,23 @@ def sft_plan(config: Any, plugin: str = "sft") -> TrainPlan:
     if config.training.effective_batch_size is not None:
         real = ga * world * config.training.per_device_train_batch_size
         if real != config.training.effective_batch_size:
-            notes.append(f"effective_batch_size {config.training.effective_batch_size} is not a multiple of "
-                         f"per_device_train_batch_size x world_size; the run uses {real}")
-    backend = build_swift_args(config, gradient_accumulation_steps=ga, has_val=has_val_data(config), notes=notes)
-    return TrainPlan(plugin=plugin, config=config, output_dir=Path(config.training.output_dir),
-                     backend_args=backend, env=image_env_for(config.template), world_size=world,
-                     gradient_accumulation_steps=ga, notes=notes)
+            notes.append(
+                f"effective_batch_size {config.training.effective_batch_size} is not a multiple of "
+                f"per_device_train_batch_size x world_size; the run uses {real}"
+            )
+    backend = build_swift_args(
+        config, gradient_accumulation_steps=ga, has_val=has_val_data(config), notes=notes
+    )
+    return TrainPlan(
+        plugin=plugin,
+        config=config,
+        output_dir=Path(config.training.output_dir),
+        backend_args=backend,
+        env=image_env_for(config.template),
+        world_size=world,
+        gradient_accumulation_steps=ga,
+        notes=notes,
+    )
 
 
 class SftPlugin(TrainerPlugin):

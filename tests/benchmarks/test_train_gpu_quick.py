@@ -26,13 +26,28 @@ def test_model_config_is_the_published_qwen3_vl_2b() -> None:
 
     cfg = qwen3_vl_2b_config()
     t, v = cfg.text_config, cfg.vision_config
-    assert (t.hidden_size, t.num_hidden_layers, t.num_attention_heads, t.num_key_value_heads, t.head_dim,
-            t.intermediate_size, t.vocab_size) == (2048, 28, 16, 8, 128, 6144, 151936)
+    assert (
+        t.hidden_size,
+        t.num_hidden_layers,
+        t.num_attention_heads,
+        t.num_key_value_heads,
+        t.head_dim,
+        t.intermediate_size,
+        t.vocab_size,
+    ) == (2048, 28, 16, 8, 128, 6144, 151936)
     assert t.rope_parameters["mrope_section"] == [24, 20, 20] and t.rope_parameters["mrope_interleaved"]
     assert t.rope_parameters["rope_theta"] == 5000000.0 and cfg.tie_word_embeddings
-    assert (v.depth, v.hidden_size, v.intermediate_size, v.num_heads, v.patch_size, v.spatial_merge_size,
-            v.temporal_patch_size, v.out_hidden_size, v.num_position_embeddings) == (
-        24, 1024, 4096, 16, 16, 2, 2, 2048, 2304)
+    assert (
+        v.depth,
+        v.hidden_size,
+        v.intermediate_size,
+        v.num_heads,
+        v.patch_size,
+        v.spatial_merge_size,
+        v.temporal_patch_size,
+        v.out_hidden_size,
+        v.num_position_embeddings,
+    ) == (24, 1024, 4096, 16, 16, 2, 2, 2048, 2304)
     assert list(v.deepstack_visual_indexes) == [5, 11, 17]
     with torch.device("meta"):
         model = Qwen3VLForConditionalGeneration(cfg)
@@ -43,8 +58,11 @@ def test_model_config_is_the_published_qwen3_vl_2b() -> None:
 def test_summaries_drop_warmup_and_pool_repeats() -> None:
     from benchmarks.train_gpu.runs import pooled, ratio, summarise
 
-    run = {"step_seconds": [9.0, 2.0, 2.0, 4.0], "real_tokens": [100, 80, 60, 120],
-           "padded_tokens": [100, 100, 100, 160]}
+    run = {
+        "step_seconds": [9.0, 2.0, 2.0, 4.0],
+        "real_tokens": [100, 80, 60, 120],
+        "padded_tokens": [100, 100, 100, 160],
+    }
     s = summarise(run, warmup=1)
     assert s["steps_measured"] == 3 and s["step_seconds_median"] == 2.0
     assert s["real_tokens_per_second"] == pytest.approx(260 / 8.0)
@@ -63,9 +81,22 @@ def test_quick_run_on_cpu(tiny_model_dir: Path, tmp_path: Path) -> None:
     work.mkdir()
     (work / "student").symlink_to(tiny_model_dir, target_is_directory=True)
     env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "train_gpu.py"), "--quick", "--steps", "2", "--warmup", "1",
-           "--skip-gkd", "--runs", "sft_random,swift,sft_grouped", "--out", str(tmp_path / "out"),
-           "--work", str(work)]
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "train_gpu.py"),
+        "--quick",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--skip-gkd",
+        "--runs",
+        "sft_random,swift,sft_grouped",
+        "--out",
+        str(tmp_path / "out"),
+        "--work",
+        str(work),
+    ]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]

@@ -30,8 +30,14 @@ def test_base_layer_is_below_everything(tmp_path: Path) -> None:
 
 
 def test_named_lists_merge_by_name_and_empty_clears(tmp_path: Path) -> None:
-    _w(tmp_path / "b.yaml", "targets:\n  - {name: x, ratio: 1.0, data: d1}\n  - {name: y, ratio: 0.5, data: d2}\nsources:\n  - {name: s, data: d3}\n")
-    top = _w(tmp_path / "t.yaml", "extends: b.yaml\ntargets:\n  - {name: y, ratio: 0.25}\n  - {name: z, data: d4}\nsources: []\n")
+    _w(
+        tmp_path / "b.yaml",
+        "targets:\n  - {name: x, ratio: 1.0, data: d1}\n  - {name: y, ratio: 0.5, data: d2}\nsources:\n  - {name: s, data: d3}\n",
+    )
+    top = _w(
+        tmp_path / "t.yaml",
+        "extends: b.yaml\ntargets:\n  - {name: y, ratio: 0.25}\n  - {name: z, data: d4}\nsources: []\n",
+    )
     data = load_layered(top, merge_lists_by_name=("targets", "sources")).data
     assert data["targets"] == [
         {"name": "x", "ratio": 1.0, "data": "d1"},

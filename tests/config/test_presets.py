@@ -39,7 +39,14 @@ LEAVES = [p for p in _all_presets() if p.resolve() not in _layers()]
 
 def test_presets_exist() -> None:
     names = {str(p.relative_to(CONFIGS)) for p in _all_presets()}
-    for required in ("base.yaml", "sft/lora.yaml", "sft/full.yaml", "sft/stage1_aligner.yaml", "sft/stage2_llm.yaml", "demo/sft.yaml"):
+    for required in (
+        "base.yaml",
+        "sft/lora.yaml",
+        "sft/full.yaml",
+        "sft/stage1_aligner.yaml",
+        "sft/stage2_llm.yaml",
+        "demo/sft.yaml",
+    ):
         assert required in names
 
 
@@ -53,7 +60,9 @@ def test_preset_opens_with_purpose_and_launch_comment(preset: Path) -> None:
         header.append(line)
     assert len(header) >= 2, f"{preset} must open with a comment block (purpose + how to launch)"
     text = " ".join(header)
-    assert "vlmdata " in text or "extend" in text, f"{preset}: the opening comment should say how to launch or use it"
+    assert "vlmdata " in text or "extend" in text, (
+        f"{preset}: the opening comment should say how to launch or use it"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +88,15 @@ def _overlay(
     training: dict = {"output_dir": str(tmp / "run")}
     if (merged.get("data") or {}).get("fusion"):
         fusion = tmp / "fusion.yaml"
-        fusion.write_text(yaml.safe_dump({"targets": [{"name": "tiny", "data": str(data), "ratio": 1.0}]}), encoding="utf-8")
+        fusion.write_text(
+            yaml.safe_dump({"targets": [{"name": "tiny", "data": str(data), "ratio": 1.0}]}), encoding="utf-8"
+        )
         overlay["data"] = {"fusion": str(fusion)}
     else:
-        overlay["data"] = {"train": [str(data)], **({"val": [str(data)]} if (merged.get("data") or {}).get("val") else {})}
+        overlay["data"] = {
+            "train": [str(data)],
+            **({"val": [str(data)]} if (merged.get("data") or {}).get("val") else {}),
+        }
     for key in ("resume_from_checkpoint", "init_from_checkpoint"):
         if (merged.get("training") or {}).get(key):
             checkpoint = tmp / "earlier" / "checkpoint-1"

@@ -11,7 +11,12 @@ from vlmdata.contract.models import Record
 
 
 def rec(**over):
-    base = {"images": ["a.jpg"], "width": 100, "height": 80, "objects": [{"desc": "类别=BBU设备", "bbox_2d": [1, 2, 30, 40]}]}
+    base = {
+        "images": ["a.jpg"],
+        "width": 100,
+        "height": 80,
+        "objects": [{"desc": "类别=BBU设备", "bbox_2d": [1, 2, 30, 40]}],
+    }
     base.update(over)
     return json.dumps(base, ensure_ascii=False).encode()
 
@@ -45,15 +50,45 @@ CASES = [
     (rec(objects=[{"desc": "a\tb", "bbox_2d": [1, 1, 9, 9]}]), "VD116", "objects[0].desc"),
     (rec(objects=[{"desc": "", "bbox_2d": [1, 1, 9, 9]}]), "VD116", "objects[0].desc"),
     (rec(objects=[{"desc": "a", "bbox_2d": [1, 1, 9, 9], "colour": "red"}]), "VD112", "objects[0].colour"),
-    (rec(objects=[{"desc": "a", "bbox_2d": [1, 1, 9, 9], "image_index": 1}]), "VD120", "objects[0].image_index"),
+    (
+        rec(objects=[{"desc": "a", "bbox_2d": [1, 1, 9, 9], "image_index": 1}]),
+        "VD120",
+        "objects[0].image_index",
+    ),
     (rec(labels=[]), "VD112", "labels"),
-    (rec(summary="{\"统计\": [}"), "VD401", "summary"),
+    (rec(summary='{"统计": [}'), "VD401", "summary"),
     (rec(metadata={"a": [1, {"b": 2}]}, summary="无关图片", objects=[]), None, None),
-    (json.dumps({"messages": [{"role": "user", "content": "<image> hi"}], "images": ["a.jpg"], "width": 4, "height": 4}).encode(), None, None),
-    (json.dumps({"messages": [{"role": "user", "content": "<image><image> hi"}], "images": ["a.jpg"], "width": 4, "height": 4}).encode(), "VD400", "messages[0].content"),
+    (
+        json.dumps(
+            {
+                "messages": [{"role": "user", "content": "<image> hi"}],
+                "images": ["a.jpg"],
+                "width": 4,
+                "height": 4,
+            }
+        ).encode(),
+        None,
+        None,
+    ),
+    (
+        json.dumps(
+            {
+                "messages": [{"role": "user", "content": "<image><image> hi"}],
+                "images": ["a.jpg"],
+                "width": 4,
+                "height": 4,
+            }
+        ).encode(),
+        "VD400",
+        "messages[0].content",
+    ),
     (json.dumps({"messages": [{"role": "robot", "content": "hi"}]}).encode(), "VD402", "messages[0].role"),
     (b'{"images": ["a.jpg"], "width": NaN, "height": 4, "summary": "x"}', "VD113", "width"),
-    (b'{"images": ["a.jpg"], "width": 4, "height": 4, "objects": [{"desc": "a", "bbox_2d": [0, 0, Infinity, 1]}]}', "VD113", "objects[0].bbox_2d[2]"),
+    (
+        b'{"images": ["a.jpg"], "width": 4, "height": 4, "objects": [{"desc": "a", "bbox_2d": [0, 0, Infinity, 1]}]}',
+        "VD113",
+        "objects[0].bbox_2d[2]",
+    ),
     (b"[1, 2]", "VD102", None),
     (b'{"images": ', "VD101", None),
     (b'{"images": ["\xff.jpg"]}', "VD100", None),
@@ -71,7 +106,13 @@ def test_rule(line: bytes, code: str | None, field: str | None) -> None:
 
 
 def test_all_issues_of_a_record_are_reported() -> None:
-    line = rec(objects=[{"desc": "a", "bbox_2d": [9, 1, 1, 9]}, {"desc": "b", "poly": [1, 1, 2, 2]}, {"desc": "c", "line": [5, 5, 5, 5]}])
+    line = rec(
+        objects=[
+            {"desc": "a", "bbox_2d": [9, 1, 1, 9]},
+            {"desc": "b", "poly": [1, 1, 2, 2]},
+            {"desc": "c", "line": [5, 5, 5, 5]},
+        ]
+    )
     _, issues = explain_line(line)
     assert [(i.code, i.field) for i in issues] == [
         ("VD200", "objects[0].bbox_2d"),
@@ -82,4 +123,8 @@ def test_all_issues_of_a_record_are_reported() -> None:
 
 def test_valid_record_round_trips() -> None:
     r = Record.model_validate_json(rec())
-    assert r.objects is not None and r.objects[0].kind == "bbox_2d" and r.objects[0].points == [1.0, 2.0, 30.0, 40.0]
+    assert (
+        r.objects is not None
+        and r.objects[0].kind == "bbox_2d"
+        and r.objects[0].points == [1.0, 2.0, 30.0, 40.0]
+    )

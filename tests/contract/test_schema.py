@@ -25,7 +25,16 @@ def test_schema_command_prints_schema(capsys) -> None:
     assert main(["schema"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["title"] == "vlmdata record (contract v1)"
-    assert set(printed["properties"]) == {"id", "images", "width", "height", "objects", "summary", "messages", "metadata"}
+    assert set(printed["properties"]) == {
+        "id",
+        "images",
+        "width",
+        "height",
+        "objects",
+        "summary",
+        "messages",
+        "metadata",
+    }
     assert printed["additionalProperties"] is False
     obj = printed["$defs"]["Object"]
     assert {"desc", "bbox_2d", "poly", "line", "image_index"} <= set(obj["properties"])

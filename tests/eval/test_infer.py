@@ -19,19 +19,44 @@ def test_infer_then_eval(tmp_path: Path, tiny_model_dir: Path) -> None:
     Image.new("RGB", (96, 64), (200, 30, 30)).save(img)
     meta = json.dumps({"_template": "target_dense_bbu"})
     records = [
-        {"id": f"r{i}", "images": [str(img)], "width": 96, "height": 64, "metadata": meta,
-         "objects": [{"desc": "类别=BBU设备", "kind": "bbox_2d", "points": [4, 4, 40, 40]}]}
+        {
+            "id": f"r{i}",
+            "images": [str(img)],
+            "width": 96,
+            "height": 64,
+            "metadata": meta,
+            "objects": [{"desc": "类别=BBU设备", "kind": "bbox_2d", "points": [4, 4, 40, 40]}],
+        }
         for i in range(3)
     ]
     gt = save_records(records, tmp_path / "gt")
     preds = tmp_path / "preds.jsonl"
-    assert main(["infer", str(gt), "--model", str(tiny_model_dir), "--out", str(preds), "--batch-size", "2", "--max-new-tokens", "8"]) == 0
+    assert (
+        main(
+            [
+                "infer",
+                str(gt),
+                "--model",
+                str(tiny_model_dir),
+                "--out",
+                str(preds),
+                "--batch-size",
+                "2",
+                "--max-new-tokens",
+                "8",
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in preds.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == ["r0", "r1", "r2"]
     assert all(r["template"] == "target_dense_bbu" and isinstance(r["completion"], str) for r in rows)
     # identical inputs under greedy decoding give identical outputs, batched or not
     assert rows[0]["completion"] == rows[1]["completion"] == rows[2]["completion"]
-    assert main(["eval", str(preds), "--gt", str(gt), "--format", "json", "--out", str(tmp_path / "r.json")]) == 0
+    assert (
+        main(["eval", str(preds), "--gt", str(gt), "--format", "json", "--out", str(tmp_path / "r.json")])
+        == 0
+    )
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert report["dense"]["records"] == 3 and 0.0 <= report["dense"]["parse_failure_rate"] <= 1.0
 
@@ -39,10 +64,21 @@ def test_infer_then_eval(tmp_path: Path, tiny_model_dir: Path) -> None:
 def test_infer_on_unlabelled_records(tmp_path: Path, tiny_model_dir: Path) -> None:
     img = tmp_path / "b.png"
     Image.new("RGB", (64, 64), (10, 200, 30)).save(img)
-    record = {"id": "u0", "images": [str(img)], "width": 64, "height": 64, "objects": [],
-              "metadata": json.dumps({"_template": "summary_bbu"})}  # no summary: nothing to render as a target
+    record = {
+        "id": "u0",
+        "images": [str(img)],
+        "width": 64,
+        "height": 64,
+        "objects": [],
+        "metadata": json.dumps({"_template": "summary_bbu"}),
+    }  # no summary: nothing to render as a target
     data = save_records([record], tmp_path / "unlabelled")
     preds = tmp_path / "p.jsonl"
-    assert main(["infer", str(data), "--model", str(tiny_model_dir), "--out", str(preds), "--max-new-tokens", "4"]) == 0
+    assert (
+        main(
+            ["infer", str(data), "--model", str(tiny_model_dir), "--out", str(preds), "--max-new-tokens", "4"]
+        )
+        == 0
+    )
     row = json.loads(preds.read_text(encoding="utf-8"))
     assert row["id"] == "u0" and row["template"] == "summary_bbu"

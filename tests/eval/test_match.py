@@ -47,7 +47,9 @@ def test_dense_scores_hand_computed() -> None:
         PredObject("类别=标签", "bbox_2d", [500, 500, 600, 600]),
     ]
     preds = [
-        PredObject("类别=BBU设备,品牌=中兴,可见性=完整", "bbox_2d", [0, 0, 100, 100]),  # exact, right category
+        PredObject(
+            "类别=BBU设备,品牌=中兴,可见性=完整", "bbox_2d", [0, 0, 100, 100]
+        ),  # exact, right category
         PredObject("类别=螺丝", "bbox_2d", [500, 500, 600, 650]),  # IoU 10000/15000 = 0.667, wrong category
     ]
     s = score_dense(preds, refs)

@@ -31,13 +31,28 @@ def test_strict_dense() -> None:
     ("text", "ok", "strict", "needle"),
     [
         ('{"object_1": {"desc": "person", "poly": [0, 0, 10, 0, 10, 10]}}', True, False, "flat list"),
-        ('{"object_1": {"desc": "a", "bbox_2d": [1, 2, 3, 4]}, "object_1": {"desc": "b", "bbox_2d": [1, 2, 3, 4]}}', False, False, "duplicate key"),
-        ('{"object_1": {"desc": "a", "bbox_2d": [1, 2, 3, 4], "poly": [[0, 0], [1, 0], [1, 1]]}}', False, False, "exactly one geometry"),
+        (
+            '{"object_1": {"desc": "a", "bbox_2d": [1, 2, 3, 4]}, "object_1": {"desc": "b", "bbox_2d": [1, 2, 3, 4]}}',
+            False,
+            False,
+            "duplicate key",
+        ),
+        (
+            '{"object_1": {"desc": "a", "bbox_2d": [1, 2, 3, 4], "poly": [[0, 0], [1, 0], [1, 1]]}}',
+            False,
+            False,
+            "exactly one geometry",
+        ),
         ('{"object_1": {"desc": "a", "bbox_2d": [5, 2, 3, 4]}}', False, False, "inverted"),
         ('{"object_1": {"desc": "a", "bbox_2d": [1, 2, 3, 1001]}}', False, False, "outside 0–1000"),
         ('{"object_2": {"desc": "a", "bbox_2d": [1, 2, 3, 4]}}', True, False, "object_1..object_N"),
         ('{"object_1": {"desc": "a", "line": [[0, 0], [9, 9]]}}', True, False, "line_points missing"),
-        ('{"object_1": {"desc": "a", "line_points": 3, "line": [[0, 0], [9, 9]]}}', False, False, "line_points 3"),
+        (
+            '{"object_1": {"desc": "a", "line_points": 3, "line": [[0, 0], [9, 9]]}}',
+            False,
+            False,
+            "line_points 3",
+        ),
         ('{"object_1": {"desc": "a", "bbox_2d": [1, 2, 3, 4]', False, False, "does not parse"),
         ("", False, False, "empty"),
         ("a\nb\nc", False, False, "1 or 2 lines"),
@@ -62,7 +77,11 @@ def test_summary_parsing_and_facts() -> None:
     text = '<DOMAIN=RRU>, <TASK=SUMMARY>\n{"统计": [{"类别": "天线", "品牌": {"华为": 2, "中兴": 1}}, {"类别": "螺丝", "可见性": {"完整": 3}}]}'
     s = parse_summary(text)
     assert s.ok and s.header == ("RRU", "SUMMARY")
-    assert summary_facts(s.data) == {("天线", "品牌", "华为"): 2, ("天线", "品牌", "中兴"): 1, ("螺丝", "可见性", "完整"): 3}
+    assert summary_facts(s.data) == {
+        ("天线", "品牌", "华为"): 2,
+        ("天线", "品牌", "中兴"): 1,
+        ("螺丝", "可见性", "完整"): 3,
+    }
     assert summary_total(s.data) == 6
     assert parse_summary("无关图片").irrelevant
     assert parse_summary('<DOMAIN=RRU>, <TASK=SUMMARY>\n{"统计": [], "统计": []}').duplicate_keys
@@ -73,4 +92,7 @@ def test_summary_parsing_and_facts() -> None:
 def test_desc_tokens() -> None:
     assert desc_category("类别=BBU设备,品牌=华为|中兴") == "BBU设备"
     assert desc_category("person") == "person"
-    assert desc_attributes("类别=BBU设备,品牌=华为|中兴,可见性=完整") == {"品牌": frozenset({"华为", "中兴"}), "可见性": frozenset({"完整"})}
+    assert desc_attributes("类别=BBU设备,品牌=华为|中兴,可见性=完整") == {
+        "品牌": frozenset({"华为", "中兴"}),
+        "可见性": frozenset({"完整"}),
+    }

@@ -32,17 +32,40 @@ def make_dataset(root: Path) -> Path:
     box = {"desc": "类别=BBU设备,可见性=完整", "kind": "bbox_2d", "points": [4, 4, 30, 40], "image_index": 0}
     line = {"desc": "类别=光纤", "kind": "line", "points": [60, 2, 10, 40], "image_index": 0}
     poly = {"desc": "类别=螺丝", "kind": "poly", "points": [40, 10, 50, 10, 45, 20], "image_index": 1}
-    chat = [{"role": "user", "content": "<image>图中有几个BBU设备？"}, {"role": "assistant", "content": "图中有1个BBU设备。"}]
+    chat = [
+        {"role": "user", "content": "<image>图中有几个BBU设备？"},
+        {"role": "assistant", "content": "图中有1个BBU设备。"},
+    ]
     records = [
         {"id": "dense1", "images": [img[0]], "width": 64, "height": 48, "objects": [box, line]},
         {"id": "dense2", "images": [img[1], img[2]], "width": 64, "height": 48, "objects": [box, poly]},
-        {"id": "sum", "images": [img[3]], "width": 64, "height": 48, "objects": [box], "summary": SUMMARY,
-         "metadata": {"_template": "summary_bbu"}},
-        {"id": "irr", "images": [img[4]], "width": 64, "height": 48, "objects": [], "summary": "无关图片",
-         "metadata": {"_template": "summary_bbu"}},
+        {
+            "id": "sum",
+            "images": [img[3]],
+            "width": 64,
+            "height": 48,
+            "objects": [box],
+            "summary": SUMMARY,
+            "metadata": {"_template": "summary_bbu"},
+        },
+        {
+            "id": "irr",
+            "images": [img[4]],
+            "width": 64,
+            "height": 48,
+            "objects": [],
+            "summary": "无关图片",
+            "metadata": {"_template": "summary_bbu"},
+        },
         {"id": "chat", "images": [img[5]], "width": 64, "height": 48, "objects": [], "messages": chat},
-        {"id": "capped", "images": [big], "width": 256, "height": 192, "objects": [box],
-         "metadata": {"max_pixels": 4096}},
+        {
+            "id": "capped",
+            "images": [big],
+            "width": 256,
+            "height": 192,
+            "objects": [box],
+            "metadata": {"max_pixels": 4096},
+        },
     ]
     return save_records(records, root / "ds")
 
@@ -61,7 +84,9 @@ def test_export_writes_swift_standard_lines(tmp_path: Path) -> None:
     ds = load_dataset(ds_path)
     assert [r["id"] for r in rows] == ds["id"]
     for row, rec in zip(rows, ds, strict=True):
-        assert set(row) == {"messages", "images", "id"} | ({"chat_template_kwargs"} if rec["id"] == "capped" else set())
+        assert set(row) == {"messages", "images", "id"} | (
+            {"chat_template_kwargs"} if rec["id"] == "capped" else set()
+        )
         assert all(isinstance(m["content"], str) for m in row["messages"])
         user = next(m["content"] for m in row["messages"] if m["role"] == "user")
         assert user.count("<image>") == len(row["images"]) == len(rec["images"])
@@ -77,8 +102,10 @@ def test_export_writes_swift_standard_lines(tmp_path: Path) -> None:
     assert by_id["dense1"]["messages"][-1]["content"].startswith("<DOMAIN=RRU>, <TASK=DETECTION>\n")
     assert by_id["sum"]["messages"][-1]["content"] == "<DOMAIN=BBU>, <TASK=SUMMARY>\n" + SUMMARY
     assert by_id["irr"]["messages"][-1]["content"] == "无关图片"
-    assert by_id["chat"]["messages"] == [{"role": "user", "content": "<image>图中有几个BBU设备？"},
-                                         {"role": "assistant", "content": "图中有1个BBU设备。"}]
+    assert by_id["chat"]["messages"] == [
+        {"role": "user", "content": "<image>图中有几个BBU设备？"},
+        {"role": "assistant", "content": "图中有1个BBU设备。"},
+    ]
     assert by_id["capped"]["chat_template_kwargs"] == {"min_pixels": 3072, "max_pixels": 4096}
     assert not list(out.parent.glob(".tmp-*"))
     again = tmp_path / "again.jsonl"
@@ -92,7 +119,9 @@ def test_export_prints_the_plain_swift_command(tmp_path: Path, capsys: pytest.Ca
 
     ds_path = make_dataset(tmp_path / "d")
     cfg = tmp_path / "run.yaml"
-    cfg.write_text("template: {name: target_dense_bbu, max_pixels: 65536, min_pixels: 4096}\n", encoding="utf-8")
+    cfg.write_text(
+        "template: {name: target_dense_bbu, max_pixels: 65536, min_pixels: 4096}\n", encoding="utf-8"
+    )
     out = tmp_path / "train.jsonl"
     assert main(["export", str(ds_path), "--out", str(out), "--config", str(cfg)]) == 0
     env = backend_image_env(TemplateConfig(max_pixels=65536, min_pixels=4096))
@@ -106,8 +135,11 @@ def test_export_prints_the_plain_swift_command(tmp_path: Path, capsys: pytest.Ca
 def test_export_takes_template_and_system_from_the_run_config(tmp_path: Path) -> None:
     ds_path = make_dataset(tmp_path / "d")
     cfg = tmp_path / "run.yaml"
-    cfg.write_text("model: {path: /nonexistent/model}\ntemplate: {name: source_dense, system: Be brief.}\n"
-                   f"data: {{train: [{ds_path}]}}\n", encoding="utf-8")
+    cfg.write_text(
+        "model: {path: /nonexistent/model}\ntemplate: {name: source_dense, system: Be brief.}\n"
+        f"data: {{train: [{ds_path}]}}\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "train.jsonl"
     assert main(["export", str(ds_path), "--out", str(out), "--config", str(cfg)]) == 0
     rows = {r["id"]: r for r in read_jsonl(out)}
@@ -116,7 +148,9 @@ def test_export_takes_template_and_system_from_the_run_config(tmp_path: Path) ->
     assert rows["sum"]["messages"][-1]["content"].startswith("<DOMAIN=BBU>, <TASK=SUMMARY>")
 
 
-def test_export_refuses_missing_images_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_export_refuses_missing_images_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     ds_path = make_dataset(tmp_path / "d")
     (tmp_path / "d" / "i2.png").unlink()
     out = tmp_path / "train.jsonl"
@@ -139,7 +173,9 @@ def test_export_refuses_missing_images_and_writes_nothing(tmp_path: Path, capsys
 
 
 @pytest.mark.train
-def test_swift_encodes_the_export_like_the_in_process_conversation(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_swift_encodes_the_export_like_the_in_process_conversation(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """ms-swift's template encode of an exported line equals its encode of `build_messages` (item form)."""
     pytest.importorskip("vlmdata.models.tiny")
     tiny = request.getfixturevalue("tiny_model_dir")
@@ -181,11 +217,27 @@ def test_plain_ms_swift_trains_on_the_export(tmp_path: Path, request: pytest.Fix
     out = tmp_path / "train.jsonl"
     export_dataset(ds_path, out, template="target_dense_bbu")
     args = SftArguments(
-        model=str(tiny), model_type="qwen3_vl", check_model=False, dataset=[str(out)], tuner_type="lora",
-        max_steps=2, per_device_train_batch_size=2, gradient_accumulation_steps=1, learning_rate=1e-3,
-        output_dir=str(tmp_path / "run"), save_steps=2, logging_steps=1, report_to=[], dataset_num_proc=1,
-        torch_dtype="float32", split_dataset_ratio=0.0, add_version=False, seed=0,
-        strict=True, max_length=4096, dataloader_num_workers=0,
+        model=str(tiny),
+        model_type="qwen3_vl",
+        check_model=False,
+        dataset=[str(out)],
+        tuner_type="lora",
+        max_steps=2,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-3,
+        output_dir=str(tmp_path / "run"),
+        save_steps=2,
+        logging_steps=1,
+        report_to=[],
+        dataset_num_proc=1,
+        torch_dtype="float32",
+        split_dataset_ratio=0.0,
+        add_version=False,
+        seed=0,
+        strict=True,
+        max_length=4096,
+        dataloader_num_workers=0,
     )
     result = sft_main(args)
     losses = [h["loss"] for h in result["log_history"] if "loss" in h]

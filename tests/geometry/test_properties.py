@@ -111,5 +111,11 @@ def test_fast_path_sends_repeated_vertices_to_the_exact_path():
     assert quick is None
     exact = transform_object("line", line, m, (W, H), bbox_rotation="poly")
     assert len(exact.pieces) == 1 and len(exact.pieces[0][1]) == 2
-    box_then_line = move_inside(["bbox_2d", "line"], [np.array([[1.0, 1.0], [5.0, 5.0]]), np.array([[5.0, 5.0], [9.0, 9.0]])], m, (W, H), "poly")
+    box_then_line = move_inside(
+        ["bbox_2d", "line"],
+        [np.array([[1.0, 1.0], [5.0, 5.0]]), np.array([[5.0, 5.0], [9.0, 9.0]])],
+        m,
+        (W, H),
+        "poly",
+    )
     assert all(q is not None for q in box_then_line)  # a repeat across two objects is no repeat

@@ -22,7 +22,12 @@ def test_roundtrip_and_concat(tmp_path: Path) -> None:
     from datasets import concatenate_datasets
 
     save_records([_rec(0), _rec(1)], tmp_path / "a")
-    chat = {"id": "c", "messages": [{"role": "user", "content": "hi"}], "source_file": "b.jsonl", "source_line": 1}
+    chat = {
+        "id": "c",
+        "messages": [{"role": "user", "content": "hi"}],
+        "source_file": "b.jsonl",
+        "source_line": 1,
+    }
     save_records([chat], tmp_path / "b")
     a, b = load_dataset(tmp_path / "a"), load_dataset(tmp_path / "b")
     both = concatenate_datasets([a, b])

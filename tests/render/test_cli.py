@@ -33,7 +33,9 @@ def test_prompts_show_prints_the_exact_prompt(images: int, capsys: pytest.Captur
     assert data["user_prompt"] == t.prompt(images) and data["system"] == t.system
     assert main(["prompts", "show", "target_dense_bbu"]) == 0
     text = capsys.readouterr().out
-    assert get_template("target_dense_bbu").prompt(1) in text and get_template("target_dense_bbu").system in text
+    assert (
+        get_template("target_dense_bbu").prompt(1) in text and get_template("target_dense_bbu").system in text
+    )
 
 
 def test_prompts_show_unknown_is_a_usage_error(capsys: pytest.CaptureFixture) -> None:
@@ -51,6 +53,9 @@ def test_targets_do_not_depend_on_the_hash_seed() -> None:
     outs = set()
     for seed in ("0", "1", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        outs.add(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                env=env, cwd=ROOT).stdout)
+        outs.add(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=ROOT
+            ).stdout
+        )
     assert len(outs) == 1

@@ -21,12 +21,29 @@ from vlmdata.render.grid import to_grid
 
 
 def obj(desc: str, kind: str, points: list[float], image_index: int = 0) -> dict:
-    return {"desc": desc, "kind": kind, "points": points, "image_index": image_index, "attributes": None, "metadata": None}
+    return {
+        "desc": desc,
+        "kind": kind,
+        "points": points,
+        "image_index": image_index,
+        "attributes": None,
+        "metadata": None,
+    }
 
 
 def rec(objects: list[dict], **kw: object) -> dict:
-    base = {"id": "x", "images": ["/i/a.jpg"], "width": 640, "height": 480, "objects": objects, "summary": None,
-            "messages": None, "metadata": "{}", "source_file": "f.jsonl", "source_line": 3}
+    base = {
+        "id": "x",
+        "images": ["/i/a.jpg"],
+        "width": 640,
+        "height": 480,
+        "objects": objects,
+        "summary": None,
+        "messages": None,
+        "metadata": "{}",
+        "source_file": "f.jsonl",
+        "source_line": 3,
+    }
     base.update(kw)
     return base
 
@@ -95,15 +112,24 @@ def test_source_dense_has_no_header_and_objects_override() -> None:
     r = rec([obj("person", "bbox_2d", [0, 0, 64, 48])])
     assert render_target(r, "source_dense") == '{"object_1": {"desc": "person", "bbox_2d": [0, 0, 100, 100]}}'
     moved = [obj("person", "bbox_2d", [64, 48, 128, 96])]
-    assert render_target(r, "source_dense", objects=moved) == '{"object_1": {"desc": "person", "bbox_2d": [100, 100, 200, 200]}}'
+    assert (
+        render_target(r, "source_dense", objects=moved)
+        == '{"object_1": {"desc": "person", "bbox_2d": [100, 100, 200, 200]}}'
+    )
     assert render_target(r, "source_dense", objects=[]) == "{}"
 
 
 def test_resolve_template_rules() -> None:
     plain = rec([])
     assert resolve_template(plain, "source_dense") == "source_dense"
-    assert resolve_template({**plain, "metadata": '{"_template": "summary_rru"}'}, "source_dense") == "summary_rru"
-    chat = {**plain, "messages": '[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]'}
+    assert (
+        resolve_template({**plain, "metadata": '{"_template": "summary_rru"}'}, "source_dense")
+        == "summary_rru"
+    )
+    chat = {
+        **plain,
+        "messages": '[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]',
+    }
     assert resolve_template(chat, "target_dense_bbu") == "chat"
     assert resolve_template({**plain, "messages": []}, "source_dense") == "source_dense"
     assert resolve_template({**plain, "messages": "[]"}, "source_dense") == "source_dense"
@@ -126,7 +152,9 @@ def test_summary_template_keeps_its_prompt_on_irrelevant_records() -> None:
     assert b[-1]["content"] == '<DOMAIN=BBU>, <TASK=SUMMARY>\n{"统计": []}'
 
 
-PLACEHOLDER = re.compile(r"\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}|\{\{|\}\}|<(?!DOMAIN=|TASK=)[A-Za-z_ ]+>|TODO|XXX|\$\{")
+PLACEHOLDER = re.compile(
+    r"\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}|\{\{|\}\}|<(?!DOMAIN=|TASK=)[A-Za-z_ ]+>|TODO|XXX|\$\{"
+)
 
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
@@ -146,7 +174,10 @@ def test_build_messages_layout_and_images() -> None:
     r = rec([obj("a", "bbox_2d", [0, 0, 10, 10])], images=["/i/a.jpg", "/i/b.jpg"])
     msgs = build_messages(r, "source_dense")
     assert [m["role"] for m in msgs] == ["system", "user", "assistant"]
-    assert msgs[1]["content"][:2] == [{"type": "image", "image": "/i/a.jpg"}, {"type": "image", "image": "/i/b.jpg"}]
+    assert msgs[1]["content"][:2] == [
+        {"type": "image", "image": "/i/a.jpg"},
+        {"type": "image", "image": "/i/b.jpg"},
+    ]
     assert msgs[1]["content"][2] == {"type": "text", "text": get_template("source_dense").prompt(2)}
     pil_like = [object(), object()]
     msgs = build_messages(r, "source_dense", images=pil_like, system="")
@@ -162,9 +193,11 @@ def test_build_messages_layout_and_images() -> None:
 
 
 def test_chat_normalisation_round_trips_to_swift_strings() -> None:
-    msgs = [{"role": "system", "content": "sys"},
-            {"role": "user", "content": "<image>left <image>right<image>"},
-            {"role": "assistant", "content": "ok"}]
+    msgs = [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "<image>left <image>right<image>"},
+        {"role": "assistant", "content": "ok"},
+    ]
     r = rec([], images=["/a", "/b", "/c"], messages=json.dumps(msgs))
     built = build_messages(r, "chat")
     flat, imgs = to_swift_standard(built)
@@ -180,8 +213,8 @@ def test_chat_normalisation_round_trips_to_swift_strings() -> None:
     ("record_kw", "template", "code"),
     [
         ({}, "target_dense", "VD411"),
-        ({"metadata": "{\"domain\": \"B<U\"}"}, "summary", "VD411"),
-        ({"metadata": "{\"domain\": \"generic\"}"}, "target_dense", "VD411"),
+        ({"metadata": '{"domain": "B<U"}'}, "summary", "VD411"),
+        ({"metadata": '{"domain": "generic"}'}, "target_dense", "VD411"),
         ({}, "summary_bbu", "VD412"),
         ({"summary": "{not json"}, "summary_bbu", "VD413"),
         ({"summary": '{"统计": [], "统计": []}'}, "summary_bbu", "VD413"),
@@ -216,7 +249,11 @@ def test_prompt_only_needs_no_label_and_equals_the_training_prefix() -> None:
     prompt = build_messages(unlabelled, "summary_rru", prompt_only=True)
     labelled = build_messages({**unlabelled, "summary": '{"统计": []}'}, "summary_rru")
     assert prompt == labelled[:-1]
-    chat = [{"role": "user", "content": "<image>q1"}, {"role": "assistant", "content": "a1"},
-            {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a2"}]
+    chat = [
+        {"role": "user", "content": "<image>q1"},
+        {"role": "assistant", "content": "a1"},
+        {"role": "user", "content": "q2"},
+        {"role": "assistant", "content": "a2"},
+    ]
     r = rec([], messages=json.dumps(chat))
     assert build_messages(r, "chat", prompt_only=True) == build_messages(r, "chat")[:-1]

@@ -30,10 +30,17 @@ def test_build_summary_counts_values_and_sorts() -> None:
         d("类别=螺丝"),
     ]
     got = build_summary(objects, "BBU")
-    assert got == {"统计": [
-        {"类别": "BBU设备", "可见性": {"完整": 1, "部分": 1}, "品牌": {"中兴": 1, "华为": 1}, "端口": {"光口": 2, "电口": 1}},
-        {"类别": "螺丝", "可见性": {"完整": 1}},
-    ]}
+    assert got == {
+        "统计": [
+            {
+                "类别": "BBU设备",
+                "可见性": {"完整": 1, "部分": 1},
+                "品牌": {"中兴": 1, "华为": 1},
+                "端口": {"光口": 2, "电口": 1},
+            },
+            {"类别": "螺丝", "可见性": {"完整": 1}},
+        ]
+    }
     assert list(got["统计"][0]) == ["类别", "可见性", "品牌", "端口"]
     assert summary_json(got).startswith('{"统计": [{"类别": "BBU设备", "可见性": {"完整": 1, "部分": 1}')
 
@@ -44,11 +51,15 @@ def test_build_summary_rru_groups_and_plain_descs() -> None:
     assert got["分组统计"] == {"2": 2, "10": 1}
     assert got["统计"][0] == {"类别": "RRU设备", "组": {"10": 1, "2": 2}}
     assert "分组统计" not in build_summary(objects, "BBU")
-    assert build_summary([d("person"), d("car"), d("person")], None) == {"统计": [{"类别": "car"}, {"类别": "person"}]}
+    assert build_summary([d("person"), d("car"), d("person")], None) == {
+        "统计": [{"类别": "car"}, {"类别": "person"}]
+    }
     assert build_summary([], "BBU") == {"统计": []}
 
 
-@pytest.mark.parametrize("desc", ["品牌=华为,类别=BBU设备", "类别=BBU设备,品牌", "类别=BBU设备,品牌=", "类别=a,类别=b", "  "])
+@pytest.mark.parametrize(
+    "desc", ["品牌=华为,类别=BBU设备", "类别=BBU设备,品牌", "类别=BBU设备,品牌=", "类别=a,类别=b", "  "]
+)
 def test_build_summary_rejects_bad_descs(desc: str) -> None:
     with pytest.raises(VlmdataError) as err:
         build_summary([d(desc)], "BBU")
@@ -76,8 +87,14 @@ def test_validate_summary_reports_every_problem() -> None:
     bad = {"统计": [{"类别": "a", "k": {"v": 1.5}}, {"类别": "a"}, {"k": {}}, 3], "备注": "x", "extra": 1}
     problems = validate_summary(bad, None)
     joined = "\n".join(problems)
-    for part in ["count must be a non-negative integer", "listed twice", "missing 类别", "must be an object",
-                 "备注: must be a list", "extra: unexpected top key"]:
+    for part in [
+        "count must be a non-negative integer",
+        "listed twice",
+        "missing 类别",
+        "must be an object",
+        "备注: must be a list",
+        "extra: unexpected top key",
+    ]:
         assert part in joined
     assert validate_summary({"统计": [], "备注": ["ok"]}, "BBU") == []
     assert validate_summary({"统计": [], "备注": ["ok"]}, "RRU") != []
@@ -101,7 +118,9 @@ def test_parse_summary_target() -> None:
 
 
 def _jsonl(path: Path, rows: list) -> bytes:
-    data = "".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows).encode()
+    data = "".join(
+        (r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows
+    ).encode()
     path.write_bytes(data)
     return data
 
@@ -109,8 +128,17 @@ def _jsonl(path: Path, rows: list) -> bytes:
 def test_summarize_jsonl_fills_missing_and_keeps_the_rest(tmp_path: Path) -> None:
     kept = '{"id": "k",   "objects": [], "summary": "{\\"统计\\": []}"}'
     rows = [
-        {"id": "a", "images": ["a.jpg"], "width": 10, "height": 10, "metadata": {"domain": "rru"},
-         "objects": [{"desc": "类别=RRU设备,组=1", "bbox_2d": [0, 0, 5, 5]}, {"desc": "类别=RRU设备,组=1", "poly": [0, 0, 5, 0, 5, 5]}]},
+        {
+            "id": "a",
+            "images": ["a.jpg"],
+            "width": 10,
+            "height": 10,
+            "metadata": {"domain": "rru"},
+            "objects": [
+                {"desc": "类别=RRU设备,组=1", "bbox_2d": [0, 0, 5, 5]},
+                {"desc": "类别=RRU设备,组=1", "poly": [0, 0, 5, 0, 5, 5]},
+            ],
+        },
         kept,
         {"id": "i", "images": ["i.jpg"], "width": 10, "height": 10, "objects": [], "summary": "无关图片"},
         "",
@@ -130,14 +158,19 @@ def test_summarize_jsonl_fills_missing_and_keeps_the_rest(tmp_path: Path) -> Non
     assert json.loads(out.read_text(encoding="utf-8").split("\n")[1])["summary"] == '{"统计": []}'
 
 
-def test_summarize_reports_all_problems_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_summarize_reports_all_problems_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     src = tmp_path / "in.jsonl"
-    _jsonl(src, [
-        {"id": "a", "objects": [{"desc": "品牌=华为", "bbox_2d": [0, 0, 1, 1]}]},
-        "{broken",
-        {"id": "c", "objects": [], "summary": '{"统计": 1}'},
-        {"id": "ok", "objects": [{"desc": "类别=x", "bbox_2d": [0, 0, 1, 1]}]},
-    ])
+    _jsonl(
+        src,
+        [
+            {"id": "a", "objects": [{"desc": "品牌=华为", "bbox_2d": [0, 0, 1, 1]}]},
+            "{broken",
+            {"id": "c", "objects": [], "summary": '{"统计": 1}'},
+            {"id": "ok", "objects": [{"desc": "类别=x", "bbox_2d": [0, 0, 1, 1]}]},
+        ],
+    )
     out = tmp_path / "out.jsonl"
     assert main(["summarize", str(src), "--out", str(out)]) == 1
     captured = capsys.readouterr()
@@ -155,7 +188,14 @@ def test_summarize_arrow_dataset(tmp_path: Path) -> None:
 
     objs = [{"desc": "类别=BBU设备,可见性=完整", "kind": "bbox_2d", "points": [0, 0, 5, 5], "image_index": 0}]
     recs = [
-        {"id": "a", "images": ["/x/a.jpg"], "width": 10, "height": 10, "objects": objs, "metadata": {"domain": "bbu"}},
+        {
+            "id": "a",
+            "images": ["/x/a.jpg"],
+            "width": 10,
+            "height": 10,
+            "objects": objs,
+            "metadata": {"domain": "bbu"},
+        },
         {"id": "b", "images": ["/x/b.jpg"], "width": 10, "height": 10, "objects": [], "summary": "无关图片"},
     ]
     save_records(recs, tmp_path / "ds")

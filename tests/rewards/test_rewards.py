@@ -14,7 +14,10 @@ SUMMARY_LINE = json.dumps(SUMMARY, ensure_ascii=False)
 RRU_SUMMARY = {"id": "s1", "summary": SUMMARY_LINE, "metadata": json.dumps({"_template": "summary_rru"})}
 IRRELEVANT = {"id": "s2", "summary": "无关图片", "metadata": json.dumps({"_template": "summary_rru"})}
 HEADER = "<DOMAIN=RRU>, <TASK=SUMMARY>"
-HALF = json.dumps({"统计": [{"类别": "天线", "品牌": {"华为": 1}}, {"类别": "螺丝", "可见性": {"部分": 1}}]}, ensure_ascii=False)
+HALF = json.dumps(
+    {"统计": [{"类别": "天线", "品牌": {"华为": 1}}, {"类别": "螺丝", "可见性": {"部分": 1}}]},
+    ensure_ascii=False,
+)
 REORDERED = json.dumps({"统计": [SUMMARY["统计"][1], SUMMARY["统计"][0]]}, ensure_ascii=False)
 
 # (reward, completion, record, expected)
@@ -40,10 +43,10 @@ SUMMARY_TABLE = [
     ("summary_format", f"<DOMAIN=BBU>, <TASK=SUMMARY>\n{SUMMARY_LINE}", RRU_SUMMARY, 1.0),
     ("summary_parse", f"<DOMAIN=BBU>, <TASK=SUMMARY>\n{SUMMARY_LINE}", RRU_SUMMARY, 1.0),
     # malformed JSON after a correct header: negative parse reward
-    ("summary_parse", f"{HEADER}\n{{\"统计\": [", RRU_SUMMARY, -1.0),
-    ("summary_format", f"{HEADER}\n{{\"统计\": [", RRU_SUMMARY, 0.0),
-    ("summary_objects_total", f"{HEADER}\n{{\"统计\": [", RRU_SUMMARY, 0.0),
-    ("summary_content_f1", f"{HEADER}\n{{\"统计\": [", RRU_SUMMARY, 0.0),
+    ("summary_parse", f'{HEADER}\n{{"统计": [', RRU_SUMMARY, -1.0),
+    ("summary_format", f'{HEADER}\n{{"统计": [', RRU_SUMMARY, 0.0),
+    ("summary_objects_total", f'{HEADER}\n{{"统计": [', RRU_SUMMARY, 0.0),
+    ("summary_content_f1", f'{HEADER}\n{{"统计": [', RRU_SUMMARY, 0.0),
     # malformed with a wrong header: 0, not negative
     ("summary_parse", "<DOMAIN=X>\n{nope", RRU_SUMMARY, 0.0),
     # duplicate keys
@@ -71,21 +74,34 @@ SUMMARY_TABLE = [
 BOX = {"desc": "类别=BBU设备,品牌=华为,可见性=完整", "kind": "bbox_2d", "points": [100, 100, 300, 300]}
 LINE = {"desc": "类别=线缆", "kind": "line", "points": [500, 800, 900, 800]}
 DENSE = {
-    "id": "d1", "images": ["x.jpg"], "width": 1000, "height": 1000, "objects": [BOX, LINE],
+    "id": "d1",
+    "images": ["x.jpg"],
+    "width": 1000,
+    "height": 1000,
+    "objects": [BOX, LINE],
     "metadata": json.dumps({"_template": "target_dense_bbu"}),
 }
 GENERIC = {
-    "id": "d2", "images": ["x.jpg"], "width": 1000, "height": 1000,
+    "id": "d2",
+    "images": ["x.jpg"],
+    "width": 1000,
+    "height": 1000,
     "objects": [{"desc": "person", "kind": "bbox_2d", "points": [0, 0, 100, 100]}],
     "metadata": json.dumps({"_template": "source_dense"}),
 }
 DH = "<DOMAIN=BBU>, <TASK=DETECTION>"
-EXACT = json.dumps({
-    "object_1": {"desc": BOX["desc"], "bbox_2d": [100, 100, 300, 300]},
-    "object_2": {"desc": "类别=线缆", "line_points": 2, "line": [[500, 800], [900, 800]]},
-}, ensure_ascii=False)
+EXACT = json.dumps(
+    {
+        "object_1": {"desc": BOX["desc"], "bbox_2d": [100, 100, 300, 300]},
+        "object_2": {"desc": "类别=线缆", "line_points": 2, "line": [[500, 800], [900, 800]]},
+    },
+    ensure_ascii=False,
+)
 # the box shifted right by 50 → IoU 150*200/(2*40000-30000) = 0.6; wrong 品牌; line missing
-SHIFTED = json.dumps({"object_1": {"desc": "类别=BBU设备,品牌=中兴,可见性=完整", "bbox_2d": [150, 100, 350, 300]}}, ensure_ascii=False)
+SHIFTED = json.dumps(
+    {"object_1": {"desc": "类别=BBU设备,品牌=中兴,可见性=完整", "bbox_2d": [150, 100, 350, 300]}},
+    ensure_ascii=False,
+)
 # F2 at thresholds .50/.55/.60 (tp 1, P 1, R .5): 5*.5/(4*.5+1)... = 5*1*.5/(4*1+.5) = 2.5/4.5; else 0
 F2_SHIFTED = 3 * (2.5 / 4.5) / 10
 
@@ -97,7 +113,12 @@ DENSE_TABLE = [
     ("dense_attr_recall", f"{DH}\n{EXACT}", DENSE, 1.0),
     ("dense_loc_fbeta", f"{DH}\n{SHIFTED}", DENSE, F2_SHIFTED),
     ("dense_cat_f1", f"{DH}\n{SHIFTED}", DENSE, 2 * (1.0 * 0.5) / 1.5),
-    ("dense_attr_recall", f"{DH}\n{SHIFTED}", DENSE, 1 / 2),  # 可见性=完整 of {品牌=华为, 可见性=完整}; 线缆 has none
+    (
+        "dense_attr_recall",
+        f"{DH}\n{SHIFTED}",
+        DENSE,
+        1 / 2,
+    ),  # 可见性=完整 of {品牌=华为, 可见性=完整}; 线缆 has none
     # wrong domain in the header
     ("dense_format", f"<DOMAIN=RRU>, <TASK=DETECTION>\n{EXACT}", DENSE, 0.0),
     # header missing where one is expected
@@ -105,19 +126,39 @@ DENSE_TABLE = [
     ("dense_parse", EXACT, DENSE, 0.0),
     ("dense_loc_fbeta", EXACT, DENSE, 1.0),  # content still scored
     # flat list tolerated for scoring, not for the strict parse
-    ("dense_parse", f'{DH}\n{{"object_1": {{"desc": "类别=线缆", "line_points": 2, "line": [500, 800, 900, 800]}}}}', DENSE, 0.0),
+    (
+        "dense_parse",
+        f'{DH}\n{{"object_1": {{"desc": "类别=线缆", "line_points": 2, "line": [500, 800, 900, 800]}}}}',
+        DENSE,
+        0.0,
+    ),
     # duplicate keys, malformed, empty
-    ("dense_parse", f'{DH}\n{{"object_1": {{"desc": "a", "bbox_2d": [1, 2, 3, 4]}}, "object_1": {{"desc": "a", "bbox_2d": [1, 2, 3, 4]}}}}', DENSE, 0.0),
-    ("dense_loc_fbeta", f'{DH}\n{{"object_1": {{"desc": "a", "bbox_2d": [1, 2, 3, 4]}}, "object_1": {{"desc": "a", "bbox_2d": [1, 2, 3, 4]}}}}', DENSE, 0.0),
-    ("dense_format", f"{DH}\n{{\"object_1\": ", DENSE, 0.0),
-    ("dense_loc_fbeta", f"{DH}\n{{\"object_1\": ", DENSE, 0.0),
+    (
+        "dense_parse",
+        f'{DH}\n{{"object_1": {{"desc": "a", "bbox_2d": [1, 2, 3, 4]}}, "object_1": {{"desc": "a", "bbox_2d": [1, 2, 3, 4]}}}}',
+        DENSE,
+        0.0,
+    ),
+    (
+        "dense_loc_fbeta",
+        f'{DH}\n{{"object_1": {{"desc": "a", "bbox_2d": [1, 2, 3, 4]}}, "object_1": {{"desc": "a", "bbox_2d": [1, 2, 3, 4]}}}}',
+        DENSE,
+        0.0,
+    ),
+    ("dense_format", f'{DH}\n{{"object_1": ', DENSE, 0.0),
+    ("dense_loc_fbeta", f'{DH}\n{{"object_1": ', DENSE, 0.0),
     ("dense_format", "", DENSE, 0.0),
     ("dense_cat_f1", "", DENSE, 0.0),
     ("dense_attr_recall", "", DENSE, 0.0),
     # source_dense: no header wanted
     ("dense_format", json.dumps({"object_1": {"desc": "person", "bbox_2d": [0, 0, 100, 100]}}), GENERIC, 1.0),
     ("dense_parse", json.dumps({"object_1": {"desc": "person", "bbox_2d": [0, 0, 100, 100]}}), GENERIC, 1.0),
-    ("dense_format", DH + "\n" + json.dumps({"object_1": {"desc": "person", "bbox_2d": [0, 0, 100, 100]}}), GENERIC, 0.0),
+    (
+        "dense_format",
+        DH + "\n" + json.dumps({"object_1": {"desc": "person", "bbox_2d": [0, 0, 100, 100]}}),
+        GENERIC,
+        0.0,
+    ),
     ("dense_loc_fbeta", "{}", GENERIC, 0.0),
 ]
 
@@ -146,4 +187,6 @@ def test_rewards_doc_is_current() -> None:
     from vlmdata_plugins.rewards.registry import render_rewards_markdown
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "rewards.md"
-    assert doc.read_text(encoding="utf-8") == render_rewards_markdown(), "run `python -m vlmdata_plugins.rewards.registry > docs/rewards.md`"
+    assert doc.read_text(encoding="utf-8") == render_rewards_markdown(), (
+        "run `python -m vlmdata_plugins.rewards.registry > docs/rewards.md`"
+    )

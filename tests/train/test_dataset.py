@@ -16,7 +16,9 @@ from vlmdata.io.dataset import save_records
 from vlmdata.train.dataset import StreamBatchSampler, group_by_length, open_image, open_train_data
 
 
-def make_dataset(root: Path, name: str, n: int, lengths: list[int] | None = None, domain: str = "BBU") -> Path:
+def make_dataset(
+    root: Path, name: str, n: int, lengths: list[int] | None = None, domain: str = "BBU"
+) -> Path:
     (root / "images").mkdir(parents=True, exist_ok=True)
     records = []
     for i in range(n):
@@ -24,9 +26,14 @@ def make_dataset(root: Path, name: str, n: int, lengths: list[int] | None = None
         path = root / "images" / f"{name}_{i}.png"
         Image.new("RGB", (w, h), ((i * 37) % 255, 80, 120)).save(path)
         rec: dict[str, Any] = {
-            "id": f"{name}-{i}", "images": [str(path)], "width": w, "height": h,
+            "id": f"{name}-{i}",
+            "images": [str(path)],
+            "width": w,
+            "height": h,
             "objects": [{"desc": "螺丝", "kind": "bbox_2d", "points": [2.0, 3.0, 20.0 + i, 30.0]}],
-            "metadata": {"domain": domain}, "source_file": f"{name}.jsonl", "source_line": i + 1,
+            "metadata": {"domain": domain},
+            "source_file": f"{name}.jsonl",
+            "source_line": i + 1,
         }
         if lengths is not None:
             rec["length"] = lengths[i]
@@ -35,8 +42,12 @@ def make_dataset(root: Path, name: str, n: int, lengths: list[int] | None = None
 
 
 def run_config(tmp_path: Path, **sections: Any) -> RunConfig:
-    data = {"model": {"path": str(tmp_path / "model")}, "template": {"name": "target_dense_bbu"},
-            "global_max_length": 1000, "training": {"output_dir": str(tmp_path / "run"), "seed": 7}}
+    data = {
+        "model": {"path": str(tmp_path / "model")},
+        "template": {"name": "target_dense_bbu"},
+        "global_max_length": 1000,
+        "training": {"output_dir": str(tmp_path / "run"), "seed": 7},
+    }
     for key, value in sections.items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
     return RunConfig.model_validate(data)
@@ -46,7 +57,12 @@ def fake_encode(length_of: dict[str, int] | None = None):
     def encode(messages: list[dict[str, Any]], image_kwargs: dict[str, Any]) -> dict[str, Any]:
         text = messages[-1]["content"]
         ids = list(range(len(text)))
-        return {"input_ids": ids, "labels": ids, "length": (length_of or {}).get(text, len(ids)), "messages": messages}
+        return {
+            "input_ids": ids,
+            "labels": ids,
+            "length": (length_of or {}).get(text, len(ids)),
+            "messages": messages,
+        }
 
     return encode
 
@@ -94,7 +110,16 @@ def test_group_by_length_sorts_within_megabatches() -> None:
     lengths = np.array([5, 1, 9, 3, 7, 2, 8, 4, 6, 6, 1, 1, 2, 10, 3, 3])
     batches = group_by_length(lengths, 16, 2)  # mult = 16 // (4*2) = 2: mega-batches of 4 positions
     # each mega-batch sorted longest first (ties keep stream order); the batch with the maximum (10 at 13) leads
-    assert [b.tolist() for b in batches] == [[13, 14], [2, 0], [3, 1], [6, 4], [7, 5], [8, 9], [10, 11], [15, 12]]
+    assert [b.tolist() for b in batches] == [
+        [13, 14],
+        [2, 0],
+        [3, 1],
+        [6, 4],
+        [7, 5],
+        [8, 9],
+        [10, 11],
+        [15, 12],
+    ]
     plain = group_by_length(None, 5, 2)
     assert [b.tolist() for b in plain] == [[0, 1], [2, 3], [4]]
 
@@ -164,7 +189,9 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     clear.putpixel((0, 0), (10, 20, 30, 255))
     clear.save(tmp_path / "alpha.png")
     rgb = open_image(str(tmp_path / "alpha.png"), "r2", "ds")
-    assert rgb.mode == "RGB" and rgb.getpixel((0, 0)) == (10, 20, 30) and rgb.getpixel((1, 1)) == (255, 255, 255)
+    assert (
+        rgb.mode == "RGB" and rgb.getpixel((0, 0)) == (10, 20, 30) and rgb.getpixel((1, 1)) == (255, 255, 255)
+    )
 
 
 def test_augmentation_on_train_split_only(tmp_path: Path) -> None:
@@ -194,8 +221,15 @@ def test_fusion_stream_follows_the_plan(tmp_path: Path) -> None:
     t = make_dataset(tmp_path, "tgt", 6, lengths=[30] * 6)
     s = make_dataset(tmp_path, "src", 10, lengths=[20] * 10)
     fusion = tmp_path / "fusion.yaml"
-    fusion.write_text(json.dumps({"seed": 3, "targets": [{"name": "bbu", "data": str(t)}],
-                                  "sources": [{"name": "coco", "data": str(s), "ratio": 0.5}]}))
+    fusion.write_text(
+        json.dumps(
+            {
+                "seed": 3,
+                "targets": [{"name": "bbu", "data": str(t)}],
+                "sources": [{"name": "coco", "data": str(s), "ratio": 0.5}],
+            }
+        )
+    )
     data = open_train_data(run_config(tmp_path, data={"fusion": str(fusion)}))
     plan = plan_epoch(load_fusion_config(fusion), {"bbu": 6, "coco": 10}, 1)
     order = data.train.order(1)
@@ -218,7 +252,9 @@ def test_fused_dataset_keeps_per_record_sources(tmp_path: Path) -> None:
     tagged = save_records(rows, tmp_path / "tagged" / "data")
     plain = open_train_data(run_config(tmp_path, data={"train": [str(ds)]}))
     assert not plain.multi_source  # one dataset, no tags: per-dataset metrics would repeat train/loss
-    data = open_train_data(run_config(tmp_path, data={"train": [str(tagged)], "val": [str(ds.parent.parent / "fused" / "data")]}))
+    data = open_train_data(
+        run_config(tmp_path, data={"train": [str(tagged)], "val": [str(ds.parent.parent / "fused" / "data")]})
+    )
     assert data.multi_source and data.train.names == ["tagged"]
     samples = data.samples(fake_encode(), "train")
     assert samples is not None
@@ -235,8 +271,17 @@ def test_fusion_entry_may_name_a_jsonl(tmp_path: Path, monkeypatch: pytest.Monke
     lines = []
     for i in range(3):
         Image.new("RGB", (64, 48), (i * 60, 80, 120)).save(tmp_path / "img" / f"{i}.png")
-        lines.append(json.dumps({"id": f"j{i}", "images": [f"img/{i}.png"], "width": 64, "height": 48,
-                                 "objects": [{"desc": "螺丝", "bbox_2d": [2, 3, 20, 30]}]}))
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"j{i}",
+                    "images": [f"img/{i}.png"],
+                    "width": 64,
+                    "height": 48,
+                    "objects": [{"desc": "螺丝", "bbox_2d": [2, 3, 20, 30]}],
+                }
+            )
+        )
     jsonl = tmp_path / "raw.jsonl"
     jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
     fusion = tmp_path / "fusion.yaml"

@@ -23,9 +23,19 @@ def dense_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     for i in range(6):
         path = root / f"{i}.png"
         Image.new("RGB", (64 + 32 * (i % 2), 64), (40 * i, 90, 140)).save(path)
-        records.append({"id": f"d{i}", "images": [str(path)], "width": 64 + 32 * (i % 2), "height": 64,
-                        "objects": [{"desc": "类别=BBU设备,品牌=华为", "kind": "bbox_2d", "points": [2, 3, 30 + i, 40]}],
-                        "source_file": "d.jsonl", "source_line": i + 1})
+        records.append(
+            {
+                "id": f"d{i}",
+                "images": [str(path)],
+                "width": 64 + 32 * (i % 2),
+                "height": 64,
+                "objects": [
+                    {"desc": "类别=BBU设备,品牌=华为", "kind": "bbox_2d", "points": [2, 3, 30 + i, 40]}
+                ],
+                "source_file": "d.jsonl",
+                "source_line": i + 1,
+            }
+        )
     return save_records(records[:4], root / "train"), save_records(records[4:], root / "val")
 
 
@@ -37,18 +47,36 @@ def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-def _config(model: Path, teacher: Path, data: tuple[Path, Path], out: Path, steps: int = 2, **rlhf: Any) -> dict[str, Any]:
+def _config(
+    model: Path, teacher: Path, data: tuple[Path, Path], out: Path, steps: int = 2, **rlhf: Any
+) -> dict[str, Any]:
     return {
         "plugin": "gkd",
         "model": {"path": str(model), "dtype": "float32"},
         "template": {"name": "target_dense_bbu", "max_pixels": 64 * 64, "min_pixels": 32 * 32},
         "global_max_length": 1024,
         "data": {"train": [str(data[0])], "val": [str(data[1])]},
-        "tuner": {"train_type": "lora", "lora_dropout": 0.0, "lora_rank": 4, "lora_alpha": 8, "freeze_aligner": False},
-        "training": {"output_dir": str(out), "max_steps": steps, "per_device_train_batch_size": 2,
-                     "gradient_accumulation_steps": 1, "learning_rate": 5e-3, "logging_steps": 1,
-                     "save_steps": steps, "eval_steps": steps, "weight_decay": 0.0, "report_to": ["tensorboard"],
-                     "seed": 5, "gradient_checkpointing": False},
+        "tuner": {
+            "train_type": "lora",
+            "lora_dropout": 0.0,
+            "lora_rank": 4,
+            "lora_alpha": 8,
+            "freeze_aligner": False,
+        },
+        "training": {
+            "output_dir": str(out),
+            "max_steps": steps,
+            "per_device_train_batch_size": 2,
+            "gradient_accumulation_steps": 1,
+            "learning_rate": 5e-3,
+            "logging_steps": 1,
+            "save_steps": steps,
+            "eval_steps": steps,
+            "weight_decay": 0.0,
+            "report_to": ["tensorboard"],
+            "seed": 5,
+            "gradient_checkpointing": False,
+        },
         "rlhf": {"teacher_model": str(teacher), "sft_alpha": 0.5, **rlhf},
     }
 
@@ -60,38 +88,69 @@ def _train(tmp_path: Path, data: dict[str, Any]) -> tuple[Any, list[dict[str, An
     config = load_run_config(_write(tmp_path, data))
     plugin = get_plugin("gkd")
     result = plugin.run(plugin.plan(config))
-    rows = [json.loads(line) for line in (Path(data["training"]["output_dir"]) / "logging.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (Path(data["training"]["output_dir"]) / "logging.jsonl")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    ]
     return result, rows
 
 
-def test_metrics_with_teacher_and_visual_kd(tmp_path: Path, tiny_model_dir: Path, tiny_teacher_dir: Path,
-                                             dense_data: tuple[Path, Path]) -> None:
-    visual = {"vit": {"enabled": True, "distance": "cosine"}, "aligner": {"enabled": True},
-              "deepstack": {"enabled": True, "weight": 0.5}}
-    result, rows = _train(tmp_path, _config(tiny_model_dir, tiny_teacher_dir, dense_data, tmp_path / "run", visual_kd=visual))
+def test_metrics_with_teacher_and_visual_kd(
+    tmp_path: Path, tiny_model_dir: Path, tiny_teacher_dir: Path, dense_data: tuple[Path, Path]
+) -> None:
+    visual = {
+        "vit": {"enabled": True, "distance": "cosine"},
+        "aligner": {"enabled": True},
+        "deepstack": {"enabled": True, "weight": 0.5},
+    }
+    result, rows = _train(
+        tmp_path, _config(tiny_model_dir, tiny_teacher_dir, dense_data, tmp_path / "run", visual_kd=visual)
+    )
     steps = [r for r in rows if "train/loss" in r]
     assert len(steps) == 2
-    for key in ("train/loss", "train/sft_loss", "train/llm_kd_loss", "train/vision_kd_loss", "train/vision_kd_vit",
-                "train/vision_kd_aligner", "train/vision_kd_deepstack", "train/token_acc"):
+    for key in (
+        "train/loss",
+        "train/sft_loss",
+        "train/llm_kd_loss",
+        "train/vision_kd_loss",
+        "train/vision_kd_vit",
+        "train/vision_kd_aligner",
+        "train/vision_kd_deepstack",
+        "train/token_acc",
+    ):
         assert all(key in r and math.isfinite(r[key]) for r in steps), key
     assert all(not any(k.startswith("train/train") or k.startswith("train/eval") for k in r) for r in rows)
     evals = [r for r in rows if "eval/sft_loss" in r]
     assert evals and math.isfinite(evals[-1]["eval/sft_loss"]) and "eval/token_acc" in evals[-1]
-    assert not any("eval/llm_kd_loss" in r or "eval/vision_kd_loss" in r for r in rows), "evaluation must skip the teacher"
+    assert not any("eval/llm_kd_loss" in r or "eval/vision_kd_loss" in r for r in rows), (
+        "evaluation must skip the teacher"
+    )
     assert result.adapter_dir is not None and (result.adapter_dir / "adapter_config.json").is_file()
     saved = {p.name for p in result.adapter_dir.iterdir()}
     assert "model.safetensors" not in saved  # an adapter, and never the teacher
 
 
 def test_llm_kd_zero_against_own_base_and_weight_zero_drops_metric(
-        tmp_path: Path, tiny_model_dir: Path, dense_data: tuple[Path, Path]) -> None:
+    tmp_path: Path, tiny_model_dir: Path, dense_data: tuple[Path, Path]
+) -> None:
     # teacher == student: a LoRA student starts equal to its frozen base, so the first step's JSD is ~0
-    _, rows = _train(tmp_path, _config(tiny_model_dir, tiny_model_dir, dense_data, tmp_path / "same", steps=1))
+    _, rows = _train(
+        tmp_path, _config(tiny_model_dir, tiny_model_dir, dense_data, tmp_path / "same", steps=1)
+    )
     first = next(r for r in rows if "train/loss" in r)
     assert first["train/llm_kd_loss"] == pytest.approx(0.0, abs=1e-6)
     # llm_kd_weight 0 with only visual KD: the run works and the LM KD metric is absent
-    cfg = _config(tiny_model_dir, tiny_model_dir, dense_data, tmp_path / "visual", steps=1, llm_kd_weight=0.0,
-                  visual_kd={"aligner": {"enabled": True}})
+    cfg = _config(
+        tiny_model_dir,
+        tiny_model_dir,
+        dense_data,
+        tmp_path / "visual",
+        steps=1,
+        llm_kd_weight=0.0,
+        visual_kd={"aligner": {"enabled": True}},
+    )
     _, rows = _train(tmp_path, cfg)
     steps = [r for r in rows if "train/loss" in r]
     assert steps and all("train/llm_kd_loss" not in r for r in rows)
@@ -125,13 +184,18 @@ def test_jsd_matches_direct_computation() -> None:
     scored = [(b, t) for b in range(2) for t in range(4) if labels[b, t + 1] != -100]
     for beta, temperature in ((0.5, 1.0), (0.2, 2.0), (0.0, 1.0), (1.0, 1.0)):
         me = SimpleNamespace(beta=beta, temperature=temperature, gkd_logits_topk=None)
-        got = GKDTrainer._compute_jsd_loss(me, student, TeacherOutput(full_logits=teacher, labels=labels.clone()),
-                                           labels.clone())
-        expected = torch.stack([direct(student[b, t], teacher[b, t], beta, temperature) for b, t in scored]).mean()
+        got = GKDTrainer._compute_jsd_loss(
+            me, student, TeacherOutput(full_logits=teacher, labels=labels.clone()), labels.clone()
+        )
+        expected = torch.stack(
+            [direct(student[b, t], teacher[b, t], beta, temperature) for b, t in scored]
+        ).mean()
         assert float(got) == pytest.approx(float(expected), rel=1e-4, abs=1e-6), (beta, temperature)
 
 
-def test_visual_kd_gradients_reach_student_and_text_skips(tiny_model_dir: Path, tiny_teacher_dir: Path) -> None:
+def test_visual_kd_gradients_reach_student_and_text_skips(
+    tiny_model_dir: Path, tiny_teacher_dir: Path
+) -> None:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from vlmdata_plugins.gkd.config import VisualTarget
@@ -140,8 +204,11 @@ def test_visual_kd_gradients_reach_student_and_text_skips(tiny_model_dir: Path, 
     processor = AutoProcessor.from_pretrained(str(tiny_model_dir))
     student = AutoModelForImageTextToText.from_pretrained(str(tiny_model_dir)).train()
     teacher = AutoModelForImageTextToText.from_pretrained(str(tiny_teacher_dir)).eval().requires_grad_(False)
-    targets = {"vit": VisualTarget(enabled=True), "aligner": VisualTarget(enabled=True, distance="cosine"),
-               "deepstack": VisualTarget(enabled=True)}
+    targets = {
+        "vit": VisualTarget(enabled=True),
+        "aligner": VisualTarget(enabled=True, distance="cosine"),
+        "deepstack": VisualTarget(enabled=True),
+    }
     kd = VisualKD(student, teacher, targets)
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "hi"}]}]
     text = processor.apply_chat_template(messages, tokenize=False)
@@ -168,7 +235,9 @@ def test_config_errors(tmp_path: Path, tiny_model_dir: Path, dense_data: tuple[P
     from vlmdata.config import load_run_config
 
     with pytest.raises(VlmdataError) as err:
-        load_run_config(_write(tmp_path, _config(tiny_model_dir, tmp_path / "nope", dense_data, tmp_path / "o")))
+        load_run_config(
+            _write(tmp_path, _config(tiny_model_dir, tmp_path / "nope", dense_data, tmp_path / "o"))
+        )
     assert "teacher_model" in str(err.value) and "run.yaml" in str(err.value)
     other = tmp_path / "other-teacher"
     other.mkdir()
@@ -178,7 +247,15 @@ def test_config_errors(tmp_path: Path, tiny_model_dir: Path, dense_data: tuple[P
     with pytest.raises(VlmdataError) as err:
         load_run_config(_write(tmp_path, _config(tiny_model_dir, other, dense_data, tmp_path / "o")))
     assert "vocab size 1000 != student 151936" in str(err.value)
-    data = _config(tiny_model_dir, tiny_model_dir, dense_data, tmp_path / "o", seq_kd=True, llm_kd_weight=0.0, sft_alpha=0.0)
+    data = _config(
+        tiny_model_dir,
+        tiny_model_dir,
+        dense_data,
+        tmp_path / "o",
+        seq_kd=True,
+        llm_kd_weight=0.0,
+        sft_alpha=0.0,
+    )
     with pytest.raises(VlmdataError) as err:
         load_run_config(_write(tmp_path, data))
     assert "seq_kd" in str(err.value) and "every loss term is off" in str(err.value)
@@ -200,7 +277,9 @@ def test_bounded_jsd_equals_ms_swift_and_keeps_one_chunk() -> None:
     teacher = torch.randn(batch, seq, vocab)
 
     def run(fn: Any) -> tuple[float, Any, int]:
-        student = torch.randn(batch, seq, vocab, generator=torch.Generator().manual_seed(7)).requires_grad_(True)
+        student = torch.randn(batch, seq, vocab, generator=torch.Generator().manual_seed(7)).requires_grad_(
+            True
+        )
         saved: list[int] = []
 
         def pack(t: Any) -> Any:
@@ -213,11 +292,22 @@ def test_bounded_jsd_equals_ms_swift_and_keeps_one_chunk() -> None:
         return float(loss), student.grad, sum(saved)
 
     me = SimpleNamespace(beta=0.5, temperature=1.5, gkd_logits_topk=None)
-    ref_loss, ref_grad, ref_bytes = run(lambda s: GKDTrainer._compute_jsd_loss(
-        me, s, TeacherOutput(full_logits=teacher, labels=labels.clone()), labels.clone()))
+    ref_loss, ref_grad, ref_bytes = run(
+        lambda s: GKDTrainer._compute_jsd_loss(
+            me, s, TeacherOutput(full_logits=teacher, labels=labels.clone()), labels.clone()
+        )
+    )
     shifted = torch.roll(labels, shifts=-1, dims=1)
-    ours_loss, ours_grad, ours_bytes = run(lambda s: bounded_jsd(
-        s, TeacherOutput(full_logits=teacher, labels=shifted.clone()), shifted.clone(), 0.5, 1.5, chunk=256))
+    ours_loss, ours_grad, ours_bytes = run(
+        lambda s: bounded_jsd(
+            s,
+            TeacherOutput(full_logits=teacher, labels=shifted.clone()),
+            shifted.clone(),
+            0.5,
+            1.5,
+            chunk=256,
+        )
+    )
     assert ours_loss == pytest.approx(ref_loss, rel=1e-5)
     assert torch.allclose(ours_grad, ref_grad, rtol=1e-4, atol=1e-7)
     print(f"saved for backward: ms-swift {ref_bytes / 2**20:.1f} MiB, bounded {ours_bytes / 2**20:.1f} MiB")

@@ -31,8 +31,18 @@ def summary_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i in range(4):
         path = root / f"{i}.png"
         Image.new("RGB", (64, 64), (40 * i, 90, 140)).save(path)
-        records.append({"id": f"s{i}", "images": [str(path)], "width": 64, "height": 64, "objects": [],
-                        "summary": SUMMARY if i % 2 == 0 else "无关图片", "source_file": "s.jsonl", "source_line": i + 1})
+        records.append(
+            {
+                "id": f"s{i}",
+                "images": [str(path)],
+                "width": 64,
+                "height": 64,
+                "objects": [],
+                "summary": SUMMARY if i % 2 == 0 else "无关图片",
+                "source_file": "s.jsonl",
+                "source_line": i + 1,
+            }
+        )
     return save_records(records, root / "data")
 
 
@@ -44,13 +54,29 @@ def _config(model: Path, data: Path, out: Path, **rlhf: Any) -> dict[str, Any]:
         "global_max_length": 512,
         "data": {"train": [str(data)]},
         "tuner": {"train_type": "lora", "lora_dropout": 0.0, "lora_rank": 4, "lora_alpha": 8},
-        "training": {"output_dir": str(out), "max_steps": 2, "per_device_train_batch_size": 4,
-                     "gradient_accumulation_steps": 1, "learning_rate": 1e-2, "logging_steps": 1,
-                     "save_steps": 2, "weight_decay": 0.0, "report_to": ["none"], "seed": 3,
-                     "gradient_checkpointing": False},
-        "rlhf": {"reward_funcs": ["summary_format", "summary_content_f1", "test_length"],
-                 "num_generations": 4, "generation_batch_size": 4, "max_completion_length": 8,
-                 "temperature": 1.0, "beta": 0.0, "rollout_dump_steps": 1, **rlhf},
+        "training": {
+            "output_dir": str(out),
+            "max_steps": 2,
+            "per_device_train_batch_size": 4,
+            "gradient_accumulation_steps": 1,
+            "learning_rate": 1e-2,
+            "logging_steps": 1,
+            "save_steps": 2,
+            "weight_decay": 0.0,
+            "report_to": ["none"],
+            "seed": 3,
+            "gradient_checkpointing": False,
+        },
+        "rlhf": {
+            "reward_funcs": ["summary_format", "summary_content_f1", "test_length"],
+            "num_generations": 4,
+            "generation_batch_size": 4,
+            "max_completion_length": 8,
+            "temperature": 1.0,
+            "beta": 0.0,
+            "rollout_dump_steps": 1,
+            **rlhf,
+        },
     }
 
 
@@ -80,7 +106,10 @@ def test_grpo_logs_every_reward_and_updates(tmp_path: Path, tiny_model_dir: Path
     plugin = get_plugin("grpo")
     config = _load(tmp_path, _config(tiny_model_dir, summary_data, tmp_path / "run"))
     result = plugin.run(plugin.plan(config))
-    rows = [json.loads(line) for line in (tmp_path / "run" / "logging.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (tmp_path / "run" / "logging.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     steps = [r for r in rows if "train/loss" in r]
     assert len(steps) == 2
     for name in ("summary_format", "summary_content_f1", "test_length"):
@@ -88,19 +117,32 @@ def test_grpo_logs_every_reward_and_updates(tmp_path: Path, tiny_model_dir: Path
         assert all(key in r for r in steps), f"{key} missing from {sorted(steps[0])}"
     assert any(r["train/grad_norm"] > 0 for r in steps), "a varying reward must move the policy"
     assert result.adapter_dir is not None and (result.adapter_dir / "adapter_config.json").is_file()
-    dump = [json.loads(line) for line in (tmp_path / "run" / "rollouts" / "step-1.jsonl").read_text(encoding="utf-8").splitlines()]
+    dump = [
+        json.loads(line)
+        for line in (tmp_path / "run" / "rollouts" / "step-1.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert len(dump) == 4 and set(dump[0]["rewards"]) >= {"summary_format", "test_length"}
     assert dump[0]["reference"] in (f"<DOMAIN=RRU>, <TASK=SUMMARY>\n{SUMMARY}", "无关图片")
 
 
 def test_grpo_config_errors(tmp_path: Path, tiny_model_dir: Path, summary_data: Path) -> None:
-    mismatch = _config(tiny_model_dir, summary_data, tmp_path / "bad", reward_funcs=["summary_format"],
-                       reward_weights=[1.0, 2.0])
+    mismatch = _config(
+        tiny_model_dir,
+        summary_data,
+        tmp_path / "bad",
+        reward_funcs=["summary_format"],
+        reward_weights=[1.0, 2.0],
+    )
     with pytest.raises(VlmdataError) as err:
         _load(tmp_path, mismatch)
     assert "reward_weights has 2 entries but reward_funcs has 1" in str(err.value)
-    several = _config(tiny_model_dir, summary_data, tmp_path / "bad", generation_batch_size=6,
-                      reward_funcs=["summary_fromat"])
+    several = _config(
+        tiny_model_dir,
+        summary_data,
+        tmp_path / "bad",
+        generation_batch_size=6,
+        reward_funcs=["summary_fromat"],
+    )
     with pytest.raises(VlmdataError) as err:
         _load(tmp_path, several)
     text = str(err.value)
@@ -109,16 +151,27 @@ def test_grpo_config_errors(tmp_path: Path, tiny_model_dir: Path, summary_data: 
     assert "generation_batch_size 6 is not divisible by num_generations 4" in text
 
 
-def test_full_grpo_with_kl_loads_a_reference_model(tmp_path: Path, tiny_model_dir: Path, summary_data: Path) -> None:
+def test_full_grpo_with_kl_loads_a_reference_model(
+    tmp_path: Path, tiny_model_dir: Path, summary_data: Path
+) -> None:
     from vlmdata.train.registry import get_plugin
 
-    data = _config(tiny_model_dir, summary_data, tmp_path / "full", beta=0.04, reward_funcs=["test_length"],
-                   rollout_dump_steps=None)
+    data = _config(
+        tiny_model_dir,
+        summary_data,
+        tmp_path / "full",
+        beta=0.04,
+        reward_funcs=["test_length"],
+        rollout_dump_steps=None,
+    )
     data["tuner"] = {"train_type": "full", "freeze_vit": True}
     data["training"]["max_steps"] = 1
     plugin = get_plugin("grpo")
     result = plugin.run(plugin.plan(_load(tmp_path, data)))
-    rows = [json.loads(line) for line in (tmp_path / "full" / "logging.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (tmp_path / "full" / "logging.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     step = next(r for r in rows if "train/loss" in r)
     assert "train/kl" in step and math.isfinite(step["train/kl"])
     assert result.checkpoint_dir is not None and not (result.checkpoint_dir / "adapter_config.json").exists()

@@ -32,7 +32,10 @@ def sft_plugin() -> Any:
         pass
     if "vlmdata_plugins" not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            "vlmdata_plugins", ROOT / "plugins" / "__init__.py", submodule_search_locations=[str(ROOT / "plugins")])
+            "vlmdata_plugins",
+            ROOT / "plugins" / "__init__.py",
+            submodule_search_locations=[str(ROOT / "plugins")],
+        )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules["vlmdata_plugins"] = module
@@ -47,11 +50,22 @@ def make_dataset(root: Path, name: str, n: int, domain: str = "BBU", lengths: bo
         w, h = 64 + 32 * (i % 2), 64
         path = root / "images" / f"{name}_{i}.png"
         Image.new("RGB", (w, h), ((i * 53) % 255, 90, 140)).save(path)
-        objects = [{"desc": "螺丝", "kind": "bbox_2d", "points": [2.0, 3.0, 20.0 + i, 30.0]},
-                   {"desc": "标签", "kind": "poly", "points": [5.0, 5.0, 30.0, 5.0, 30.0, 20.0, 5.0, 20.0]}]
-        records.append({"id": f"{name}-{i}", "images": [str(path)], "width": w, "height": h,
-                        "objects": objects[: 1 + i % 2], "metadata": {"domain": domain},
-                        "source_file": f"{name}.jsonl", "source_line": i + 1})
+        objects = [
+            {"desc": "螺丝", "kind": "bbox_2d", "points": [2.0, 3.0, 20.0 + i, 30.0]},
+            {"desc": "标签", "kind": "poly", "points": [5.0, 5.0, 30.0, 5.0, 30.0, 20.0, 5.0, 20.0]},
+        ]
+        records.append(
+            {
+                "id": f"{name}-{i}",
+                "images": [str(path)],
+                "width": w,
+                "height": h,
+                "objects": objects[: 1 + i % 2],
+                "metadata": {"domain": domain},
+                "source_file": f"{name}.jsonl",
+                "source_line": i + 1,
+            }
+        )
         if lengths:  # stand-ins for audited lengths: enough to drive the grouping, all under the limit
             records[-1]["length"] = 100 + 37 * ((i * 5) % n)
     return save_records(records, root / name / "data")
@@ -69,9 +83,19 @@ def config(model: Path, out: Path, train: list[Path] | None = None, **sections: 
         "global_max_length": 1024,
         "data": {"train": [str(p) for p in train or []]},
         "tuner": {"train_type": "lora", "lora_dropout": 0.0},
-        "training": {"output_dir": str(out), "max_steps": 3, "per_device_train_batch_size": 2,
-                     "gradient_accumulation_steps": 1, "learning_rate": 2e-3, "logging_steps": 1, "save_steps": 3,
-                     "weight_decay": 0.0, "warmup_ratio": 0.0, "report_to": ["tensorboard"], "seed": 11},
+        "training": {
+            "output_dir": str(out),
+            "max_steps": 3,
+            "per_device_train_batch_size": 2,
+            "gradient_accumulation_steps": 1,
+            "learning_rate": 2e-3,
+            "logging_steps": 1,
+            "save_steps": 3,
+            "weight_decay": 0.0,
+            "warmup_ratio": 0.0,
+            "report_to": ["tensorboard"],
+            "seed": 11,
+        },
     }
     for key, value in sections.items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
@@ -85,11 +109,14 @@ class Snapshot:
         from transformers import TrainerCallback
 
         class _Snap(TrainerCallback):
-            def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None,
-                               **kw: Any) -> None:
+            def on_train_begin(
+                self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None, **kw: Any
+            ) -> None:
                 self.before = {n: p.detach().clone() for n, p in model.named_parameters()}
                 self.trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-                self.groups = [(g.get("vlmdata_group"), g["lr"], len(g["params"])) for g in optimizer.param_groups]
+                self.groups = [
+                    (g.get("vlmdata_group"), g["lr"], len(g["params"])) for g in optimizer.param_groups
+                ]
 
             def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
                 self.after = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -140,7 +167,9 @@ def test_lora_saves_an_adapter_and_trains_exactly_the_adapters(tiny_model_dir: P
     assert result.adapter_dir == ckpt.resolve() and result.global_step == 3
     assert (ckpt / "adapter_model.safetensors").is_file() and (ckpt / "adapter_config.json").is_file()
     assert not (ckpt / "model.safetensors").exists()
-    assert (ckpt / "adapter_model.safetensors").stat().st_size < 0.05 * (tiny_model_dir / "model.safetensors").stat().st_size
+    assert (ckpt / "adapter_model.safetensors").stat().st_size < 0.05 * (
+        tiny_model_dir / "model.safetensors"
+    ).stat().st_size
     rows = [r for r in log_rows(run) if "train/loss" in r]
     assert [r["step"] for r in rows] == [1, 2, 3]
     for r in rows:
@@ -154,8 +183,9 @@ def test_lora_saves_an_adapter_and_trains_exactly_the_adapters(tiny_model_dir: P
     assert any((run / "runs").rglob("events.out.tfevents*"))
 
 
-def test_stage1_aligner_full_then_stage2_lora_from_its_checkpoint(tiny_model_dir: Path, data_dir: Path,
-                                                                  tmp_path: Path) -> None:
+def test_stage1_aligner_full_then_stage2_lora_from_its_checkpoint(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
     plugin = sft_plugin()
     from safetensors.torch import load_file
 
@@ -163,8 +193,14 @@ def test_stage1_aligner_full_then_stage2_lora_from_its_checkpoint(tiny_model_dir
     stage1 = tmp_path / "stage1"
     snap1 = Snapshot()
     tuner1 = {"train_type": "full", "freeze_llm": True, "freeze_vit": True, "freeze_aligner": False}
-    res1 = plugin.run(plugin.plan(config(tiny_model_dir, stage1, [data_dir], tuner=tuner1,
-                                         training={"max_steps": 2, "save_steps": 2})), extra_callbacks=[snap1])
+    res1 = plugin.run(
+        plugin.plan(
+            config(
+                tiny_model_dir, stage1, [data_dir], tuner=tuner1, training={"max_steps": 2, "save_steps": 2}
+            )
+        ),
+        extra_callbacks=[snap1],
+    )
     assert snap1.trainable and all(n.startswith(aligner) for n in snap1.trainable)
     assert_trained_exactly(snap1, tiny_model_dir)
     ckpt1 = res1.checkpoint_dir
@@ -172,10 +208,22 @@ def test_stage1_aligner_full_then_stage2_lora_from_its_checkpoint(tiny_model_dir
 
     stage2 = tmp_path / "stage2"
     snap2 = Snapshot()
-    tuner2 = {"train_type": "lora", "lora_dropout": 0.0, "freeze_llm": False, "freeze_vit": True,
-              "freeze_aligner": True, "target_modules": ["all-linear", "lm_head"], "modules_to_save": ["model.visual.merger", "model.visual.deepstack_merger_list.*"]}
-    cfg2 = config(tiny_model_dir, stage2, [data_dir], tuner=tuner2,
-                  training={"max_steps": 2, "save_steps": 2, "init_from_checkpoint": str(stage1), "aligner_lr": 5e-3})
+    tuner2 = {
+        "train_type": "lora",
+        "lora_dropout": 0.0,
+        "freeze_llm": False,
+        "freeze_vit": True,
+        "freeze_aligner": True,
+        "target_modules": ["all-linear", "lm_head"],
+        "modules_to_save": ["model.visual.merger", "model.visual.deepstack_merger_list.*"],
+    }
+    cfg2 = config(
+        tiny_model_dir,
+        stage2,
+        [data_dir],
+        tuner=tuner2,
+        training={"max_steps": 2, "save_steps": 2, "init_from_checkpoint": str(stage1), "aligner_lr": 5e-3},
+    )
     plan2 = plugin.plan(cfg2)
     assert plan2.backend_args["model"] == str(ckpt1)  # a run folder resolves to its highest checkpoint-N
     res2 = plugin.run(plan2, extra_callbacks=[snap2])
@@ -186,14 +234,18 @@ def test_stage1_aligner_full_then_stage2_lora_from_its_checkpoint(tiny_model_dir
     for name, value in snap1.after.items():
         if name.startswith(aligner):
             assert start[name].equal(value), name  # stage 2 starts from stage 1's aligner
-    vit = [n for n in start if n.startswith("model.visual.") and not n.startswith(aligner) and "lora_" not in n]
+    vit = [
+        n for n in start if n.startswith("model.visual.") and not n.startswith(aligner) and "lora_" not in n
+    ]
     assert vit and all(start[n].equal(base[n]) for n in vit)  # the ViT is the base model's
     assert_trained_exactly(snap2, tiny_model_dir)
     assert any("modules_to_save" in n and "merger" in n for n in snap2.trainable)
     assert any("deepstack_merger_list" in n and "modules_to_save" in n for n in snap2.trainable)
     assert any("lm_head" in n and "lora_" in n for n in snap2.trainable)  # named explicitly → targeted
-    assert all(("lora_" in n and ("language_model" in n or "lm_head" in n)) or "modules_to_save" in n
-               for n in snap2.trainable)
+    assert all(
+        ("lora_" in n and ("language_model" in n or "lm_head" in n)) or "modules_to_save" in n
+        for n in snap2.trainable
+    )
     assert {(g, lr) for g, lr, _ in snap2.groups if g == "aligner"} == {("aligner", 5e-3)}
     assert res2.adapter_dir is not None
 
@@ -214,10 +266,17 @@ def test_kill_and_resume_gives_the_same_losses(tiny_model_dir: Path, data_dir: P
 
     killed = tmp_path / "killed"
     with pytest.raises(KeyboardInterrupt):
-        plugin.run(plugin.plan(config(tiny_model_dir, killed, [data_dir], **overrides)), extra_callbacks=[Crash()])
+        plugin.run(
+            plugin.plan(config(tiny_model_dir, killed, [data_dir], **overrides)), extra_callbacks=[Crash()]
+        )
     assert (killed / "checkpoint-3").is_dir() and not (killed / "checkpoint-6").exists()
-    resumed = config(tiny_model_dir, killed, [data_dir], training={"max_steps": 6, "save_steps": 3,
-                     "resume_from_checkpoint": str(killed / "checkpoint-3")}, augmentation=aug)
+    resumed = config(
+        tiny_model_dir,
+        killed,
+        [data_dir],
+        training={"max_steps": 6, "save_steps": 3, "resume_from_checkpoint": str(killed / "checkpoint-3")},
+        augmentation=aug,
+    )
     plugin.run(plugin.plan(resumed))
     a, b = step_losses(full), step_losses(killed)
     assert sorted(b) == [1, 2, 3, 4, 5, 6]  # the killed run's step-4 row was dropped, then re-logged once
@@ -235,11 +294,18 @@ def test_kill_and_resume_gives_the_same_losses(tiny_model_dir: Path, data_dir: P
 
 
 @pytest.mark.parametrize("workers", [0, 1])
-def test_over_length_sample_stops_the_run(tiny_model_dir: Path, data_dir: Path, tmp_path: Path, workers: int) -> None:
+def test_over_length_sample_stops_the_run(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path, workers: int
+) -> None:
     plugin = sft_plugin()  # with a worker process the error crosses torch's re-raise and is recovered
     unaudited = make_dataset(tmp_path, "bbu", 4)  # no `length` column: only the run-time check can see it
-    cfg = config(tiny_model_dir, tmp_path / "long", [unaudited], global_max_length=40,
-                 training={"dataloader_num_workers": workers})
+    cfg = config(
+        tiny_model_dir,
+        tmp_path / "long",
+        [unaudited],
+        global_max_length=40,
+        training={"dataloader_num_workers": workers},
+    )
     with pytest.raises(VlmdataError) as err:
         plugin.run(plugin.plan(cfg))
     e = err.value
@@ -254,15 +320,29 @@ def test_fusion_run_logs_per_dataset_metrics(tiny_model_dir: Path, tmp_path: Pat
     val = make_dataset(tmp_path, "bbuval", 2)
     src = make_dataset(tmp_path, "coco", 4)
     fusion = tmp_path / "fusion.yaml"
-    fusion.write_text(json.dumps({"seed": 0, "targets": [{"name": "bbu", "data": str(tgt), "val": str(val)}],
-                                  "sources": [{"name": "coco", "data": str(src), "ratio": 1.0}]}))
+    fusion.write_text(
+        json.dumps(
+            {
+                "seed": 0,
+                "targets": [{"name": "bbu", "data": str(tgt), "val": str(val)}],
+                "sources": [{"name": "coco", "data": str(src), "ratio": 1.0}],
+            }
+        )
+    )
     run = tmp_path / "fused"
     regex = r"^model\.language_model\.layers\.\d+\.self_attn\.(q_proj|v_proj)$"
-    cfg = config(tiny_model_dir, run, data={"train": [], "fusion": str(fusion)},
-                 tuner={"target_regex": regex}, training={"max_steps": 2, "save_steps": 2, "eval_steps": 2})
+    cfg = config(
+        tiny_model_dir,
+        run,
+        data={"train": [], "fusion": str(fusion)},
+        tuner={"target_regex": regex},
+        training={"max_steps": 2, "save_steps": 2, "eval_steps": 2},
+    )
     snap = Snapshot()
     plugin.run(plugin.plan(cfg), extra_callbacks=[snap])
-    assert snap.trainable and all(re.search(r"self_attn\.(q_proj|v_proj)\.lora_[AB]\.", n) for n in snap.trainable)
+    assert snap.trainable and all(
+        re.search(r"self_attn\.(q_proj|v_proj)\.lora_[AB]\.", n) for n in snap.trainable
+    )
     rows = log_rows(run)
     train_keys = set().union(*(r.keys() for r in rows if "train/loss" in r))
     for key in ("train/bbu_loss", "train/bbu_token_acc", "train/coco_loss", "train/coco_token_acc"):
@@ -289,12 +369,27 @@ def test_run_folder_keeps_the_manifest_of_a_fused_dataset(tmp_path: Path) -> Non
 def test_dora_vit_and_separate_lrs(tiny_model_dir: Path, data_dir: Path, tmp_path: Path) -> None:
     plugin = sft_plugin()
     snap = Snapshot()
-    tuner = {"train_type": "lora", "use_dora": True, "lora_dropout": 0.0, "freeze_vit": False,
-             "modules_to_save": ["model.visual.merger"]}
-    training = {"max_steps": 3, "save_steps": 3, "vit_lr": 1e-3, "aligner_lr": 3e-3, "learning_rate": 2e-3,
-                "lr_scheduler_type": "cosine", "min_lr_ratio": 0.1, "warmup_ratio": 0.0}
-    plugin.run(plugin.plan(config(tiny_model_dir, tmp_path / "dora", [data_dir], tuner=tuner, training=training)),
-               extra_callbacks=[snap])
+    tuner = {
+        "train_type": "lora",
+        "use_dora": True,
+        "lora_dropout": 0.0,
+        "freeze_vit": False,
+        "modules_to_save": ["model.visual.merger"],
+    }
+    training = {
+        "max_steps": 3,
+        "save_steps": 3,
+        "vit_lr": 1e-3,
+        "aligner_lr": 3e-3,
+        "learning_rate": 2e-3,
+        "lr_scheduler_type": "cosine",
+        "min_lr_ratio": 0.1,
+        "warmup_ratio": 0.0,
+    }
+    plugin.run(
+        plugin.plan(config(tiny_model_dir, tmp_path / "dora", [data_dir], tuner=tuner, training=training)),
+        extra_callbacks=[snap],
+    )
     names = snap.trainable
     assert not any("lm_head" in n for n in names)  # all-linear never includes lm_head by itself
     assert any("lora_magnitude_vector" in n for n in names)  # DoRA
@@ -304,19 +399,32 @@ def test_dora_vit_and_separate_lrs(tiny_model_dir: Path, data_dir: Path, tmp_pat
     lrs = {g: lr for g, lr, _ in snap.groups}
     assert lrs == {"vit": 1e-3, "aligner": 3e-3, "llm": 2e-3}
     last = [r for r in log_rows(tmp_path / "dora") if "train/loss" in r][-1]
-    assert last["train/learning_rate"] == pytest.approx(0.1 * 3e-3)  # cosine ends on the min-LR floor (group 0)
+    assert last["train/learning_rate"] == pytest.approx(
+        0.1 * 3e-3
+    )  # cosine ends on the min-LR floor (group 0)
 
 
 def test_plan_is_pure_and_complete(tiny_model_dir: Path, data_dir: Path, tmp_path: Path) -> None:
     plugin = sft_plugin()
     out = tmp_path / "planned"
-    training = {"effective_batch_size": 16, "per_device_train_batch_size": 2, "nproc_per_node": 2,
-                "lr_scheduler_type": "cosine", "min_lr": 1e-6, "warmup_ratio": 0.05, "gradient_checkpointing": True}
+    training = {
+        "effective_batch_size": 16,
+        "per_device_train_batch_size": 2,
+        "nproc_per_node": 2,
+        "lr_scheduler_type": "cosine",
+        "min_lr": 1e-6,
+        "warmup_ratio": 0.05,
+        "gradient_checkpointing": True,
+    }
     plan = plugin.plan(config(tiny_model_dir, out, [data_dir], training=training, deepspeed="zero3"))
     args = plan.backend_args
     assert not out.exists()  # nothing written
-    assert plan.world_size == 2 and plan.gradient_accumulation_steps == 4 == args["gradient_accumulation_steps"]
-    assert args["lr_scheduler_type"] == "cosine_with_min_lr" and args["lr_scheduler_kwargs"] == {"min_lr": 1e-6}
+    assert (
+        plan.world_size == 2 and plan.gradient_accumulation_steps == 4 == args["gradient_accumulation_steps"]
+    )
+    assert args["lr_scheduler_type"] == "cosine_with_min_lr" and args["lr_scheduler_kwargs"] == {
+        "min_lr": 1e-6
+    }
     assert args["deepspeed"]["zero_optimization"]["stage"] == 3
     assert args["model_type"] == "qwen3_vl" and args["check_model"] is False and args["max_length"] == 1024
     assert args["dataset"] == ["vlmdata"] and args["group_by_length"] is False
@@ -366,8 +474,17 @@ def test_metric_keys_are_prefixed_exactly_once() -> None:
     sft_plugin()
     from vlmdata_plugins.common.callbacks import metric_key
 
-    cases = {"loss": "train/loss", "bbu_token_acc": "train/bbu_token_acc", "eval_loss": "eval/loss",
-             "eval_bbu_loss": "eval/bbu_loss", "train/sft_loss": "train/sft_loss", "eval/token_acc": "eval/token_acc",
-             "train_runtime": "train/runtime", "train_loss": "train/average_loss", "step": "step", "epoch": "epoch",
-             "completions/mean_length": "train/completions/mean_length"}
+    cases = {
+        "loss": "train/loss",
+        "bbu_token_acc": "train/bbu_token_acc",
+        "eval_loss": "eval/loss",
+        "eval_bbu_loss": "eval/bbu_loss",
+        "train/sft_loss": "train/sft_loss",
+        "eval/token_acc": "eval/token_acc",
+        "train_runtime": "train/runtime",
+        "train_loss": "train/average_loss",
+        "step": "step",
+        "epoch": "epoch",
+        "completions/mean_length": "train/completions/mean_length",
+    }
     assert {k: metric_key(k) for k in cases} == cases

@@ -31,7 +31,10 @@ def test_usage_errors_exit_2(dataset, rec, tmp_path: Path, capsys) -> None:
     assert main(["validate", str(path)]) == 2  # --out is required
     assert main(["validate", str(path), "--out", str(tmp_path / "o"), "--format", "xml"]) == 2
     assert main(["validate", str(path), "--out", str(tmp_path / "o"), "--max-image-pixels", "0"]) == 2
-    assert main(["validate", str(path), "--out", str(tmp_path / "o"), "--image-root", str(tmp_path / "nope")]) == 2
+    assert (
+        main(["validate", str(path), "--out", str(tmp_path / "o"), "--image-root", str(tmp_path / "nope")])
+        == 2
+    )
     assert not (tmp_path / "o").exists()
     err = capsys.readouterr().err
     assert "missing.jsonl" in err and "Traceback" not in err
@@ -42,15 +45,22 @@ def test_image_root_and_flags(tmp_path: Path, img, capsys) -> None:
     img(root / "sub" / "a.jpg")
     data = tmp_path / "meta" / "data.jsonl"
     data.parent.mkdir()
-    data.write_text(json.dumps({"images": ["sub/a.jpg"], "width": 100, "height": 80, "summary": "无关图片", "note": 1}) + "\n")
+    data.write_text(
+        json.dumps({"images": ["sub/a.jpg"], "width": 100, "height": 80, "summary": "无关图片", "note": 1})
+        + "\n"
+    )
     out = tmp_path / "out"
     assert main(["validate", str(data), "--out", str(out), "--image-root", str(root)]) == 1  # unknown key
     assert main(["validate", str(data), "--out", str(out), "--image-root", str(root), "--allow-extra"]) == 0
-    assert main(["validate", str(data), "--out", str(out), "--allow-extra"]) == 1  # relative to the JSONL's folder: missing
+    assert (
+        main(["validate", str(data), "--out", str(out), "--allow-extra"]) == 1
+    )  # relative to the JSONL's folder: missing
     assert main(["validate", str(data), "--out", str(out), "--allow-extra", "--no-image-check"]) == 0
 
 
-def test_progress_bar_for_large_inputs_on_a_terminal(dataset, rec, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_progress_bar_for_large_inputs_on_a_terminal(
+    dataset, rec, tmp_path: Path, monkeypatch, capsys
+) -> None:
     import sys
 
     import vlmdata.cli.cmd_validate as cmd

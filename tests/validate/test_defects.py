@@ -68,9 +68,27 @@ CASES: list[tuple[str, Any, str, str | None, Any]] = [
     # (name, line 2 content, code, field, setup)
     ("malformed_json", b'{"images": ["a.jpg"], "width": 100,', "VD101", None, None),
     ("not_an_object", b'["a.jpg", 100, 80]', "VD102", None, None),
-    ("non_utf8", b'{"images": ["a.jpg"], "width": 100, "height": 80, "summary": "\xb0\xd7\xc9\xab"}', "VD100", None, None),
-    ("nan", b'{"images": ["a.jpg"], "width": 100, "height": 80, "objects": [{"desc": "x", "bbox_2d": [1, NaN, 5, 6]}]}', "VD113", "objects[0].bbox_2d[1]", None),
-    ("infinity", b'{"images": ["a.jpg"], "width": 100, "height": 80, "objects": [{"desc": "x", "bbox_2d": [1, 2, 1e999, 6]}]}', "VD113", "objects[0].bbox_2d[2]", None),
+    (
+        "non_utf8",
+        b'{"images": ["a.jpg"], "width": 100, "height": 80, "summary": "\xb0\xd7\xc9\xab"}',
+        "VD100",
+        None,
+        None,
+    ),
+    (
+        "nan",
+        b'{"images": ["a.jpg"], "width": 100, "height": 80, "objects": [{"desc": "x", "bbox_2d": [1, NaN, 5, 6]}]}',
+        "VD113",
+        "objects[0].bbox_2d[1]",
+        None,
+    ),
+    (
+        "infinity",
+        b'{"images": ["a.jpg"], "width": 100, "height": 80, "objects": [{"desc": "x", "bbox_2d": [1, 2, 1e999, 6]}]}',
+        "VD113",
+        "objects[0].bbox_2d[2]",
+        None,
+    ),
     ("bool_as_number", _base(objects=_o(bbox_2d=[1, True, 5, 6])), "VD114", "objects[0].bbox_2d[1]", None),
     ("string_number", _base(width="100"), "VD111", "width", None),
     ("wrong_type_objects", _base(objects={"desc": "x"}), "VD111", "objects", None),
@@ -78,10 +96,28 @@ CASES: list[tuple[str, Any, str, str | None, Any]] = [
     ("huge_height", _base(height=2**40), "VD117", "height", None),
     ("unknown_key", _base(label="x"), "VD112", "label", None),
     ("unknown_object_key", _base(objects=[{**OBJ, "colour": "red"}]), "VD112", "objects[0].colour", None),
-    ("two_geometry_keys", _base(objects=_o(bbox_2d=[1, 1, 5, 5], line=[1, 1, 5, 5])), "VD115", "objects[0]", None),
+    (
+        "two_geometry_keys",
+        _base(objects=_o(bbox_2d=[1, 1, 5, 5], line=[1, 1, 5, 5])),
+        "VD115",
+        "objects[0]",
+        None,
+    ),
     ("no_geometry", _base(objects=[{"desc": "x"}]), "VD115", "objects[0]", None),
-    ("bad_desc", _base(objects=[{"desc": "a\nb", "bbox_2d": [1, 1, 5, 5]}]), "VD116", "objects[0].desc", None),
-    ("inverted_box", _base(objects=[OBJ, *_o(bbox_2d=[50, 10, 10, 40])]), "VD200", "objects[1].bbox_2d", None),
+    (
+        "bad_desc",
+        _base(objects=[{"desc": "a\nb", "bbox_2d": [1, 1, 5, 5]}]),
+        "VD116",
+        "objects[0].desc",
+        None,
+    ),
+    (
+        "inverted_box",
+        _base(objects=[OBJ, *_o(bbox_2d=[50, 10, 10, 40])]),
+        "VD200",
+        "objects[1].bbox_2d",
+        None,
+    ),
     ("zero_box", _base(objects=_o(bbox_2d=[10, 10, 10, 40])), "VD200", "objects[0].bbox_2d", None),
     ("box_length", _base(objects=_o(bbox_2d=[10, 10, 40])), "VD209", "objects[0].bbox_2d", None),
     ("odd_polygon", _base(objects=_o(poly=[1, 1, 9, 1, 9])), "VD201", "objects[0].poly", None),
@@ -91,30 +127,87 @@ CASES: list[tuple[str, Any, str, str | None, Any]] = [
     ("repeated_point_line", _base(objects=_o(line=[3, 3, 3, 3])), "VD204", "objects[0].line", None),
     ("out_of_bounds", _base(objects=_o(bbox_2d=[10, 10, 101, 40])), "VD205", "objects[0].bbox_2d", None),
     ("negative_coordinate", _base(objects=_o(poly=[-2, 1, 9, 1, 9, 9])), "VD205", "objects[0].poly", None),
-    ("points_mismatch", _base(objects=_o(poly=[1, 1, 9, 1, 9, 9], poly_points=4)), "VD207", "objects[0].poly_points", None),
-    ("image_index", _base(objects=_o(bbox_2d=[1, 1, 5, 5], image_index=1)), "VD120", "objects[0].image_index", None),
+    (
+        "points_mismatch",
+        _base(objects=_o(poly=[1, 1, 9, 1, 9, 9], poly_points=4)),
+        "VD207",
+        "objects[0].poly_points",
+        None,
+    ),
+    (
+        "image_index",
+        _base(objects=_o(bbox_2d=[1, 1, 5, 5], image_index=1)),
+        "VD120",
+        "objects[0].image_index",
+        None,
+    ),
     ("remote_url", _base(images=["https://example.com/a.jpg"]), "VD118", "images[0]", None),
     ("empty_objects", _base(objects=[]), "VD119", "objects", None),
     ("missing_image", _base(images=["nope.jpg"]), "VD300", "images[0]", None),
     ("corrupt_image", _base(images=["c.jpg"]), "VD302", "images[0]", _corrupt),
-    ("not_an_image", _base(images=["notes.jpg"]), "VD302", "images[0]", lambda ds: (ds / "notes.jpg").write_text("hello")),
+    (
+        "not_an_image",
+        _base(images=["notes.jpg"]),
+        "VD302",
+        "images[0]",
+        lambda ds: (ds / "notes.jpg").write_text("hello"),
+    ),
     ("truncated_image", _base(images=["t.jpg"]), "VD303", "images[0]", _truncated),
     ("unsupported_format", _base(images=["a.gif"]), "VD308", "images[0]", lambda ds: _img(ds, "a.gif")),
     ("size_mismatch", _base(images=["b.jpg"]), "VD304", "width", lambda ds: _img(ds, "b.jpg", (120, 80))),
-    ("exif_rotation", _base(images=["r.jpg"]), "VD305", "images[0]", lambda ds: _img(ds, "r.jpg", (100, 80), 6)),
-    ("sizes_differ", _base(images=["a.jpg", "b.jpg"]), "VD307", "images[1]", lambda ds: _img(ds, "b.jpg", (120, 80))),
+    (
+        "exif_rotation",
+        _base(images=["r.jpg"]),
+        "VD305",
+        "images[0]",
+        lambda ds: _img(ds, "r.jpg", (100, 80), 6),
+    ),
+    (
+        "sizes_differ",
+        _base(images=["a.jpg", "b.jpg"]),
+        "VD307",
+        "images[1]",
+        lambda ds: _img(ds, "b.jpg", (120, 80)),
+    ),
     ("dotdot_escape", _base(images=["../outside.jpg"]), "VD301", "images[0]", _outside),
     ("symlink_escape", _base(images=["link.jpg"]), "VD301", "images[0]", _outside),
     ("decompression_bomb", _base(images=["bomb.png"]), "VD306", "images[0]", _bomb),
-    ("placeholders", {"images": ["a.jpg"], "width": 100, "height": 80, "messages": [{"role": "user", "content": "<image><image>hi"}, {"role": "assistant", "content": "ok"}]}, "VD400", "messages[0].content", None),
-    ("bad_role", {"images": ["a.jpg"], "width": 100, "height": 80, "messages": [{"role": "bot", "content": "<image>"}]}, "VD402", "messages[0].role", None),
+    (
+        "placeholders",
+        {
+            "images": ["a.jpg"],
+            "width": 100,
+            "height": 80,
+            "messages": [
+                {"role": "user", "content": "<image><image>hi"},
+                {"role": "assistant", "content": "ok"},
+            ],
+        },
+        "VD400",
+        "messages[0].content",
+        None,
+    ),
+    (
+        "bad_role",
+        {
+            "images": ["a.jpg"],
+            "width": 100,
+            "height": 80,
+            "messages": [{"role": "bot", "content": "<image>"}],
+        },
+        "VD402",
+        "messages[0].role",
+        None,
+    ),
     ("broken_summary", _base(summary='{"统计": [{"类别": "BBU设备"}'), "VD401", "summary", None),
     ("duplicate_id", {**_base(), "id": "r1"}, "VD500", "id", None),
 ]
 
 
 @pytest.mark.parametrize(("name", "line", "code", "field", "setup"), CASES, ids=[c[0] for c in CASES])
-def test_defect_is_rejected_with_code_and_location(tmp_path: Path, name: str, line: Any, code: str, field: str | None, setup: Any) -> None:
+def test_defect_is_rejected_with_code_and_location(
+    tmp_path: Path, name: str, line: Any, code: str, field: str | None, setup: Any
+) -> None:
     ds = tmp_path / "ds"
     ds.mkdir()
     _img(ds, "a.jpg")
@@ -126,7 +219,9 @@ def test_defect_is_rejected_with_code_and_location(tmp_path: Path, name: str, li
     path.write_bytes(json.dumps(first).encode() + b"\n" + raw + b"\n")
     report = validate_files([path], tmp_path / "out")
     assert report.invariant_holds and report.exit_code == 1
-    rejects = [json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    rejects = [
+        json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert [r["line"] for r in rejects] == [2], rejects
     rej = rejects[0]
     assert rej["file"] == str(path)
@@ -146,7 +241,9 @@ def test_outside_root_is_accepted_with_flag(tmp_path: Path) -> None:
     ds.mkdir()
     _outside(ds)
     path = ds / "data.jsonl"
-    path.write_text(json.dumps(_base(images=["link.jpg"])) + "\n" + json.dumps(_base(images=["../outside.jpg"])) + "\n")
+    path.write_text(
+        json.dumps(_base(images=["link.jpg"])) + "\n" + json.dumps(_base(images=["../outside.jpg"])) + "\n"
+    )
     report = validate_files([path], tmp_path / "out", ValidateOptions(allow_outside_root=True))
     assert report.total("valid") == 2 and report.exit_code == 0
 
@@ -157,7 +254,9 @@ def test_bomb_limit_can_be_raised(tmp_path: Path) -> None:
     _img(ds, "big.png", (100, 80))
     path = ds / "data.jsonl"
     path.write_text(json.dumps(_base(images=["big.png"])) + "\n")
-    assert validate_files([path], tmp_path / "o1", ValidateOptions(max_image_pixels=7999)).total("rejected") == 1
+    assert (
+        validate_files([path], tmp_path / "o1", ValidateOptions(max_image_pixels=7999)).total("rejected") == 1
+    )
     assert validate_files([path], tmp_path / "o2", ValidateOptions(max_image_pixels=8000)).total("valid") == 1
 
 
@@ -165,7 +264,9 @@ def test_no_image_check_skips_headers_but_still_confines(tmp_path: Path) -> None
     ds = tmp_path / "ds"
     ds.mkdir()
     path = ds / "data.jsonl"
-    path.write_text(json.dumps(_base(images=["missing.jpg"])) + "\n" + json.dumps(_base(images=["../x.jpg"])) + "\n")
+    path.write_text(
+        json.dumps(_base(images=["missing.jpg"])) + "\n" + json.dumps(_base(images=["../x.jpg"])) + "\n"
+    )
     report = validate_files([path], tmp_path / "out", ValidateOptions(image_check=False))
     assert report.total("valid") == 1
     rej = json.loads((tmp_path / "out" / "rejects.jsonl").read_text())

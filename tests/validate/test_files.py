@@ -85,7 +85,9 @@ def test_duplicate_images_warn_and_val_overlap_rejects(dataset, rec, tmp_path: P
     assert [w["code"] for w in jsonl(tmp_path / "out" / "warnings.jsonl")] == ["VD501"]
     from vlmdata.io.dataset import load_dataset
 
-    assert len(load_dataset(tmp_path / "out" / "data")) == 2 and len(load_dataset(tmp_path / "out" / "val")) == 0
+    assert (
+        len(load_dataset(tmp_path / "out" / "data")) == 2 and len(load_dataset(tmp_path / "out" / "val")) == 0
+    )
 
 
 def test_derived_ids_survive_moves_and_reordering(dataset, rec, tmp_path: Path) -> None:
@@ -98,8 +100,16 @@ def test_derived_ids_survive_moves_and_reordering(dataset, rec, tmp_path: Path) 
     moved = tmp_path / "elsewhere" / "renamed.jsonl"
     moved.parent.mkdir()
     # reordered lines, reordered keys, other whitespace and int/float spelling: the same records
-    b2 = {"summary": "无关图片", "objects": [{"poly": [1.0, 1, 9, 1, 9, 9], "desc": "b"}], "height": 80, "width": 100, "images": ["a.jpg"]}
-    moved.write_text(json.dumps(b2, indent=None, separators=(",", ":"), ensure_ascii=False) + "\n" + json.dumps(a) + "\n")
+    b2 = {
+        "summary": "无关图片",
+        "objects": [{"poly": [1.0, 1, 9, 1, 9, 9], "desc": "b"}],
+        "height": 80,
+        "width": 100,
+        "images": ["a.jpg"],
+    }
+    moved.write_text(
+        json.dumps(b2, indent=None, separators=(",", ":"), ensure_ascii=False) + "\n" + json.dumps(a) + "\n"
+    )
     validate_files([moved], tmp_path / "o2", ValidateOptions(image_check=False))
     ids1 = load_dataset(tmp_path / "o1" / "data")["id"]
     ids2 = load_dataset(tmp_path / "o2" / "data")["id"]
@@ -112,23 +122,49 @@ def test_output_is_the_normalised_schema_and_reruns_are_identical(dataset, rec, 
 
     items = [
         rec(id="x1", metadata={"b": 1, "a": [1, 2]}),
-        rec(id="x2", objects=[{"desc": "p", "poly": [1, 1, 9, 1, 9, 9], "poly_points": 3, "attributes": {"k": "v"}}]),
+        rec(
+            id="x2",
+            objects=[{"desc": "p", "poly": [1, 1, 9, 1, 9, 9], "poly_points": 3, "attributes": {"k": "v"}}],
+        ),
         rec(id="x3", objects=[{"desc": "l", "line": [1, 1, 9, 9], "image_index": 0}]),
-        {"id": "x4", "images": ["a.jpg"], "width": 100, "height": 80,
-         "messages": [{"role": "user", "content": [{"type": "image", "image": "a.jpg"}, {"type": "text", "text": "describe"}]},
-                      {"role": "assistant", "content": "a box"}]},
+        {
+            "id": "x4",
+            "images": ["a.jpg"],
+            "width": 100,
+            "height": 80,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "image", "image": "a.jpg"}, {"type": "text", "text": "describe"}],
+                },
+                {"role": "assistant", "content": "a box"},
+            ],
+        },
     ]
     path = dataset(items)
     validate_files([path], tmp_path / "o1")
     ds = datasets.load_from_disk(str(tmp_path / "o1" / "data"))
     assert ds.features == record_features()
     rows = ds.to_list()
-    assert [r["id"] for r in rows] == ["x1", "x2", "x3", "x4"] and [r["source_line"] for r in rows] == [1, 2, 3, 4]
+    assert [r["id"] for r in rows] == ["x1", "x2", "x3", "x4"] and [r["source_line"] for r in rows] == [
+        1,
+        2,
+        3,
+        4,
+    ]
     assert rows[0]["images"] == [str((path.parent / "a.jpg").resolve())]
-    assert rows[0]["objects"][0] == {"desc": "类别=BBU设备,品牌=华为", "kind": "bbox_2d", "points": [10.0, 10.0, 50.0, 40.0],
-                                     "image_index": 0, "attributes": None, "metadata": None}
+    assert rows[0]["objects"][0] == {
+        "desc": "类别=BBU设备,品牌=华为",
+        "kind": "bbox_2d",
+        "points": [10.0, 10.0, 50.0, 40.0],
+        "image_index": 0,
+        "attributes": None,
+        "metadata": None,
+    }
     assert json.loads(rows[0]["metadata"]) == {"a": [1, 2], "b": 1}
-    assert rows[1]["objects"][0]["kind"] == "poly" and json.loads(rows[1]["objects"][0]["attributes"]) == {"k": "v"}
+    assert rows[1]["objects"][0]["kind"] == "poly" and json.loads(rows[1]["objects"][0]["attributes"]) == {
+        "k": "v"
+    }
     assert json.loads(rows[3]["messages"])[1] == {"role": "assistant", "content": "a box"}
     validate_files([path], tmp_path / "o2")
     for name in ("rejects.jsonl", "warnings.jsonl"):
@@ -152,14 +188,24 @@ def test_escaped_and_literal_json_give_the_same_rows(tmp_path: Path, img) -> Non
 
     img(tmp_path / "a.jpg")
     records = [
-        {"id": f"r{i}", "images": ["a.jpg"], "width": 100, "height": 80,
-         "objects": [{"desc": d, "bbox_2d": [1, 1, 9, 9]} for d in ("类别=BBU设备,品牌=华为", 'say "hi"', "a\\b", "plain")]}
+        {
+            "id": f"r{i}",
+            "images": ["a.jpg"],
+            "width": 100,
+            "height": 80,
+            "objects": [
+                {"desc": d, "bbox_2d": [1, 1, 9, 9]}
+                for d in ("类别=BBU设备,品牌=华为", 'say "hi"', "a\\b", "plain")
+            ],
+        }
         for i in range(3)
     ]
     rows = []
     for name, ascii_only in (("literal", False), ("escaped", True)):
         path = tmp_path / f"{name}.jsonl"
-        path.write_text("".join(json.dumps(r, ensure_ascii=ascii_only) + "\n" for r in records), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(r, ensure_ascii=ascii_only) + "\n" for r in records), encoding="utf-8"
+        )
         assert validate_files([path], tmp_path / name).exit_code == 0
         ds = datasets.load_from_disk(str(tmp_path / name / "data"))
         rows.append([[o["desc"] for o in r["objects"]] for r in ds.to_list()])
@@ -169,11 +215,15 @@ def test_escaped_and_literal_json_give_the_same_rows(tmp_path: Path, img) -> Non
 def test_progress_callback_sees_every_byte(dataset, rec, tmp_path: Path) -> None:
     path = dataset([rec(id=f"r{i}") for i in range(50)])
     got: list[int] = []
-    validate_files([path], tmp_path / "out", ValidateOptions(block_bytes=1000, progress=got.append, image_check=False))
+    validate_files(
+        [path], tmp_path / "out", ValidateOptions(block_bytes=1000, progress=got.append, image_check=False)
+    )
     assert sum(got) == path.stat().st_size and len(got) > 5
 
 
-def test_rows_rotate_into_several_shards_that_load_in_line_order(dataset, rec, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_rows_rotate_into_several_shards_that_load_in_line_order(
+    dataset, rec, tmp_path: Path, monkeypatch
+) -> None:  # noqa: ANN001
     """Accepted rows are streamed batch by batch into `datasets` shards; a small shard limit forces rotation."""
     import datasets
 

@@ -16,31 +16,63 @@ from vlmdata.validate import ValidateOptions, validate_files
 from vlmdata.validate.fast import check_batch
 from vlmdata.validate.slow import explain
 
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 2000), st.floats(allow_nan=True, allow_infinity=True),
-                    st.text(max_size=6))
-json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                            st.dictionaries(st.text(max_size=5), inner, max_size=4)), max_leaves=12)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 2000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=6),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
-number = st.one_of(st.integers(-3, 120), st.floats(-3, 120), st.sampled_from([0.0, 100.0, 80.0, 100.4, 80.6, -0.4]),
-                   st.booleans(), st.just(float("nan")), st.just("7"))
+number = st.one_of(
+    st.integers(-3, 120),
+    st.floats(-3, 120),
+    st.sampled_from([0.0, 100.0, 80.0, 100.4, 80.6, -0.4]),
+    st.booleans(),
+    st.just(float("nan")),
+    st.just("7"),
+)
 coords = st.lists(number, min_size=0, max_size=9)
 geometry = st.dictionaries(st.sampled_from(["bbox_2d", "poly", "line"]), coords, min_size=0, max_size=2)
 obj = st.builds(
     lambda desc, geo, extra: {"desc": desc, **geo, **extra},
     st.one_of(st.just("类别=BBU设备"), st.text(max_size=4)),
     geometry,
-    st.dictionaries(st.sampled_from(["poly_points", "line_points", "image_index", "attributes", "colour"]),
-                    st.one_of(st.integers(-1, 5), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)), max_size=2),
+    st.dictionaries(
+        st.sampled_from(["poly_points", "line_points", "image_index", "attributes", "colour"]),
+        st.one_of(st.integers(-1, 5), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)),
+        max_size=2,
+    ),
 )
 near_valid = st.builds(
-    lambda w, h, objs, summary, drop: {k: v for k, v in {"images": ["a.jpg"], "width": w, "height": h, "objects": objs,
-                                                           "summary": summary}.items() if k not in drop and v is not None},
+    lambda w, h, objs, summary, drop: {
+        k: v
+        for k, v in {
+            "images": ["a.jpg"],
+            "width": w,
+            "height": h,
+            "objects": objs,
+            "summary": summary,
+        }.items()
+        if k not in drop and v is not None
+    },
     st.one_of(st.just(100), st.integers(-1, 200), st.just(True)),
     st.one_of(st.just(80), st.integers(0, 200)),
     st.lists(obj, max_size=5),
-    st.one_of(st.none(), st.just("无关图片"), st.just('{"统计": []}'), st.just("{broken"), st.text(max_size=5)),
+    st.one_of(
+        st.none(), st.just("无关图片"), st.just('{"统计": []}'), st.just("{broken"), st.text(max_size=5)
+    ),
     st.sets(st.sampled_from(["width", "objects", "images"]), max_size=1),
 )
 
@@ -108,8 +140,14 @@ def test_absurd_declared_point_counts_go_to_the_models() -> None:
     """`poly_points`/`line_points` beyond what a float64 holds exactly never crash the bulk check or get accepted."""
     poly = {"desc": "类别=BBU设备", "poly": [1, 1, 9, 1, 9, 9]}
     line = {"desc": "类别=光纤", "line": [1, 1, 9, 9]}
-    cases = [{**poly, "poly_points": 2**60}, {**poly, "poly_points": 10**30}, {**line, "line_points": -(2**70)},
-             {**poly, "poly_points": 3}, {**line, "line_points": 2}, {**poly, "poly_points": 4}]
+    cases = [
+        {**poly, "poly_points": 2**60},
+        {**poly, "poly_points": 10**30},
+        {**line, "line_points": -(2**70)},
+        {**poly, "poly_points": 3},
+        {**line, "line_points": 2},
+        {**poly, "poly_points": 4},
+    ]
     lines = [_dump({"images": ["a.jpg"], "width": 100, "height": 80, "objects": [o, line]}) for o in cases]
     assert [_reference(x) for x in lines] == [False, False, False, True, True, False]
     for absurd in lines[:3]:  # alone or among good records: the models decide

@@ -21,7 +21,10 @@ def test_validate_rejects_exactly_the_planted_records(tmp_path: Path) -> None:
 
     report = validate_files([result.data_path], tmp_path / "out")
     out = tmp_path / "out"
-    rejects = {r["line"]: r for r in map(json.loads, (out / "rejects.jsonl").read_text(encoding="utf-8").splitlines())}
+    rejects = {
+        r["line"]: r
+        for r in map(json.loads, (out / "rejects.jsonl").read_text(encoding="utf-8").splitlines())
+    }
     warnings = [json.loads(x) for x in (out / "warnings.jsonl").read_text(encoding="utf-8").splitlines()]
 
     errors = [e for e in entries if e["severity"] == "error"]

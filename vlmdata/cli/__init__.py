@@ -37,7 +37,9 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """vlmdata command line."""
 
@@ -67,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         from rich.text import Text
 
         # The message is plain text: `[train]` or `[1, 2]` inside it must not be read as rich markup.
-        Console(stderr=True, highlight=False, soft_wrap=True).print(Text.assemble(("error ", "bold red"), str(exc)))
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            Text.assemble(("error ", "bold red"), str(exc))
+        )
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
@@ -84,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2 if any(c.__name__ == "UsageError" for c in type(exc).__mro__) else 1
         if os.environ.get("VLMDATA_DEBUG") == "1":
             raise
-        typer.echo(f"error: unexpected {type(exc).__name__}: {exc}\n  (set VLMDATA_DEBUG=1 for the traceback)", err=True)
+        typer.echo(
+            f"error: unexpected {type(exc).__name__}: {exc}\n  (set VLMDATA_DEBUG=1 for the traceback)",
+            err=True,
+        )
         return 1
     return 0
 

@@ -10,7 +10,9 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_cmd(
-        predictions: Path = typer.Argument(..., help="Predictions JSONL ({id, completion} per line, as `vlmdata infer` writes)."),
+        predictions: Path = typer.Argument(
+            ..., help="Predictions JSONL ({id, completion} per line, as `vlmdata infer` writes)."
+        ),
         gt: Path = typer.Option(..., "--gt", help="Ground-truth vlmdata Arrow dataset."),
         template: str = typer.Option(None, "--template", help="Template for records that name none."),
         out: Path = typer.Option(None, "--out", "-o", help="Also write the report as JSON here."),

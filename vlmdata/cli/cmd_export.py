@@ -14,8 +14,12 @@ def register(app: typer.Typer) -> None:
     def export(
         dataset: Path = typer.Argument(..., help="A vlmdata Arrow dataset folder."),
         out: Path = typer.Option(..., "--out", "-o", help="Output JSONL file, written atomically."),
-        config: Path = typer.Option(None, "--config", "-c", help="Run config: template name and system prompt."),
-        template: str = typer.Option(None, "--template", help="Template for records that do not name their own."),
+        config: Path = typer.Option(
+            None, "--config", "-c", help="Run config: template name and system prompt."
+        ),
+        template: str = typer.Option(
+            None, "--template", help="Template for records that do not name their own."
+        ),
         fmt: str = FORMAT_OPTION,
     ) -> None:
         """Write one `{"messages": [...], "images": [...]}` line per record, as `swift sft --dataset` reads."""
@@ -28,7 +32,9 @@ def register(app: typer.Typer) -> None:
 
         require_exists(dataset, "dataset")
         if template is not None and template not in TEMPLATES:
-            raise UsageError(f"unknown template {template!r}", hint="known templates: " + ", ".join(TEMPLATES))
+            raise UsageError(
+                f"unknown template {template!r}", hint="known templates: " + ", ".join(TEMPLATES)
+            )
         result = export_dataset(dataset, out, template=template, config=config)
         if fmt == "json":
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))

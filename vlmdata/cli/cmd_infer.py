@@ -11,14 +11,20 @@ def register(app: typer.Typer) -> None:
     @app.command("infer")
     def infer_cmd(
         dataset: Path = typer.Argument(..., help="vlmdata Arrow dataset to predict on."),
-        model: Path = typer.Option(..., "--model", help="Model folder (base model, or a full fine-tuned model)."),
+        model: Path = typer.Option(
+            ..., "--model", help="Model folder (base model, or a full fine-tuned model)."
+        ),
         out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL to write."),
-        adapter: Path = typer.Option(None, "--adapter", help="LoRA adapter folder (a checkpoint of a LoRA run)."),
+        adapter: Path = typer.Option(
+            None, "--adapter", help="LoRA adapter folder (a checkpoint of a LoRA run)."
+        ),
         template: str = typer.Option(None, "--template", help="Template for records that name none."),
         batch_size: int = typer.Option(4, "--batch-size"),
         max_new_tokens: int = typer.Option(512, "--max-new-tokens"),
         limit: int = typer.Option(None, "--limit", help="Only the first N records."),
-        max_pixels: int = typer.Option(1024 * 1024, "--max-pixels", help="Per-image pixel cap, as in training."),
+        max_pixels: int = typer.Option(
+            1024 * 1024, "--max-pixels", help="Per-image pixel cap, as in training."
+        ),
     ) -> None:
         """Generate predictions with the trained model (greedy, batched); score them with `vlmdata eval`."""
         from vlmdata.cli._common import console, require_exists
@@ -26,6 +32,15 @@ def register(app: typer.Typer) -> None:
 
         require_exists(model, "model folder")
         require_exists(dataset, "dataset")
-        path = infer(model, dataset, out, adapter=adapter, template=template, batch_size=batch_size,
-                     max_new_tokens=max_new_tokens, limit=limit, max_pixels=max_pixels)
+        path = infer(
+            model,
+            dataset,
+            out,
+            adapter=adapter,
+            template=template,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            limit=limit,
+            max_pixels=max_pixels,
+        )
         console().print(f"predictions written to {path}")

@@ -18,8 +18,12 @@ def register(app: typer.Typer) -> None:
         from vlmdata.render import list_templates
 
         rows = [
-            {"name": t.name, "mode": t.mode, "domain": t.domain or ("per record" if t.header else "-"),
-             "header": t.header_line(t.domain or "X") if t.header else "-"}
+            {
+                "name": t.name,
+                "mode": t.mode,
+                "domain": t.domain or ("per record" if t.header else "-"),
+                "header": t.header_line(t.domain or "X") if t.header else "-",
+            }
             for t in list_templates()
         ]
         if fmt == "json":
@@ -35,7 +39,9 @@ def register(app: typer.Typer) -> None:
     @sub.command("show")
     def show_cmd(
         name: str = typer.Argument(..., help="Template name (see `vlmdata prompts list`)."),
-        images: int = typer.Option(1, "--images", min=1, help="Number of record images (several add one sentence)."),
+        images: int = typer.Option(
+            1, "--images", min=1, help="Number of record images (several add one sentence)."
+        ),
         fmt: str = FORMAT_OPTION,
     ) -> None:
         """Print the system prompt and the user prompt exactly as training and inference send them."""
@@ -48,13 +54,20 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"unknown template {name!r}", hint="known templates: " + ", ".join(TEMPLATES))
         t = get_template(name)
         if fmt == "json":
-            data = {"name": t.name, "mode": t.mode, "domain": t.domain, "system": t.system,
-                    "user_prompt": t.prompt(images)}
+            data = {
+                "name": t.name,
+                "mode": t.mode,
+                "domain": t.domain,
+                "system": t.system,
+                "user_prompt": t.prompt(images),
+            }
             typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
         if t.mode == "chat":
             typer.echo("# chat: the record's own messages are sent; this template adds no prompt.")
             return
-        typer.echo(f"# system\n{t.system or ''}\n\n# user ({images} image{'s' if images > 1 else ''})\n{t.prompt(images)}")
+        typer.echo(
+            f"# system\n{t.system or ''}\n\n# user ({images} image{'s' if images > 1 else ''})\n{t.prompt(images)}"
+        )
 
     app.add_typer(sub, name="prompts")

@@ -13,9 +13,15 @@ def register(app: typer.Typer) -> None:
     @app.command("summarize")
     def summarize(
         source: Path = typer.Argument(..., help="A contract JSONL file or a vlmdata Arrow dataset folder."),
-        out: Path = typer.Option(..., "--out", "-o", help="Output (same form as the input), written atomically."),
-        domain: str = typer.Option(None, "--domain", help="BBU or RRU for every record (default: metadata.domain)."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild summaries that are already present."),
+        out: Path = typer.Option(
+            ..., "--out", "-o", help="Output (same form as the input), written atomically."
+        ),
+        domain: str = typer.Option(
+            None, "--domain", help="BBU or RRU for every record (default: metadata.domain)."
+        ),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Rebuild summaries that are already present."
+        ),
         fmt: str = FORMAT_OPTION,
     ) -> None:
         """Fill missing `summary` fields from the objects' descs; existing summaries are validated and kept."""
@@ -25,7 +31,9 @@ def register(app: typer.Typer) -> None:
 
         result = summarize_path(source, out, domain=domain, overwrite=overwrite)
         if fmt == "json":
-            typer.echo(json.dumps({**result.as_dict(), "problems": result.problems}, ensure_ascii=False, indent=2))
+            typer.echo(
+                json.dumps({**result.as_dict(), "problems": result.problems}, ensure_ascii=False, indent=2)
+            )
         else:
             console().print(
                 f"{result.records} records: {result.built} built, {result.kept} kept, {result.irrelevant} irrelevant"
@@ -36,6 +44,8 @@ def register(app: typer.Typer) -> None:
 
             first = result.problems[0]
             raise VlmdataError(
-                first.split(" ", 1)[0], f"{len(result.problems)} problem(s), nothing written",
-                hint="fix the records listed and run again", details=result.problems,
+                first.split(" ", 1)[0],
+                f"{len(result.problems)} problem(s), nothing written",
+                hint="fix the records listed and run again",
+                details=result.problems,
             )

@@ -16,14 +16,34 @@ def register(app: typer.Typer) -> None:
     def validate(
         data: list[Path] = typer.Argument(..., help="JSONL files (one record per line).", show_default=False),
         out: Path = OUT_OPTION,
-        image_root: Path | None = typer.Option(None, "--image-root", help="Folder relative image paths resolve against (default: each JSONL's folder); images must stay inside it."),
-        allow_extra: bool = typer.Option(False, "--allow-extra", help="Move unknown keys into metadata instead of rejecting the record."),
-        no_image_check: bool = typer.Option(False, "--no-image-check", help="Skip reading image headers (paths are still resolved and confined)."),
-        allow_outside_root: bool = typer.Option(False, "--allow-outside-root", help="Accept image paths that resolve outside the root."),
-        val: list[Path] = typer.Option([], "--val", help="Validation-split JSONL (repeatable); written to OUT/val, checked for image overlap with train."),
+        image_root: Path | None = typer.Option(
+            None,
+            "--image-root",
+            help="Folder relative image paths resolve against (default: each JSONL's folder); images must stay inside it.",
+        ),
+        allow_extra: bool = typer.Option(
+            False, "--allow-extra", help="Move unknown keys into metadata instead of rejecting the record."
+        ),
+        no_image_check: bool = typer.Option(
+            False,
+            "--no-image-check",
+            help="Skip reading image headers (paths are still resolved and confined).",
+        ),
+        allow_outside_root: bool = typer.Option(
+            False, "--allow-outside-root", help="Accept image paths that resolve outside the root."
+        ),
+        val: list[Path] = typer.Option(
+            [],
+            "--val",
+            help="Validation-split JSONL (repeatable); written to OUT/val, checked for image overlap with train.",
+        ),
         fmt: str = FORMAT_OPTION,
-        max_image_pixels: int = typer.Option(89_478_485, "--max-image-pixels", help="Decompression-bomb limit on width × height."),
-        max_line_bytes: int = typer.Option(64 << 20, "--max-line-bytes", help="Longest accepted line in bytes."),
+        max_image_pixels: int = typer.Option(
+            89_478_485, "--max-image-pixels", help="Decompression-bomb limit on width × height."
+        ),
+        max_line_bytes: int = typer.Option(
+            64 << 20, "--max-line-bytes", help="Longest accepted line in bytes."
+        ),
     ) -> None:
         """Validate records (lines, schema, geometry, images, conversation, dataset); write OUT/data, rejects, report."""
         import sys
@@ -35,8 +55,13 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("table", "json"):
             raise UsageError(f"--format must be table or json, got {fmt!r}")
         options = ValidateOptions(
-            image_root=image_root, allow_extra=allow_extra, image_check=not no_image_check,
-            allow_outside_root=allow_outside_root, val=val, max_image_pixels=max_image_pixels, max_line_bytes=max_line_bytes,
+            image_root=image_root,
+            allow_extra=allow_extra,
+            image_check=not no_image_check,
+            allow_outside_root=allow_outside_root,
+            val=val,
+            max_image_pixels=max_image_pixels,
+            max_line_bytes=max_line_bytes,
         )
         total = sum(p.stat().st_size for p in [*data, *val] if p.is_file())
         con = console(stderr=fmt == "json")
@@ -49,8 +74,15 @@ def register(app: typer.Typer) -> None:
                 TransferSpeedColumn,
             )
 
-            with Progress("validating", BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
-                          console=console(stderr=True), transient=True) as bar:
+            with Progress(
+                "validating",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=console(stderr=True),
+                transient=True,
+            ) as bar:
                 task = bar.add_task("validate", total=total)
                 options.progress = lambda n: bar.advance(task, n)
                 report = validate_files(data, out, options)

@@ -2,10 +2,34 @@
 
 from vlmdata.errors import define
 
-YAML_PARSE = define("VD600", "YAML file cannot be parsed", "Fix the YAML syntax at the reported line and column.")
-EXTENDS_CYCLE = define("VD601", "`extends` chain forms a cycle", "Remove one of the `extends` references so the chain ends.")
-EXTENDS_MISSING = define("VD602", "File named in `extends` (or --base-config) not found", "Paths in `extends` are relative to the file that names them; fix the path.")
-NOT_MAPPING = define("VD603", "Config file's top level is not a mapping", "A config file is a YAML mapping of section names to values.")
-BAD_NAMED_LIST = define("VD604", "List entry lacks a unique `name`", "Every entry of this list needs a `name`, unique within the list; entries merge across `extends` by name.")
-INVALID_CONFIG = define("VD605", "Config value invalid", "See the key path and message; the documentation of each section lists the allowed keys and values.")
-UNKNOWN_CONFIG_KEY = define("VD606", "Unknown config key", "Fix the typo; unknown keys are rejected at every level so mistakes never pass silently.")
+YAML_PARSE = define(
+    "VD600", "YAML file cannot be parsed", "Fix the YAML syntax at the reported line and column."
+)
+EXTENDS_CYCLE = define(
+    "VD601", "`extends` chain forms a cycle", "Remove one of the `extends` references so the chain ends."
+)
+EXTENDS_MISSING = define(
+    "VD602",
+    "File named in `extends` (or --base-config) not found",
+    "Paths in `extends` are relative to the file that names them; fix the path.",
+)
+NOT_MAPPING = define(
+    "VD603",
+    "Config file's top level is not a mapping",
+    "A config file is a YAML mapping of section names to values.",
+)
+BAD_NAMED_LIST = define(
+    "VD604",
+    "List entry lacks a unique `name`",
+    "Every entry of this list needs a `name`, unique within the list; entries merge across `extends` by name.",
+)
+INVALID_CONFIG = define(
+    "VD605",
+    "Config value invalid",
+    "See the key path and message; the documentation of each section lists the allowed keys and values.",
+)
+UNKNOWN_CONFIG_KEY = define(
+    "VD606",
+    "Unknown config key",
+    "Fix the typo; unknown keys are rejected at every level so mistakes never pass silently.",
+)

@@ -58,18 +58,24 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise VlmdataError(codes.EXTENDS_MISSING, f"config file not found: {path}", where=Location(file=str(path))) from None
+        raise VlmdataError(
+            codes.EXTENDS_MISSING, f"config file not found: {path}", where=Location(file=str(path))
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise VlmdataError(codes.YAML_PARSE, str(problem), where=Location(file=str(path), line=line)) from None
+        raise VlmdataError(
+            codes.YAML_PARSE, str(problem), where=Location(file=str(path), line=line)
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise VlmdataError(codes.NOT_MAPPING, f"top level is a {type(data).__name__}", where=Location(file=str(path)))
+        raise VlmdataError(
+            codes.NOT_MAPPING, f"top level is a {type(data).__name__}", where=Location(file=str(path))
+        )
     return data
 
 
@@ -91,7 +97,9 @@ def load_layered(
 def _load_into(path: Path, result: Layered, by_name: frozenset[str], stack: tuple[Path, ...]) -> None:
     if path in stack:
         chain = " -> ".join(str(p) for p in (*stack, path))
-        raise VlmdataError(codes.EXTENDS_CYCLE, f"cycle: {chain}", where=Location(file=str(stack[-1]), field="extends"))
+        raise VlmdataError(
+            codes.EXTENDS_CYCLE, f"cycle: {chain}", where=Location(file=str(stack[-1]), field="extends")
+        )
     if not path.exists():
         where = Location(file=str(stack[-1]), field="extends") if stack else Location(file=str(path))
         raise VlmdataError(codes.EXTENDS_MISSING, f"no such file: {path}", where=where)
@@ -101,7 +109,12 @@ def _load_into(path: Path, result: Layered, by_name: frozenset[str], stack: tupl
         if isinstance(parents, str):
             parents = [parents]
         if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
-            raise VlmdataError(codes.INVALID_CONFIG, "`extends` must be a path or a list of paths", where=Location(file=str(path), field="extends"), value=parents)
+            raise VlmdataError(
+                codes.INVALID_CONFIG,
+                "`extends` must be a path or a list of paths",
+                where=Location(file=str(path), field="extends"),
+                value=parents,
+            )
         for parent in parents:
             _load_into((path.parent / parent).resolve(), result, by_name, (*stack, path))
     _check_named_lists(data, by_name, str(path))
@@ -115,14 +128,27 @@ def _check_named_lists(data: dict[str, Any], by_name: frozenset[str], file: str)
         if entries is None:
             continue
         if not isinstance(entries, list):
-            raise VlmdataError(codes.INVALID_CONFIG, f"`{key}` must be a list", where=Location(file=file, field=key), value=type(entries).__name__)
+            raise VlmdataError(
+                codes.INVALID_CONFIG,
+                f"`{key}` must be a list",
+                where=Location(file=file, field=key),
+                value=type(entries).__name__,
+            )
         seen: set[str] = set()
         for i, entry in enumerate(entries):
             name = entry.get("name") if isinstance(entry, dict) else None
             if not isinstance(name, str) or not name:
-                raise VlmdataError(codes.BAD_NAMED_LIST, "entry has no `name`", where=Location(file=file, field=f"{key}[{i}]"))
+                raise VlmdataError(
+                    codes.BAD_NAMED_LIST,
+                    "entry has no `name`",
+                    where=Location(file=file, field=f"{key}[{i}]"),
+                )
             if name in seen:
-                raise VlmdataError(codes.BAD_NAMED_LIST, f"duplicate name {name!r}", where=Location(file=file, field=f"{key}[{i}].name"))
+                raise VlmdataError(
+                    codes.BAD_NAMED_LIST,
+                    f"duplicate name {name!r}",
+                    where=Location(file=file, field=f"{key}[{i}].name"),
+                )
             seen.add(name)
 
 
@@ -182,14 +208,24 @@ class ConfigProblem:
         return text
 
 
-def problems_from_validation_error(exc: Any, layered: Layered | None, prefix: KeyPath = ()) -> list[ConfigProblem]:
+def problems_from_validation_error(
+    exc: Any, layered: Layered | None, prefix: KeyPath = ()
+) -> list[ConfigProblem]:
     """Turn a pydantic ValidationError into ConfigProblems with files and key paths (all of them)."""
     problems = []
     for err in exc.errors():
         loc = (*prefix, *err.get("loc", ()))
         file = layered.origin_of(loc) if layered is not None else None
         if err.get("type") == "extra_forbidden":
-            problems.append(ConfigProblem(loc, "unknown key", file, "remove it or fix the spelling; see the section's allowed keys", codes.UNKNOWN_CONFIG_KEY.code))
+            problems.append(
+                ConfigProblem(
+                    loc,
+                    "unknown key",
+                    file,
+                    "remove it or fix the spelling; see the section's allowed keys",
+                    codes.UNKNOWN_CONFIG_KEY.code,
+                )
+            )
         else:
             value = err.get("input")
             msg = err.get("msg", "invalid value")

@@ -17,7 +17,15 @@ from vlmdata.contract.models import Record
 from vlmdata.contract.rules import Issue
 
 _NUMBER_TYPES = {"float_type", "int_type", "float_parsing", "int_parsing", "int_from_float"}
-_RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long", "string_too_short"}
+_RANGE_TYPES = {
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "too_short",
+    "too_long",
+    "string_too_short",
+}
 
 
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -25,7 +33,11 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(part, str) and ("[" in part or "-" in part or part in ("str", "text", "image")) and out.endswith("content"):
+        elif (
+            isinstance(part, str)
+            and ("[" in part or "-" in part or part in ("str", "text", "image"))
+            and out.endswith("content")
+        ):
             continue  # union-branch labels such as `list[tagged-union[...]]`
         else:
             out += f".{part}" if out else str(part)
@@ -70,7 +82,14 @@ def issues_from_validation_error(exc: ValidationError) -> list[Issue]:
             prefix = f"{base}." if base else ""
             for item in err["ctx"]["issues"]:
                 sub = item.get("field")
-                out.append(Issue(item["code"], item["message"], f"{prefix}{sub}" if sub else (base or None), item.get("value")))
+                out.append(
+                    Issue(
+                        item["code"],
+                        item["message"],
+                        f"{prefix}{sub}" if sub else (base or None),
+                        item.get("value"),
+                    )
+                )
             continue
         code = _code_for(dict(err))
         if code == codes.BAD_MESSAGES.code:
@@ -80,7 +99,14 @@ def issues_from_validation_error(exc: ValidationError) -> list[Issue]:
         value = err.get("input") if code not in (codes.INVALID_JSON.code, codes.MISSING_FIELD.code) else None
         if code == codes.NOT_OBJECT.code:
             value = type(value).__name__
-        out.append(Issue(code, err["msg"], base or None, None if isinstance(value, dict) and code != codes.WRONG_TYPE.code else value))
+        out.append(
+            Issue(
+                code,
+                err["msg"],
+                base or None,
+                None if isinstance(value, dict) and code != codes.WRONG_TYPE.code else value,
+            )
+        )
     return out
 
 
@@ -89,7 +115,14 @@ def explain_line(raw: bytes) -> tuple[Record | None, list[Issue]]:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Issue(codes.INVALID_UTF8.code, f"invalid UTF-8 byte at offset {exc.start}", None, raw[exc.start : exc.start + 4].hex())]
+        return None, [
+            Issue(
+                codes.INVALID_UTF8.code,
+                f"invalid UTF-8 byte at offset {exc.start}",
+                None,
+                raw[exc.start : exc.start + 4].hex(),
+            )
+        ]
     try:
         return Record.model_validate_json(raw), []
     except ValidationError as exc:

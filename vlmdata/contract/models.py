@@ -34,7 +34,9 @@ CONTRACT_VERSION = 1
 def _raise_issues(issues: list[Issue]) -> None:
     if issues:
         detail = "; ".join(f"{i.code} {i.field or ''}: {i.message}".replace(" :", ":") for i in issues)
-        raise PydanticCustomError("contract", "{detail}", {"detail": detail, "issues": [i.as_dict() for i in issues]})
+        raise PydanticCustomError(
+            "contract", "{detail}", {"detail": detail, "issues": [i.as_dict() for i in issues]}
+        )
 
 
 def _finite_json(value: Any) -> Any:
@@ -67,8 +69,12 @@ class Object(_Strict):
     bbox_2d: Annotated[Coords, Field(min_length=4, max_length=4)] | None = Field(
         None, description="[x1, y1, x2, y2] with x1 < x2 and y1 < y2."
     )
-    poly: Coords | None = Field(None, description="Flat [x1, y1, ..., xn, yn], n ≥ 3, closed implicitly, non-zero area.")
-    line: Coords | None = Field(None, description="Flat [x1, y1, ..., xn, yn], n ≥ 2, an open polyline, not all points equal.")
+    poly: Coords | None = Field(
+        None, description="Flat [x1, y1, ..., xn, yn], n ≥ 3, closed implicitly, non-zero area."
+    )
+    line: Coords | None = Field(
+        None, description="Flat [x1, y1, ..., xn, yn], n ≥ 2, an open polyline, not all points equal."
+    )
     poly_points: int | None = Field(None, description="Number of polygon points; must equal len(poly) / 2.")
     line_points: int | None = Field(None, description="Number of line points; must equal len(line) / 2.")
     image_index: int = Field(0, ge=0, description="Which image of the record the geometry lies on.")
@@ -79,7 +85,11 @@ class Object(_Strict):
     def _geometry(self) -> Object:
         issues = []
         if not desc_ok(self.desc):
-            issues.append(Issue(codes.BAD_DESC.code, "desc contains a newline, carriage return or tab", "desc", self.desc))
+            issues.append(
+                Issue(
+                    codes.BAD_DESC.code, "desc contains a newline, carriage return or tab", "desc", self.desc
+                )
+            )
         issues += object_issues(self.__dict__)
         _raise_issues(issues)
         return self
@@ -118,13 +128,25 @@ class Record(_Strict):
 
     model_config = ConfigDict(title="vlmdata record (contract v1)")
 
-    id: str | None = Field(None, min_length=1, description="Stable id; derived from a hash of the canonical JSON when absent.")
-    images: list[str] | None = Field(None, min_length=1, description="Local image paths (relative to the JSONL folder or --image-root).")
-    width: PositiveInt | None = Field(None, description="Displayed width (after EXIF orientation) of every image.")
-    height: PositiveInt | None = Field(None, description="Displayed height (after EXIF orientation) of every image.")
-    objects: list[Object] | None = Field(None, description="Annotations; may be empty or absent only when `summary` is present.")
+    id: str | None = Field(
+        None, min_length=1, description="Stable id; derived from a hash of the canonical JSON when absent."
+    )
+    images: list[str] | None = Field(
+        None, min_length=1, description="Local image paths (relative to the JSONL folder or --image-root)."
+    )
+    width: PositiveInt | None = Field(
+        None, description="Displayed width (after EXIF orientation) of every image."
+    )
+    height: PositiveInt | None = Field(
+        None, description="Displayed height (after EXIF orientation) of every image."
+    )
+    objects: list[Object] | None = Field(
+        None, description="Annotations; may be empty or absent only when `summary` is present."
+    )
     summary: str | None = Field(None, description="The literal 无关图片 or a one-line JSON object.")
-    messages: list[Message] | None = Field(None, min_length=1, description="Chat-only records: pre-written turns.")
+    messages: list[Message] | None = Field(
+        None, min_length=1, description="Chat-only records: pre-written turns."
+    )
     metadata: JsonObject | None = Field(None, description="Free-form; vlmdata's own keys start with `_`.")
 
     @model_validator(mode="after")
@@ -138,7 +160,13 @@ def record_issues(rec: Record) -> list[Issue]:
     images = rec.images
     if images is None:
         if rec.messages is None:
-            out.append(Issue(codes.MISSING_FIELD.code, "record needs `images` (or `messages` for a chat-only record)", "images"))
+            out.append(
+                Issue(
+                    codes.MISSING_FIELD.code,
+                    "record needs `images` (or `messages` for a chat-only record)",
+                    "images",
+                )
+            )
         if rec.objects:
             out.append(Issue(codes.MISSING_FIELD.code, "objects need `images`", "images"))
     else:
@@ -157,7 +185,14 @@ def record_issues(rec: Record) -> list[Issue]:
     w, h = rec.width, rec.height
     for i, obj in enumerate(rec.objects or []):
         if images is not None and obj.image_index >= n_images:
-            out.append(Issue(codes.IMAGE_INDEX.code, f"image_index {obj.image_index} but the record has {n_images} image(s)", f"objects[{i}].image_index", obj.image_index))
+            out.append(
+                Issue(
+                    codes.IMAGE_INDEX.code,
+                    f"image_index {obj.image_index} but the record has {n_images} image(s)",
+                    f"objects[{i}].image_index",
+                    obj.image_index,
+                )
+            )
         if w is not None and h is not None:
             errors, _ = bounds_issues(obj.points, w, h, f"objects[{i}].{obj.kind}")
             out += errors
@@ -171,5 +206,12 @@ def record_issues(rec: Record) -> list[Issue]:
         if seen != n_images:
             at = next((i for i, t in enumerate(turns) if count_placeholders([t])), None)
             at = at if at is not None else next((i for i, t in enumerate(turns) if t["role"] == "user"), 0)
-            out.append(Issue(codes.PLACEHOLDER_COUNT.code, f"{seen} image placeholder(s) for {n_images} image(s)", f"messages[{at}].content", seen))
+            out.append(
+                Issue(
+                    codes.PLACEHOLDER_COUNT.code,
+                    f"{seen} image placeholder(s) for {n_images} image(s)",
+                    f"messages[{at}].content",
+                    seen,
+                )
+            )
     return out

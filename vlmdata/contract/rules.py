@@ -32,7 +32,11 @@ class Issue:
     value: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "severity": codes_severity(self.code), "message": self.message}
+        out: dict[str, Any] = {
+            "code": self.code,
+            "severity": codes_severity(self.code),
+            "message": self.message,
+        }
         if self.field:
             out["field"] = self.field
         if self.value is not None:
@@ -60,7 +64,11 @@ def _short(value: Any, limit: int = 200) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
             return repr(value)
         return value
-    if isinstance(value, list) and len(value) <= 32 and all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in value):
+    if (
+        isinstance(value, list)
+        and len(value) <= 32
+        and all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in value)
+    ):
         if all(not isinstance(v, float) or math.isfinite(v) for v in value) and len(repr(value)) <= limit:
             return list(value)
     text = value if isinstance(value, str) else repr(value)
@@ -86,7 +94,13 @@ def object_issues(obj: dict[str, Any], prefix: str = "") -> list[Issue]:
     out: list[Issue] = []
     present = [k for k in GEOMETRY_KEYS if obj.get(k) is not None]
     if len(present) != 1:
-        out.append(Issue(codes.GEOMETRY_KEYS.code, f"object has {len(present)} geometry keys {present or ''}".rstrip(), prefix.rstrip(".") or None))
+        out.append(
+            Issue(
+                codes.GEOMETRY_KEYS.code,
+                f"object has {len(present)} geometry keys {present or ''}".rstrip(),
+                prefix.rstrip(".") or None,
+            )
+        )
         return out
     kind = present[0]
     pts = obj[kind]
@@ -97,15 +111,21 @@ def object_issues(obj: dict[str, Any], prefix: str = "") -> list[Issue]:
         elif not (pts[0] < pts[2] and pts[1] < pts[3]):
             out.append(Issue(codes.BOX_INVERTED.code, "box needs x1 < x2 and y1 < y2", field, pts))
     elif len(pts) % 2:
-        out.append(Issue(codes.ODD_COORDS.code, f"{kind} has an odd number of values ({len(pts)})", field, pts))
+        out.append(
+            Issue(codes.ODD_COORDS.code, f"{kind} has an odd number of values ({len(pts)})", field, pts)
+        )
     elif kind == "poly":
         if len(pts) < 6:
-            out.append(Issue(codes.POLY_TOO_FEW.code, f"polygon has {len(pts) // 2} points, needs ≥ 3", field, pts))
+            out.append(
+                Issue(codes.POLY_TOO_FEW.code, f"polygon has {len(pts) // 2} points, needs ≥ 3", field, pts)
+            )
         elif abs(polygon_area2(pts)) <= 2 * ZERO_AREA:
             out.append(Issue(codes.POLY_ZERO_AREA.code, "polygon has zero area", field, pts))
     else:
         if len(pts) < 4:
-            out.append(Issue(codes.LINE_TOO_FEW.code, f"line has {len(pts) // 2} point(s), needs ≥ 2", field, pts))
+            out.append(
+                Issue(codes.LINE_TOO_FEW.code, f"line has {len(pts) // 2} point(s), needs ≥ 2", field, pts)
+            )
         elif all(pts[i] == pts[0] and pts[i + 1] == pts[1] for i in range(2, len(pts), 2)):
             out.append(Issue(codes.LINE_TOO_FEW.code, "all points of the line are equal", field, pts))
     for count_key, geom in (("poly_points", "poly"), ("line_points", "line")):
@@ -115,20 +135,43 @@ def object_issues(obj: dict[str, Any], prefix: str = "") -> list[Issue]:
         actual = len(obj[geom]) / 2 if obj.get(geom) is not None else None
         if actual is None or declared != actual:
             what = f"{geom} has {actual:g} points" if actual is not None else f"object has no {geom}"
-            out.append(Issue(codes.POINTS_MISMATCH.code, f"{count_key}={declared} but {what}", f"{prefix}{count_key}", declared))
+            out.append(
+                Issue(
+                    codes.POINTS_MISMATCH.code,
+                    f"{count_key}={declared} but {what}",
+                    f"{prefix}{count_key}",
+                    declared,
+                )
+            )
     return out
 
 
-def bounds_issues(points: Sequence[float], width: int, height: int, field: str) -> tuple[list[Issue], list[Issue]]:
+def bounds_issues(
+    points: Sequence[float], width: int, height: int, field: str
+) -> tuple[list[Issue], list[Issue]]:
     """(errors, warnings) for points outside [0, W] × [0, H]."""
     worst = 0.0
     for i, v in enumerate(points):
         limit = width if i % 2 == 0 else height
         worst = max(worst, -v, v - limit)
     if worst > BOUNDS_TOLERANCE:
-        return [Issue(codes.OUT_OF_BOUNDS.code, f"a point lies {worst:g} px outside the {width}×{height} image", field, list(points))], []
+        return [
+            Issue(
+                codes.OUT_OF_BOUNDS.code,
+                f"a point lies {worst:g} px outside the {width}×{height} image",
+                field,
+                list(points),
+            )
+        ], []
     if worst > 0:
-        return [], [Issue(codes.NEAR_BOUNDS.code, f"a point lies {worst:g} px outside the {width}×{height} image", field, list(points))]
+        return [], [
+            Issue(
+                codes.NEAR_BOUNDS.code,
+                f"a point lies {worst:g} px outside the {width}×{height} image",
+                field,
+                list(points),
+            )
+        ]
     return [], []
 
 
@@ -142,7 +185,11 @@ def frame_warning(all_points: Sequence[Sequence[float]], width: int, height: int
     ys = [v for pts in all_points for v in pts[1::2]]
     beyond = max(xs) > width + BOUNDS_TOLERANCE or max(ys) > height + BOUNDS_TOLERANCE
     if (lo >= 0 and hi <= 1 and max(width, height) > 1) or (beyond and lo >= 0 and hi <= 1000):
-        return Issue(codes.LOOKS_NORMALISED.code, f"coordinates span [{lo:g}, {hi:g}] on a {width}×{height} image", "objects")
+        return Issue(
+            codes.LOOKS_NORMALISED.code,
+            f"coordinates span [{lo:g}, {hi:g}] on a {width}×{height} image",
+            "objects",
+        )
     return None
 
 

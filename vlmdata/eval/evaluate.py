@@ -34,10 +34,18 @@ def read_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
                 obj = json.loads(line)
             except ValueError as exc:
                 raise VlmdataError(codes.PRED_LINE, f"invalid JSON: {exc}", where=where) from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not isinstance(obj.get("completion"), str):
-                raise VlmdataError(codes.PRED_LINE, "expected {\"id\": str, \"completion\": str}", where=where)
+            if (
+                not isinstance(obj, dict)
+                or not isinstance(obj.get("id"), str)
+                or not isinstance(obj.get("completion"), str)
+            ):
+                raise VlmdataError(codes.PRED_LINE, 'expected {"id": str, "completion": str}', where=where)
             if obj["id"] in preds:
-                raise VlmdataError(codes.PRED_DUPLICATE_ID, "second prediction for this id", where=Location(file=str(path), line=lineno, record_id=obj["id"]))
+                raise VlmdataError(
+                    codes.PRED_DUPLICATE_ID,
+                    "second prediction for this id",
+                    where=Location(file=str(path), line=lineno, record_id=obj["id"]),
+                )
             obj["_line"] = lineno
             preds[obj["id"]] = obj
     return preds
@@ -54,7 +62,11 @@ def evaluate(predictions: str | Path, gt: str | Path | Any, template: str | None
     index = {rid: i for i, rid in enumerate(ids)}
     for rid, pred in preds.items():
         if rid not in index:
-            raise VlmdataError(codes.PRED_UNKNOWN_ID, "prediction for an id the ground truth lacks", where=Location(file=str(predictions), line=pred["_line"], record_id=rid))
+            raise VlmdataError(
+                codes.PRED_UNKNOWN_ID,
+                "prediction for an id the ground truth lacks",
+                where=Location(file=str(predictions), line=pred["_line"], record_id=rid),
+            )
     dense = DenseTotals()
     n_dense = dense_fail = 0
     n_summary = summary_fail = summary_exact = irrelevant_right = 0
@@ -77,7 +89,9 @@ def evaluate(predictions: str | Path, gt: str | Path | Any, template: str | None
             ref_irrelevant = is_irrelevant(record)
             if not parsed_s.ok:
                 summary_fail += 1
-            irrelevant_right += int(parsed_s.irrelevant == ref_irrelevant and (parsed_s.ok or not ref_irrelevant))
+            irrelevant_right += int(
+                parsed_s.irrelevant == ref_irrelevant and (parsed_s.ok or not ref_irrelevant)
+            )
             if ref_irrelevant:
                 score = 1.0 if parsed_s.irrelevant else 0.0
                 exact = parsed_s.irrelevant
@@ -85,7 +99,11 @@ def evaluate(predictions: str | Path, gt: str | Path | Any, template: str | None
                 ref = parse_summary(render_target(record, name)).data
                 pred_data = parsed_s.data if parsed_s.ok and not parsed_s.irrelevant else None
                 score = summary_content_f1(pred_data, ref) if pred_data is not None else 0.0
-                exact = pred_data is not None and ref is not None and canonical_summary(pred_data) == canonical_summary(ref)
+                exact = (
+                    pred_data is not None
+                    and ref is not None
+                    and canonical_summary(pred_data) == canonical_summary(ref)
+                )
             content_f1.append(score)
             summary_exact += int(exact)
     report: dict[str, Any] = {

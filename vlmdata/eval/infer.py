@@ -62,7 +62,9 @@ def infer(
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     processor = AutoProcessor.from_pretrained(str(model_dir), local_files_only=True)
     processor.tokenizer.padding_side = "left"
-    model: Any = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=dtype, local_files_only=True)
+    model: Any = AutoModelForImageTextToText.from_pretrained(
+        str(model_dir), dtype=dtype, local_files_only=True
+    )
     if adapter is not None:
         from peft import PeftModel
 
@@ -85,5 +87,9 @@ def infer(
         new_tokens = generated[:, inputs["input_ids"].shape[1] :]
         decoded = processor.batch_decode(new_tokens, skip_special_tokens=True)
         for record, name, text in zip(records, names, decoded, strict=True):
-            lines.append(json.dumps({"id": record["id"], "template": name, "completion": text.strip()}, ensure_ascii=False))
+            lines.append(
+                json.dumps(
+                    {"id": record["id"], "template": name, "completion": text.strip()}, ensure_ascii=False
+                )
+            )
     return atomic_write_text(out, "".join(line + "\n" for line in lines))

@@ -53,7 +53,9 @@ def _rasterise(kind: str, pts: Sequence[float], origin: np.ndarray, shape: tuple
     ip = np.round(p * (1 << shift)).astype(np.int32).reshape(-1, 1, 2)
     if kind == "line":
         thickness = max(1, int(round(LINE_TUBE_WIDTH * _SUPERSAMPLE)))
-        cv2.polylines(mask, [ip], isClosed=False, color=1, thickness=thickness, lineType=cv2.LINE_8, shift=shift)
+        cv2.polylines(
+            mask, [ip], isClosed=False, color=1, thickness=thickness, lineType=cv2.LINE_8, shift=shift
+        )
     else:
         cv2.fillPoly(mask, [ip], color=1, lineType=cv2.LINE_8, shift=shift)
     return mask
@@ -67,7 +69,10 @@ def geometry_iou(kind_a: str, pts_a: Sequence[float], kind_b: str, pts_b: Sequen
         return 0.0
     lo = np.minimum(ea[:2], eb[:2]) - 1
     hi = np.maximum(ea[2:], eb[2:]) + 1
-    shape = (int(np.ceil((hi[1] - lo[1]) * _SUPERSAMPLE)) + 1, int(np.ceil((hi[0] - lo[0]) * _SUPERSAMPLE)) + 1)
+    shape = (
+        int(np.ceil((hi[1] - lo[1]) * _SUPERSAMPLE)) + 1,
+        int(np.ceil((hi[0] - lo[0]) * _SUPERSAMPLE)) + 1,
+    )
     ma = _rasterise(kind_a, pts_a, lo, shape)
     mb = _rasterise(kind_b, pts_b, lo, shape)
     inter = int(np.count_nonzero(ma & mb))
@@ -75,7 +80,9 @@ def geometry_iou(kind_a: str, pts_a: Sequence[float], kind_b: str, pts_b: Sequen
     return inter / union if union else 0.0
 
 
-def iou_matrix(preds: Sequence[tuple[str, Sequence[float]]], refs: Sequence[tuple[str, Sequence[float]]]) -> np.ndarray:
+def iou_matrix(
+    preds: Sequence[tuple[str, Sequence[float]]], refs: Sequence[tuple[str, Sequence[float]]]
+) -> np.ndarray:
     out = np.zeros((len(preds), len(refs)), dtype=np.float64)
     for i, (kp, pp) in enumerate(preds):
         for j, (kr, pr) in enumerate(refs):
@@ -90,7 +97,9 @@ def greedy_match(
     if ious.size == 0:
         return []
     pi, ri = np.nonzero(ious >= threshold - 1e-12)
-    order = sorted(zip(pi.tolist(), ri.tolist(), strict=True), key=lambda pr: (-ious[pr[0], pr[1]], pr[0], pr[1]))
+    order = sorted(
+        zip(pi.tolist(), ri.tolist(), strict=True), key=lambda pr: (-ious[pr[0], pr[1]], pr[0], pr[1])
+    )
     used_p: set[int] = set()
     used_r: set[int] = set()
     pairs = []

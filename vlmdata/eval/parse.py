@@ -233,7 +233,9 @@ def parse_dense(text: str, expect_header: bool | None = None) -> DenseParse:
     else:
         result.issues.append(f"expected 1 or 2 lines, got {len(lines)}")
         return result
-    header_shape_ok = (len(lines) == 2 and result.header is not None and result.header[1] == "DETECTION") or len(lines) == 1
+    header_shape_ok = (
+        len(lines) == 2 and result.header is not None and result.header[1] == "DETECTION"
+    ) or len(lines) == 1
     if expect_header is True:
         header_shape_ok = header_shape_ok and result.header is not None
     elif expect_header is False:
@@ -270,7 +272,9 @@ def parse_summary(text: str) -> SummaryParse:
         return result
     result.format_ok = True
     stats = payload.get("统计")
-    if not isinstance(stats, list) or not all(isinstance(e, dict) and isinstance(e.get("类别"), str) for e in stats):
+    if not isinstance(stats, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("类别"), str) for e in stats
+    ):
         result.issues.append("`统计` is not a list of entries with a `类别`")
         return result
     result.data = payload

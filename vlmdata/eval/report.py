@@ -14,7 +14,9 @@ def render_tables(report: dict[str, Any], console: Any) -> None:
     )
     dense = report.get("dense")
     if dense:
-        table = Table(title=f"dense ({dense['records']} records, parse failures {dense['parse_failure_rate']:.1%})")
+        table = Table(
+            title=f"dense ({dense['records']} records, parse failures {dense['parse_failure_rate']:.1%})"
+        )
         table.add_column("IoU")
         for col in ("precision", "recall", "f1"):
             table.add_column(col, justify="right")
@@ -26,7 +28,12 @@ def render_tables(report: dict[str, Any], console: Any) -> None:
             kinds.add_column(col, justify="right" if col != "kind" else "left")
         for kind, row in dense["by_kind"].items():
             r = row["0.50"]
-            kinds.add_row(kind, str(row["n_pred"]), str(row["n_ref"]), *(f"{r[c]:.3f}" for c in ("precision", "recall", "f1")))
+            kinds.add_row(
+                kind,
+                str(row["n_pred"]),
+                str(row["n_ref"]),
+                *(f"{r[c]:.3f}" for c in ("precision", "recall", "f1")),
+            )
         console.print(kinds)
         console.print(
             f"mean F1@[.50:.95] {dense['mean_f1_50_95']:.3f}  category F1@.50 {dense['category_f1_50']:.3f}  "

@@ -43,8 +43,13 @@ class ExportResult:
     env: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"out": self.out, "records": self.records, "images": self.images, "templates": self.templates,
-                "env": self.env}
+        return {
+            "out": self.out,
+            "records": self.records,
+            "images": self.images,
+            "templates": self.templates,
+            "env": self.env,
+        }
 
     def swift_command(self, model: str = "MODEL") -> str:
         env = " ".join(f"{k}={v}" for k, v in self.env.items())
@@ -66,7 +71,9 @@ def template_config(config: str | Path | None) -> Any:
         return TemplateConfig()
     path = Path(config)
     if not path.is_file():
-        raise UsageError(f"config not found: {path}", hint="pass the run YAML (the one `vlmdata train` takes)")
+        raise UsageError(
+            f"config not found: {path}", hint="pass the run YAML (the one `vlmdata train` takes)"
+        )
     layered = load_layered(path)
     try:
         return TemplateConfig.model_validate(layered.data.get("template") or {})
@@ -75,8 +82,13 @@ def template_config(config: str | Path | None) -> Any:
         raise  # unreachable: raise_problems raises on any problem
 
 
-def export_line(record: Mapping[str, Any], template: str | None, system: str | None,
-                check_images: bool = True, pixel_bounds: tuple[int, int] | None = None) -> tuple[dict[str, Any], str]:
+def export_line(
+    record: Mapping[str, Any],
+    template: str | None,
+    system: str | None,
+    check_images: bool = True,
+    pixel_bounds: tuple[int, int] | None = None,
+) -> tuple[dict[str, Any], str]:
     """One record → (the ms-swift standard JSON object, the template name used)."""
     from vlmdata.audit.images import record_image_kwargs, record_pixel_bounds
     from vlmdata.render import build_messages, resolve_template, to_swift_standard
@@ -89,8 +101,12 @@ def export_line(record: Mapping[str, Any], template: str | None, system: str | N
     if check_images:
         for i, p in enumerate(paths):
             if not isinstance(p, str) or not os.path.isfile(p):
-                raise VlmdataError(rcodes.EXPORT_IMAGE_MISSING, "image file not found",
-                                   where=where(record, f"images[{i}]"), value=p)
+                raise VlmdataError(
+                    rcodes.EXPORT_IMAGE_MISSING,
+                    "image file not found",
+                    where=where(record, f"images[{i}]"),
+                    value=p,
+                )
     line: dict[str, Any] = {"messages": messages, "images": paths}
     if record_image_kwargs(record):
         try:
@@ -109,8 +125,14 @@ def _default_bounds() -> tuple[int, int]:
     return effective_pixel_bounds(template_config(None))
 
 
-def export_records(records: Iterable[Mapping[str, Any]], out: str | Path, template: str | None = None,
-                   system: str | None = None, check_images: bool = True, template_cfg: Any = None) -> ExportResult:
+def export_records(
+    records: Iterable[Mapping[str, Any]],
+    out: str | Path,
+    template: str | None = None,
+    system: str | None = None,
+    check_images: bool = True,
+    template_cfg: Any = None,
+) -> ExportResult:
     from vlmdata.audit.images import backend_image_env, effective_pixel_bounds
     from vlmdata.io.atomic import atomic_write_bytes
 
@@ -136,16 +158,25 @@ def export_records(records: Iterable[Mapping[str, Any]], out: str | Path, templa
     if problems:
         first = problems[0]
         raise VlmdataError(
-            first.code, f"{len(problems)} record(s) cannot be exported; first: {first.message}",
-            where=first.where, value=first.value, hint=first.hint,
+            first.code,
+            f"{len(problems)} record(s) cannot be exported; first: {first.message}",
+            where=first.where,
+            value=first.value,
+            hint=first.hint,
             details=[str(p).split("\n")[0] for p in problems[1:50]],
         )
     atomic_write_bytes(out, b"".join(lines))
     return result
 
 
-def export_dataset(dataset: Any, out: str | Path, template: str | None = None, config: str | Path | None = None,
-                   system: str | None = None, check_images: bool = True) -> ExportResult:
+def export_dataset(
+    dataset: Any,
+    out: str | Path,
+    template: str | None = None,
+    config: str | Path | None = None,
+    system: str | None = None,
+    check_images: bool = True,
+) -> ExportResult:
     """A vlmdata dataset (a folder or a `datasets.Dataset`) → ms-swift standard JSONL at `out`."""
     cfg = template_config(config)
     if config is not None:
@@ -155,5 +186,6 @@ def export_dataset(dataset: Any, out: str | Path, template: str | None = None, c
         from vlmdata.io.dataset import load_dataset
 
         dataset = load_dataset(dataset)
-    return export_records(dataset, out, template=template, system=system, check_images=check_images,
-                          template_cfg=cfg)
+    return export_records(
+        dataset, out, template=template, system=system, check_images=check_images, template_cfg=cfg
+    )

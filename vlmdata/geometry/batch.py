@@ -81,4 +81,3 @@ def _has_repeats(kinds: list[str], flat: np.ndarray, starts: np.ndarray, counts:
     closing = np.all(flat[ends] == flat[starts], axis=1)
     is_poly = np.fromiter((k == "poly" for k in kinds), dtype=bool, count=len(kinds))
     return repeats | (closing & is_poly & (counts > 1))
-

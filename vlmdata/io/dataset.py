@@ -34,7 +34,9 @@ def normalise_record(record: Mapping[str, Any]) -> dict[str, Any]:
     out["objects"] = objects
     out["messages"] = _json_or_none(out["messages"])
     meta = out["metadata"]
-    out["metadata"] = "{}" if meta is None else (meta if isinstance(meta, str) else json.dumps(meta, ensure_ascii=False))
+    out["metadata"] = (
+        "{}" if meta is None else (meta if isinstance(meta, str) else json.dumps(meta, ensure_ascii=False))
+    )
     out["source_file"] = out["source_file"] or ""
     out["source_line"] = int(out["source_line"] or 0)
     if "length" in record:
@@ -82,7 +84,10 @@ def load_dataset(path: str | Path) -> Any:
 
     p = Path(path)
     if not (p / "dataset_info.json").exists() and not (p / "state.json").exists():
-        raise UsageError(f"not a vlmdata Arrow dataset: {p}", hint="pass the folder written by `vlmdata validate --out` (its `data/` subfolder)")
+        raise UsageError(
+            f"not a vlmdata Arrow dataset: {p}",
+            hint="pass the folder written by `vlmdata validate --out` (its `data/` subfolder)",
+        )
     return load_from_disk(str(p))
 
 

@@ -147,7 +147,9 @@ def _probe_pil(path: str) -> ImageInfo:
             with Image.open(path) as im:
                 # PIL's TIFF reader already reports the oriented size (and exif_transpose keeps it)
                 orientation = im.getexif().get(0x0112, 1) if im.format in ("WEBP", "MPO") else 1
-                return ImageInfo(im.format or "?", im.width, im.height, orientation if 1 <= orientation <= 8 else 1)
+                return ImageInfo(
+                    im.format or "?", im.width, im.height, orientation if 1 <= orientation <= 8 else 1
+                )
         except Image.DecompressionBombError as exc:
             raise ImageProblem(codes.DECOMPRESSION_BOMB.code, str(exc)) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as exc:
@@ -178,7 +180,9 @@ def probe_image(path: str, max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS) ->
             if end_marker is not None:
                 fh.seek(max(0, st.st_size - _TAIL))
                 if end_marker not in fh.read(_TAIL):
-                    raise ImageProblem(codes.IMAGE_TRUNCATED.code, f"{info.format} end marker missing: the file is truncated")  # type: ignore[union-attr]
+                    raise ImageProblem(
+                        codes.IMAGE_TRUNCATED.code, f"{info.format} end marker missing: the file is truncated"
+                    )  # type: ignore[union-attr]
     except (OSError, struct.error) as exc:
         raise ImageProblem(codes.IMAGE_UNREADABLE.code, f"cannot read header ({exc})") from None
     if info is None:
@@ -186,7 +190,10 @@ def probe_image(path: str, max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS) ->
     if info.width <= 0 or info.height <= 0:
         raise ImageProblem(codes.IMAGE_UNREADABLE.code, f"header gives size {info.width}×{info.height}")
     if max_pixels is not None and info.width * info.height > max_pixels:
-        raise ImageProblem(codes.DECOMPRESSION_BOMB.code, f"{info.width}×{info.height} = {info.width * info.height} pixels > limit {max_pixels}")
+        raise ImageProblem(
+            codes.DECOMPRESSION_BOMB.code,
+            f"{info.width}×{info.height} = {info.width * info.height} pixels > limit {max_pixels}",
+        )
     if info.format not in SUPPORTED_FORMATS:
         raise ImageProblem(codes.UNSUPPORTED_FORMAT.code, f"format {info.format}")
     return info

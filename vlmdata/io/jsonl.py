@@ -116,7 +116,9 @@ def iter_line_batches(
             yield tail
 
 
-def _add_parts(parts: list[bytes], lineno: int, batch: LineBatch, stats: FileStats, max_line_bytes: int) -> int:
+def _add_parts(
+    parts: list[bytes], lineno: int, batch: LineBatch, stats: FileStats, max_line_bytes: int
+) -> int:
     numbers, lines = batch.numbers, batch.lines
     for part in parts:
         lineno += 1

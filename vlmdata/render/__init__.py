@@ -36,8 +36,9 @@ __all__ = [
 ]
 
 
-def render_target(record: Mapping[str, Any], template_name: str,
-                  objects: Sequence[Mapping[str, Any]] | None = None) -> str:
+def render_target(
+    record: Mapping[str, Any], template_name: str, objects: Sequence[Mapping[str, Any]] | None = None
+) -> str:
     """The assistant text of `record` under `template_name` (`objects` replaces the record's, e.g. augmented)."""
     from vlmdata.errors import VlmdataError
     from vlmdata.render import codes
@@ -57,12 +58,18 @@ def render_target(record: Mapping[str, Any], template_name: str,
         domain = record_domain(template, record)
         summary = record.get("summary")
         if not isinstance(summary, str) or not summary.strip():
-            raise VlmdataError(codes.NO_SUMMARY, f"template {template.name!r} needs the record's summary",
-                               where=where(record, "summary"))
+            raise VlmdataError(
+                codes.NO_SUMMARY,
+                f"template {template.name!r} needs the record's summary",
+                where=where(record, "summary"),
+            )
         parse_summary(summary, domain, where(record, "summary"))
         return f"{template.header_line(domain)}\n{summary}"
     messages = chat_messages(record)
     if not messages or messages[-1]["role"] != "assistant":
-        raise VlmdataError(codes.BAD_MESSAGES, "a chat record's last message must be the assistant's answer",
-                           where=where(record, "messages"))
+        raise VlmdataError(
+            codes.BAD_MESSAGES,
+            "a chat record's last message must be the assistant's answer",
+            where=where(record, "messages"),
+        )
     return messages[-1]["content"]

@@ -68,7 +68,9 @@ def canonical_poly(pts: list[Point]) -> list[Point]:
     n = len(p)
     if n < 3:
         return p
-    area2 = sum(p[i][0] * p[(i + 1) % n][1] for i in range(n)) - sum(p[(i + 1) % n][0] * p[i][1] for i in range(n))
+    area2 = sum(p[i][0] * p[(i + 1) % n][1] for i in range(n)) - sum(
+        p[(i + 1) % n][0] * p[i][1] for i in range(n)
+    )
     if area2 < 0:
         p.reverse()
     k = min(range(n), key=lambda i: (p[i][1], p[i][0]))

@@ -72,7 +72,9 @@ def _items(record: Mapping[str, Any], content: Any, field: str) -> list[dict[str
                 value = value.get("url")
             items.append({"type": "image", "image": value})
         else:
-            raise _bad(record, "items must be {type: text, text} or {type: image, image}", f"{field}[{j}]", item)
+            raise _bad(
+                record, "items must be {type: text, text} or {type: image, image}", f"{field}[{j}]", item
+            )
     return items
 
 
@@ -83,14 +85,17 @@ def _text_only(record: Mapping[str, Any], content: Any, field: str) -> str:
     return "".join(it["text"] for it in items)
 
 
-def chat_messages(record: Mapping[str, Any], images: Sequence[Any] | None = None,
-                  system: str | None = None) -> list[dict[str, Any]]:
+def chat_messages(
+    record: Mapping[str, Any], images: Sequence[Any] | None = None, system: str | None = None
+) -> list[dict[str, Any]]:
     """A chat record's own messages in the item form (see the module docstring)."""
     out: list[dict[str, Any]] = []
     for i, msg in enumerate(_raw_messages(record)):
         field = f"messages[{i}]"
         if not isinstance(msg, Mapping) or msg.get("role") not in _ROLES or "content" not in msg:
-            raise _bad(record, "each message needs a role (system|user|assistant|tool) and content", field, msg)
+            raise _bad(
+                record, "each message needs a role (system|user|assistant|tool) and content", field, msg
+            )
         role = msg["role"]
         if role == "user":
             out.append({"role": "user", "content": _items(record, msg["content"], field + ".content")})
@@ -102,8 +107,12 @@ def chat_messages(record: Mapping[str, Any], images: Sequence[Any] | None = None
         if not fill and all(it["image"] for it in slots):
             fill = [it["image"] for it in slots]
         if len(fill) != len(slots):
-            raise VlmdataError(codes.IMAGE_COUNT, f"{len(slots)} image slot(s) in the messages, {len(fill)} image(s)",
-                               where=where(record, "messages"), value=len(fill))
+            raise VlmdataError(
+                codes.IMAGE_COUNT,
+                f"{len(slots)} image slot(s) in the messages, {len(fill)} image(s)",
+                where=where(record, "messages"),
+                value=len(fill),
+            )
         for it, img in zip(slots, fill, strict=True):
             it["image"] = img
     if system is not None:
@@ -112,9 +121,15 @@ def chat_messages(record: Mapping[str, Any], images: Sequence[Any] | None = None
     return out
 
 
-def build_messages(record: Mapping[str, Any], template_name: str, images: Sequence[Any] | None = None,
-                   objects: Sequence[Mapping[str, Any]] | None = None, system: str | None = None,
-                   *, prompt_only: bool = False) -> list[dict[str, Any]]:
+def build_messages(
+    record: Mapping[str, Any],
+    template_name: str,
+    images: Sequence[Any] | None = None,
+    objects: Sequence[Mapping[str, Any]] | None = None,
+    system: str | None = None,
+    *,
+    prompt_only: bool = False,
+) -> list[dict[str, Any]]:
     """Record (+ optional augmented images/objects) → ms-swift messages for `template_name`.
 
     `prompt_only=True` (inference on unlabelled data) leaves out the answer and never renders a target: the
@@ -132,8 +147,12 @@ def build_messages(record: Mapping[str, Any], template_name: str, images: Sequen
     paths = list(record.get("images") or [])
     imgs = paths if images is None else list(images)
     if len(imgs) != len(paths):
-        raise VlmdataError(codes.IMAGE_COUNT, f"{len(imgs)} image(s) given for a record of {len(paths)}",
-                           where=where(record, "images"), value=len(imgs))
+        raise VlmdataError(
+            codes.IMAGE_COUNT,
+            f"{len(imgs)} image(s) given for a record of {len(paths)}",
+            where=where(record, "images"),
+            value=len(imgs),
+        )
     sys_text = template.system if system is None else system
     out: list[dict[str, Any]] = []
     if sys_text:

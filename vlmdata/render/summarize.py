@@ -32,8 +32,13 @@ class SummarizeResult:
     problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"records": self.records, "built": self.built, "kept": self.kept,
-                "irrelevant": self.irrelevant, "out": self.out}
+        return {
+            "records": self.records,
+            "built": self.built,
+            "kept": self.kept,
+            "irrelevant": self.irrelevant,
+            "out": self.out,
+        }
 
 
 def _domain_of(record: Mapping[str, Any], domain: str | None) -> str | None:
@@ -43,8 +48,9 @@ def _domain_of(record: Mapping[str, Any], domain: str | None) -> str | None:
     return dom.upper() if isinstance(dom, str) and dom.strip() else None
 
 
-def summarize_record(record: Mapping[str, Any], domain: str | None, overwrite: bool, where: Location,
-                     result: SummarizeResult) -> str | None:
+def summarize_record(
+    record: Mapping[str, Any], domain: str | None, overwrite: bool, where: Location, result: SummarizeResult
+) -> str | None:
     """The summary the record should carry (None: leave as is); problems go to `result.problems`."""
     result.records += 1
     current = record.get("summary")
@@ -84,10 +90,14 @@ def _summarize_jsonl(src: Path, out: Path, domain: str | None, overwrite: bool) 
             try:
                 record = json.loads(text)
             except ValueError as exc:
-                result.problems.append(str(VlmdataError(INVALID_JSON, f"line is not JSON: {exc}", where=loc)).split("\n")[0])
+                result.problems.append(
+                    str(VlmdataError(INVALID_JSON, f"line is not JSON: {exc}", where=loc)).split("\n")[0]
+                )
                 continue
             if not isinstance(record, dict):
-                result.problems.append(str(VlmdataError(NOT_OBJECT, "line is not a JSON object", where=loc)).split("\n")[0])
+                result.problems.append(
+                    str(VlmdataError(NOT_OBJECT, "line is not a JSON object", where=loc)).split("\n")[0]
+                )
                 continue
             loc.record_id = record.get("id")
             new = summarize_record(record, domain, overwrite, loc, result)
@@ -109,7 +119,9 @@ def _summarize_dataset(src: Path, out: Path, domain: str | None, overwrite: bool
     summaries: list[str | None] = []
     cols = ["id", "objects", "summary", "metadata", "source_file", "source_line"]
     for rec in ds.select_columns([c for c in cols if c in ds.column_names]):
-        loc = Location(file=rec.get("source_file") or None, line=rec.get("source_line") or None, record_id=rec.get("id"))
+        loc = Location(
+            file=rec.get("source_file") or None, line=rec.get("source_line") or None, record_id=rec.get("id")
+        )
         new = summarize_record(rec, domain, overwrite, loc, result)
         summaries.append(rec.get("summary") if new is None else new)
     if not result.problems:
@@ -120,16 +132,21 @@ def _summarize_dataset(src: Path, out: Path, domain: str | None, overwrite: bool
     return result
 
 
-def summarize_path(src: str | Path, out: str | Path, domain: str | None = None,
-                   overwrite: bool = False) -> SummarizeResult:
+def summarize_path(
+    src: str | Path, out: str | Path, domain: str | None = None, overwrite: bool = False
+) -> SummarizeResult:
     """Summarise a JSONL file or an Arrow dataset folder into `out` (same form). See the module docstring."""
     src, out = Path(src), Path(out)
     if not src.exists():
-        raise UsageError(f"input not found: {src}", hint="pass a contract JSONL file or a vlmdata dataset folder")
+        raise UsageError(
+            f"input not found: {src}", hint="pass a contract JSONL file or a vlmdata dataset folder"
+        )
     if domain is not None and (not domain.strip() or any(c in domain for c in "<>,=\n")):
         raise UsageError(f"bad domain {domain!r}", hint="use a plain name such as BBU or RRU")
     if out.resolve() == src.resolve():
-        raise UsageError("--out must differ from the input", hint="write to a new path; the input is never modified")
+        raise UsageError(
+            "--out must differ from the input", hint="write to a new path; the input is never modified"
+        )
     if src.is_dir():
         return _summarize_dataset(src, out, domain, overwrite)
     return _summarize_jsonl(src, out, domain, overwrite)

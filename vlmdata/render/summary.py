@@ -49,20 +49,25 @@ def parse_desc(desc: str, where: Location | None = None) -> tuple[str, list[tupl
             raise VlmdataError(codes.BAD_DESC, f"token {tok!r} is not key=value", where=where, value=desc)
         pairs.append((key.strip(), value.strip()))
     if pairs[0][0] != CATEGORY:
-        raise VlmdataError(codes.BAD_DESC, f"the first token must be {CATEGORY}=<category>", where=where, value=desc)
+        raise VlmdataError(
+            codes.BAD_DESC, f"the first token must be {CATEGORY}=<category>", where=where, value=desc
+        )
     if any(k == CATEGORY for k, _ in pairs[1:]):
         raise VlmdataError(codes.BAD_DESC, f"{CATEGORY} appears twice", where=where, value=desc)
     return pairs[0][1], pairs[1:]
 
 
-def build_summary(objects: Sequence[Mapping[str, Any]], domain: str | None = None,
-                  where: Location | None = None) -> dict[str, Any]:
+def build_summary(
+    objects: Sequence[Mapping[str, Any]], domain: str | None = None, where: Location | None = None
+) -> dict[str, Any]:
     """The summary dict of a record's objects (see the module docstring for the counting rules)."""
     dom = (domain or "").upper()
     cats: dict[str, dict[str, dict[str, int]]] = {}
     groups: dict[str, int] = {}
     for i, obj in enumerate(objects):
-        loc = None if where is None else Location(where.file, where.line, where.record_id, f"objects[{i}].desc")
+        loc = (
+            None if where is None else Location(where.file, where.line, where.record_id, f"objects[{i}].desc")
+        )
         desc = obj.get("desc") if isinstance(obj, Mapping) else None
         if not isinstance(desc, str):
             raise VlmdataError(codes.BAD_DESC, "object has no desc string", where=loc, value=desc)
@@ -113,7 +118,9 @@ def validate_summary(summary: Any, domain: str | None = None) -> list[str]:
         return ["$: the summary must be a JSON object"]
     if STATS not in summary:
         problems.append(f"$: missing top key {STATS}")
-    allowed = {STATS, REMARKS, GROUPS} if not dom else {STATS, *([_EXTRA_KEYS[dom]] if dom in _EXTRA_KEYS else [])}
+    allowed = (
+        {STATS, REMARKS, GROUPS} if not dom else {STATS, *([_EXTRA_KEYS[dom]] if dom in _EXTRA_KEYS else [])}
+    )
     for key in summary:
         if key not in allowed:
             problems.append(f"$.{key}: unexpected top key" + (f" for domain {dom}" if dom else ""))
@@ -161,8 +168,9 @@ def parse_summary(text: str, domain: str | None = None, where: Location | None =
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates)
     except ValueError as exc:
-        raise VlmdataError(codes.BAD_SUMMARY_JSON, f"summary does not parse: {exc}", where=where,
-                           value=text[:80]) from None
+        raise VlmdataError(
+            codes.BAD_SUMMARY_JSON, f"summary does not parse: {exc}", where=where, value=text[:80]
+        ) from None
     problems = validate_summary(value, domain)
     if problems:
         raise VlmdataError(codes.BAD_SUMMARY_STRUCTURE, problems[0], where=where, details=problems[1:])
@@ -179,7 +187,9 @@ def parse_summary_target(text: str, domain: str | None = None) -> tuple[str | No
     head = lines[0]
     if not (head.startswith("<DOMAIN=") and head.endswith(">, <TASK=SUMMARY>")):
         raise VlmdataError(codes.BAD_TARGET, "line 1 is not <DOMAIN=X>, <TASK=SUMMARY>", value=head)
-    got = head[len("<DOMAIN="):-len(">, <TASK=SUMMARY>")]
+    got = head[len("<DOMAIN=") : -len(">, <TASK=SUMMARY>")]
     if domain is not None and got != domain.upper():
-        raise VlmdataError(codes.BAD_TARGET, f"header domain {got!r} differs from {domain.upper()!r}", value=head)
+        raise VlmdataError(
+            codes.BAD_TARGET, f"header domain {got!r} differs from {domain.upper()!r}", value=head
+        )
     return got, parse_summary(lines[1], got)

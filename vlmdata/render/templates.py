@@ -57,17 +57,30 @@ def _builtins() -> dict[str, Template]:
     for dom in (None, "BBU", "RRU"):
         suffix = "" if dom is None else "_" + dom.lower()
         out["target_dense" + suffix] = Template(
-            name="target_dense" + suffix, mode="dense", user_prompt=prompts.dense_prompt(dom),
-            system=prompts.SYSTEM, domain=dom, task="DETECTION", header=True,
+            name="target_dense" + suffix,
+            mode="dense",
+            user_prompt=prompts.dense_prompt(dom),
+            system=prompts.SYSTEM,
+            domain=dom,
+            task="DETECTION",
+            header=True,
             multi_image_note=prompts.MULTI_IMAGE_DENSE,
         )
         out["summary" + suffix] = Template(
-            name="summary" + suffix, mode="summary", user_prompt=prompts.summary_prompt(dom),
-            system=prompts.SYSTEM, domain=dom, task="SUMMARY", header=True,
+            name="summary" + suffix,
+            mode="summary",
+            user_prompt=prompts.summary_prompt(dom),
+            system=prompts.SYSTEM,
+            domain=dom,
+            task="SUMMARY",
+            header=True,
             multi_image_note=prompts.MULTI_IMAGE_SUMMARY,
         )
     out["source_dense"] = Template(
-        name="source_dense", mode="dense", user_prompt=prompts.SOURCE_DENSE, system=prompts.SYSTEM_GENERIC,
+        name="source_dense",
+        mode="dense",
+        user_prompt=prompts.SOURCE_DENSE,
+        system=prompts.SYSTEM_GENERIC,
         multi_image_note=prompts.MULTI_IMAGE_DENSE,
     )
     out["chat"] = Template(name="chat", mode="chat", user_prompt=prompts.CHAT)
@@ -86,7 +99,9 @@ def get_template(name: str) -> Template:
         return TEMPLATES[name]
     except (KeyError, TypeError):
         raise VlmdataError(
-            codes.UNKNOWN_TEMPLATE, f"unknown template {name!r}", value=name,
+            codes.UNKNOWN_TEMPLATE,
+            f"unknown template {name!r}",
+            value=name,
             hint="known templates: " + ", ".join(TEMPLATES),
         ) from None
 
@@ -106,8 +121,10 @@ def record_metadata(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def where(record: Mapping[str, Any], field: str | None = None) -> Location:
     return Location(
-        file=record.get("source_file") or None, line=record.get("source_line") or None,
-        record_id=record.get("id"), field=field,
+        file=record.get("source_file") or None,
+        line=record.get("source_line") or None,
+        record_id=record.get("id"),
+        field=field,
     )
 
 
@@ -118,7 +135,9 @@ def resolve_template(record: Mapping[str, Any], default_name: str | None) -> str
         name = "chat" if _has_messages(record.get("messages")) else default_name
     if name is None:
         raise VlmdataError(
-            codes.UNKNOWN_TEMPLATE, "no template for this record", where=where(record),
+            codes.UNKNOWN_TEMPLATE,
+            "no template for this record",
+            where=where(record),
             hint="pass a template name (e.g. --template target_dense_bbu) or set metadata._template",
         )
     get_template(name)
@@ -151,8 +170,10 @@ def record_domain(template: Template, record: Mapping[str, Any]) -> str:
         raise VlmdataError(
             codes.NO_DOMAIN,
             f"template {template.name!r} takes the header domain from metadata.domain, one of "
-            + "/".join(PROMPT_DOMAINS) + " (the domains its prompt names)",
-            where=where(record, "metadata.domain"), value=dom,
+            + "/".join(PROMPT_DOMAINS)
+            + " (the domains its prompt names)",
+            where=where(record, "metadata.domain"),
+            value=dom,
             hint="set metadata.domain, use a domain template (e.g. target_dense_bbu), or source_dense for generic data",
         )
     return dom.strip().upper()

@@ -97,7 +97,11 @@ class TrainData:
     def multi_source(self) -> bool:
         """Several datasets feed the run: per-dataset metrics are logged (fusion configs, several `data.train`
         folders, or a dataset written by `vlmdata fuse`, whose records keep their `_source`)."""
-        return self.train.fusion is not None or len(self.train.items) > 1 or any(s.tagged() for s in self.train.items)
+        return (
+            self.train.fusion is not None
+            or len(self.train.items) > 1
+            or any(s.tagged() for s in self.train.items)
+        )
 
     def manifest(self) -> dict[str, Any]:
         return {"train": self.train.manifest(), "val": self.val.manifest() if self.val is not None else None}
@@ -107,8 +111,9 @@ def open_train_data(config: Any, *, check_lengths: bool = True) -> TrainData:
     """Open the run's datasets; with `check_lengths` refuse known over-length records (`VD551`) up front."""
     train = open_sources(config, "train")
     fusion = train.fusion
-    has_val = bool(config.data.val) or (fusion is not None and any(
-        e.val for d, e in fusion.entries() if d == "target" or fusion.eval_sources))
+    has_val = bool(config.data.val) or (
+        fusion is not None and any(e.val for d, e in fusion.entries() if d == "target" or fusion.eval_sources)
+    )
     val = open_sources(config, "val") if has_val else None
     if check_lengths:
         check_audited_lengths(train, config.global_max_length)

@@ -199,7 +199,10 @@ def check_batch(lines: list[bytes]) -> FastResult:
                     vals = pa.array(declared, pa.float64()).to_numpy(zero_copy_only=False)
                     given = ~np.isnan(vals)
                     bad_obj |= given & ((kind != code) | (vals * 2 != nvals))
-                except (OverflowError, pa.ArrowInvalid):  # an absurd integer: leave those records to the models
+                except (
+                    OverflowError,
+                    pa.ArrowInvalid,
+                ):  # an absurd integer: leave those records to the models
                     bad_obj |= np.fromiter((v is not None for v in declared), bool, count=n)
         np.logical_or.at(bad_rec, obj_rec[bad_obj], True)
     else:

@@ -79,5 +79,11 @@ class ImageChecker:
         if len(sizes) > 1:
             listed = ", ".join(f"{w}×{h}" for w, h in sizes)
             first_other = sorted(sizes.values())[1]
-            out.append(Issue(codes.IMAGE_SIZES_DIFFER.code, f"images of this record have sizes {listed}", f"images[{first_other}]"))
+            out.append(
+                Issue(
+                    codes.IMAGE_SIZES_DIFFER.code,
+                    f"images of this record have sizes {listed}",
+                    f"images[{first_other}]",
+                )
+            )
         return out

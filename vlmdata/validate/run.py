@@ -217,7 +217,8 @@ class _Run:
             if record_warns:
                 self.report.add(fr, line, record_warns, rid)
                 warn_lines.extend(
-                    _ENC.encode({"file": path, "line": line, "id": rid, **wi.as_dict()}) for wi in record_warns
+                    _ENC.encode({"file": path, "line": line, "id": rid, **wi.as_dict()})
+                    for wi in record_warns
                 )
         fr.valid += len(kept)
         if warn_lines:
@@ -352,10 +353,14 @@ def _check_out(out: Path, inputs: list[Path], image_root: str | Path | None) -> 
     guarded = [p.resolve() for p in inputs] + ([Path(image_root).resolve()] if image_root else [])
     for p in guarded:
         if p == target or target in p.parents:
-            raise UsageError(f"--out {out} would replace a folder holding {p}", hint="write the output to a new folder")
+            raise UsageError(
+                f"--out {out} would replace a folder holding {p}", hint="write the output to a new folder"
+            )
     if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
-        raise UsageError(f"--out {out} is a non-empty folder that is not a previous `vlmdata validate` output",
-                         hint="choose a new or empty folder (a previous output is replaced atomically)")
+        raise UsageError(
+            f"--out {out} is a non-empty folder that is not a previous `vlmdata validate` output",
+            hint="choose a new or empty folder (a previous output is replaced atomically)",
+        )
 
 
 def validate_files(

@@ -38,7 +38,9 @@ def parse_strings(raws: list[msgspec.Raw]) -> tuple[pa.Array, np.ndarray]:
     bad = (sizes < 3) | (buf[starts] != 34) | (buf[ends] != 34)  # not a string, or the empty string
     if bad.any():  # rare: some desc is not a string at all; its record goes to the models anyway
         column = pa.array([bytes(r)[1:-1].decode("utf-8", "replace") for r in raws], pa.string())
-        return column, bad | np.fromiter((not _utf8(bytes(r)) or b"\\" in bytes(r) for r in raws), bool, count=n)
+        return column, bad | np.fromiter(
+            (not _utf8(bytes(r)) or b"\\" in bytes(r) for r in raws), bool, count=n
+        )
     keep = np.ones(len(buf), bool)
     keep[starts] = False
     keep[ends] = False

@@ -44,7 +44,9 @@ def open_image(path: str, record_id: str, source: str) -> Any:
         with Image.open(path) as im:
             im.load()
             oriented = ImageOps.exif_transpose(im)
-            if oriented.mode in ("RGBA", "LA", "PA") or (oriented.mode == "P" and "transparency" in oriented.info):
+            if oriented.mode in ("RGBA", "LA", "PA") or (
+                oriented.mode == "P" and "transparency" in oriented.info
+            ):
                 rgba = oriented.convert("RGBA")  # composite on white, as qwen_vl_utils does for paths
                 out = Image.new("RGB", rgba.size, (255, 255, 255))
                 out.paste(rgba, mask=rgba.getchannel("A"))
