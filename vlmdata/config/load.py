@@ -115,6 +115,29 @@ def validate_run_config(
     return (config if not problems else None), problems
 
 
+def load_template_section(path: str | Path) -> Any:
+    """Only the `template` section of a run config (and its `templates` files, registered) — for tools that
+    render conversations (export, infer, eval) without needing the model, the data or the plugins."""
+    from vlmdata.config.run import TemplateConfig
+
+    file = Path(path)
+    if not file.is_file():
+        raise VlmdataError(
+            rc.PATH_MISSING,
+            f"config not found: {file}",
+            hint="pass the run YAML (the one `vlmdata train` takes)",
+        )
+    layered = load_layered(file)
+    problems = _template_files(layered)
+    cfg = None
+    try:
+        cfg = TemplateConfig.model_validate(layered.data.get("template") or {})
+    except ValidationError as exc:
+        problems += problems_from_validation_error(exc, layered, ("template",))
+    raise_problems(problems, what="run config")
+    return cfg
+
+
 def _template_files(layered: Layered) -> list[ConfigProblem]:
     """Register the template files the config lists (`templates`) or names (`template.name` as a path)."""
     from vlmdata.render.user import config_templates

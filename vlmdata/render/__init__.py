@@ -55,7 +55,7 @@ def render_target(
     """The assistant text of `record` under `template_name` (`objects` replaces the record's, e.g. augmented)."""
     from vlmdata.errors import VlmdataError
     from vlmdata.render import codes
-    from vlmdata.render.templates import record_domain, where
+    from vlmdata.render.templates import record_domain, target_header, where
 
     template = get_template(template_name)
     if template.mode == "dense":
@@ -67,10 +67,8 @@ def render_target(
             from vlmdata.render.dense import dense_json
 
             body = dense_json(record, objects)
-        if not template.header:
-            return body
-        domain = record_domain(template, record) if template.header_needs_domain else template.domain
-        return f"{template.header_line(domain)}\n{body}"
+        header = target_header(template, record)
+        return body if header is None else f"{header}\n{body}"
     if template.mode == "summary":
         if is_irrelevant(record):
             return IRRELEVANT

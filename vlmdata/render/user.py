@@ -242,6 +242,29 @@ def resolve_template_ref(value: str, base: str | Path | None = None) -> str:
     return use_templates([path])[0]
 
 
+def templates_of(path: str | Path) -> list[str]:
+    """Register what a file names: a template file, a folder of them, or the templates of a run or fusion
+    config (`templates:`, `template.name`, the entries' `template`) — the config is not otherwise validated."""
+    file = Path(path)
+    if file.is_dir():
+        return use_templates([file])
+    if not file.is_file():
+        raise UsageError(
+            f"not found: {file}", hint="give a run or fusion config, or a template file or folder"
+        )
+    layered = load_layered(file)
+    if "user" in layered.data:  # a template file
+        return use_templates([file])
+    keys: list[KeyPath] = [("template", "name")]
+    for key in ("targets", "sources"):
+        entries = layered.data.get(key)
+        if isinstance(entries, list):
+            keys += [(key, i, "template") for i in range(len(entries))]
+    raise_problems(config_templates(layered, ("templates",), keys), "config")
+    names = [_get(layered.data, k) for k in keys]
+    return [n for n in names if isinstance(n, str)]
+
+
 def config_templates(
     layered: Layered, list_key: KeyPath = ("templates",), name_keys: Sequence[KeyPath] = ()
 ) -> list[ConfigProblem]:
