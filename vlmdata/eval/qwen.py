@@ -66,6 +66,7 @@ def parse_qwen(text: str, header: str | None = None, fence: bool = True) -> Dens
     result.format_ok = header_ok
     texts = _items(payload, result)
     if texts is None:
+        result.objects = []  # as the object map: a failed parse yields no objects, not a prefix of them
         return result
     result.ok = True
     expected = qwen_list_text(texts)
