@@ -83,7 +83,7 @@ TEMPLATE_FILE = define(
 TEMPLATE_FIELD = define(
     "VD621",
     "Template text uses an unknown field, or a field its key cannot fill",
-    "Use only the fields listed for that key ({n_images}, {domain}, {format} in prompts, {domain} in the header); write {{ and }} for literal braces.",
+    "Use only the fields listed for that key ({n_images} and {domain} in prompts, {format} in the user prompts, {domain} in the header); write {{ and }} for literal braces.",
 )
 TEMPLATE_CONFLICT = define(
     "VD622",
