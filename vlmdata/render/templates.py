@@ -7,7 +7,7 @@
 | `target_dense` / `_bbu` / `_rru` | dense | object map | `<DOMAIN=X>, <TASK=DETECTION>` | one-line JSON |
 | `source_dense` | dense | object map | none | the same JSON, for general detection sources |
 | `summary` / `_bbu` / `_rru` | summary | summary | `<DOMAIN=X>, <TASK=SUMMARY>` | the summary JSON, or `无关图片` |
-| `counting` | summary | summary | none | the summary JSON (no domain extras), or `无关图片` |
+| `counting` | summary | summary | none | the summary JSON (no BBU/RRU rules), or `无关图片` |
 | `chat` | chat | - | none | the record's own messages |
 
 The neutral templates (`grounding`, `grounding_qwen`, `source_dense`, `counting`) say nothing about any domain. The BBU/RRU
