@@ -106,7 +106,8 @@ def check_entry_domains(config: FusionConfig, datasets: dict[str, Any]) -> None:
 
 def check_template_domains(sources: Iterable[tuple[str, str, Any]]) -> None:
     """`check_domains` for each (label, template name, dataset) whose template needs a domain."""
-    from vlmdata.render.templates import check_domains, get_template
+    from vlmdata.render.domains import check_domains
+    from vlmdata.render.templates import get_template
 
     for label, name, dataset in sources:
         template = get_template(name)

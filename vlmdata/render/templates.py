@@ -18,7 +18,7 @@ texts may hold the fields `{n_images}`, `{domain}` and `{format}` (checked when 
 
 A template *needs a domain* when its header or prompts use the record's domain (the generic BBU/RRU ones, and
 user templates with `{domain}`); such a template on a record without one is an error (VD411) wherever it is
-rendered, and `vlmdata fuse` checks every record of an entry before writing (`check_domains`).
+rendered, and `vlmdata fuse` checks every record of an entry before writing (`vlmdata.render.domains`).
 
 Resolution (`resolve_template`): `metadata._template` (set by fusion) wins; otherwise a record carrying
 `messages` is `chat`; otherwise the caller's default. A summary template keeps its prompt on an irrelevant
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -365,39 +365,3 @@ def target_header(template: Template, record: Mapping[str, Any]) -> str | None:
 def prompt_domain(template: Template, record: Mapping[str, Any]) -> str | None:
     """The domain the prompts of `template` need for `record` (None when they need none)."""
     return record_domain(template, record) if template.prompt_needs_domain else None
-
-
-def check_domains(
-    template: Template, rows: Iterable[tuple[Any, Any, Any]], where_text: str, show: int = 20
-) -> None:
-    """Raise VD411 listing the records (`(id, metadata, summary)` rows) `template` cannot take a domain from.
-
-    For `vlmdata fuse` and the trainer, before anything is written or loaded: a template that needs a domain
-    must never meet a record without one at render time (the audit reports such records one by one). Records
-    a summary template renders as `无关图片` need no domain unless its prompts use it.
-    """
-    if not template.needs_domain:
-        return
-    bad: list[str] = []
-    total = 0
-    for rid, meta, summary in rows:
-        record = {"metadata": meta, "summary": summary}
-        if template.mode == "summary" and not template.prompt_needs_domain and is_irrelevant(record):
-            continue
-        _, problem = domain_problem(template, record_metadata(record))
-        if problem is not None:
-            total += 1
-            if len(bad) < show:
-                bad.append(f"id={rid}: {problem}")
-    if total:
-        if total > len(bad):
-            bad.append(f"... and {total - len(bad)} more")
-        raise VlmdataError(
-            codes.NO_DOMAIN,
-            f"{total} record(s) of {where_text} have no domain for template {template.name!r}, which takes "
-            "its domain from metadata.domain",
-            where=Location(field="metadata.domain"),
-            details=bad,
-            hint="set metadata.domain on those records, or use a template with a fixed domain or a neutral one "
-            f"({DEFAULT_TEMPLATE}, grounding_qwen, source_dense, counting)",
-        )
