@@ -86,14 +86,15 @@ def coco_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _chain(root: Path, jsonl: Path, model: Path) -> None:
+def _chain(root: Path, jsonl: Path, model: Path, image_root: Path | None = None) -> None:
     """validate → fuse → audit → train on `jsonl` with the user template, asserting each step's result."""
     from datasets import load_from_disk
     from safetensors.numpy import load_file
 
     from vlmdata.render import build_messages, get_template
 
-    assert main(["validate", str(jsonl), "--out", str(root / "validated")]) == 0
+    where = ["--image-root", str(image_root)] if image_root is not None else []
+    assert main(["validate", str(jsonl), *where, "--out", str(root / "validated")]) == 0
     (root / "fusion.yaml").write_text(
         "templates: [templates]\ntargets:\n  - {name: coco, data: validated/data, template: coco_qwen, augment: false}\n",
         encoding="utf-8",
@@ -187,4 +188,4 @@ def test_coco_to_adapter_with_a_user_template(coco_root: Path, tiny_model_dir: P
     )
     imported = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
     assert len(imported) == 6 and sum(len(r["objects"]) for r in imported) == 12
-    _chain(coco_root, jsonl, tiny_model_dir)
+    _chain(coco_root, jsonl, tiny_model_dir, image_root=coco_root / "images")  # image paths: relative to it
