@@ -13,6 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MODELSCOPE_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -35,6 +36,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             has_cuda = torch.cuda.is_available()
         except Exception:  # pragma: no cover
             has_cuda = False
+    skip_ray = pytest.mark.skip(reason="needs the `ray` extra")
+    ray_ok = _has("ray")
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
     skip_train = pytest.mark.skip(reason="needs the `train` extra (torch, ms-swift)")
     train_ok = _has("torch") and _has("swift")
@@ -43,6 +46,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_gpu)
         if "train" in item.keywords and not train_ok:
             item.add_marker(skip_train)
+        if "ray" in item.keywords and not ray_ok:
+            item.add_marker(skip_ray)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """A Ray instance for `--engine ray` tests: the one at $RAY_ADDRESS (CI starts a 2-CPU head node), else
+    a local one with 2 CPUs started here; yields its address and disconnects at the end of the session."""
+    import ray
+
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address, logging_level="WARNING")
+        else:
+            ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -124,6 +124,7 @@ OPTIONAL_MODULES = {
     "qwen_vl_utils": "train",
     "tensorboard": "train",
     "albumentations": "bench",
+    "ray": "ray",
 }
 
 

@@ -41,3 +41,15 @@ def test_empty_dataset_roundtrip(tmp_path: Path) -> None:
     save_records([], tmp_path / "empty")
     loaded = load_dataset(tmp_path / "empty")
     assert len(loaded) == 0 and loaded.features == records_to_dataset([_rec(0)]).features
+
+
+def test_plain_arrow_schema_equals_the_datasets_features() -> None:
+    """`arrow_schema` is built with pyarrow alone (shard workers never import `datasets`); it must be the
+    schema `datasets` derives from `record_features`, field for field."""
+    from vlmdata.io.features import arrow_schema, record_features
+
+    for with_length in (False, True):
+        plain, derived = arrow_schema(with_length), record_features(with_length).arrow_schema
+        assert plain.names == derived.names
+        for a, b in zip(plain, derived, strict=True):
+            assert (a.name, a.type, a.nullable) == (b.name, b.type, b.nullable)

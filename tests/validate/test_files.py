@@ -227,9 +227,9 @@ def test_rows_rotate_into_several_shards_that_load_in_line_order(
     """Accepted rows are streamed batch by batch into `datasets` shards; a small shard limit forces rotation."""
     import datasets
 
-    import vlmdata.fuse.writer
+    import vlmdata.io.writer
 
-    monkeypatch.setattr(vlmdata.fuse.writer, "SHARD_BYTES", 1)  # a new shard after every written batch
+    monkeypatch.setattr(vlmdata.io.writer, "SHARD_BYTES", 1)  # a new shard after every written batch
     items = [rec(id=f"r{i}") for i in range(12)]
     items[5] = rec(id="r5", objects=[{"desc": "d", "bbox_2d": [9, 9, 1, 1]}])  # rejected: inverted box
     path = dataset(items)

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from vlmdata.cli._common import FORMAT_OPTION, OUT_OPTION
+from vlmdata.cli._common import (
+    ENGINE_OPTION,
+    FORMAT_OPTION,
+    OUT_OPTION,
+    RAY_ADDRESS_OPTION,
+    WORKERS_OPTION,
+)
 
 PROGRESS_MIN_BYTES = 64 << 20  # show a progress bar for inputs at least this large (on a terminal)
 
@@ -44,11 +50,14 @@ def register(app: typer.Typer) -> None:
         max_line_bytes: int = typer.Option(
             64 << 20, "--max-line-bytes", help="Longest accepted line in bytes."
         ),
+        workers: int | None = WORKERS_OPTION,
+        engine: str = ENGINE_OPTION,
+        ray_address: str | None = RAY_ADDRESS_OPTION,
     ) -> None:
         """Validate records (lines, schema, geometry, images, conversation, dataset); write OUT/data, rejects, report."""
         import sys
 
-        from vlmdata.cli._common import console
+        from vlmdata.cli._common import console, engine_options
         from vlmdata.errors import UsageError
         from vlmdata.validate import ValidateOptions, validate_files
 
@@ -62,6 +71,7 @@ def register(app: typer.Typer) -> None:
             val=val,
             max_image_pixels=max_image_pixels,
             max_line_bytes=max_line_bytes,
+            engine=engine_options(workers, engine, ray_address),
         )
         total = sum(p.stat().st_size for p in [*data, *val] if p.is_file())
         con = console(stderr=fmt == "json")

@@ -1,4 +1,5 @@
-"""Error codes of inputs and outputs: the `--out` rule (VD001–VD005) and opening datasets (VD520, VD522, VD523).
+"""Error codes of inputs and outputs: the `--out` rule (VD001–VD005), the parallel engines (VD007, VD008) and
+opening datasets (VD520, VD522, VD523).
 
 Every VD0xx code is a usage error (exit code 2): the command refused to run as given and wrote nothing. The
 generic VD000, VD006 (missing optional dependency) and VD009 (internal error) live in `vlmdata.errors`.
@@ -35,6 +36,21 @@ OUT_BUSY = define(
     "VD005",
     "--out is in use by another running vlmdata command",
     "Wait for the other command (the message names its process id) to finish, or write to another path.",
+)
+
+# VD007–VD008 — parallel engines
+ENGINE_UNREACHABLE = define(
+    "VD007",
+    "--engine ray cannot reach its Ray cluster",
+    "Check --ray-address / $RAY_ADDRESS (the head node's `ray start --head` prints it) and that this machine "
+    "runs the same Ray and Python versions as the cluster; docs/scale.md lists what each node needs.",
+)
+WORKER_LOST = define(
+    "VD008",
+    "A worker process died before finishing its shard (killed, or out of memory)",
+    "Nothing was written. Re-run with fewer --workers (each holds about one shard in memory), or find what "
+    "killed it (`dmesg` for the OOM killer). From a Python script, call vlmdata under "
+    '`if __name__ == "__main__":`, as every program that starts worker processes must.',
 )
 
 # VD52x — opening datasets (and JSONL files validated on the fly)

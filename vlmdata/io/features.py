@@ -64,5 +64,34 @@ def record_features(with_length: bool = False) -> Any:
 
 
 def arrow_schema(with_length: bool = False) -> Any:
-    """The same schema as a `pyarrow.Schema`, for writers that build Arrow tables directly."""
-    return record_features(with_length).arrow_schema
+    """The same schema as a `pyarrow.Schema` (without `datasets`' metadata), for code that builds Arrow tables
+    directly; built with pyarrow alone so shard workers never import `datasets` (tested equal to
+    `record_features().arrow_schema`)."""
+    import pyarrow as pa
+
+    string = pa.string()
+    obj = pa.struct(
+        [
+            ("desc", string),
+            ("kind", string),
+            ("points", pa.list_(pa.float64())),
+            ("image_index", pa.int32()),
+            ("attributes", string),
+            ("metadata", string),
+        ]
+    )
+    fields = [
+        ("id", string),
+        ("images", pa.list_(string)),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("objects", pa.list_(obj)),
+        ("summary", string),
+        ("messages", string),
+        ("metadata", string),
+        ("source_file", string),
+        ("source_line", pa.int64()),
+    ]
+    if with_length:
+        fields.append(("length", pa.int32()))
+    return pa.schema(fields)

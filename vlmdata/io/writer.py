@@ -1,8 +1,9 @@
 """The one dataset writer: Arrow tables streamed into a `datasets`-compatible folder, shard by shard.
 
 `DatasetWriter(folder)` takes Arrow tables in the normalised schema (`vlmdata.io.features`) one after the
-other and writes them once, never holding more than the current table: a shard is rotated after about
-`SHARD_BYTES` of input. `close(fingerprint)` names the shards exactly as `Dataset.save_to_disk` does
+other and writes them once, never holding more than the current table: a shard is rotated once its file
+holds `SHARD_BYTES` (measured on the file, so the same tables rotate at the same place whether they were built
+in memory or read back from a spill). `close(fingerprint)` names the shards exactly as `Dataset.save_to_disk` does
 (`data-00000-of-00003.arrow`, ...) and writes its `state.json` and `dataset_info.json`, so
 `datasets.load_from_disk` (and `vlmdata.io.dataset.open_dataset`) read the folder back memory-mapped. An empty
 dataset still gets one (empty) shard, which `load_from_disk` can read.
@@ -50,7 +51,7 @@ class DatasetWriter:
             self._writer = self._new(features=self.features, path=str(self.shards[-1]))
             self._bytes = 0
         self._writer.write_table(table)
-        self._bytes += table.nbytes
+        self._bytes = self._writer.stream.tell()
         self.rows += table.num_rows
 
     def _close_shard(self) -> None:

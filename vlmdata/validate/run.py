@@ -1,50 +1,61 @@
 """`validate_files`: JSONL files in, an Arrow dataset of the valid records + rejects + report out, atomically.
 
-Per batch of lines (a few MB): the fast path accepts what it is sure of, the pydantic models decide and
-explain the rest, then image headers and dataset-level rules (duplicate ids, duplicate images, train/val
-overlap) run on the accepted rows in line order. Every line ends up exactly once in the dataset, in
-`rejects.jsonl` or in the blank count. Accepted rows are written once, batch by batch, into `datasets`-compatible
-Arrow shards (`data/`, `val/`; no second pass through `save_to_disk`). The whole output folder is built in a temporary sibling and renamed
-into place at the end, so a killed run leaves the previous output (or none). The first occurrence of a
-duplicate id is kept, later ones are rejected; a val record sharing an image with train is rejected.
+Each file is split into shards (byte ranges on block boundaries, `vlmdata.io.jsonl.shard_ranges`); each shard
+is checked on its own (`vlmdata.validate.shard`: fast path, pydantic explanations of the lines it is unsure of,
+image headers) in this process or on worker processes / Ray tasks (`vlmdata.io.engine`). This process, the
+driver, then merges the shards in file order and applies the dataset-level rules to the candidates of each
+batch in line order: duplicate ids, duplicate images, train/val overlap. Because the shards hold whole batches
+and the merge sees them in the order a single pass does, the output is the same bytes for any worker count or
+engine: the same Arrow shards, `rejects.jsonl` and `warnings.jsonl` in the same order with the same line numbers,
+the same `report.json` (but for its `seconds`).
+
+Every line ends up exactly once in the dataset, in `rejects.jsonl` or in the blank count. Accepted rows are
+written once, batch by batch, through the one dataset writer (`vlmdata.io.writer`) into `data/` and `val/`. The
+whole output folder, and the shard spill of a parallel run (`.shards/` inside it, removed before the swap), is
+built in a temporary sibling and renamed into place at the end, so a killed run leaves the previous output (or
+none). The first occurrence of a duplicate id is kept, later ones are rejected; a val record sharing an image
+with train is rejected. The driver holds every kept id and image path (to check later records against them).
 """
 
 from __future__ import annotations
 
-import base64
 import gc
 import hashlib
 import os
+import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
-import msgspec
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vlmdata.contract import codes
 from vlmdata.contract.rules import Issue
 from vlmdata.errors import UsageError
 from vlmdata.io.atomic import atomic_dir
-from vlmdata.io.features import arrow_schema
-from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS, resolve_image_path
-from vlmdata.io.jsonl import (
-    DEFAULT_BLOCK_BYTES,
-    DEFAULT_MAX_LINE_BYTES,
-    FileStats,
-    LineBatch,
-    iter_line_batches,
-)
-from vlmdata.validate.fast import FastResult, check_batch, record_ids
-from vlmdata.validate.imagecheck import ImageChecker
+from vlmdata.io.engine import EngineOptions, open_engine
+from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS
+from vlmdata.io.jsonl import DEFAULT_BLOCK_BYTES, DEFAULT_MAX_LINE_BYTES, FileStats, shard_ranges
+from vlmdata.io.writer import DatasetWriter
 from vlmdata.validate.report import FileReport, Report
-from vlmdata.validate.slow import explain, normalised_row
+from vlmdata.validate.shard import (
+    ENCODER,
+    BatchResult,
+    CheckOptions,
+    ShardResult,
+    ShardTask,
+    check_shard,
+    load_shard,
+    reject_entry,
+    run_shard,
+)
 
-_ENC = msgspec.json.Encoder(order="deterministic")
+MAX_SHARD_BYTES = 256 << 20  # a shard's spill stays about this size at most
+SHARDS_PER_WORKER = 8  # enough shards that workers finish together
+_LINE_BITS = 40  # a kept record's location: file index << 40 | line number
 
 
 @dataclass
@@ -58,6 +69,8 @@ class ValidateOptions:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     block_bytes: int = DEFAULT_BLOCK_BYTES
     progress: Callable[[int], None] | None = field(default=None, repr=False)  # called with bytes just read
+    engine: EngineOptions = field(default_factory=EngineOptions)  # workers / engine; never changes the output
+    shard_bytes: int | None = None  # None: sized from the input and the worker count
 
     def public(self) -> dict[str, Any]:
         return {
@@ -70,23 +83,41 @@ class ValidateOptions:
             "max_line_bytes": self.max_line_bytes,
         }
 
+    def check(self) -> CheckOptions:
+        return CheckOptions(
+            self.allow_extra,
+            self.image_check,
+            self.allow_outside_root,
+            self.max_image_pixels,
+            self.max_line_bytes,
+            self.block_bytes,
+        )
 
-class _Run:
+
+class _Merge:
+    """The driver's half: dataset-level rules over the candidates, in line order, and every output file."""
+
     def __init__(self, tmp: Path, options: ValidateOptions, report: Report) -> None:
         self.o, self.report, self.tmp = options, report, tmp
-        self.rejects: IO[bytes] = open(tmp / "rejects.jsonl", "wb")  # noqa: SIM115 - closed in finish()
+        self.rejects: IO[bytes] = open(tmp / "rejects.jsonl", "wb")  # noqa: SIM115 - closed in close()
         self.warnings: IO[bytes] = open(tmp / "warnings.jsonl", "wb")  # noqa: SIM115
-        self.writers: dict[str, _SplitWriter] = {}
-        self.ids: dict[str, str] = {}
-        self.images: dict[str, str] = {}
+        self.writers: dict[str, DatasetWriter] = {}
+        self.paths: list[str] = []  # file index -> path, for the locations below
+        self.ids: dict[str, int] = {}  # kept id -> location
+        self.images: dict[str, int] = {}  # image of a kept record -> location of the first
         self.train_images: set[str] = set()
-        self._resolved: dict[str, dict[str, str]] = {}  # base -> image reference -> resolved path
-        self.schema = arrow_schema()
+
+    def where(self, location: int) -> str:
+        return f"{self.paths[location >> _LINE_BITS]}:{location & ((1 << _LINE_BITS) - 1)}"
+
+    def close(self) -> None:
+        self.rejects.close()
+        self.warnings.close()
 
     # -- output --------------------------------------------------------------------------------------------
     def _write_rows(self, split: str, table: pa.Table) -> None:
         if split not in self.writers:
-            self.writers[split] = _SplitWriter(self.tmp / ("data" if split == "train" else "val"))
+            self.writers[split] = DatasetWriter(self.tmp / ("data" if split == "train" else "val"))
         if table.num_rows:
             self.writers[split].write(table)
 
@@ -101,36 +132,16 @@ class _Run:
     ) -> None:
         fr.rejected += 1
         self.report.add(fr, line, issues, record_id)
-        entry: dict[str, Any] = {"file": fr.path, "line": line}
-        if record_id is not None:
-            entry["id"] = record_id
-        entry["issues"] = [i.as_dict() for i in issues]
-        if raw is not None:
-            try:
-                entry["raw"] = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                entry["raw"] = raw.decode("utf-8", "replace")
-                entry["raw_base64"] = base64.b64encode(raw).decode()
-        entry.update(extra or {})
-        self.rejects.write(_ENC.encode(entry) + b"\n")
+        self.rejects.write(reject_entry(fr.path, line, raw, issues, record_id, extra))
 
     # -- one file ------------------------------------------------------------------------------------------
-    def file(self, path: Path, split: str) -> None:
-        fr = FileReport(str(path), split)
+    def open_file(self, path: str, split: str) -> FileReport:
+        fr = FileReport(path, split)
         self.report.files.append(fr)
-        stats = FileStats(str(path))
-        base = (
-            os.path.abspath(self.o.image_root)
-            if self.o.image_root
-            else os.path.dirname(os.path.abspath(path))
-        )
-        checker = ImageChecker(base, self.o.image_check, self.o.allow_outside_root, self.o.max_image_pixels)
-        done = 0
-        for batch in iter_line_batches(path, stats, self.o.block_bytes, self.o.max_line_bytes):
-            self._batch(fr, batch, split, base, checker)
-            if self.o.progress is not None:
-                self.o.progress(stats.bytes - done)
-                done = stats.bytes
+        self.paths.append(path)
+        return fr
+
+    def close_file(self, fr: FileReport, stats: FileStats) -> None:
         fr.lines, fr.blank, fr.bytes = stats.lines, stats.blank, stats.bytes
         if stats.bom:
             fr.notes.append(
@@ -150,44 +161,33 @@ class _Run:
                 fr, note.get("line"), [Issue(note["code"], note["message"], None, note.get("value"))]
             )
 
-    def _batch(self, fr: FileReport, batch: LineBatch, split: str, base: str, checker: ImageChecker) -> None:
-        for over in batch.oversized:
-            issue = Issue(
-                codes.LINE_TOO_LONG.code,
-                f"line is {over.size} bytes, limit {self.o.max_line_bytes}",
-                None,
-                over.size,
-            )
-            self._reject(
-                fr,
-                over.number,
-                None,
-                [issue],
-                extra={
-                    "raw_prefix": over.prefix.decode("utf-8", "replace"),
-                    "raw_bytes": over.size,
-                    "raw_sha256": over.sha256,
-                },
-            )
-        lines, numbers = batch.lines, batch.numbers
-        fast = check_batch(lines)
-        rows, positions, warns = self._rows(fr, fast, lines, numbers, base)
-        kept: list[int] = []
+    def batch(self, fr: FileReport, b: BatchResult, line0: int) -> None:
+        for r in b.rejects:
+            self._reject(fr, line0 + r.line, r.raw, r.issues, None, r.extra)
+        rows = b.rows
+        assert rows is not None
+        if line0:
+            at = rows.schema.get_field_index("source_line")
+            rows = rows.set_column(at, "source_line", pc.add(rows.column(at), pa.scalar(line0, pa.int64())))
+        numbers = rows.column("source_line").to_pylist()
         ids = rows.column("id").to_pylist()
         images = rows.column("images").to_pylist()
-        wh = zip(rows.column("width").to_pylist(), rows.column("height").to_pylist(), strict=False)
+        path, split = fr.path, fr.split
+        is_val, is_train = split == "val", split == "train"
         seen_ids, seen_images, train_images = self.ids, self.images, self.train_images
-        is_val, is_train, path = split == "val", split == "train", fr.path
-        record_issues = checker.record_issues
+        file_key = (len(self.paths) - 1) << _LINE_BITS
+        found, warned = b.issues, b.warnings
+        kept: list[int] = []
         warn_lines: list[bytes] = []
-        for r, (p, rid, imgs, (w, h)) in enumerate(zip(positions, ids, images, wh, strict=False)):
-            line = numbers[p]
-            issues = record_issues(imgs, w, h)
+        for k, (line, rid, imgs) in enumerate(zip(numbers, ids, images, strict=True)):
+            issues = found.get(k) or []
             if rid in seen_ids:
                 issues.append(
-                    Issue(codes.DUPLICATE_ID.code, f"id already used at {seen_ids[rid]}", "id", rid)
+                    Issue(
+                        codes.DUPLICATE_ID.code, f"id already used at {self.where(seen_ids[rid])}", "id", rid
+                    )
                 )
-            record_warns = warns.get(p, [])
+            record_warns = warned.get(k) or []
             for i, img in enumerate(imgs):
                 if is_val and img in train_images:
                     issues.append(
@@ -199,16 +199,17 @@ class _Run:
                     record_warns.append(
                         Issue(
                             codes.DUPLICATE_IMAGE.code,
-                            f"image also used at {seen_images[img]}",
+                            f"image also used at {self.where(seen_images[img])}",
                             f"images[{i}]",
                             img,
                         )
                     )
             if issues:
-                self._reject(fr, line, lines[p], issues + record_warns, rid)
+                raw = b.raws.get(k)
+                self._reject(fr, line, raw if raw is not None else b.raw(path, k), issues + record_warns, rid)
                 continue
-            kept.append(r)
-            where = f"{path}:{line}"
+            kept.append(k)
+            where = file_key | line
             seen_ids[rid] = where
             for img in imgs:
                 seen_images.setdefault(img, where)
@@ -217,7 +218,7 @@ class _Run:
             if record_warns:
                 self.report.add(fr, line, record_warns, rid)
                 warn_lines.extend(
-                    _ENC.encode({"file": path, "line": line, "id": rid, **wi.as_dict()})
+                    ENCODER.encode({"file": path, "line": line, "id": rid, **wi.as_dict()})
                     for wi in record_warns
                 )
         fr.valid += len(kept)
@@ -226,123 +227,22 @@ class _Run:
             self.warnings.write(b"\n".join(warn_lines))
         self._write_rows(split, rows.take(pa.array(kept, pa.int64())) if len(kept) != rows.num_rows else rows)
 
-    def _rows(
-        self, fr: FileReport, fast: FastResult, lines: list[bytes], numbers: list[int], base: str
-    ) -> tuple[pa.Table, list[int], dict[int, list[Issue]]]:
-        """Accepted rows of a batch (fast + explained) as one table in line order, with their batch positions."""
-        recs = fast.records
-        warns = dict(fast.warnings)
-        cache = self._resolved.setdefault(base, {})
-
-        def resolve(path: str) -> str:
-            hit = cache.get(path)
-            if hit is None:
-                hit = cache[path] = resolve_image_path(path, base)
-            return hit
-
-        fast_table = pa.Table.from_arrays(
-            [
-                pa.array(record_ids(recs, lines, fast.accepted), pa.string()),
-                _images_column([r.images or [] for r in recs], resolve),
-                pa.array([r.width for r in recs], pa.int32()),
-                pa.array([r.height for r in recs], pa.int32()),
-                fast.objects_table,
-                pa.array([r.summary for r in recs], pa.string()),
-                pa.nulls(len(recs), pa.string()),
-                pa.array(
-                    ["{}" if r.metadata is None else _ENC.encode(r.metadata).decode() for r in recs],
-                    pa.string(),
-                ),
-                pa.array([fr.path] * len(recs), pa.string()),
-                pa.array([numbers[p] for p in fast.accepted], pa.int64()),
-            ],
-            schema=self.schema,
-        )
-        slow_rows: list[dict[str, Any]] = []
-        slow_pos: list[int] = []
-        for p in fast.unsure:
-            out = explain(lines[p], self.o.allow_extra)
-            if out.record is None:
-                self._reject(fr, numbers[p], lines[p], out.issues)
-                continue
-            imgs = [resolve(i) for i in out.record.images or []]
-            row = normalised_row(out, imgs)
-            row["source_file"], row["source_line"] = fr.path, numbers[p]
-            slow_rows.append(row)
-            slow_pos.append(p)
-            if out.warnings:
-                warns[p] = out.warnings
-        if not slow_rows:
-            return fast_table, fast.accepted, warns
-        table = pa.concat_tables([fast_table, pa.Table.from_pylist(slow_rows, schema=self.schema)])
-        positions = fast.accepted + slow_pos
-        order = np.argsort(np.asarray(positions), kind="stable")
-        return table.take(pa.array(order)), [positions[i] for i in order], warns
-
     def finish(self, splits: Sequence[str]) -> None:
-        self.rejects.close()
-        self.warnings.close()
+        self.close()
         for split in splits:
             if split not in self.writers:
-                self._write_rows(split, self.schema.empty_table())
+                self._write_rows(split, pa.Table.from_batches([], self._schema()))
             writer = self.writers[split]
             fingerprint = hashlib.sha256(
                 f"{split}:{self.report.files and [f.path for f in self.report.files]}:{writer.rows}".encode()
             ).hexdigest()[:16]
             writer.close(fingerprint)
 
+    @staticmethod
+    def _schema() -> pa.Schema:
+        from vlmdata.io.features import arrow_schema
 
-class _SplitWriter:
-    """A split's rows streamed once, batch by batch, into `datasets`-compatible Arrow shards (the layout
-    `save_to_disk` writes and `load_from_disk` reads; the fused-dataset writer's shard naming and metadata)."""
-
-    def __init__(self, folder: Path) -> None:
-        from datasets.arrow_writer import ArrowWriter
-
-        from vlmdata.fuse.writer import SHARD_BYTES
-        from vlmdata.io.features import record_features
-
-        self.folder, self.features, self.limit = folder, record_features(), SHARD_BYTES
-        self._new = ArrowWriter
-        folder.mkdir()
-        self.shards: list[Path] = []
-        self.rows = self._bytes = 0
-        self._writer: Any = None
-
-    def write(self, table: pa.Table) -> None:
-        if self._writer is None or self._bytes >= self.limit:
-            self._close_shard()
-            self.shards.append(self.folder / f"shard-{len(self.shards):05d}.arrow")
-            self._writer = self._new(features=self.features, path=str(self.shards[-1]))
-            self._bytes = 0
-        self._writer.write_table(table)
-        self._bytes += table.nbytes
-        self.rows += table.num_rows
-
-    def _close_shard(self) -> None:
-        if self._writer is not None:
-            self._writer.finalize()
-            self._writer.close()
-            self._writer = None
-
-    def close(self, fingerprint: str) -> None:
-        from vlmdata.fuse.writer import _finish_dataset
-
-        if not self.shards:  # an empty split still gets one (empty) shard, so `load_from_disk` reads it back
-            self.write(pa.Table.from_batches([], self.features.arrow_schema))
-        self._close_shard()
-        _finish_dataset(self.folder, self.shards, self.features, fingerprint)
-
-
-def _images_column(images: list[list[str]], resolve: Callable[[str], str]) -> pa.Array:
-    """The `images` column: each distinct reference of the batch is resolved once, then gathered in bulk."""
-    lengths = np.fromiter(map(len, images), np.int64, count=len(images))
-    flat = pa.array(list(chain.from_iterable(images)), pa.string()).dictionary_encode()
-    resolved = pa.array(list(map(resolve, flat.dictionary.to_pylist())), pa.string())
-    values = resolved.take(flat.indices)
-    offsets = np.zeros(len(images) + 1, np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), values)
+        return arrow_schema()
 
 
 def _check_out(out: Path, inputs: list[Path], image_root: str | Path | None) -> None:
@@ -396,22 +296,98 @@ def validate_files(
             gc.enable()
 
 
+def plan_shards(
+    files: Sequence[tuple[Path, str]], o: ValidateOptions, workers: int, spill: str | None
+) -> list[ShardTask]:
+    """The shard tasks of a run, in order: every file's byte ranges, train files first, then val."""
+    sizes = [p.stat().st_size for p, _ in files]
+    total = sum(sizes)
+    block = max(1, min(o.block_bytes, o.max_line_bytes + 1))
+    if o.shard_bytes is not None:
+        shard = o.shard_bytes
+    elif workers <= 1 or total < 4 * block:  # one worker, or too little to be worth a pool
+        shard = max(sizes, default=0) + 1
+    else:
+        shard = min(MAX_SHARD_BYTES, max(block, total // (SHARDS_PER_WORKER * workers)))
+    check = o.check()
+    root = os.path.abspath(o.image_root) if o.image_root else None
+    tasks: list[ShardTask] = []
+    for (path, split), size in zip(files, sizes, strict=True):
+        base = root or os.path.dirname(os.path.abspath(path))
+        for start, stop in shard_ranges(size, shard, o.block_bytes, o.max_line_bytes):
+            tasks.append(ShardTask(len(tasks), str(path), split, base, start, stop, check, spill))
+    return tasks
+
+
+def _in_process(tasks: list[ShardTask]) -> Iterator[tuple[ShardTask, FileStats, Iterator[BatchResult]]]:
+    for task in tasks:
+        stats = FileStats(task.path)
+        yield task, stats, check_shard(task, stats)
+
+
+def _spilled(
+    tasks: list[ShardTask], o: ValidateOptions, workers: int
+) -> Iterator[tuple[ShardTask, FileStats, Iterator[BatchResult]]]:
+    with open_engine(o.engine, len(tasks), preload=["vlmdata.validate.shard"]) as engine:
+        results: Iterator[ShardResult] = engine.map(run_shard, tasks)
+        for task, result in zip(tasks, results, strict=True):
+            stats, batches = load_shard(result)
+            yield task, stats, batches
+            for name in (result.rows_path, result.side_path):
+                Path(name).unlink()
+
+
+def _prefetch(module: str) -> None:
+    import importlib
+    import threading
+
+    threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
+
+
 def _validate(
     out: Path, inputs: list[Path], vals: list[Path], o: ValidateOptions, report: Report, start: float
 ) -> Report:
     from vlmdata.io.atomic import atomic_write_json
 
+    files = [(p, "train") for p in inputs] + [(p, "val") for p in vals]
+    workers = o.engine.count
     with atomic_dir(out) as tmp:
-        run = _Run(tmp, o, report)
+        parallel = o.engine.distributed or workers > 1
+        spill = tmp / ".shards" if parallel else None
+        tasks = plan_shards(files, o, workers, str(spill) if spill else None)
+        parallel = o.engine.distributed or (workers > 1 and len(tasks) > 1)
+        merge = _Merge(tmp, o, report)
         try:
-            for p in inputs:
-                run.file(p, "train")
-            for p in vals:
-                run.file(p, "val")
-            run.finish(["train", "val"] if vals else ["train"])
+            if parallel:
+                assert spill is not None
+                spill.mkdir()
+                shards = _spilled(tasks, o, workers)
+                _prefetch("datasets.arrow_writer")  # the writer's import overlaps the first shards
+            else:
+                shards = _in_process(tasks)
+            fr: FileReport | None = None
+            total = FileStats("")
+            for task, stats, batches in shards:
+                if task.start == 0:  # a new file
+                    if fr is not None:
+                        merge.close_file(fr, total)
+                    fr, total = merge.open_file(task.path, task.split), FileStats(task.path)
+                assert fr is not None
+                line0 = total.lines
+                for b in batches:
+                    merge.batch(fr, b, line0)
+                    if o.progress is not None:
+                        o.progress(b.nbytes)
+                for name in ("lines", "blank", "crlf", "bytes"):
+                    setattr(total, name, getattr(total, name) + getattr(stats, name))
+                total.bom |= stats.bom
+            if fr is not None:
+                merge.close_file(fr, total)
+            if spill is not None and spill.exists():
+                shutil.rmtree(spill)
+            merge.finish(["train", "val"] if vals else ["train"])
         finally:
-            run.rejects.close()
-            run.warnings.close()
+            merge.close()
         report.seconds = time.perf_counter() - start
         atomic_write_json(tmp / "report.json", report.as_dict())
     return report
