@@ -153,6 +153,7 @@ class Timer:
 
 def bench_records(n: int) -> None:
     from vlmdata.contract.models import Record
+    from vlmdata.io.engine import EngineOptions
     from vlmdata.validate import ValidateOptions, validate_files
     from vlmdata.validate.fast import check_batch
     from vlmdata.validate.slow import explain
@@ -209,7 +210,9 @@ def bench_records(n: int) -> None:
         path = Path(d) / "data.jsonl"
         path.write_bytes(b"\n".join(lines) + b"\n")
         with Timer() as t_all:
-            rep = validate_files([path], Path(d) / "out", ValidateOptions(image_check=False))
+            rep = validate_files(
+                [path], Path(d) / "out", ValidateOptions(image_check=False, engine=EngineOptions(workers=1))
+            )
         assert rep.total("valid") == ref.count(True), "validate_files kept a different number of records"
         emit(
             figure="vlmdata_validate_files",

@@ -49,8 +49,9 @@ def parse_flat(
         good &= _per_array(np.flatnonzero(buf == 91), starts) == 1
     if joined.count(b"]") != n:
         good &= _per_array(np.flatnonzero(buf == 93), starts) == 1
-    if joined.translate(None, _ALLOWED_BYTES):  # some byte is not part of a plain number list
-        good &= _per_array(np.flatnonzero(~_ALLOWED[buf]), starts) == 0
+    odd = joined.translate(None, _ALLOWED_BYTES)  # the bytes that are not part of a plain number list
+    for value in set(odd):  # usually a few distinct bytes (`true`, a quote): one vectorised pass each
+        good &= _per_array(np.flatnonzero(buf == value), starts) == 0
     if good.all():
         text = joined.translate(None, _STRIP)
     else:  # drop the rejected arrays (with their joiner) in one vectorised pass

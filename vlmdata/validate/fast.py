@@ -28,6 +28,8 @@ from vlmdata.validate.strings import parse_strings
 
 _EMPTY = msgspec.Raw(b"")
 _GEOMETRY = ("bbox_2d", "poly", "line")
+_SLOTS = attrgetter(*_GEOMETRY)
+_IMAGE_INDEX = attrgetter("image_index")
 
 
 class FObject(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
@@ -108,7 +110,6 @@ def _segments_any(flags: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def check_batch(lines: list[bytes]) -> FastResult:
-    blob = b"\n".join(lines)  # one buffer to ask "does any line mention key K?" before mapping over objects
     pos, recs, unsure = _decode(lines)
     n_rec = len(recs)
     counts = np.fromiter((len(r.objects) if r.objects else 0 for r in recs), np.int64, count=n_rec)
@@ -122,15 +123,14 @@ def check_batch(lines: list[bytes]) -> FastResult:
     H = np.fromiter(map(attrgetter("height"), recs), np.float64, count=n_rec)
     n_img = np.fromiter((len(r.images or ()) for r in recs), np.int64, count=n_rec)
 
-    geoms = {k: list(map(attrgetter(k), objs)) for k in _GEOMETRY}
-    sizes = {k: np.fromiter(map(len, v), np.int64, count=n) for k, v in geoms.items()}
-    kind = np.full(n, -1, np.int8)
-    n_geom = np.zeros(n, np.int8)
-    for code, k in enumerate(_GEOMETRY):
-        has = sizes[k] > 0
-        kind[has] = code
-        n_geom += has
-    bad_obj = n_geom != 1
+    # every object's three geometry slots in one pass (an absent one is the empty raw text)
+    slots = list(chain.from_iterable(map(_SLOTS, objs)))
+    slot_sizes = np.fromiter(map(len, slots), np.int64, count=3 * n).reshape(n, 3)
+    has_geom = slot_sizes > 0
+    kind = np.where(has_geom[:, 0], 0, np.where(has_geom[:, 1], 1, np.where(has_geom[:, 2], 2, -1))).astype(
+        np.int8
+    )
+    bad_obj = has_geom.sum(axis=1) != 1
     desc_column, desc_bad = parse_strings(list(map(attrgetter("desc"), objs)))
     bad_obj |= desc_bad
     nvals = np.zeros(n, np.int64)  # values in each object's geometry
@@ -139,93 +139,68 @@ def check_batch(lines: list[bytes]) -> FastResult:
     obj_max = np.full(n, -np.inf)
     obj_xmax = np.zeros(n)
     obj_ymax = np.zeros(n)
-    flat_parts: list[np.ndarray] = []
-    lens_parts: list[np.ndarray] = []
-    order_parts: list[np.ndarray] = []
-    ow, oh = W[obj_rec], H[obj_rec]
 
-    for code, k in enumerate(_GEOMETRY):
-        mask = (kind == code) & ~bad_obj
-        idx = np.flatnonzero(mask)
-        flat, lens, good = parse_flat(list(compress(geoms[k], mask)), sizes[k][idx])
-        bad_obj[idx[~good]] = True
-        idx = idx[good]
-        nvals[idx] = lens
-        shape_ok = (lens == 4) if k == "bbox_2d" else ((lens % 2 == 0) & (lens >= (6 if k == "poly" else 4)))
-        if not shape_ok.all():
-            bad_obj[idx[~shape_ok]] = True
-            flat, lens, idx = flat[np.repeat(shape_ok, lens)], lens[shape_ok], idx[shape_ok]
-        npts = lens // 2
-        x, y = flat[0::2], flat[1::2]
-        starts = np.concatenate(([0], np.cumsum(npts)[:-1])) if len(npts) else np.zeros(0, np.int64)
-        if k == "bbox_2d":
-            b = flat.reshape(-1, 4)
-            bad_obj[idx[~((b[:, 0] < b[:, 2]) & (b[:, 1] < b[:, 3]))]] = True
-        elif len(idx):
-            nxt = np.arange(1, len(x) + 1)
-            ends = starts + npts - 1
-            nxt[ends] = starts
-            if k == "poly":
-                area2 = np.add.reduceat(x * y[nxt] - x[nxt] * y, starts)
-                bad_obj[idx[np.abs(area2) <= 2 * ZERO_AREA]] = True
-            else:
-                fx, fy = np.repeat(x[starts], npts), np.repeat(y[starts], npts)
-                bad_obj[idx[~_segments_any((x != fx) | (y != fy), starts)]] = True
-        if len(idx):
-            pw, ph = np.repeat(ow[idx], npts), np.repeat(oh[idx], npts)
-            out = np.maximum(np.maximum(-x, x - pw), np.maximum(-y, y - ph))
-            worst[idx] = np.maximum.reduceat(out, starts)
-            obj_min[idx] = np.minimum(np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts))
-            obj_max[idx] = np.maximum(np.maximum.reduceat(x, starts), np.maximum.reduceat(y, starts))
-            obj_xmax[idx] = np.maximum.reduceat(x, starts)
-            obj_ymax[idx] = np.maximum.reduceat(y, starts)
-        flat_parts.append(flat)
-        lens_parts.append(lens)
-        order_parts.append(idx)
+    # all geometries of the batch, in object order, parsed together; rules by kind on index subsets
+    idx = np.flatnonzero(~bad_obj)
+    where = 3 * idx + kind[idx]
+    flat, lens, good = parse_flat(list(map(slots.__getitem__, where.tolist())), slot_sizes.ravel()[where])
+    bad_obj[idx[~good]] = True
+    idx = idx[good]
+    nvals[idx] = lens
+    k = kind[idx]
+    shape_ok = np.where(k == 0, lens == 4, (lens % 2 == 0) & (lens >= np.where(k == 1, 6, 4)))
+    if not shape_ok.all():
+        bad_obj[idx[~shape_ok]] = True
+        flat, lens, idx, k = flat[np.repeat(shape_ok, lens)], lens[shape_ok], idx[shape_ok], k[shape_ok]
+    npts = lens // 2
+    x, y = flat[0::2], flat[1::2]
+    starts = np.zeros(len(npts), np.int64)
+    np.cumsum(npts[:-1], out=starts[1:])
+    if len(idx):
+        box = np.flatnonzero(k == 0)
+        first = starts[box]
+        bad_obj[idx[box[~((x[first] < x[first + 1]) & (y[first] < y[first + 1]))]]] = True
+        nxt = np.arange(1, len(x) + 1)
+        nxt[starts + npts - 1] = starts
+        poly = np.flatnonzero(k == 1)
+        if len(poly):
+            area2 = np.add.reduceat(x * y[nxt] - x[nxt] * y, starts)[poly]
+            bad_obj[idx[poly[np.abs(area2) <= 2 * ZERO_AREA]]] = True
+        line = np.flatnonzero(k == 2)
+        if len(line):
+            moves = (x != np.repeat(x[starts], npts)) | (y != np.repeat(y[starts], npts))
+            bad_obj[idx[line[~np.logical_or.reduceat(moves, starts)[line]]]] = True
+        pw, ph = np.repeat(W[obj_rec[idx]], npts), np.repeat(H[obj_rec[idx]], npts)
+        out = np.maximum(np.maximum(-x, x - pw), np.maximum(-y, y - ph))
+        worst[idx] = np.maximum.reduceat(out, starts)
+        xmin, ymin = np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts)
+        obj_xmax[idx] = xmax = np.maximum.reduceat(x, starts)
+        obj_ymax[idx] = ymax = np.maximum.reduceat(y, starts)
+        obj_min[idx] = np.minimum(xmin, ymin)
+        obj_max[idx] = np.maximum(xmax, ymax)
 
     bad_obj |= worst > BOUNDS_TOLERANCE
-    if n:
-        if b'"image_index"' in blob:
-            ii = np.fromiter(map(attrgetter("image_index"), objs), np.int64, count=n)
-        else:
-            ii = np.zeros(n, np.int64)
-        bad_obj |= ii >= n_img[obj_rec]
-        for count_key, code in (("poly_points", 1), ("line_points", 2)):
-            if f'"{count_key}"'.encode() not in blob:
-                continue
-            declared = list(map(attrgetter(count_key), objs))
-            if declared.count(None) != n:
-                try:  # Arrow converts a list with Nones in C (≈ 4× numpy's object path); null -> nan
-                    vals = pa.array(declared, pa.float64()).to_numpy(zero_copy_only=False)
-                    given = ~np.isnan(vals)
-                    bad_obj |= given & ((kind != code) | (vals * 2 != nvals))
-                except (
-                    OverflowError,
-                    pa.ArrowInvalid,
-                ):  # an absurd integer: leave those records to the models
-                    bad_obj |= np.fromiter((v is not None for v in declared), bool, count=n)
-        np.logical_or.at(bad_rec, obj_rec[bad_obj], True)
-    else:
-        ii = np.zeros(0, np.int64)
+    ii = np.fromiter(map(_IMAGE_INDEX, objs), np.int64, count=n)
+    bad_obj |= ii >= n_img[obj_rec]
+    for count_key, code in (("poly_points", 1), ("line_points", 2)):
+        declared = list(map(attrgetter(count_key), objs))
+        if declared.count(None) != n:
+            try:  # Arrow converts a list with Nones in C (≈ 4× numpy's object path); null -> nan
+                vals = pa.array(declared, pa.float64()).to_numpy(zero_copy_only=False)
+                given = ~np.isnan(vals)
+                bad_obj |= given & ((kind != code) | (vals * 2 != nvals))
+            except (OverflowError, pa.ArrowInvalid):  # an absurd integer: leave those records to the models
+                bad_obj |= np.fromiter((v is not None for v in declared), bool, count=n)
+    np.logical_or.at(bad_rec, obj_rec[bad_obj], True)
 
     keep = ~bad_rec
-    accepted = [p for p, k in zip(pos, keep, strict=False) if k]
-    unsure = sorted(unsure + [p for p, k in zip(pos, keep, strict=False) if not k])
-    result = FastResult(accepted, unsure, [r for r, k in zip(recs, keep, strict=False) if k])
+    accepted = [p for p, kept in zip(pos, keep, strict=False) if kept]
+    unsure = sorted(unsure + [p for p, kept in zip(pos, keep, strict=False) if not kept])
+    result = FastResult(accepted, unsure, [r for r, kept in zip(recs, keep, strict=False) if kept])
     _warnings(result, pos, keep, counts, obj_rec, kind, worst, obj_min, obj_max, obj_xmax, obj_ymax, W, H)
     obj_keep = keep[obj_rec]
     result.objects_table = _objects_array(
-        objs,
-        desc_column,
-        b'"attributes"' in blob,
-        b'"metadata"' in blob,
-        obj_keep,
-        counts[keep],
-        kind,
-        ii,
-        flat_parts,
-        lens_parts,
-        order_parts,
+        objs, desc_column, obj_keep, counts[keep], kind, ii, flat, lens, idx
     )
     return result
 
@@ -288,46 +263,45 @@ def _json_col(values: list[Any]) -> pa.Array:
 def _objects_array(
     objs: list[FObject],
     descs: pa.Array,
-    has_attributes: bool,
-    has_metadata: bool,
     obj_keep: np.ndarray,
     counts: np.ndarray,
     kind: np.ndarray,
     ii: np.ndarray,
-    flat_parts: list[np.ndarray],
-    lens_parts: list[np.ndarray],
-    order_parts: list[np.ndarray],
+    flat: np.ndarray,
+    lens: np.ndarray,
+    parsed: np.ndarray,
 ) -> pa.Array:
-    """The `objects` column (list<struct>) of the accepted records, built from flat arrays."""
-    # points were gathered per kind; put them back in object order with one `take`
-    order = np.concatenate(order_parts) if order_parts else np.zeros(0, np.int64)
-    lens = np.concatenate(lens_parts) if lens_parts else np.zeros(0, np.int64)
-    flat = np.concatenate(flat_parts) if flat_parts else np.zeros(0)
-    point_offsets = np.concatenate(([0], np.cumsum(lens))).astype(np.int32)
-    by_kind = pa.ListArray.from_arrays(pa.array(point_offsets), pa.array(flat, pa.float64()))
-    position = np.empty(len(objs), np.int64)
-    position[order] = np.arange(len(order))
+    """The `objects` column (list<struct>) of the accepted records, built from flat arrays.
+
+    `flat`/`lens` hold the points of the objects `parsed` (in object order), a superset of the kept ones."""
     kept = np.flatnonzero(obj_keep)
-    points = by_kind.take(pa.array(position[kept]))
     every = len(kept) == len(objs)
-    kept_objs = objs if every else list(compress(objs, obj_keep))
+    if len(parsed) != len(kept):
+        mine = obj_keep[parsed]
+        flat, lens = flat[np.repeat(mine, lens)], lens[mine]
+    point_offsets = np.zeros(len(lens) + 1, np.int32)
+    np.cumsum(lens, out=point_offsets[1:])
+    points = pa.ListArray.from_arrays(pa.array(point_offsets), pa.array(flat, pa.float64()))
     kinds = pa.DictionaryArray.from_arrays(pa.array(kind[kept], pa.int8()), _KIND_ARROW).cast(pa.string())
+    json_columns = []
+    for key in ("attributes", "metadata"):
+        values = list(map(attrgetter(key), objs))
+        if values.count(None) == len(values):
+            json_columns.append(pa.nulls(len(kept), pa.string()))
+        else:
+            json_columns.append(_json_col(values if every else list(compress(values, obj_keep))))
     struct = pa.StructArray.from_arrays(
         [
             descs if every else descs.filter(pa.array(obj_keep)),
             kinds,
             points,
             pa.array(ii[kept].astype(np.int32), pa.int32()),
-            _json_col(list(map(attrgetter("attributes"), kept_objs)))
-            if has_attributes
-            else pa.nulls(len(kept), pa.string()),
-            _json_col(list(map(attrgetter("metadata"), kept_objs)))
-            if has_metadata
-            else pa.nulls(len(kept), pa.string()),
+            *json_columns,
         ],
         names=["desc", "kind", "points", "image_index", "attributes", "metadata"],
     )
-    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int32)
+    offsets = np.zeros(len(counts) + 1, np.int32)
+    np.cumsum(counts, out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), struct)
 
 

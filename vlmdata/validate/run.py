@@ -40,7 +40,7 @@ from vlmdata.io.engine import EngineOptions, open_engine
 from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS
 from vlmdata.io.jsonl import DEFAULT_BLOCK_BYTES, DEFAULT_MAX_LINE_BYTES, FileStats, shard_ranges
 from vlmdata.io.writer import DatasetWriter
-from vlmdata.validate.report import FileReport, Report
+from vlmdata.validate.report import EXAMPLES_PER_CODE, FileReport, Report
 from vlmdata.validate.shard import (
     ENCODER,
     BatchResult,
@@ -56,6 +56,8 @@ from vlmdata.validate.shard import (
 MAX_SHARD_BYTES = 256 << 20  # a shard's spill stays about this size at most
 SHARDS_PER_WORKER = 8  # enough shards that workers finish together
 _LINE_BITS = 40  # a kept record's location: file index << 40 | line number
+_LINE_MASK = (1 << _LINE_BITS) - 1
+DUP_ID, DUP_IMAGE, OVERLAP = codes.DUPLICATE_ID.code, codes.DUPLICATE_IMAGE.code, codes.SPLIT_OVERLAP.code
 
 
 @dataclass
@@ -106,9 +108,35 @@ class _Merge:
         self.ids: dict[str, int] = {}  # kept id -> location
         self.images: dict[str, int] = {}  # image of a kept record -> location of the first
         self.train_images: set[str] = set()
+        self._where: dict[int, str] = {}  # location -> "file:line", formatted once
 
     def where(self, location: int) -> str:
-        return f"{self.paths[location >> _LINE_BITS]}:{location & ((1 << _LINE_BITS) - 1)}"
+        text = self._where.get(location)
+        if text is None:
+            text = self._where[location] = f"{self.paths[location >> _LINE_BITS]}:{location & _LINE_MASK}"
+        return text
+
+    def _duplicate_images(
+        self, fr: FileReport, line: int, rid: str, dups: list[tuple[int, str, int]], out: list[bytes]
+    ) -> None:
+        """`report.add` + the warning lines for a kept record whose only warnings are duplicate images (most
+        warnings of a dataset that reuses images), without building `Issue` objects."""
+        report = self.report
+        report.records_per_code[DUP_IMAGE] += 1
+        fr.codes[DUP_IMAGE] += 1
+        report.occurrences_per_code[DUP_IMAGE] += len(dups)
+        examples = report.examples.setdefault(DUP_IMAGE, [])
+        for i, img, at in dups:
+            entry = {
+                "code": DUP_IMAGE,
+                "severity": "warning",
+                "message": f"image also used at {self.where(at)}",
+                "field": f"images[{i}]",
+                "value": img if len(img) <= 200 else img[:199] + "…",  # as `Issue.as_dict` shortens it
+            }
+            if len(examples) < EXAMPLES_PER_CODE:
+                examples.append({"file": fr.path, "line": line, "id": rid, **entry})
+            out.append(ENCODER.encode({"file": fr.path, "line": line, "id": rid, **entry}))
 
     def close(self) -> None:
         self.rejects.close()
@@ -176,51 +204,50 @@ class _Merge:
         is_val, is_train = split == "val", split == "train"
         seen_ids, seen_images, train_images = self.ids, self.images, self.train_images
         file_key = (len(self.paths) - 1) << _LINE_BITS
-        found, warned = b.issues, b.warnings
+        found, warned, where = b.issues, b.warnings, self.where
         kept: list[int] = []
         warn_lines: list[bytes] = []
         for k, (line, rid, imgs) in enumerate(zip(numbers, ids, images, strict=True)):
             issues = found.get(k) or []
-            if rid in seen_ids:
-                issues.append(
-                    Issue(
-                        codes.DUPLICATE_ID.code, f"id already used at {self.where(seen_ids[rid])}", "id", rid
-                    )
-                )
-            record_warns = warned.get(k) or []
+            first = seen_ids.get(rid)
+            if first is not None:
+                issues.append(Issue(DUP_ID, f"id already used at {where(first)}", "id", rid))
+            dups: list[tuple[int, str, int]] = []  # (image index, image, location of its first use)
             for i, img in enumerate(imgs):
                 if is_val and img in train_images:
-                    issues.append(
-                        Issue(
-                            codes.SPLIT_OVERLAP.code, "image also used by a train record", f"images[{i}]", img
-                        )
-                    )
-                elif img in seen_images:
-                    record_warns.append(
-                        Issue(
-                            codes.DUPLICATE_IMAGE.code,
-                            f"image also used at {self.where(seen_images[img])}",
-                            f"images[{i}]",
-                            img,
-                        )
-                    )
+                    issues.append(Issue(OVERLAP, "image also used by a train record", f"images[{i}]", img))
+                else:
+                    at = seen_images.get(img)
+                    if at is not None:
+                        dups.append((i, img, at))
+            record_warns = warned.get(k) or []
             if issues:
                 raw = b.raws.get(k)
+                record_warns += [
+                    Issue(DUP_IMAGE, f"image also used at {where(at)}", f"images[{i}]", img)
+                    for i, img, at in dups
+                ]
                 self._reject(fr, line, raw if raw is not None else b.raw(path, k), issues + record_warns, rid)
                 continue
             kept.append(k)
-            where = file_key | line
-            seen_ids[rid] = where
+            location = file_key | line
+            seen_ids[rid] = location
             for img in imgs:
-                seen_images.setdefault(img, where)
+                seen_images.setdefault(img, location)
             if is_train:
                 train_images.update(imgs)
             if record_warns:
+                record_warns += [
+                    Issue(DUP_IMAGE, f"image also used at {where(at)}", f"images[{i}]", img)
+                    for i, img, at in dups
+                ]
                 self.report.add(fr, line, record_warns, rid)
                 warn_lines.extend(
                     ENCODER.encode({"file": path, "line": line, "id": rid, **wi.as_dict()})
                     for wi in record_warns
                 )
+            elif dups:
+                self._duplicate_images(fr, line, rid, dups, warn_lines)
         fr.valid += len(kept)
         if warn_lines:
             warn_lines.append(b"")

@@ -62,8 +62,18 @@ def parse_strings(raws: list[msgspec.Raw]) -> tuple[pa.Array, np.ndarray]:
         if values is None:
             bad |= escaped
         else:
-            bad[idx[[_FORBIDDEN.search(v) is not None or not v for v in values]]] = True
-            column = pc.replace_with_mask(column, pa.array(escaped), pa.array(values, pa.string()))
+            wrong = np.fromiter(
+                (_FORBIDDEN.search(v) is not None or not v for v in values), bool, len(values)
+            )
+            bad[idx[wrong]] = True
+            if not wrong.all():  # a bad desc rejects its record anyway: only good ones need their value
+                fix = np.zeros(n, bool)
+                fix[idx[~wrong]] = True
+                column = pc.replace_with_mask(
+                    column,
+                    pa.array(fix),
+                    pa.array([v for v, w in zip(values, wrong, strict=True) if not w], pa.string()),
+                )
     return column, bad
 
 
