@@ -109,6 +109,17 @@ def _segments_any(flags: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.logical_or.reduceat(flags, starts) if len(starts) else np.zeros(0, bool)
 
 
+def _segments(
+    x: np.ndarray, y: np.ndarray, starts: np.ndarray, npts: np.ndarray, which: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The points of the objects `which` (x, y, and where each object starts among them)."""
+    n = npts[which]
+    sub_starts = np.zeros(len(which), np.int64)
+    np.cumsum(n[:-1], out=sub_starts[1:])
+    at = np.repeat(starts[which] - sub_starts, n) + np.arange(int(n.sum()))
+    return x[at], y[at], sub_starts
+
+
 def check_batch(lines: list[bytes]) -> FastResult:
     pos, recs, unsure = _decode(lines)
     n_rec = len(recs)
@@ -160,22 +171,25 @@ def check_batch(lines: list[bytes]) -> FastResult:
         box = np.flatnonzero(k == 0)
         first = starts[box]
         bad_obj[idx[box[~((x[first] < x[first + 1]) & (y[first] < y[first + 1]))]]] = True
-        nxt = np.arange(1, len(x) + 1)
-        nxt[starts + npts - 1] = starts
         poly = np.flatnonzero(k == 1)
-        if len(poly):
-            area2 = np.add.reduceat(x * y[nxt] - x[nxt] * y, starts)[poly]
+        if len(poly):  # twice the signed area, over the polygons' points only
+            px, py, pstarts = _segments(x, y, starts, npts, poly)
+            nxt = np.arange(1, len(px) + 1)
+            nxt[pstarts + npts[poly] - 1] = pstarts
+            area2 = np.add.reduceat(px * py[nxt] - px[nxt] * py, pstarts)
             bad_obj[idx[poly[np.abs(area2) <= 2 * ZERO_AREA]]] = True
         line = np.flatnonzero(k == 2)
-        if len(line):
-            moves = (x != np.repeat(x[starts], npts)) | (y != np.repeat(y[starts], npts))
-            bad_obj[idx[line[~np.logical_or.reduceat(moves, starts)[line]]]] = True
-        pw, ph = np.repeat(W[obj_rec[idx]], npts), np.repeat(H[obj_rec[idx]], npts)
-        out = np.maximum(np.maximum(-x, x - pw), np.maximum(-y, y - ph))
-        worst[idx] = np.maximum.reduceat(out, starts)
+        if len(line):  # a line must leave its first point
+            lx, ly, lstarts = _segments(x, y, starts, npts, line)
+            n_line = npts[line]
+            moves = (lx != np.repeat(lx[lstarts], n_line)) | (ly != np.repeat(ly[lstarts], n_line))
+            bad_obj[idx[line[~np.logical_or.reduceat(moves, lstarts)]]] = True
         xmin, ymin = np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts)
-        obj_xmax[idx] = xmax = np.maximum.reduceat(x, starts)
-        obj_ymax[idx] = ymax = np.maximum.reduceat(y, starts)
+        xmax, ymax = np.maximum.reduceat(x, starts), np.maximum.reduceat(y, starts)
+        # the worst point's distance outside the image, from the extremes (max commutes with the rounding)
+        w, h = W[obj_rec[idx]], H[obj_rec[idx]]
+        worst[idx] = np.maximum(np.maximum(-xmin, xmax - w), np.maximum(-ymin, ymax - h))
+        obj_xmax[idx], obj_ymax[idx] = xmax, ymax
         obj_min[idx] = np.minimum(xmin, ymin)
         obj_max[idx] = np.maximum(xmax, ymax)
 
