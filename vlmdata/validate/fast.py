@@ -22,8 +22,8 @@ import pyarrow as pa
 
 from vlmdata.contract import codes
 from vlmdata.contract.rules import BOUNDS_TOLERANCE, ZERO_AREA, Issue, is_remote, summary_issue
-from vlmdata.validate.coords import parse_flat
-from vlmdata.validate.ids import derive_id
+from vlmdata.validate.coords import Tokens, parse_flat, shortest_texts
+from vlmdata.validate.ids import derive_id, derive_id_from_struct
 from vlmdata.validate.strings import parse_strings
 
 _EMPTY = msgspec.Raw(b"")
@@ -80,6 +80,7 @@ class FastResult:
     records: list[FRecord]  # parallel to `accepted`
     warnings: dict[int, list[Issue]] = field(default_factory=dict)  # batch position -> warnings
     objects_table: Any = None  # pa.ListArray of object structs, parallel to `accepted`
+    ids: list[str] = field(default_factory=list)  # given or derived, parallel to `accepted`
 
 
 def _decode(lines: list[bytes]) -> tuple[list[int], list[FRecord], list[int]]:
@@ -142,7 +143,7 @@ def check_batch(lines: list[bytes]) -> FastResult:
         np.int8
     )
     bad_obj = has_geom.sum(axis=1) != 1
-    desc_column, desc_bad = parse_strings(list(map(attrgetter("desc"), objs)))
+    desc_column, desc_bad, desc_escaped = parse_strings(list(map(attrgetter("desc"), objs)))
     bad_obj |= desc_bad
     nvals = np.zeros(n, np.int64)  # values in each object's geometry
     worst = np.zeros(n)  # per object: how far outside the image its worst point lies
@@ -154,15 +155,21 @@ def check_batch(lines: list[bytes]) -> FastResult:
     # all geometries of the batch, in object order, parsed together; rules by kind on index subsets
     idx = np.flatnonzero(~bad_obj)
     where = 3 * idx + kind[idx]
-    flat, lens, good = parse_flat(list(map(slots.__getitem__, where.tolist())), slot_sizes.ravel()[where])
+    flat, lens, good, tokens = parse_flat(
+        list(map(slots.__getitem__, where.tolist())), slot_sizes.ravel()[where]
+    )
+    parsed = flat  # value i's text is token i
     bad_obj[idx[~good]] = True
     idx = idx[good]
     nvals[idx] = lens
     k = kind[idx]
+    token = np.arange(len(flat))
     shape_ok = np.where(k == 0, lens == 4, (lens % 2 == 0) & (lens >= np.where(k == 1, 6, 4)))
     if not shape_ok.all():
         bad_obj[idx[~shape_ok]] = True
-        flat, lens, idx, k = flat[np.repeat(shape_ok, lens)], lens[shape_ok], idx[shape_ok], k[shape_ok]
+        points = np.repeat(shape_ok, lens)
+        flat, token = flat[points], token[points]
+        lens, idx, k = lens[shape_ok], idx[shape_ok], k[shape_ok]
     npts = lens // 2
     x, y = flat[0::2], flat[1::2]
     starts = np.zeros(len(npts), np.int64)
@@ -213,10 +220,55 @@ def check_batch(lines: list[bytes]) -> FastResult:
     result = FastResult(accepted, unsure, [r for r, kept in zip(recs, keep, strict=False) if kept])
     _warnings(result, pos, keep, counts, obj_rec, kind, worst, obj_min, obj_max, obj_xmax, obj_ymax, W, H)
     obj_keep = keep[obj_rec]
-    result.objects_table = _objects_array(
-        objs, desc_column, obj_keep, counts[keep], kind, ii, flat, lens, idx
-    )
+    if len(idx) != int(obj_keep.sum()):  # the points of the kept objects (all parsed, a subset of `idx`)
+        mine = obj_keep[idx]
+        points = np.repeat(mine, lens)
+        flat, token, lens = flat[points], token[points], lens[mine]
+    result.ids = _ids(result, lines, counts[keep], desc_escaped[obj_keep], parsed, tokens, token, lens)
+    result.objects_table = _objects_array(objs, desc_column, obj_keep, counts[keep], kind, ii, flat, lens)
     return result
+
+
+def _ids(
+    result: FastResult,
+    lines: list[bytes],
+    counts: np.ndarray,
+    escaped: np.ndarray,
+    values: np.ndarray,
+    tokens: Tokens | None,
+    token: np.ndarray,
+    lens: np.ndarray,
+) -> list[str]:
+    """Given or derived ids of the accepted records (`counts`, `escaped`, `token`, `lens`: their objects)."""
+    records = result.records
+    need = np.fromiter((r.id is None for r in records), bool, count=len(records))
+    if not need.any():
+        return [r.id for r in records]
+    shortcut = need.copy()  # derived from the struct (see `ids.derive_id_from_struct`) or from the line
+    if len(lens) and tokens is None:  # coordinates parsed one by one: no texts to reuse
+        shortcut &= counts == 0
+    elif len(lens):
+        which = np.repeat(np.repeat(need, counts), lens)  # the values of records that need an id
+        texts_ok = np.ones(len(token), bool)
+        texts_ok[which] = shortest_texts(values, tokens, token[which])
+        object_ok = np.logical_and.reduceat(texts_ok, _starts(lens)) & ~escaped
+        has = counts > 0
+        shortcut[has] &= np.logical_and.reduceat(object_ok, _starts(counts)[has])
+    out = []
+    for r, p, fast in zip(records, result.accepted, shortcut.tolist(), strict=True):
+        if r.id is not None:
+            out.append(r.id)
+        elif fast:
+            out.append(derive_id_from_struct(r))
+        else:
+            out.append(derive_id(lines[p]))
+    return out
+
+
+def _starts(counts: np.ndarray) -> np.ndarray:
+    starts = np.zeros(len(counts), np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    return starts
 
 
 def _warnings(
@@ -283,16 +335,11 @@ def _objects_array(
     ii: np.ndarray,
     flat: np.ndarray,
     lens: np.ndarray,
-    parsed: np.ndarray,
 ) -> pa.Array:
-    """The `objects` column (list<struct>) of the accepted records, built from flat arrays.
-
-    `flat`/`lens` hold the points of the objects `parsed` (in object order), a superset of the kept ones."""
+    """The `objects` column (list<struct>) of the accepted records, built from flat arrays (`flat`/`lens`:
+    the points of the kept objects, in order)."""
     kept = np.flatnonzero(obj_keep)
     every = len(kept) == len(objs)
-    if len(parsed) != len(kept):
-        mine = obj_keep[parsed]
-        flat, lens = flat[np.repeat(mine, lens)], lens[mine]
     point_offsets = np.zeros(len(lens) + 1, np.int32)
     np.cumsum(lens, out=point_offsets[1:])
     points = pa.ListArray.from_arrays(pa.array(point_offsets), pa.array(flat, pa.float64()))
@@ -317,9 +364,3 @@ def _objects_array(
     offsets = np.zeros(len(counts) + 1, np.int32)
     np.cumsum(counts, out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), struct)
-
-
-def record_ids(records: list[FRecord], lines: list[bytes], positions: list[int]) -> list[str]:
-    return [
-        r.id if r.id is not None else derive_id(lines[p]) for r, p in zip(records, positions, strict=True)
-    ]

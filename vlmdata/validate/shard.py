@@ -34,7 +34,7 @@ from vlmdata.contract.rules import Issue
 from vlmdata.io.features import arrow_schema
 from vlmdata.io.images import resolve_image_path
 from vlmdata.io.jsonl import FileStats, LineBatch, iter_line_batches
-from vlmdata.validate.fast import FastResult, check_batch, record_ids
+from vlmdata.validate.fast import FastResult, check_batch
 from vlmdata.validate.imagecheck import ImageChecker
 from vlmdata.validate.slow import explain, normalised_row
 
@@ -204,7 +204,7 @@ class _Shard:
         path = self.task.path
         fast_table = pa.Table.from_arrays(
             [
-                pa.array(record_ids(recs, lines, fast.accepted), pa.string()),
+                pa.array(fast.ids, pa.string()),
                 images_column([r.images or [] for r in recs], self.resolve),
                 pa.array([r.width for r in recs], pa.int32()),
                 pa.array([r.height for r in recs], pa.int32()),

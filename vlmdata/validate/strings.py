@@ -24,11 +24,13 @@ def _per_item(positions: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.bincount(np.searchsorted(starts, positions, "right") - 1, minlength=len(starts))
 
 
-def parse_strings(raws: list[msgspec.Raw]) -> tuple[pa.Array, np.ndarray]:
-    """(Arrow string column of the decoded values, bad mask): bad = not a desc the contract accepts."""
+def parse_strings(raws: list[msgspec.Raw]) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """(Arrow string column of the decoded values, bad mask, escaped mask): bad = not a desc the contract
+    accepts; escaped = its JSON text holds a backslash (so it is not its own canonical text)."""
     n = len(raws)
+    escaped = np.zeros(n, bool)
     if n == 0:
-        return pa.array([], pa.string()), np.zeros(0, bool)
+        return pa.array([], pa.string()), np.zeros(0, bool), escaped
     sizes = np.fromiter(map(len, raws), np.int64, count=n)
     joined = b"".join(raws)  # type: ignore[arg-type]
     buf = np.frombuffer(joined, np.uint8)
@@ -38,8 +40,10 @@ def parse_strings(raws: list[msgspec.Raw]) -> tuple[pa.Array, np.ndarray]:
     bad = (sizes < 3) | (buf[starts] != 34) | (buf[ends] != 34)  # not a string, or the empty string
     if bad.any():  # rare: some desc is not a string at all; its record goes to the models anyway
         column = pa.array([bytes(r)[1:-1].decode("utf-8", "replace") for r in raws], pa.string())
-        return column, bad | np.fromiter(
-            (not _utf8(bytes(r)) or b"\\" in bytes(r) for r in raws), bool, count=n
+        return (
+            column,
+            bad | np.fromiter((not _utf8(bytes(r)) or b"\\" in bytes(r) for r in raws), bool, count=n),
+            escaped,
         )
     keep = np.ones(len(buf), bool)
     keep[starts] = False
@@ -74,7 +78,7 @@ def parse_strings(raws: list[msgspec.Raw]) -> tuple[pa.Array, np.ndarray]:
                     pa.array(fix),
                     pa.array([v for v, w in zip(values, wrong, strict=True) if not w], pa.string()),
                 )
-    return column, bad
+    return column, bad, escaped
 
 
 def _utf8(raw: bytes) -> bool:
