@@ -186,10 +186,10 @@ IMAGE_SIZES_DIFFER = define(
 UNSUPPORTED_FORMAT = define("VD308", "Unsupported image format", "Convert to JPEG, PNG, WebP, BMP or TIFF.")
 HIGH_BIT_DEPTH = define(
     "VD309",
-    "Image has more than 8 bits per channel in a mode vlmdata does not scale (16-bit grayscale, 12-bit JPEG, "
-    "32-bit integer or float)",
-    "Convert it to an 8-bit image with the scaling your data needs (e.g. value / 257 for full-range 16-bit, or "
-    "a stretch of the range used); PIL and ms-swift would clip it to near-white.",
+    "Image pixel mode vlmdata does not turn into 8-bit RGB faithfully (16-bit grayscale, 12-bit JPEG, 32-bit "
+    "integer or float, LAB/HSV)",
+    "Convert it to an 8-bit RGB or grayscale image with the scaling your data needs (e.g. value / 257 for "
+    "full-range 16-bit, or a stretch of the range used); PIL and ms-swift would clip 16-bit values to white.",
 )
 
 # VD4xx — conversation
