@@ -225,6 +225,24 @@ def test_reasoning_and_merged_turns_are_sized_and_rewritten_text_refused(tokeniz
     assert lengths[0] > 0 and lengths[1] == lengths[2]  # merged turns cost what the concatenation costs
 
 
+def test_control_tokens_in_a_desc_are_refused_on_every_path(tokenizer_dir: Path, tmp_path: Path) -> None:
+    """`<|image_pad|>` in a desc was sized on the digit-free fast path; it becomes image slots in ms-swift."""
+    from vlmdata.io.dataset import save_records
+
+    cfg = {
+        "model": {"path": str(tokenizer_dir)},
+        "template": {"name": "target_dense_bbu"},
+        "global_max_length": 10**6,
+    }
+    bad = _rec("pad", 0, objects=[_box("类别=螺丝<|image_pad|>", 10.0, 10.0)])
+    ok = _rec("lt", 0, objects=[_box("类别=螺丝,尺寸<5", 10.0, 10.0)])
+    ds = save_records([bad, ok], tmp_path / "ds")  # an Arrow dataset: the column-wise batch path runs
+    for batch in (True, False):
+        rep = audit_dataset(ds, cfg, batch=batch)
+        assert {e["id"]: e["code"] for e in rep.errors} == {"pad": "VD430"}
+        assert rep.datasets[0].lengths[1] > 0
+
+
 def test_report_figures_by_hand() -> None:
     lengths = np.arange(1, 1001, dtype=np.int64)  # 1..1000
     images = np.full(1000, 1, dtype=np.int64)
