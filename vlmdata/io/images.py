@@ -38,6 +38,7 @@ _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0x
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 # PIL modes that become 8-bit RGB as displayed (`vlmdata.io.decode`); anything else is VD309
 FAITHFUL_MODES = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"})
+_MAX_SEGMENTS = 100_000
 _SCAN_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")  # a marker after entropy-coded data (not a stuffed
 # byte, a restart marker or fill)
 
@@ -157,7 +158,9 @@ def _probe_png(fh, buf: bytes) -> ImageInfo:  # noqa: ANN001
 def _jpeg_ends(data: mmap.mmap) -> bool:
     """True when the JPEG's segments and scans reach the EOI that ends the image (bytes after it are a trailer)."""
     pos, n = 2, len(data)
-    while pos + 1 < n:
+    for _ in range(_MAX_SEGMENTS):  # real files have tens of segments; a crafted one cannot make this slow
+        if pos + 1 >= n:
+            return False
         if data[pos] != 0xFF:
             return False
         marker = data[pos + 1]
@@ -184,7 +187,9 @@ def _jpeg_ends(data: mmap.mmap) -> bool:
 def _png_ends(fh, size: int) -> bool:  # noqa: ANN001 - a binary file object
     """True when the PNG's chunks, followed by their lengths, reach IEND within the file."""
     pos = 8
-    while pos + 8 <= size:
+    for _ in range(_MAX_SEGMENTS):
+        if pos + 8 > size:
+            return False
         fh.seek(pos)
         head = fh.read(8)
         if len(head) < 8:
