@@ -361,3 +361,22 @@ def test_an_augmented_canvas_is_checked_before_encoding(
         samples[(0, 0, 0)]
     assert err.value.code_str == "VD434" and "augmented, 1024×20" in err.value.message
     assert err.value.where is not None and err.value.where.record_id == "aug-0"
+
+
+def test_samples_carry_user_templates_to_spawned_workers(tmp_path: Path) -> None:
+    """A spawned dataloader worker unpickles the samples into a process that registered no template."""
+    import pickle
+
+    from vlmdata.render import templates, use_templates
+    from vlmdata.train.data.samples import TrainSamples
+
+    (tmp_path / "t.yaml").write_text(
+        "name: carried\nuser: 'Find. {format}'\ntarget: qwen\n", encoding="utf-8"
+    )
+    use_templates([tmp_path / "t.yaml"])
+    samples = TrainSamples.__new__(TrainSamples)
+    samples.__dict__.update({"system": None, "train": True})
+    blob = pickle.dumps(samples)
+    templates._USER.clear()  # the state of a fresh process
+    restored = pickle.loads(blob)
+    assert restored.train is True and templates.get_template("carried").format == "qwen"
