@@ -1,8 +1,8 @@
 """A record with tens of thousands of bad objects: memory in proportion to its line, a readable reject entry.
 
 Memory is measured with tracemalloc (Python and numpy allocations; deterministic, unlike RSS) around a whole
-`validate_files` run on one such line, after a warm-up run has paid for imports and caches. Before the issue
-budget a line like these cost 33–44× its size; a valid line of the same size costs about 16×.
+`validate_files` run on one such line, after a warm-up run has paid for imports and caches. Figures against a
+valid line of the same size: `benchmarks/validate_memory.py` (docs/performance.md).
 """
 
 from __future__ import annotations
