@@ -1,16 +1,24 @@
-"""Summary rewards (the format-stabilisation recipe). Definitions: docs/rewards.md."""
+"""Summary rewards (the format-stabilisation recipe): format / strict header, a gated parse penalty, dataset and
+object-count alignment, count-weighted partial JSON match, and an optional strict exact match.
+
+Every reward reads the completion without trailing whitespace or chat end tokens (`registry.clean_completion`).
+An irrelevant record (reference `无关图片`) needs no domain, whatever its template; its right answer is exactly
+`无关图片`, with no header. Definitions and ranges: docs/rewards.md (generated from the docstrings below).
+"""
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from vlmdata_plugins.rewards.registry import RecordContext, RewardFn, record_context, register
+from vlmdata_plugins.rewards.registry import record_context, register
 
 from vlmdata.eval.metrics import summary_content_f1
-from vlmdata.eval.parse import IRRELEVANT, canonical_summary, parse_summary, summary_total
+from vlmdata.eval.parse import IRRELEVANT, canonical_summary, parse_summary, summary_object_count
+
+HEADER_SHAPE = re.compile(r"^<DOMAIN=[A-Z]+>, <TASK=[A-Z]+>$")
 
 
 def _reference(record: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -24,90 +32,116 @@ def _reference(record: Mapping[str, Any]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def summary_reward(
-    name: str,
-) -> Callable[[Callable[[str, Mapping[str, Any], RecordContext], float]], RewardFn]:
-    """Register a summary reward; on an irrelevant record every summary reward is 1 for exactly 无关图片, else 0."""
-
-    def wrap(fn: Callable[[str, Mapping[str, Any], RecordContext], float]) -> RewardFn:
-        @functools.wraps(fn)
-        def reward(completion: str, record: Mapping[str, Any]) -> float:
-            ctx = record_context(record)
-            if ctx.irrelevant:
-                return 1.0 if completion.strip() == IRRELEVANT else 0.0
-            return fn(completion, record, ctx)
-
-        return register(name)(reward)
-
-    return wrap
-
-
 def _lines(completion: str) -> list[str]:
     return completion.strip().split("\n")
 
 
-@summary_reward("summary_format")
-def summary_format(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
-    """1 when the shape is right: exactly 无关图片 for an irrelevant record; else two lines, line 2 a JSON object."""
-    lines = _lines(completion)
-    if len(lines) != 2:
-        return 0.0
+def _is_irrelevant_answer(completion: str) -> bool:
+    return completion.strip() == IRRELEVANT
+
+
+def _json_object(line: str) -> bool:
     try:
-        return 1.0 if isinstance(json.loads(lines[1]), dict) else 0.0
-    except ValueError:
+        return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+@register("summary_format")
+def summary_format(completion: str, record: Mapping[str, Any]) -> float:
+    """1 iff the output is exactly 无关图片 on an irrelevant record, or exactly two lines where line 1 has the
+    header shape `<DOMAIN=[A-Z]+>, <TASK=[A-Z]+>` and line 2 is a JSON object; else 0 (无关图片 on a relevant
+    record is 0)."""
+    ctx = record_context(record)
+    if _is_irrelevant_answer(completion):
+        return 1.0 if ctx.irrelevant else 0.0
+    lines = _lines(completion)
+    if len(lines) != 2 or not HEADER_SHAPE.match(lines[0]):
         return 0.0
+    return 1.0 if _json_object(lines[1]) else 0.0
 
 
-@summary_reward("summary_header")
-def summary_header(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
-    """1 when line 1 is exactly `<DOMAIN=X>, <TASK=SUMMARY>` for the record's domain (irrelevant: no header, exactly 无关图片)."""
-    return 1.0 if _lines(completion)[0] == f"<DOMAIN={ctx.domain}>, <TASK=SUMMARY>" else 0.0
+@register("summary_header")
+def summary_header(completion: str, record: Mapping[str, Any]) -> float:
+    """1 iff line 1 is exactly `<DOMAIN=X>, <TASK=SUMMARY>` for the record's domain; on an irrelevant record 1 for
+    exactly 无关图片 (its expected single line) and −1 for any header-shaped line 1 (a header there is wrong,
+    not neutral); else 0."""
+    ctx = record_context(record)
+    first = _lines(completion)[0]
+    if ctx.irrelevant:
+        if _is_irrelevant_answer(completion):
+            return 1.0
+        return -1.0 if HEADER_SHAPE.match(first) else 0.0
+    return 1.0 if first == f"<DOMAIN={ctx.domain}>, <TASK=SUMMARY>" else 0.0
 
 
-@summary_reward("summary_parse")
-def summary_parse(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
-    """1 when line 2 is a JSON object without duplicate keys holding a `统计` list; −1 when the header is
-    right but line 2 fails that; 0 otherwise. Irrelevant records: 1 for exactly 无关图片, else 0."""
+@register("summary_parse")
+def summary_parse(completion: str, record: Mapping[str, Any]) -> float:
+    """A penalty, never positive: 0 when line 2 parses as a JSON object without duplicate keys holding a `统计`
+    list (header or not), or when an irrelevant record is answered exactly 无关图片; −1 otherwise, including
+    无关图片 on a relevant record and a one-line answer."""
+    ctx = record_context(record)
     parsed = parse_summary(completion)
-    if parsed.ok and not parsed.irrelevant:
-        return 1.0
-    return -1.0 if summary_header(completion, record) == 1.0 else 0.0
+    if parsed.irrelevant:
+        return 0.0 if ctx.irrelevant else -1.0
+    return 0.0 if parsed.ok else -1.0
 
 
-@summary_reward("summary_dataset")
-def summary_dataset(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
+@register("summary_dataset")
+def summary_dataset(completion: str, record: Mapping[str, Any]) -> float:
     """1 when the header names the record's domain (its dataset), whatever else the line says; irrelevant
-    records: 1 for exactly 无关图片 (no domain to name)."""
+    records: 1 for exactly 无关图片 (no domain to name), else 0."""
+    ctx = record_context(record)
+    if ctx.irrelevant:
+        return 1.0 if _is_irrelevant_answer(completion) else 0.0
     header = parse_summary(completion).header
     return 1.0 if header is not None and header[0] == ctx.domain else 0.0
 
 
-@summary_reward("summary_objects_total")
-def summary_objects_total(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
-    """1 / (1 + |predicted total − reference total|), totals = the sum of every count in `统计`; 0 when the
-    prediction does not parse; irrelevant records: 1 for exactly 无关图片, else 0."""
+def _relevant_parse(completion: str, record: Mapping[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+    """(context, parsed prediction or None); None when the answer does not parse or says 无关图片."""
+    ctx = record_context(record)
     parsed = parse_summary(completion)
-    if not parsed.ok or parsed.irrelevant:
+    data = parsed.data if parsed.ok and not parsed.irrelevant else None
+    return ctx, data
+
+
+@register("summary_objects_total")
+def summary_objects_total(completion: str, record: Mapping[str, Any]) -> float:
+    """1 / (1 + |predicted objects − reference objects|), where a summary's object count sums, per `统计`
+    category, the largest total over its attributes (1 for a category without counts), so dropping an
+    attribute of the same objects does not change it; 0 when the prediction does not parse; irrelevant records:
+    1 for exactly 无关图片, else 0."""
+    ctx, data = _relevant_parse(completion, record)
+    if ctx.irrelevant:
+        return 1.0 if _is_irrelevant_answer(completion) else 0.0
+    if data is None:
         return 0.0
-    return 1.0 / (1.0 + abs(summary_total(parsed.data) - summary_total(_reference(record))))
+    return 1.0 / (1.0 + abs(summary_object_count(data) - summary_object_count(_reference(record))))
 
 
-@summary_reward("summary_content_f1")
-def summary_content_f1_reward(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
-    """Count-weighted F1 over (category, attribute, value) facts, order-insensitive; 0 when unparsable;
+@register("summary_content_f1")
+def summary_content_f1_reward(completion: str, record: Mapping[str, Any]) -> float:
+    """Count-weighted F1 over every fact of the JSON — `统计` (category, attribute, value) counts, `备注` notes as a
+    multiset, `分组统计` group sizes — order-insensitive, so leaving out `备注` or `分组统计` lowers it; domain
+    gates: an RRU answer carrying `备注` or a BBU answer carrying `分组统计` scores 0; 0 when unparsable;
     irrelevant records: 1 for exactly 无关图片, else 0."""
-    parsed = parse_summary(completion)
-    if not parsed.ok or parsed.irrelevant:
+    ctx, data = _relevant_parse(completion, record)
+    if ctx.irrelevant:
+        return 1.0 if _is_irrelevant_answer(completion) else 0.0
+    if data is None:
         return 0.0
-    return summary_content_f1(parsed.data, _reference(record))
+    return summary_content_f1(data, _reference(record), ctx.domain)
 
 
-@summary_reward("summary_content")
-def summary_content(completion: str, record: Mapping[str, Any], ctx: RecordContext) -> float:
-    """Strict audit: 1 iff the canonicalised JSON (keys sorted, `统计` entries in a fixed order) equals the
-    reference's; irrelevant records: 1 for exactly 无关图片."""
-    parsed = parse_summary(completion)
+@register("summary_content")
+def summary_content(completion: str, record: Mapping[str, Any]) -> float:
+    """Strict audit: 1 iff the canonical JSON (keys sorted, `统计` entries and `备注` notes compared
+    order-insensitively) equals the reference's; else 0; irrelevant records: 1 for exactly 无关图片, else 0."""
+    ctx, data = _relevant_parse(completion, record)
+    if ctx.irrelevant:
+        return 1.0 if _is_irrelevant_answer(completion) else 0.0
     ref = _reference(record)
-    if not parsed.ok or parsed.irrelevant or ref is None:
+    if data is None or ref is None:
         return 0.0
-    return 1.0 if canonical_summary(parsed.data or {}) == canonical_summary(ref) else 0.0
+    return 1.0 if canonical_summary(data) == canonical_summary(ref) else 0.0

@@ -6,7 +6,8 @@ Predictions are one JSON object per line: `{"id": ..., "completion": ..., "templ
 - dense templates: parse (a failed parse counts as a parse failure and as an empty prediction, so it costs
   recall), greedy matching per IoU threshold on the 0–1000 grid, micro-averaged precision / recall / F1
   per threshold and per geometry kind, category-aware F1 and attribute recall at IoU 0.5;
-- summary templates: parse-failure rate, mean count-weighted content F1, exact-match rate, and the
+- summary templates: parse-failure rate, mean count-weighted content F1 over every fact (`统计` counts,
+  `备注` notes, `分组统计` groups, with the domain gates of `summary_content_f1`), exact-match rate, and the
   irrelevant-image accuracy (exactly `无关图片` iff the reference is irrelevant).
 Ground-truth records without a prediction are reported (`missing_predictions`) and not scored.
 """
@@ -96,9 +97,11 @@ def evaluate(predictions: str | Path, gt: str | Path | Any, template: str | None
                 score = 1.0 if parsed_s.irrelevant else 0.0
                 exact = parsed_s.irrelevant
             else:
-                ref = parse_summary(render_target(record, name)).data
+                ref_parsed = parse_summary(render_target(record, name))
+                ref = ref_parsed.data
+                domain = ref_parsed.header[0] if ref_parsed.header else None
                 pred_data = parsed_s.data if parsed_s.ok and not parsed_s.irrelevant else None
-                score = summary_content_f1(pred_data, ref) if pred_data is not None else 0.0
+                score = summary_content_f1(pred_data, ref, domain) if pred_data is not None else 0.0
                 exact = (
                     pred_data is not None
                     and ref is not None
