@@ -15,10 +15,16 @@ Resolution (`resolve_template`): `metadata._template` (set by fusion) wins; othe
 `messages` is `chat`; otherwise the caller's default. A summary template keeps its prompt on an irrelevant
 record — only the target becomes `无关图片` — because the model cannot know in advance that an image is
 irrelevant.
+
+Training (`epoch_template`): an irrelevant record under the generic `summary` template is asked with the
+`summary_bbu` or the `summary_rru` prompt instead, alternating per epoch — a pure function of (seed, epoch,
+record id), about half each — so the model learns to refuse off-domain images under both domain prompts. The
+target stays the single line `无关图片` (no header, no assistant prefix).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -177,3 +183,16 @@ def record_domain(template: Template, record: Mapping[str, Any]) -> str:
             hint="set metadata.domain, use a domain template (e.g. target_dense_bbu), or source_dense for generic data",
         )
     return dom.strip().upper()
+
+
+IRRELEVANT_PROMPTS = ("summary_bbu", "summary_rru")
+
+
+def epoch_template(record: Mapping[str, Any], name: str, seed: int, epoch: int) -> str:
+    """The template a training epoch renders `record` with: `name`, except for an irrelevant record under the
+    generic `summary` template, which gets `summary_bbu` or `summary_rru` by a hash of (seed, epoch, record id)."""
+    template = get_template(name)
+    if template.mode != "summary" or template.domain is not None or not is_irrelevant(record):
+        return name
+    key = json.dumps(["vlmdata.render/1", "irrelevant-prompt", int(seed), int(epoch), str(record.get("id"))])
+    return IRRELEVANT_PROMPTS[hashlib.sha256(key.encode("utf-8")).digest()[0] & 1]
