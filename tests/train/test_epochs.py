@@ -127,6 +127,28 @@ def _base(model: Path, fusion: Path, out: Path, plugin: str, **training: Any) ->
     }
 
 
+THROUGHPUT = ("runtime", "samples_per_second", "steps_per_second")
+
+
+def _check_eval_names(run: Path, config: dict[str, Any], channels: list[str]) -> None:
+    """Every evaluation metric the run logged is one the plugin lists (what metric_for_best_model is checked
+    against), and every listed one was logged."""
+    from vlmdata.config.run import RunConfig
+    from vlmdata.train.registry import get_plugin
+
+    plugin = get_plugin(config["plugin"])
+    parsed = RunConfig.model_validate({**config, "rlhf": None})
+    parsed.rlhf = plugin.config_model.model_validate(config["rlhf"])
+    listed = set(plugin.eval_metrics(parsed)) | {f"{c}_{m}" for c in channels for m in ("loss", "token_acc")}
+    logged = {
+        k[len("eval/") :]
+        for r in _rows(run)
+        for k in r
+        if k.startswith("eval/") and k[len("eval/") :] not in THROUGHPUT
+    }
+    assert logged == listed, (sorted(logged - listed), sorted(listed - logged))
+
+
 def _by_epoch(draws: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
     for d in draws:
@@ -182,6 +204,7 @@ def test_gkd_two_epochs_new_plan_curriculum_telemetry_and_exact_resume(
     assert all(
         r["eval/loss"] == pytest.approx(r["eval/sft_loss"], rel=1e-5) for r in evals
     )  # eval/loss is CE
+    _check_eval_names(full, config(full), ["bbu"])
     best = json.loads((full / "best_model.json").read_text(encoding="utf-8"))
     values = [e["value"] for e in best["evaluations"]]
     assert best["metric"] == "eval_bbu_token_acc" and best["greater_is_better"] is True
@@ -203,7 +226,10 @@ def test_gkd_two_epochs_new_plan_curriculum_telemetry_and_exact_resume(
     b = {r["step"]: r for r in _rows(killed) if "train/loss" in r}
     assert sorted(b) == [1, 2, 3, 4]
     for step in (3, 4):
-        for key in ("train/loss", "train/llm_kd_loss", "train/bbu_loss"):
+        keys = [k for k in a[step] if k.endswith("_loss") or k == "train/loss"]  # the datasets of that step
+        assert "train/llm_kd_loss" in keys
+        assert sorted(keys) == sorted(k for k in b[step] if k.endswith("_loss") or k == "train/loss")
+        for key in keys:
             assert b[step][key] == pytest.approx(a[step][key], rel=1e-5, abs=1e-6), (step, key)
 
 
@@ -255,6 +281,7 @@ def test_grpo_two_epochs_new_draws_and_exact_resume(
     for step in range(8):  # one prompt per step, num_generations completions (named by the step before it)
         dump = [json.loads(x) for x in (full / "rollouts" / f"step-{step}.jsonl").read_text().splitlines()]
         assert len(dump) == 2 and dump[0]["reference"] == dump[1]["reference"]
+    _check_eval_names(full, config(full), [])
     best = json.loads((full / "best_model.json").read_text(encoding="utf-8"))
     evals = [r for r in _rows(full) if "eval/reward" in r]
     assert best["metric"] == "eval_reward" and [e["value"] for e in best["evaluations"]] == [
