@@ -17,6 +17,7 @@ import math
 import os
 from typing import Any
 
+from vlmdata.config.run import hf_metric_name
 from vlmdata.io.atomic import atomic_write_json
 
 BEST_FILE = "best_model.json"
@@ -41,10 +42,11 @@ def _same(a: Any, b: Any) -> bool:
 def agree_on_best(trainer: Any, metrics: dict[str, float], is_new: bool) -> bool:
     """Make rank 0's decision every rank's; record it. Returns the (shared) `is_new_best`."""
     args, state = trainer.args, trainer.state
-    metric = args.metric_for_best_model
-    if metric is None:
+    if args.metric_for_best_model is None:
         return is_new
-    value = metrics.get(metric if metric.startswith("eval_") else f"eval_{metric}")
+    # ms-swift fills in `loss` (`reward` for GRPO) when the config names no metric: recorded as eval_<name>
+    metric = hf_metric_name(args.metric_for_best_model)
+    value = metrics.get(metric)
     mine = {
         "value": None if value is None else float(value),
         "best_metric": None if state.best_metric is None else float(state.best_metric),

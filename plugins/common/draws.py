@@ -7,8 +7,8 @@ Every process appends one line per distinct training row it reads to `OUTPUT/dra
 
 `step` is the optimiser step that consumes the row (0-based, global across epochs: what the curriculum reads),
 `position` its place in that epoch's stream (the fusion plan or the seeded order), `augment` the ops that fired
-with their sampled parameters (`"bypassed"` when the record was left untouched this time, `null` when the source
-is not augmented). Rows a round reads again (its repeats, a prompt's `num_generations` copies) are logged once.
+with their sampled parameters (`"bypassed"` when the record was left untouched this time, `null` when it was not
+augmented at all: its source does not augment, or it has no image). Rows a round reads again (its repeats, a prompt's `num_generations` copies) are logged once.
 So the run folder shows what every epoch drew, and two runs (or a run and its resume) can be compared line by
 line. On a resume the lines of steps after the checkpoint are dropped, as in `logging.jsonl`.
 """
