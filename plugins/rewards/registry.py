@@ -66,6 +66,7 @@ class RecordContext:
     domain: str | None
     header: bool
     irrelevant: bool
+    spec: Any = None  # the `vlmdata.render.Template` (format, header line, fence)
 
 
 def record_context(record: Mapping[str, Any]) -> RecordContext:
@@ -80,9 +81,8 @@ def record_context(record: Mapping[str, Any]) -> RecordContext:
         )
     tpl = get_template(name)
     irrelevant = is_irrelevant(record)
-    # an irrelevant record has no domain to name (the generic `summary` template would otherwise need one)
-    domain = record_domain(tpl, record) if tpl.header and not irrelevant else None
-    return RecordContext(tpl.name, tpl.mode, domain, tpl.header, irrelevant)
+    domain = record_domain(tpl, record) if tpl.header_needs_domain and not irrelevant else tpl.domain
+    return RecordContext(tpl.name, tpl.mode, domain, tpl.header, irrelevant, tpl)
 
 
 def render_rewards_markdown() -> str:
@@ -96,11 +96,11 @@ def render_rewards_markdown() -> str:
         "",
         "Named reward functions `(completion, record) -> float` for `vlmdata train --plugin grpo`, selected with",
         "`rlhf.reward_funcs` and weighted with `rlhf.reward_weights`. The record's template",
-        "(`metadata._template`) decides the expected format and domain. Dense scores use the 0–1000 grid, the",
-        "reference being the record's own target as rendered for training; matching and IoU are those of",
-        "`vlmdata eval` (docs/eval.md). Every reward sees the completion without trailing whitespace and chat end",
-        "tokens (`<|im_end|>`), so they never change a score. Generated from the code:",
-        "`python -m vlmdata_plugins.rewards.registry`.",
+        "(`metadata._template`) decides the expected format (object map or Qwen list), header line and domain,",
+        "built-in or defined in YAML. Dense scores use the 0–1000 grid, the reference being the record's own",
+        "target as rendered for training; parsing, matching and IoU are those of `vlmdata eval` (docs/eval.md).",
+        "Every reward sees the completion without trailing whitespace and chat end tokens (`<|im_end|>`), so they",
+        "never change a score. Generated from the code: `python -m vlmdata_plugins.rewards.registry`.",
         "",
         "| reward | definition and range |",
         "|---|---|",

@@ -56,6 +56,10 @@ RRU_GROUP_EXACT = f"{HEADER}\n{_line(RRU_GROUPS)}"
 RRU_NO_GROUPS = f"{HEADER}\n{_line({'统计': RRU_GROUPS['统计']})}"
 RRU_WITH_NOTES = f"{HEADER}\n{_line({**RRU_GROUPS, '备注': ['x']})}"
 
+# the neutral `counting` template: no header, the JSON line alone
+COUNTING = _record("c1", SUMMARY, "counting")
+COUNTING_IRRELEVANT = _record("c2", "无关图片", "counting")
+
 # (reward, completion, record, expected)
 SUMMARY_TABLE = [
     # exact answer: every reward at its best; the parse penalty is 0, never positive
@@ -181,6 +185,26 @@ SUMMARY_TABLE = [
     ("summary_content", RRU_NO_GROUPS, RRU_GROUP_REC, 0.0),
     # domain gate: an RRU answer carrying 备注 scores 0
     ("summary_content_f1", RRU_WITH_NOTES, RRU_GROUP_REC, 0.0),
+    # a template without a header: one JSON line; a header line makes it the wrong shape
+    ("summary_format", SUMMARY_LINE, COUNTING, 1.0),
+    ("summary_header", SUMMARY_LINE, COUNTING, 1.0),
+    ("summary_parse", SUMMARY_LINE, COUNTING, 0.0),
+    ("summary_dataset", SUMMARY_LINE, COUNTING, 1.0),
+    ("summary_objects_total", SUMMARY_LINE, COUNTING, 1.0),
+    ("summary_content_f1", SUMMARY_LINE, COUNTING, 1.0),
+    ("summary_content", SUMMARY_LINE, COUNTING, 1.0),
+    ("summary_format", EXACT, COUNTING, 0.0),
+    ("summary_header", EXACT, COUNTING, 0.0),
+    ("summary_parse", EXACT, COUNTING, -1.0),
+    # no domain, so no gate on 备注: pred 4 + 1 note, ref 4, tp 4 → P 4/5, R 1, F1 8/9
+    ("summary_content_f1", _line({**SUMMARY, "备注": ["x"]}), COUNTING, 8 / 9),
+    ("summary_content_f1", f"{HEADER}\n{_line({**SUMMARY, '备注': ['x']})}", RRU_SUMMARY, 0.0),  # RRU: gated
+    ("summary_format", "无关图片", COUNTING_IRRELEVANT, 1.0),
+    ("summary_header", "无关图片", COUNTING_IRRELEVANT, 1.0),
+    ("summary_header", EXACT, COUNTING_IRRELEVANT, -1.0),
+    ("summary_parse", "无关图片", COUNTING_IRRELEVANT, 0.0),
+    ("summary_parse", SUMMARY_LINE, COUNTING_IRRELEVANT, 0.0),
+    ("summary_content_f1", SUMMARY_LINE, COUNTING_IRRELEVANT, 0.0),
     # a trailing chat end token or whitespace changes nothing
     ("summary_format", EXACT + "<|im_end|>", RRU_SUMMARY, 1.0),
     ("summary_parse", EXACT + "\n<|im_end|>\n", RRU_SUMMARY, 0.0),

@@ -263,10 +263,12 @@ def test_the_output_rule(old: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     before = old.read_text(encoding="utf-8")
     assert main(["config", "migrate", str(old), "--out", str(old)]) == 2
     assert old.read_text(encoding="utf-8") == before
-    assert main(["config", "migrate", str(old), "--out", str(tmp_path)]) == 2
+    assert main(["config", "migrate", str(old), "--out", str(tmp_path)]) == 2  # holds the input
+    (tmp_path / "folder").mkdir()
+    assert main(["config", "migrate", str(old), "--out", str(tmp_path / "folder")]) == 2
     assert main(["config", "migrate", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "x.yaml")]) == 2
     err = capsys.readouterr().err
-    assert "was not written by `vlmdata config migrate`" in err and "is the config being migrated" in err
+    assert "VD004" in err and "VD001" in err and "VD002" in err  # the --out rule of every writing command
     assert not (tmp_path / "x.yaml").exists()
 
 

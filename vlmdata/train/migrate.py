@@ -266,28 +266,12 @@ def migrate_config(old: str | Path, out: str | Path) -> Migration:
 
 
 MARK = "# Written by `vlmdata config migrate`"
-
-
-def check_out(old: Path, out: Path) -> None:
-    """The output may be a new file or one this command wrote before; never the input or anything else."""
-    from vlmdata.errors import UsageError
-
-    if out.resolve() == old.resolve():
-        raise UsageError(f"--out {out} is the config being migrated", hint="write the result to a new file")
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a folder", hint="give a file name, e.g. run.vlmdata.yaml")
-    if out.exists():
-        with out.open(encoding="utf-8", errors="replace") as fh:
-            first = fh.readline()
-        if not first.startswith(MARK):
-            raise UsageError(
-                f"--out {out} exists and was not written by `vlmdata config migrate`",
-                hint="pick a new file name; nothing else is ever overwritten",
-            )
+COMMAND = "config migrate"
 
 
 def write_migration(old: str | Path, out: str | Path) -> tuple[Migration, list[str]]:
-    """Migrate `old`, write the result to `out` atomically, and validate it as `vlmdata train` would.
+    """Migrate `old`, write the result to `out` (the `--out` rule of `vlmdata.io.output`: never an input, never
+    a file vlmdata did not write), and validate it as `vlmdata train` would.
 
     Returns the migration and the problems of the written config (empty when it loads cleanly).
     """
@@ -295,10 +279,10 @@ def write_migration(old: str | Path, out: str | Path) -> tuple[Migration, list[s
 
     from vlmdata.config.load import load_run_config
     from vlmdata.errors import VlmdataError
-    from vlmdata.io.atomic import atomic_write_text
+    from vlmdata.io.output import check_out, write_output
 
     old, out = Path(old), Path(out)
-    check_out(old, out)
+    check_out(out, command=COMMAND, kind="file", inputs=[old])  # refuse before any work
     migration = migrate_config(old, out)
     counts = {
         a: sum(c.action == a for c in migration.changes) for a in ("moved", "rewritten", "dropped", "refused")
@@ -309,7 +293,7 @@ def write_migration(old: str | Path, out: str | Path) -> tuple[Migration, list[s
         *(f"# refused: {c.old}: {c.detail}" for c in migration.refused),
     ]
     body = yaml.safe_dump(migration.config, sort_keys=False, allow_unicode=True)
-    atomic_write_text(out, "\n".join(header) + "\n" + body)
+    write_output(out, "\n".join(header) + "\n" + body, command=COMMAND, inputs=migration.files)
     try:
         load_run_config(out)
     except VlmdataError as exc:
