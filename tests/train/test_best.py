@@ -266,3 +266,20 @@ def test_two_cpu_processes_take_one_decision(
     assert result["best_model_checkpoint"].endswith(f"checkpoint-{top}")
     kept = sorted(p.name for p in run.glob("checkpoint-*"))
     assert f"checkpoint-{top}" in kept and len(kept) <= 2  # save_total_limit never deletes the best
+
+
+def test_the_playbook_smoke_overlay_is_two_lines(inputs: dict[str, Path], tmp_path: Path) -> None:
+    """`extends: run.yaml` + `data: {sample_limit: 32}` + `training: {save_steps: 5}` is the smoke test."""
+    from vlmdata.config import load_run_config
+    from vlmdata.train.registry import get_plugin
+
+    run = tmp_path / "run.yaml"
+    run.write_text(yaml.safe_dump(_config(inputs, tmp_path, save_steps=500)), encoding="utf-8")
+    smoke = tmp_path / "smoke.yaml"
+    smoke.write_text(
+        "extends: run.yaml\ndata: {sample_limit: 32}\ntraining: {save_steps: 5}\n", encoding="utf-8"
+    )
+    config = load_run_config(smoke)
+    assert config.data.sample_limit == 32 and config.data.fusion == str(inputs["fusion"])
+    args = get_plugin("sft").plan(config).backend_args
+    assert args["save_steps"] == 5 and args["eval_steps"] == 5
