@@ -1,7 +1,8 @@
 """The shared dataset layer of the trainer plugins: validated Arrow data in, encoded samples out.
 
     RunConfig.data ─► Sources (datasets or a fusion config; per-epoch deterministic order)
-                  ─► StreamBatchSampler (length-grouped batches of keys (epoch, position, step))
+                  ─► StreamBatchSampler (length-grouped batches of keys (epoch, position, step)), or
+                     RolloutBatchSampler (the same keys in the layout of ms-swift's GRPO/GKD trainers)
                   ─► TrainSamples[key] (lazy EXIF-aware image read → online augmentation on the training
                      split → conversation → the backend's encode → over-length check)
 
@@ -15,11 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from vlmdata.train.data.preflight import check_image_budget
+from vlmdata.train.data.rollout import RolloutBatchSampler
 from vlmdata.train.data.sampler import StreamBatchSampler, group_by_length
 from vlmdata.train.data.samples import Encoder, TrainSamples, open_image, over_length_error
 from vlmdata.train.data.sources import Source, Sources, check_audited_lengths, open_sources
 
 __all__ = [
+    "RolloutBatchSampler",
     "Source",
     "Sources",
     "StreamBatchSampler",
@@ -27,7 +31,9 @@ __all__ = [
     "TrainSamples",
     "build_augment_pipeline",
     "check_audited_lengths",
+    "check_image_budget",
     "group_by_length",
+    "has_val_data",
     "open_image",
     "open_sources",
     "open_train_data",
@@ -65,11 +71,14 @@ class TrainData:
         sources = self.train if split == "train" else self.val
         if sources is None or not sources.items:
             return None
+        from vlmdata.audit.images import effective_pixel_bounds
+
         return TrainSamples(
             sources,
             encode,
             global_max_length=self.config.global_max_length,
             system=self.config.template.system,
+            pixel_bounds=effective_pixel_bounds(self.config.template),
             augment_pipeline=self.augment_pipeline if split == "train" else None,
             train=split == "train",
         )
@@ -93,6 +102,27 @@ class TrainData:
             gradient_accumulation_steps=gradient_accumulation_steps,
         )
 
+    def rollout_sampler(
+        self,
+        *,
+        prompts_per_round: int,
+        mini_repeat: int = 1,
+        round_repeat: int = 1,
+        world_size: int = 1,
+        rank: int = 0,
+        gradient_accumulation_steps: int = 1,
+    ) -> RolloutBatchSampler:
+        """The per-epoch batches of a rollout trainer (GRPO, GKD): see `vlmdata.train.data.rollout`."""
+        return RolloutBatchSampler(
+            self.train,
+            prompts_per_round=prompts_per_round,
+            mini_repeat=mini_repeat,
+            round_repeat=round_repeat,
+            world_size=world_size,
+            rank=rank,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
+
     @property
     def multi_source(self) -> bool:
         """Several datasets feed the run: per-dataset metrics are logged (fusion configs, several `data.train`
@@ -107,8 +137,22 @@ class TrainData:
         return {"train": self.train.manifest(), "val": self.val.manifest() if self.val is not None else None}
 
 
+def has_val_data(config: Any) -> bool:
+    """The run has evaluation data: `data.val`, or `val` sets of the fusion targets (and sources with
+    `eval_sources: true`). Reads the fusion config, no dataset."""
+    if config.data.val:
+        return True
+    if config.data.fusion:
+        from vlmdata.fuse import load_fusion_config
+
+        fusion = load_fusion_config(config.data.fusion)
+        return any(e.val for d, e in fusion.entries() if d == "target" or fusion.eval_sources)
+    return False
+
+
 def open_train_data(config: Any, *, check_lengths: bool = True) -> TrainData:
-    """Open the run's datasets; with `check_lengths` refuse known over-length records (`VD551`) up front."""
+    """Open the run's datasets; refuse up front records whose images cannot be encoded under the run's pixel
+    budget (VD431/VD433/VD434) and, with `check_lengths`, known over-length records (`VD551`)."""
     train = open_sources(config, "train")
     fusion = train.fusion
     has_val = bool(config.data.val) or (
@@ -119,4 +163,7 @@ def open_train_data(config: Any, *, check_lengths: bool = True) -> TrainData:
         check_audited_lengths(train, config.global_max_length)
         if val is not None:
             check_audited_lengths(val, config.global_max_length)
+    for sources in (train, val):  # images the resize cannot encode would stop the run mid-epoch
+        if sources is not None:
+            check_image_budget(sources, config.template)
     return TrainData(config, train, val, build_augment_pipeline(config.augmentation))

@@ -24,6 +24,7 @@ import hashlib
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,10 +158,12 @@ class _Merge:
         issues: list[Issue],
         record_id: str | None = None,
         extra: dict[str, Any] | None = None,
+        more: Counter[str] | None = None,
+        note: str | None = None,
     ) -> None:
         fr.rejected += 1
-        self.report.add(fr, line, issues, record_id)
-        self.rejects.write(reject_entry(fr.path, line, raw, issues, record_id, extra))
+        self.report.add(fr, line, issues, record_id, more)
+        self.rejects.write(reject_entry(fr.path, line, raw, issues, record_id, extra, more, note))
 
     # -- one file ------------------------------------------------------------------------------------------
     def open_file(self, path: str, split: str) -> FileReport:
@@ -191,7 +194,7 @@ class _Merge:
 
     def batch(self, fr: FileReport, b: BatchResult, line0: int) -> None:
         for r in b.rejects:
-            self._reject(fr, line0 + r.line, r.raw, r.issues, None, r.extra)
+            self._reject(fr, line0 + r.line, r.raw, r.issues, None, r.extra, r.more, r.note)
         rows = b.rows
         assert rows is not None
         if line0:

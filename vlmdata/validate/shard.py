@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import os
 import pickle
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
@@ -73,6 +74,8 @@ class Reject:
     raw: bytes | None
     issues: list[Issue]
     extra: dict[str, Any] | None = None
+    more: Counter[str] | None = None  # issues past the listed ones, per code
+    note: str | None = None  # why the explanation is partial, when it is
 
 
 @dataclass
@@ -112,12 +115,18 @@ def reject_entry(
     issues: list[Issue],
     record_id: str | None,
     extra: dict[str, Any] | None,
+    more: Counter[str] | None = None,
+    note: str | None = None,
 ) -> bytes:
     """One line of `rejects.jsonl`."""
     entry: dict[str, Any] = {"file": path, "line": line}
     if record_id is not None:
         entry["id"] = record_id
     entry["issues"] = [i.as_dict() for i in issues]
+    if more:
+        entry["more_issues"] = dict(sorted(more.items()))  # past the listed ones, counted per code
+    if note:
+        entry["note"] = note
     if raw is not None:
         try:
             entry["raw"] = raw.decode("utf-8")
@@ -225,7 +234,7 @@ class _Shard:
         for p in fast.unsure:
             out = explain(lines[p], self.o.allow_extra)
             if out.record is None:
-                rejects.append(Reject(numbers[p], lines[p], out.issues))
+                rejects.append(Reject(numbers[p], lines[p], out.issues, None, out.more, out.note))
                 continue
             row = normalised_row(out, [self.resolve(i) for i in out.record.images or []])
             row["source_file"], row["source_line"] = path, numbers[p]
