@@ -266,14 +266,25 @@ def _batch_rows(batch: Mapping[str, list[Any]]):
 
 # -- the audit ----------------------------------------------------------------------------------------------
 def audit_dataset(
-    dataset_or_path: Any, run_config: Any, *, counter: TokenCounter | None = None, batch: bool = True
+    dataset_or_path: Any,
+    run_config: Any,
+    *,
+    counter: TokenCounter | None = None,
+    batch: bool = True,
+    engine: Any = None,
 ) -> AuditReport:
     """Size every record of one dataset (or a list of datasets) under `run_config`.
 
-    `batch=False` sizes every record one by one (the reference the batch path is tested against).
+    `batch=False` sizes every record one by one (the reference the batch path is tested against). `engine`
+    (`vlmdata.io.engine.EngineOptions`; default: every usable core) spreads the row ranges of dataset folders
+    over workers (`vlmdata.audit.shard`); the report is the same for any worker count. A given `counter`
+    sizes everything in this process.
     """
+    from vlmdata.io.engine import EngineOptions
+
     config = load_config(run_config)
     model_dir = str(config.model.path)
+    options = engine if engine is not None else EngineOptions(workers=1 if counter is not None else None)
     if counter is None:
         counter = TokenCounter.from_model_dir(model_dir)
     bounds = effective_pixel_bounds(config.template)
@@ -282,13 +293,57 @@ def audit_dataset(
     inputs = dataset_or_path if isinstance(dataset_or_path, (list, tuple)) else [dataset_or_path]
     started = time.perf_counter()
     report = AuditReport(model_dir, default_template, int(config.global_max_length), bounds, [])
-    for item in inputs:
-        dataset, name, path = open_dataset(item)
-        report.datasets.append(
-            _audit_one(dataset, name, path, counter, bounds, default_template, system, report, batch)
-        )
+    opened = [open_dataset(item) for item in inputs]
+    plans = _plans(opened, config, options, batch)
+    if plans is None:
+        for dataset, name, path in opened:
+            report.datasets.append(
+                _audit_one(dataset, name, path, counter, bounds, default_template, system, report, batch)
+            )
+    else:
+        report.datasets.extend(_audit_sharded(opened, plans, options, report))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _plans(opened: list[tuple[Any, str, str | None]], config: Any, options: Any, batch: bool) -> Any:
+    """Shard tasks per dataset, or None when everything is sized here (one worker, in-memory datasets, or
+    too few rows to be worth a pool)."""
+    from vlmdata.audit.shard import MIN_ROWS_PER_SHARD, plan
+
+    rows = sum(len(d) for d, _, _ in opened)
+    if any(path is None for _, _, path in opened) or not (
+        options.distributed or (options.count > 1 and rows >= 2 * MIN_ROWS_PER_SHARD)
+    ):
+        return None
+    return [plan(str(path), name, len(d), options.count, config, batch) for d, name, path in opened]
+
+
+def _audit_sharded(
+    opened: list[tuple[Any, str, str | None]], plans: list[Any], options: Any, report: AuditReport
+) -> list[DatasetLengths]:
+    from vlmdata.audit.shard import audit_shard
+    from vlmdata.io.engine import open_engine
+
+    tasks = [task for tasks in plans for task in tasks]
+    out: list[DatasetLengths] = []
+    with open_engine(options, len(tasks), preload=["vlmdata.audit.shard"]) as engine:
+        results = iter(engine.map(audit_shard, tasks))
+        for (_, name, path), tasks_of in zip(opened, plans, strict=True):
+            parts = [next(results) for _ in tasks_of]
+            for part in parts:
+                report.errors.extend(part.errors)
+            out.append(
+                DatasetLengths(
+                    name,
+                    path,
+                    [i for part in parts for i in part.ids],
+                    [s for part in parts for s in part.sources],
+                    np.concatenate([part.lengths for part in parts]),
+                    np.concatenate([part.image_tokens for part in parts]),
+                )
+            )
+    return out
 
 
 def _audit_one(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vlmdata.cli._common import CONFIG_OPTION
+from vlmdata.cli._common import CONFIG_OPTION, ENGINE_OPTION, RAY_ADDRESS_OPTION, WORKERS_OPTION
 
 
 def register(app: typer.Typer) -> None:
@@ -22,18 +22,23 @@ def register(app: typer.Typer) -> None:
         write_lengths: bool = typer.Option(
             False, "--write-lengths", help="Store an int32 `length` column in the dataset (atomically)."
         ),
+        workers: int | None = WORKERS_OPTION,
+        engine: str = ENGINE_OPTION,
+        ray_address: str | None = RAY_ADDRESS_OPTION,
     ) -> None:
         """Audit sequence lengths under a run config; exit 1 when any record is at or over global_max_length."""
         from vlmdata.audit.audit import audit_dataset, over_length_error
         from vlmdata.audit.audit import write_lengths as store_lengths
         from vlmdata.audit.display import format_report, histogram_png
-        from vlmdata.cli._common import console, require_exists
+        from vlmdata.cli._common import console, engine_options, require_exists
         from vlmdata.io.atomic import atomic_write_json
 
         for dataset in datasets:
             require_exists(dataset, "dataset")
         require_exists(config, "config")
-        report = audit_dataset([str(d) for d in datasets], config)
+        report = audit_dataset(
+            [str(d) for d in datasets], config, engine=engine_options(workers, engine, ray_address)
+        )
         rep = report.to_dict()
         out_console = console()
         out_console.print(format_report(rep), markup=False)

@@ -345,7 +345,11 @@ def plan_shards(
     for (path, split), size in zip(files, sizes, strict=True):
         base = root or os.path.dirname(os.path.abspath(path))
         for start, stop in shard_ranges(size, shard, o.block_bytes, o.max_line_bytes):
-            tasks.append(ShardTask(len(tasks), str(path), split, base, start, stop, check, spill))
+            tasks.append(
+                ShardTask(
+                    len(tasks), str(path), split, base, start, stop, check, spill, os.path.abspath(path)
+                )
+            )
     return tasks
 
 

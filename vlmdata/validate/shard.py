@@ -64,6 +64,7 @@ class ShardTask:
     stop: int | None
     check: CheckOptions
     spill: str | None = None  # folder `run_shard` writes into
+    source: str = ""  # the file to read, absolute (a Ray task may run in another folder); default `path`
 
 
 @dataclass
@@ -265,7 +266,12 @@ def check_shard(task: ShardTask, stats: FileStats) -> Iterator[BatchResult]:
     """The shard's batches, in order; `stats` holds the shard's line accounting once the iterator is done."""
     shard = _Shard(task)
     for batch in iter_line_batches(
-        task.path, stats, task.check.block_bytes, task.check.max_line_bytes, start=task.start, stop=task.stop
+        task.source or task.path,
+        stats,
+        task.check.block_bytes,
+        task.check.max_line_bytes,
+        start=task.start,
+        stop=task.stop,
     ):
         yield shard.batch(batch)
 

@@ -1,0 +1,94 @@
+"""The audit spread over workers: each shard sizes a row range of one dataset folder; the driver concatenates.
+
+A record's length depends on nothing but the record, the run config and the tokenizer, so any split of a
+dataset into row ranges sized in order and concatenated gives exactly the arrays (and the list of records that
+could not be sized, in row order) of one pass. A shard task carries the dataset folder, its row range, the
+audit's view of the run config and the user templates registered in the driver (worker processes and Ray
+tasks start without them); each worker loads the tokenizer once and keeps it for its later shards. Shards
+are only built for datasets given as folders (a task opens its folder memory-mapped: every node must reach
+it); in-memory datasets are sized in the driver.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ROWS_PER_SHARD = 20_000  # at most; fewer when that would leave workers idle
+MIN_ROWS_PER_SHARD = 2_048
+
+
+@dataclass(frozen=True)
+class AuditTask:
+    path: str  # the dataset folder
+    name: str
+    start: int
+    stop: int
+    config: Any  # `AuditConfig`
+    templates: dict[str, Any] = field(default_factory=dict)  # user templates by name
+    batch: bool = True
+
+
+@dataclass
+class AuditShard:
+    ids: list[str]
+    sources: list[str]
+    lengths: np.ndarray
+    image_tokens: np.ndarray
+    errors: list[dict[str, Any]]
+
+
+_COUNTERS: dict[str, Any] = {}  # tokenizer per model folder, kept for the worker's later shards
+
+
+def _counter(model_dir: str) -> Any:
+    from vlmdata.audit.tokens import TokenCounter
+
+    if model_dir not in _COUNTERS:
+        _COUNTERS[model_dir] = TokenCounter.from_model_dir(model_dir)
+    return _COUNTERS[model_dir]
+
+
+def audit_shard(task: AuditTask) -> AuditShard:
+    """Size rows `[start, stop)` of the dataset at `task.path` (as `audit_dataset` sizes them)."""
+    from vlmdata.audit.audit import AuditReport, _audit_one
+    from vlmdata.audit.images import effective_pixel_bounds
+    from vlmdata.io.dataset import open_dataset
+    from vlmdata.render.templates import known_templates, register_template
+
+    known = known_templates()
+    for name, template in task.templates.items():
+        if known.get(name) != template:
+            register_template(template)
+    config = task.config
+    bounds = effective_pixel_bounds(config.template)
+    report = AuditReport(str(config.model.path), config.template.name, config.global_max_length, bounds, [])
+    part = open_dataset(task.path).select(range(task.start, task.stop))  # contiguous: a slice, no index map
+    sized = _audit_one(
+        part,
+        task.name,
+        task.path,
+        _counter(str(config.model.path)),
+        bounds,
+        config.template.name,
+        config.template.system,
+        report,
+        task.batch,
+    )
+    return AuditShard(sized.ids, sized.sources, sized.lengths, sized.image_tokens, report.errors)
+
+
+def plan(path: str, name: str, rows: int, workers: int, config: Any, batch: bool) -> list[AuditTask]:
+    """Row ranges of one dataset: about `ROWS_PER_SHARD` each, more shards than workers when it is large."""
+    from vlmdata.render.templates import user_templates
+
+    size = max(MIN_ROWS_PER_SHARD, min(ROWS_PER_SHARD, -(-rows // (4 * workers))))
+    templates = user_templates()
+    path = os.path.abspath(path)  # Ray tasks may run in another working folder
+    return [
+        AuditTask(path, name, start, min(rows, start + size), config, templates, batch)
+        for start in range(0, rows, size)
+    ] or [AuditTask(path, name, 0, 0, config, templates, batch)]
