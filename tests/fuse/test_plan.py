@@ -212,3 +212,24 @@ def test_bad_sizes_and_empty_pools() -> None:
     zero = _config([("t", 1.0, {})], [("s", 0.0, {})])
     assert plan_epoch(zero, {"t": 10, "s": 0}, 0).counts() == {"t": 10, "s": 0}
     assert len(plan_epoch(_config([("t", 1.0, {})]), {"t": 0}, 0)) == 0
+
+
+@pytest.mark.parametrize("interleave", ["shuffle", "stratified"])
+def test_memory_mapped_plan_equals_the_in_memory_one(tmp_path, monkeypatch, interleave: str) -> None:
+    """The offline writer's plan (arrays built in memory-mapped files, converted slice by slice) is the plan."""
+    import vlmdata.fuse.plan as plan_module
+
+    monkeypatch.setattr(plan_module, "_SLICE", 97)  # many slices, cut anywhere
+    config = _config(
+        [("bbu", 1.0, {}), ("rru", 2.5, {}), ("odd", 0.3, {"replacement": True})],
+        [("lvis", 0.4, {}), ("chat", 0.05, {"seed": 9})],
+        seed=5,
+        interleave=interleave,
+    )
+    sizes = {"bbu": 1000, "rru": 137, "odd": 55, "lvis": 300, "chat": 7}
+    memory = plan_epoch(config, sizes, 2)
+    mapped = plan_epoch(config, sizes, 2, scratch=tmp_path / "plan")
+    assert isinstance(mapped.index, np.memmap) and isinstance(mapped.entry, np.memmap)
+    assert mapped.entry.dtype == memory.entry.dtype and mapped.index.dtype == memory.index.dtype
+    assert np.array_equal(mapped.entry, memory.entry) and np.array_equal(mapped.index, memory.index)
+    assert mapped.digest() == memory.digest() and mapped.counts() == memory.counts()

@@ -5,11 +5,14 @@ fast. On a chunked *list* column (`images`, `objects`, the objects' `points`) it
 chunk — a full copy of the column per call — and a `take` per record batch instead pays ~0.2 ms of fixed
 dispatch per batch, so a chunk of the plan that touches all batches of a large input costs O(batches).
 
-`ChunkedGather` therefore takes list columns level by level with index arithmetic: it keeps the global
-offsets of each list level (int64, one per row or element of the level, computed once from the offset
-buffers), turns the wanted rows into the wanted child positions with numpy, and recurses until it reaches
-flat children, which are taken with Arrow's chunked `take`. Structs gather each field. The result equals
-`concat(chunks).take(rows)`, tested against it.
+`ChunkedGather` therefore addresses every row as (chunk, position in the chunk): the rows asked for are
+resolved to their chunks once, at the top, and that address travels down the column's levels. A list level
+reads each row's start and end from the chunk's offsets buffer where it lies in the memory-mapped file (`Region`)
+and turns them into the children's addresses (the children of chunk c are in chunk c of the child column);
+structs pass the address to each field; flat leaves read values and string bytes in place. So nothing is
+concatenated, no per-row table is kept (memory is O(chunks), whatever the input size) and the work is linear
+in the rows taken. Columns that are not memory-mapped by us fall back to global offsets and Arrow's chunked
+`take`. The result equals `concat(chunks).take(rows)`, tested against it.
 """
 
 from __future__ import annotations
@@ -30,8 +33,12 @@ class ChunkedGather:
         self.regions = regions or []
         self._leaf: _LeafPlan | None = None
         self._leaf_checked = False
+        self._list: _ListPlan | None = None
+        self._list_checked = False
         self.type: Any = chunks[0].type if chunks else None
         self.has_nulls = any(c.null_count for c in chunks)
+        self.bases = np.zeros(len(chunks) + 1, dtype=np.int64)  # first row of each chunk (+ total)
+        np.cumsum([len(c) for c in chunks], out=self.bases[1:])
         self._offsets: np.ndarray | None = None
         self._ends: np.ndarray = np.zeros(0, dtype=np.int64)
         self._children: list[ChunkedGather] | None = None
@@ -52,19 +59,32 @@ class ChunkedGather:
             or pa.types.is_list_view(type_)
         )
 
+    def locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk, position in the chunk) of global rows."""
+        rows = np.asarray(rows, dtype=np.int64)
+        chunk = np.searchsorted(self.bases, rows, side="right") - 1
+        return chunk, rows - self.bases[chunk]
+
     def take(self, rows: np.ndarray) -> Any:
+        return self.take_at(*self.locate(rows))
+
+    def take_at(self, chunk: np.ndarray, local: np.ndarray) -> Any:
+        """The rows at (chunk, position in the chunk), in that order."""
         pa = self.pa
         if pa.types.is_list(self.type):
-            return self._take_list(rows)
+            return self._take_list(chunk, local)
         if pa.types.is_struct(self.type):
             children = self._struct_children()
-            arrays = [child.take(rows) for child in children]
-            return pa.StructArray.from_arrays(arrays, fields=list(self.type), mask=self._null_mask(rows))
+            arrays = [child.take_at(chunk, local) for child in children]
+            return pa.StructArray.from_arrays(
+                arrays, fields=list(self.type), mask=self._null_mask(chunk, local)
+            )
         leaf = self._leaf_plan()
         if leaf is not None:
-            return leaf.take(rows)
+            return leaf.take(chunk, local)
         # not memory-mapped by us (or a type the in-place path does not read): Arrow's chunked take, which
         # concatenates the chunks first
+        rows = self.bases[chunk] + local
         return (
             pa.chunked_array(self.chunks, type=self.type)
             .take(pa.array(rows, type=pa.int64()))
@@ -77,25 +97,46 @@ class ChunkedGather:
             self._leaf_checked = True
         return self._leaf
 
+    def _list_plan(self) -> _ListPlan | None:
+        if not self._list_checked:
+            self._list = _ListPlan.build(self.chunks, self.regions)
+            self._list_checked = True
+        return self._list
+
     # -- lists ---------------------------------------------------------------------------------------------
-    def _take_list(self, rows: np.ndarray) -> Any:
+    def _take_list(self, chunk: np.ndarray, local: np.ndarray) -> Any:
         pa = self.pa
-        starts_all, ends_all = self._bounds()
-        starts = starts_all[rows].astype(np.int64)
-        lengths = ends_all[rows] - starts
-        new_offsets = np.zeros(rows.size + 1, dtype=np.int64)
+        plan = self._list_plan()
+        child = self._children_of_list()
+        if plan is not None:  # offsets read in place; the children of chunk c are chunk c of the child
+            starts, ends = plan.bounds(chunk, local)
+            child_of = chunk
+        else:
+            starts_all, ends_all = self._bounds()
+            rows = self.bases[chunk] + local
+            starts, ends = starts_all[rows].astype(np.int64), ends_all[rows].astype(np.int64)
+            child_of = None
+        lengths = ends - starts
+        new_offsets = np.zeros(chunk.size + 1, dtype=np.int64)
         np.cumsum(lengths, out=new_offsets[1:])
         total = int(new_offsets[-1])
         if total >= 2**31:
             raise OverflowError("a gathered list column exceeds 2**31 elements; use smaller chunks")
         positions = np.repeat(starts - new_offsets[:-1], lengths) + np.arange(total, dtype=np.int64)
-        values = self._children_of_list().take(positions)
+        if child_of is not None:
+            values = child.take_at(np.repeat(child_of, lengths), positions)
+        else:
+            values = child.take(positions)
         return pa.ListArray.from_arrays(
-            pa.array(new_offsets.astype(np.int32)), values, type=self.type, mask=self._null_mask(rows)
+            pa.array(new_offsets.astype(np.int32)),
+            values,
+            type=self.type,
+            mask=self._null_mask(chunk, local),
         )
 
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end of every row's values within the concatenation of the chunks' value arrays.
+        """Start and end of every row's values within the concatenation of the chunks' value arrays (the
+        fallback when the offsets are not read in place).
 
         Read from the offset buffers once. Chunks written by Arrow use their values contiguously, so one
         global offsets array serves as starts and (shifted by one) ends: 4 bytes per row while the level
@@ -136,12 +177,55 @@ class ChunkedGather:
             ]
         return self._children
 
-    def _null_mask(self, rows: np.ndarray) -> Any:
+    def _null_mask(self, chunk: np.ndarray, local: np.ndarray) -> Any:
         if not self.has_nulls:
             return None
         pa = self.pa
         valid = pa.chunked_array([c.is_null() for c in self.chunks], type=pa.bool_())
-        return valid.take(pa.array(rows, type=pa.int64())).combine_chunks()
+        return valid.take(pa.array(self.bases[chunk] + local, type=pa.int64())).combine_chunks()
+
+
+class _ListPlan:
+    """Where each chunk's offsets buffer lies in the memory-mapped files: a list level's row bounds read in
+    place, O(chunks) memory."""
+
+    def __init__(self, regions: list[Region], region: np.ndarray, first: np.ndarray) -> None:
+        self.regions, self.region, self.first = regions, region, first
+
+    @classmethod
+    def build(cls, chunks: list[Any], regions: list[Region]) -> _ListPlan | None:
+        if not regions or not chunks:
+            return None
+        region_of, first = [], []
+        for c in chunks:
+            buffer = c.buffers()[1]
+            found = None
+            if buffer is not None:
+                for r, reg in enumerate(regions):
+                    at = reg.offset_of(buffer)
+                    if at is not None and at % 4 == 0 and (int(buffer.size) > 0 or len(c) == 0):
+                        found = (r, at // 4 + c.offset)
+                        break
+            if found is None:
+                return None
+            region_of.append(found[0])
+            first.append(found[1])
+        return cls(regions, np.asarray(region_of, np.int64), np.asarray(first, np.int64))
+
+    def bounds(self, chunk: np.ndarray, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's start and end within its chunk's values (as its own offsets say)."""
+        at = self.first[chunk] + local
+        if len(self.regions) == 1:
+            view = self.regions[0].view("<i4")
+            return view[at].astype(np.int64), view[at + 1].astype(np.int64)
+        starts = np.empty(len(at), np.int64)
+        ends = np.empty(len(at), np.int64)
+        region = self.region[chunk]
+        for r in np.unique(region):
+            own = region == r
+            view = self.regions[int(r)].view("<i4")
+            starts[own], ends[own] = view[at[own]], view[at[own] + 1]
+        return starts, ends
 
 
 class Region:
@@ -245,12 +329,10 @@ class _LeafPlan:
         )
         return plan
 
-    def take(self, rows: np.ndarray) -> Any:
+    def take(self, chunk: np.ndarray, local: np.ndarray) -> Any:
         import pyarrow as pa
 
-        n = int(rows.size)
-        chunk = np.searchsorted(self.bases, rows, side="right") - 1
-        local = rows - self.bases[chunk]
+        n = int(chunk.size)
         region = self.region[chunk]
         groups = (
             [(int(region[0]), slice(None))]

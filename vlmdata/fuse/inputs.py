@@ -120,7 +120,9 @@ class TableTaker:
         pa = self._pa
         rows = np.asarray(indices if self.mapping is None else self.mapping[indices], dtype=np.int64)
         if self.batches and len(self._columns) == len(self._source_schema):
-            arrays = [self._columns[f.name].take(rows) for f in self._source_schema]
+            first = self._columns[self._source_schema[0].name]
+            where = first.locate(rows)  # every column has the same record batches: resolve rows once
+            arrays = [self._columns[f.name].take_at(*where) for f in self._source_schema]
             taken = pa.Table.from_arrays(arrays, schema=self._source_schema)
         else:
             taken = self._take_per_batch(rows)

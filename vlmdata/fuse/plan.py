@@ -33,6 +33,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,22 +117,29 @@ def compute_quotas(config: FusionConfig, sizes: Mapping[str, int]) -> dict[str, 
 
 
 def draw_entry(
-    pool: int, quota: int, rng: np.random.Generator, replacement: bool = False, ordered: bool = False
+    pool: int,
+    quota: int,
+    rng: np.random.Generator,
+    replacement: bool = False,
+    ordered: bool = False,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """`quota` record indices in [0, pool): whole passes plus a seeded remainder.
+    """`quota` record indices in [0, pool): whole passes plus a seeded remainder (written into `out` when
+    given, e.g. a memory map).
 
     With `ordered` the draws also come in a seeded order (stratified interleaving keeps each entry's order);
     otherwise the order is left to the epoch shuffle and the passes stay in index order (cheaper).
     """
+    draws = np.empty(quota, dtype=np.int64) if out is None else out
     if quota == 0:
-        return np.empty(0, dtype=np.int64)
+        return draws
     if replacement:
-        return rng.integers(0, pool, size=quota, dtype=np.int64)
+        draws[:] = rng.integers(0, pool, size=quota, dtype=np.int64)
+        return draws
     passes, remainder = divmod(quota, pool)
-    draws = np.empty(quota, dtype=np.int64)
     whole = passes * pool
-    if passes:
-        draws[:whole].reshape(passes, pool)[:] = np.arange(pool, dtype=np.int64)
+    for k in range(passes):  # pass by pass: no temporary the size of the quota
+        draws[k * pool : (k + 1) * pool] = np.arange(pool, dtype=np.int64)
     if remainder:
         draws[whole:] = rng.choice(pool, size=remainder, replace=False, shuffle=ordered)
     if ordered and passes:
@@ -138,26 +147,37 @@ def draw_entry(
     return draws
 
 
-def plan_epoch(config: FusionConfig, sizes: Mapping[str, int], epoch: int = 0) -> EpochPlan:
-    """The exact plan of `epoch` (see the module docstring)."""
+def plan_epoch(
+    config: FusionConfig, sizes: Mapping[str, int], epoch: int = 0, scratch: str | Path | None = None
+) -> EpochPlan:
+    """The exact plan of `epoch` (see the module docstring).
+
+    With `scratch` (a folder) every array as long as the epoch lives in a memory-mapped file there, built and
+    shuffled in place and converted in slices, so the plan costs no memory that grows with the epoch (the
+    offline writer); the arrays are the same either way."""
     if epoch < 0:
         raise VlmdataError(codes.SIZES_MISMATCH, "epoch must be >= 0", value=epoch)
     quotas = compute_quotas(config, sizes)
     entries = config.entries()
     names = tuple(e.name for _, e in entries)
     stratified = config.interleave == "stratified"
-    draws = []
-    for _, e in entries:
-        rng = rng_for("entry", entry_seed(config, e.seed), int(epoch), e.name)
-        draws.append(draw_entry(int(sizes[e.name]), quotas[e.name], rng, e.replacement, ordered=stratified))
     counts = np.array([quotas[n] for n in names], dtype=np.int64)
+    total = int(counts.sum())
+    alloc = _Arrays(Path(scratch) if scratch is not None else None)
+    packed = alloc.new("packed", total, np.int64)
+    draws, start = [], 0
+    for (_, e), q in zip(entries, counts, strict=True):
+        rng = rng_for("entry", entry_seed(config, e.seed), int(epoch), e.name)
+        out = packed[start : start + int(q)]
+        draws.append(draw_entry(int(sizes[e.name]), int(q), rng, e.replacement, stratified, out))
+        start += int(q)
     entry_dtype = np.int16 if len(names) < 2**15 else np.int32
     if stratified:
-        entry_ids, index = _stratified(config, names, counts, draws, int(epoch))
+        entry_ids, index = _stratified(config, names, counts, draws, int(epoch), alloc, entry_dtype)
     else:
-        entry_ids, index = _shuffled(config, counts, draws, int(epoch))
+        entry_ids, index = _shuffled(config, counts, packed, int(epoch), alloc, entry_dtype)
     return EpochPlan(
-        entry=entry_ids.astype(entry_dtype, copy=False),
+        entry=entry_ids,
         index=index,
         names=names,
         quotas=tuple(int(c) for c in counts),
@@ -171,45 +191,88 @@ def plan_epoch(config: FusionConfig, sizes: Mapping[str, int], epoch: int = 0) -
 _INDEX_BITS = 40  # record indices < 2**40 (a trillion records per dataset); entry ids in the bits above
 
 
+_SLICE = 1 << 20  # positions converted per step when the arrays are memory-mapped
+
+
+class _Arrays:
+    """New arrays in memory, or as memory-mapped files in a scratch folder."""
+
+    def __init__(self, scratch: Path | None) -> None:
+        self.scratch = scratch
+
+    def new(self, name: str, n: int, dtype: Any) -> np.ndarray:
+        if self.scratch is None or n == 0:
+            return np.empty(n, dtype=dtype)
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        return np.lib.format.open_memmap(self.scratch / f"{name}.npy", mode="w+", dtype=dtype, shape=(n,))
+
+    def steps(self, n: int) -> range:
+        return range(0, n, _SLICE if self.scratch is not None else max(n, 1))
+
+
 def _shuffled(
-    config: FusionConfig, counts: np.ndarray, draws: list[np.ndarray], epoch: int
+    config: FusionConfig, counts: np.ndarray, packed: np.ndarray, epoch: int, alloc: _Arrays, entry_dtype: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """One in-place shuffle of packed (entry << 40 | index) values: no gathers through a permutation."""
-    packed = np.concatenate(draws) if draws else np.empty(0, dtype=np.int64)
     start = 0
     for k, q in enumerate(counts):
         packed[start : start + int(q)] |= np.int64(k) << np.int64(_INDEX_BITS)
         start += int(q)
     rng_for("order", config.seed, epoch).shuffle(packed)
-    return packed >> np.int64(_INDEX_BITS), packed & np.int64((1 << _INDEX_BITS) - 1)
+    n = len(packed)
+    entry_ids, index = alloc.new("entry", n, entry_dtype), alloc.new("index", n, np.int64)
+    for at in alloc.steps(n):
+        part = packed[at : at + _SLICE] if alloc.scratch is not None else packed
+        entry_ids[at : at + len(part)] = part >> np.int64(_INDEX_BITS)
+        index[at : at + len(part)] = part & np.int64((1 << _INDEX_BITS) - 1)
+    return entry_ids, index
 
 
 def _stratified(
-    config: FusionConfig, names: tuple[str, ...], counts: np.ndarray, draws: list[np.ndarray], epoch: int
+    config: FusionConfig,
+    names: tuple[str, ...],
+    counts: np.ndarray,
+    draws: list[np.ndarray],
+    epoch: int,
+    alloc: _Arrays,
+    entry_dtype: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sort the draws by `(j + u_k) / q_k` as 44-bit fixed point, ties broken by entry order.
 
     Keys are packed as `fixed << 16 | k` and sorted as plain integers (much faster than an argsort); each
     entry's draws then fill its positions in their own order, since an entry's keys increase with j.
     """
-    keys = []
+    if len(names) >= 1 << 16:
+        raise VlmdataError(
+            codes.SIZES_MISMATCH, "stratified interleaving supports at most 65535 entries", value=len(names)
+        )
+    n = int(counts.sum())
+    merged = alloc.new("keys", n, np.int64)
+    start = 0
     for k, (name, q) in enumerate(zip(names, counts, strict=True)):
         q = int(q)
         if q == 0:
             continue
         offset = rng_for("stratify", config.seed, epoch, name).random()
-        fixed = np.floor((np.arange(q, dtype=np.float64) + offset) / q * float(1 << 44)).astype(np.int64)
-        keys.append((fixed << np.int64(16)) | np.int64(k))
-    if len(names) >= 1 << 16:
-        raise VlmdataError(
-            codes.SIZES_MISMATCH, "stratified interleaving supports at most 65535 entries", value=len(names)
-        )
-    merged = np.sort(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
-    entry_ids = merged & np.int64(0xFFFF)
-    index = np.empty(merged.shape[0], dtype=np.int64)
-    for k, d in enumerate(draws):
-        if d.size:
-            index[entry_ids == k] = d
+        for at in alloc.steps(q):
+            j = np.arange(at, min(q, at + (_SLICE if alloc.scratch is not None else q)), dtype=np.float64)
+            fixed = np.floor((j + offset) / q * float(1 << 44)).astype(np.int64)
+            merged[start + at : start + at + len(j)] = (fixed << np.int64(16)) | np.int64(k)
+        start += q
+    merged.sort()  # keys are unique: one order whatever the algorithm
+    entry_ids, index = alloc.new("entry", n, entry_dtype), alloc.new("index", n, np.int64)
+    taken = np.zeros(len(names), np.int64)  # draws of each entry placed so far
+    for at in alloc.steps(n):
+        part = merged[at : at + _SLICE] if alloc.scratch is not None else merged
+        ids = (part & np.int64(0xFFFF)).astype(entry_dtype)
+        entry_ids[at : at + len(part)] = ids
+        out = index[at : at + len(part)]
+        for k, d in enumerate(draws):
+            mine = ids == k
+            m = int(np.count_nonzero(mine))
+            if m:
+                out[mine] = d[taken[k] : taken[k] + m]
+                taken[k] += m
     return entry_ids, index
 
 
