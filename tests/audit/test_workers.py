@@ -58,6 +58,7 @@ def _audit(root: Path, tokenizer_dir: Path, engine: EngineOptions) -> dict:
 @pytest.fixture
 def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shard, "MIN_ROWS_PER_SHARD", 50)
+    monkeypatch.setattr(shard, "PARALLEL_MIN_ROWS", 100)
     monkeypatch.setattr(shard, "ROWS_PER_SHARD", 170)  # many shards, cutting both datasets mid-way
 
 

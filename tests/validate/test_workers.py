@@ -188,8 +188,11 @@ def test_image_checks_off_and_allow_extra_also_match(inputs, tmp_path: Path) -> 
     assert one == two
 
 
-def test_default_sharding_gives_the_same_output(inputs, tmp_path: Path) -> None:
+def test_default_sharding_gives_the_same_output(inputs, tmp_path: Path, monkeypatch) -> None:
     """Without an explicit shard size the plan depends on the worker count; the output does not."""
+    import vlmdata.validate.run as run_module
+
+    monkeypatch.setattr(run_module, "PARALLEL_MIN_BYTES", 0)  # parallel even for this small input
     files, val, _ = inputs
     trees = []
     for workers in (1, 2):

@@ -309,14 +309,14 @@ def audit_dataset(
 def _plans(opened: list[tuple[Any, str, str | None]], config: Any, options: Any, batch: bool) -> Any:
     """Shard tasks per dataset, or None when everything is sized here (one worker, in-memory datasets, or
     too few rows to be worth a pool)."""
-    from vlmdata.audit.shard import MIN_ROWS_PER_SHARD, plan
+    from vlmdata.audit import shard
 
     rows = sum(len(d) for d, _, _ in opened)
     if any(path is None for _, _, path in opened) or not (
-        options.distributed or (options.count > 1 and rows >= 2 * MIN_ROWS_PER_SHARD)
+        options.distributed or (options.count > 1 and rows >= shard.PARALLEL_MIN_ROWS)
     ):
         return None
-    return [plan(str(path), name, len(d), options.count, config, batch) for d, name, path in opened]
+    return [shard.plan(str(path), name, len(d), options.count, config, batch) for d, name, path in opened]
 
 
 def _audit_sharded(

@@ -19,6 +19,7 @@ import numpy as np
 
 ROWS_PER_SHARD = 20_000  # at most; fewer when that would leave workers idle
 MIN_ROWS_PER_SHARD = 2_048
+PARALLEL_MIN_ROWS = 20_000  # fewer rows are sized in process (starting workers costs ~1 s)
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,8 @@ class LocalEngine(_Windowed):
 
         super().__init__(workers)
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["vlmdata.io.engine", *preload])
+        # the main module too: workers forked from the server then never re-run it (a CLI's imports, once)
+        ctx.set_forkserver_preload(["__main__", "vlmdata.io.engine", *preload])
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
 
     def _submit(self, fn: Callable[[Any], Any], task: Any) -> Any:

@@ -56,6 +56,7 @@ from vlmdata.validate.shard import (
 
 MAX_SHARD_BYTES = 256 << 20  # a shard's spill stays about this size at most
 SHARDS_PER_WORKER = 8  # enough shards that workers finish together
+PARALLEL_MIN_BYTES = 64 << 20  # smaller inputs are checked in process (starting workers costs ~1 s)
 _LINE_BITS = 40  # a kept record's location: file index << 40 | line number
 _LINE_MASK = (1 << _LINE_BITS) - 1
 DUP_ID, DUP_IMAGE, OVERLAP = codes.DUPLICATE_ID.code, codes.DUPLICATE_IMAGE.code, codes.SPLIT_OVERLAP.code
@@ -335,7 +336,7 @@ def plan_shards(
     block = max(1, min(o.block_bytes, o.max_line_bytes + 1))
     if o.shard_bytes is not None:
         shard = o.shard_bytes
-    elif workers <= 1 or total < 4 * block:  # one worker, or too little to be worth a pool
+    elif workers <= 1 or total < PARALLEL_MIN_BYTES:  # one worker, or too little to be worth a pool
         shard = max(sizes, default=0) + 1
     else:
         shard = min(MAX_SHARD_BYTES, max(block, total // (SHARDS_PER_WORKER * workers)))
