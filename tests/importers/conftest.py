@@ -17,7 +17,9 @@ import pytest
 from PIL import Image
 
 
-def make_image(path: Path, size: tuple[int, int], orientation: int | None = None, fmt: str | None = None) -> Path:
+def make_image(
+    path: Path, size: tuple[int, int], orientation: int | None = None, fmt: str | None = None
+) -> Path:
     """A real image file whose *stored* pixels are `size`; EXIF orientation when given."""
     path.parent.mkdir(parents=True, exist_ok=True)
     im = Image.new("RGB", size, (90, 140, 30))
@@ -88,7 +90,9 @@ class Coco:
         self.images.append(entry)
         return entry
 
-    def ann(self, image_id: int, category_id: int, *, bbox: list[float], segmentation: Any = None, **kw: Any) -> dict:
+    def ann(
+        self, image_id: int, category_id: int, *, bbox: list[float], segmentation: Any = None, **kw: Any
+    ) -> dict:
         self._ann_id += 1
         entry: dict[str, Any] = {
             "segmentation": [] if segmentation is None else segmentation,
@@ -106,7 +110,9 @@ class Coco:
     def data(self) -> dict[str, Any]:
         return {
             "info": {"description": "test", "version": "1.0", "year": 2017},
-            "licenses": [{"url": "http://creativecommons.org/licenses/by/2.0/", "id": 4, "name": "Attribution"}],
+            "licenses": [
+                {"url": "http://creativecommons.org/licenses/by/2.0/", "id": 4, "name": "Attribution"}
+            ],
             "images": self.images,
             "annotations": self.annotations,
             "categories": self.categories,

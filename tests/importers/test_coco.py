@@ -46,14 +46,33 @@ def standard(coco: Coco) -> Path:
     coco.image("a.jpg", (640, 480), 397133)
     coco.image("b.png", (320, 240), 37777)
     coco.image("empty.jpg", (200, 100), 5)
-    coco.ann(397133, 1, bbox=[473.07, 395.93, 38.65, 28.67],
-             segmentation=[[510.66, 423.01, 511.72, 420.03, 510.45, 416.0, 473.07, 400.0, 490.0, 424.6]])
-    coco.ann(397133, 3, bbox=[10.5, 20.25, 100.0, 80.0],
-             segmentation=[[10.5, 20.25, 60.0, 20.25, 60.0, 60.0], [70.0, 30.0, 110.5, 30.0, 110.5, 100.25, 70.0, 90.0]])
-    coco.ann(397133, 18, bbox=[0.1, 0.2, 639.8, 479.7], attributes={"occluded": False, "pose": "left"}, score=0.875)
+    coco.ann(
+        397133,
+        1,
+        bbox=[473.07, 395.93, 38.65, 28.67],
+        segmentation=[[510.66, 423.01, 511.72, 420.03, 510.45, 416.0, 473.07, 400.0, 490.0, 424.6]],
+    )
+    coco.ann(
+        397133,
+        3,
+        bbox=[10.5, 20.25, 100.0, 80.0],
+        segmentation=[
+            [10.5, 20.25, 60.0, 20.25, 60.0, 60.0],
+            [70.0, 30.0, 110.5, 30.0, 110.5, 100.25, 70.0, 90.0],
+        ],
+    )
+    coco.ann(
+        397133, 18, bbox=[0.1, 0.2, 639.8, 479.7], attributes={"occluded": False, "pose": "left"}, score=0.875
+    )
     mask = _crowd_mask()
-    coco.ann(37777, 1, bbox=[40.0, 10.0, 261.0, 190.0], segmentation=uncompressed_rle(mask), iscrowd=1,
-             area=int(mask.sum()))
+    coco.ann(
+        37777,
+        1,
+        bbox=[40.0, 10.0, 261.0, 190.0],
+        segmentation=uncompressed_rle(mask),
+        iscrowd=1,
+        area=int(mask.sum()),
+    )
     blob = np.zeros((240, 320), np.uint8)
     blob[5:25, 5:30] = 1
     coco.ann(37777, 18, bbox=[5.0, 5.0, 25.0, 20.0], segmentation=compressed_rle(blob), area=500)
@@ -84,7 +103,9 @@ def test_well_formed_coco_imports_everything_and_validates(coco: Coco, tmp_path:
     x, y, w, h = src_anns[2]["bbox"]
     assert dog["bbox_2d"] == [x, y, x + w, y + h]
     assert dog["attributes"] == {"occluded": False, "pose": "left"}
-    assert dog["metadata"]["coco"]["score"] == 0.875 and dog["metadata"]["coco"]["bbox"] == src_anns[2]["bbox"]
+    assert (
+        dog["metadata"]["coco"]["score"] == 0.875 and dog["metadata"]["coco"]["bbox"] == src_anns[2]["bbox"]
+    )
     # crowd: one polygon per region; rasterised back by pycocotools it is the mask with its hole filled
     crowd = [o for o in b["objects"] if o["metadata"]["coco"]["iscrowd"] == 1]
     assert len(crowd) == 3 and crowd[0]["metadata"]["coco"]["holes"] == 1
@@ -103,8 +124,11 @@ def test_pycocotools_reads_the_same_annotations(coco: Coco, tmp_path: Path) -> N
     out = tmp_path / "coco.jsonl"
     import_source("coco", src, out, ImportOptions(image_root=str(coco.root / "images")))
     api = COCO(str(src))
-    objects = {(o["metadata"]["coco"]["id"], o["metadata"]["coco"].get("part", 0)): o
-               for r in read_jsonl(out) for o in r["objects"]}
+    objects = {
+        (o["metadata"]["coco"]["id"], o["metadata"]["coco"].get("part", 0)): o
+        for r in read_jsonl(out)
+        for o in r["objects"]
+    }
     for ann in api.loadAnns(api.getAnnIds()):
         if isinstance(ann["segmentation"], list) and ann["segmentation"]:
             for p, part in enumerate(ann["segmentation"]):
@@ -115,7 +139,9 @@ def test_pycocotools_reads_the_same_annotations(coco: Coco, tmp_path: Path) -> N
         else:  # a mask: the traced outlines cover annToMask exactly (holes filled)
             polys = [o["poly"] for (i, _), o in objects.items() if i == ann["id"]]
             img = api.imgs[ann["image_id"]]
-            back = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(polys, img["height"], img["width"])))
+            back = mask_utils.decode(
+                mask_utils.merge(mask_utils.frPyObjects(polys, img["height"], img["width"]))
+            )
             assert np.array_equal(back, _fill_holes(api.annToMask(ann)))
 
 
@@ -192,8 +218,13 @@ def test_defects_are_skipped_with_reason_code_and_location(coco: Coco, tmp_path:
     assert d["totals"]["records"]["skipped"]["duplicate_image"] == 1
     examples = d["files"][0]["examples"]
     assert examples["unknown_image"][0] == {
-        "file": str(src), "index": coco.annotations.index(bad[0]), "id": str(bad[0]["id"]), "field": "image_id",
-        "code": "VD164", "message": "no image has this id", "value": "99",
+        "file": str(src),
+        "index": coco.annotations.index(bad[0]),
+        "id": str(bad[0]["id"]),
+        "field": "image_id",
+        "code": "VD164",
+        "message": "no image has this id",
+        "value": "99",
     }
     assert examples["out_of_bounds"][0]["code"] == "VD205"
     assert examples["bad_box"][0]["code"] in ("VD209", "VD200")
@@ -210,12 +241,16 @@ def test_clip_keeps_what_lies_inside(coco: Coco, tmp_path: Path) -> None:
     coco.ann(1, 1, bbox=[150, 10, 10, 10])  # wholly outside
     coco.ann(1, 1, bbox=[0, 0, 1, 1], segmentation=[[-20, -20, 60, -20, 60, 40, -20, 40]])
     out = tmp_path / "o.jsonl"
-    report = import_source("coco", coco.write(), out, ImportOptions(image_root=str(coco.root / "images"), clip=True))
+    report = import_source(
+        "coco", coco.write(), out, ImportOptions(image_root=str(coco.root / "images"), clip=True)
+    )
     assert report.as_dict()["totals"]["annotations"]["skipped"] == {"out_of_bounds": 1}
     objs = read_jsonl(out)[0]["objects"]
     assert objs[0]["bbox_2d"] == [50.0, 50.0, 100.0, 60.0]
     poly = np.array(objs[1]["poly"]).reshape(-1, 2)
-    assert poly[:, 0].min() == 0 and poly[:, 1].min() == 0 and poly[:, 0].max() == 60 and poly[:, 1].max() == 40
+    assert (
+        poly[:, 0].min() == 0 and poly[:, 1].min() == 0 and poly[:, 0].max() == 60 and poly[:, 1].max() == 40
+    )
 
 
 def test_crowd_skip_is_counted_not_a_problem(coco: Coco, tmp_path: Path) -> None:
@@ -244,7 +279,9 @@ def test_exif_sizes(coco: Coco, tmp_path: Path) -> None:
     make_image(coco.root / "images" / "wrong.jpg", (70, 50))
     for i in (1, 2, 3):
         coco.ann(i, 1, bbox=[1, 1, 5, 5])
-    report = import_source("coco", coco.write(), tmp_path / "o.jsonl", ImportOptions(image_root=str(coco.root / "images")))
+    report = import_source(
+        "coco", coco.write(), tmp_path / "o.jsonl", ImportOptions(image_root=str(coco.root / "images"))
+    )
     d = report.as_dict()
     assert d["totals"]["records"]["skipped"] == {"exif_rotated": 1, "size_mismatch": 1}
     assert d["files"][0]["notes"]["exif_oriented_images"] == 1
@@ -262,7 +299,9 @@ def test_desc_template(coco: Coco, tmp_path: Path) -> None:
     import_source("coco", coco.write(), tmp_path / "o.jsonl", opts)
     descs = {o["desc"] for r in read_jsonl(tmp_path / "o.jsonl") for o in r["objects"]}
     assert descs == {"person/person", "vehicle/car", "animal/dog"}
-    opts = ImportOptions(image_root=str(coco.root / "images"), desc_template="{category} ({attributes[pose]})")
+    opts = ImportOptions(
+        image_root=str(coco.root / "images"), desc_template="{category} ({attributes[pose]})"
+    )
     report = import_source("coco", coco.write(), tmp_path / "p.jsonl", opts)
     assert report.as_dict()["totals"]["annotations"]["skipped"] == {"desc_field_missing": 4}
     assert read_jsonl(tmp_path / "p.jsonl")[0]["objects"][0]["desc"] == "dog (left)"
@@ -271,7 +310,9 @@ def test_desc_template(coco: Coco, tmp_path: Path) -> None:
     assert err.value.code_str == "VD163" and err.value.exit_code == 2
 
 
-def test_file_level_errors_have_codes_and_locations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_file_level_errors_have_codes_and_locations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"images": [\n {"id": 1,}\n]}')
     out = tmp_path / "o.jsonl"
@@ -314,14 +355,40 @@ def test_out_rule(coco: Coco, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_cli_json_report(coco: Coco, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = standard(coco)
     out = tmp_path / "o.jsonl"
-    code = main(["import", "coco", str(src), "--out", str(out), "--image-root", str(coco.root / "images"),
-                 "--format", "json"])
+    code = main(
+        [
+            "import",
+            "coco",
+            str(src),
+            "--out",
+            str(out),
+            "--image-root",
+            str(coco.root / "images"),
+            "--format",
+            "json",
+        ]
+    )
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["totals"]["annotations"]["imported"] == 5
-    assert printed["next"] == f"vlmdata validate {out} --image-root {coco.root / 'images'} --out {tmp_path / 'o.validated'}"
-    assert main(["import", "coco", str(src), "--out", str(tmp_path / "t.jsonl"), "--image-root",
-                 str(coco.root / "images")]) == 0
+    assert (
+        printed["next"]
+        == f"vlmdata validate {out} --image-root {coco.root / 'images'} --out {tmp_path / 'o.validated'}"
+    )
+    assert (
+        main(
+            [
+                "import",
+                "coco",
+                str(src),
+                "--out",
+                str(tmp_path / "t.jsonl"),
+                "--image-root",
+                str(coco.root / "images"),
+            ]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     assert "holds" in table and "no_annotations" in table
 
@@ -338,7 +405,9 @@ def test_many_images_span_shards(coco: Coco, tmp_path: Path) -> None:
     outs = []
     for size in (1, 5, 1000):
         out = tmp_path / f"o{size}.jsonl"
-        rep = import_source("coco", src, out, ImportOptions(image_root=str(tmp_path), probe=False, shard_size=size))
+        rep = import_source(
+            "coco", src, out, ImportOptions(image_root=str(tmp_path), probe=False, shard_size=size)
+        )
         d = rep.as_dict()
         d.pop("seconds")
         d.pop("out")

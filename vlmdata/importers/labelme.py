@@ -136,7 +136,7 @@ def _one(file: str, shard: FileShard, ctx: Context, tally: FileTally) -> bytes |
         return None
     tally.records.add_ok()
     rel = os.path.relpath(file, shard.base).replace(os.sep, "/")
-    meta = {k: v for k, v in raw.items() if k not in _FILE_OWN}
+    meta = {k: _ANY.decode(v) for k, v in raw.items() if k not in _FILE_OWN}  # decoded: Raw keeps newlines
     return encode(
         {
             "id": rel[: -len(".json")] if rel.endswith(".json") else rel,

@@ -32,6 +32,7 @@ from typing import Any
 
 from vlmdata.contract.rules import BOUNDS_TOLERANCE, IMAGE_TAG
 from vlmdata.geometry.frames import from_qwen_grid
+from vlmdata.importers.codes import FRAME_ASSUMED
 from vlmdata.importers.common import BadGeometry, Context, encode, numbers, pieces
 from vlmdata.importers.desc import MissingField, clean_desc
 from vlmdata.importers.images import ImageRef, ImageSkip
@@ -148,6 +149,8 @@ def plan(src: str, ctx: Context) -> Iterator[LineShard]:
     else:
         chosen, how = frame, "--frame"
     ctx.extra["frame"] = {"frame": chosen, "how": how, "evidence": evidence}
+    if how.startswith("assumed"):
+        ctx.extra["frame"]["warning"] = FRAME_ASSUMED.code
     return plan_lines(src, {"frame": chosen})
 
 

@@ -39,6 +39,7 @@ class Format:
     options: frozenset[str] = frozenset()
     default_root: Callable[[Path], Path] = _beside
     streaming: bool = False
+    makes_descs: bool = True  # False: the format writes conversations, so --desc-template has nothing to do
 
 
 FORMATS: dict[str, Format] = {
@@ -100,6 +101,7 @@ FORMATS: dict[str, Format] = {
             swift.convert,
             swift.FIELDS,
             streaming=True,
+            makes_descs=False,
         ),
         Format(
             "qwen",

@@ -41,6 +41,8 @@ def _check_options(fmt: str, options: ImportOptions) -> None:
             if getattr(options, f.name) != getattr(defaults, f.name):
                 takers = ", ".join(n for n, s in FORMATS.items() if f.name in s.options)
                 raise UsageError(f"{_FLAG[f.name]} does not apply to {fmt}", hint=f"it applies to: {takers}")
+    if not spec.makes_descs and options.desc_template != defaults.desc_template:
+        raise UsageError(f"--desc-template does not apply to {fmt}: it imports conversations, not objects")
     if options.crowd not in ("polygon", "skip"):
         raise UsageError(f"--crowd must be polygon or skip, not {options.crowd!r}")
     if options.frame not in ("auto", "grid", "pixel"):
