@@ -1,4 +1,6 @@
-"""Export a vlmdata dataset to ms-swift's standard JSONL, for training with plain `swift sft`.
+"""Export a vlmdata dataset: ms-swift's standard JSONL (this module), COCO (`coco.py`), LLaMA-Factory (`llamafactory.py`).
+
+ms-swift, for training with plain `swift sft`:
 
 Each line is `{"messages": [...], "images": [...]}` plus `"id"` (ms-swift drops it; it traces a line back to
 its record): the conversation `vlmdata.render.build_messages` builds, flattened by `to_swift_standard` into
@@ -125,6 +127,38 @@ def _default_bounds() -> tuple[int, int]:
     return effective_pixel_bounds(template_config(None))
 
 
+def collect_lines(
+    records: Iterable[Mapping[str, Any]],
+    template: str | None,
+    system: str | None,
+    check_images: bool,
+    bounds: tuple[int, int],
+) -> list[tuple[dict[str, Any], str]]:
+    """(line, template name) per record; every record that cannot be exported is reported in one error."""
+    if template is not None:
+        from vlmdata.render import get_template
+
+        get_template(template)
+    lines: list[tuple[dict[str, Any], str]] = []
+    problems: list[VlmdataError] = []
+    for record in records:
+        try:
+            lines.append(export_line(record, template, system, check_images, bounds))
+        except VlmdataError as exc:
+            problems.append(exc)
+    if problems:
+        first = problems[0]
+        raise VlmdataError(
+            first.code,
+            f"{len(problems)} record(s) cannot be exported; first: {first.message}",
+            where=first.where,
+            value=first.value,
+            hint=first.hint,
+            details=[str(p).split("\n")[0] for p in problems[1:50]],
+        )
+    return lines
+
+
 def export_records(
     records: Iterable[Mapping[str, Any]],
     out: str | Path,
@@ -136,37 +170,20 @@ def export_records(
     from vlmdata.audit.images import backend_image_env, effective_pixel_bounds
     from vlmdata.io.atomic import atomic_write_bytes
 
-    if template is not None:
-        from vlmdata.render import get_template
-
-        get_template(template)
     cfg = template_cfg if template_cfg is not None else template_config(None)
     bounds = effective_pixel_bounds(cfg)
     result = ExportResult(out=str(out), env=backend_image_env(cfg))
     lines: list[bytes] = []
-    problems: list[VlmdataError] = []
-    for record in records:
-        try:
-            line, name = export_line(record, template, system, check_images, bounds)
-        except VlmdataError as exc:
-            problems.append(exc)
-            continue
+    for line, name in collect_lines(records, template, system, check_images, bounds):
         result.records += 1
         result.images += len(line["images"])
         result.templates[name] = result.templates.get(name, 0) + 1
         lines.append(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
-    if problems:
-        first = problems[0]
-        raise VlmdataError(
-            first.code,
-            f"{len(problems)} record(s) cannot be exported; first: {first.message}",
-            where=first.where,
-            value=first.value,
-            hint=first.hint,
-            details=[str(p).split("\n")[0] for p in problems[1:50]],
-        )
     atomic_write_bytes(out, b"".join(lines))
     return result
+
+
+FORMATS = ("swift", "coco", "llamafactory")
 
 
 def export_dataset(
@@ -176,16 +193,41 @@ def export_dataset(
     config: str | Path | None = None,
     system: str | None = None,
     check_images: bool = True,
-) -> ExportResult:
-    """A vlmdata dataset (a folder or a `datasets.Dataset`) → ms-swift standard JSONL at `out`."""
-    cfg = template_config(config)
-    if config is not None:
-        template = template or cfg.name
-        system = system if system is not None else cfg.system
+    fmt: str = "swift",
+    image_root: str | Path | None = None,
+    name: str | None = None,
+) -> Any:
+    """A vlmdata dataset (a folder or a `datasets.Dataset`) → `fmt` at `out`.
+
+    `swift`: ms-swift standard JSONL; `coco`: COCO instances JSON (`vlmdata.export.coco`; templates do not
+    apply); `llamafactory`: sharegpt JSON + its `dataset_info.json` entry (`vlmdata.export.llamafactory`).
+    """
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
     if isinstance(dataset, (str, Path)):
         from vlmdata.io.dataset import load_dataset
 
         dataset = load_dataset(dataset)
+    if fmt == "coco":
+        from vlmdata.export.coco import export_coco
+
+        return export_coco(dataset, out, image_root=image_root)
+    cfg = template_config(config)
+    if config is not None:
+        template = template or cfg.name
+        system = system if system is not None else cfg.system
+    if fmt == "llamafactory":
+        from vlmdata.export.llamafactory import export_llamafactory
+
+        return export_llamafactory(
+            dataset,
+            out,
+            template=template,
+            system=system,
+            check_images=check_images,
+            name=name,
+            template_cfg=cfg,
+        )
     return export_records(
         dataset, out, template=template, system=system, check_images=check_images, template_cfg=cfg
     )
