@@ -46,7 +46,6 @@ Raw = msgspec.Raw
 _PARTS = msgspec.json.Decoder(list[msgspec.Raw])
 _ANY = msgspec.json.Decoder()
 _ENC = msgspec.json.Encoder()
-_NOT_META = frozenset({"segmentation", "attributes", "image_id"})
 _ZERO = msgspec.Raw(b"0")
 _FALSE = (b"0", b"false")
 _CATEGORY_KEEP = ("id", "name", "supercategory")
@@ -72,8 +71,11 @@ class CocoShard:
     file: str
     stem: str
     images: list[tuple[int, dict[str, Raw]]]  # (index in `images`, entry)
-    anns: list[list[tuple[int, dict[str, Raw]]]]  # per image: (index in `annotations`, entry)
-    cats: dict[bytes, dict[str, Any]]
+    counts: list[int]  # annotations per image
+    indices: list[int]  # each annotation's index in `annotations`, image by image
+    entries: list[dict[str, Raw]]  # the annotations themselves, in the same order
+    cats: dict[bytes, dict[str, Any]]  # category id (JSON text) -> category
+    cat_entries: dict[bytes, dict[str, Any]]  # the same, reduced to what records keep
 
 
 def _text(raw: Raw | None) -> str:
@@ -130,24 +132,43 @@ def plan(src: str, ctx: Context, flavor: Flavor) -> Iterator[ShardResult | CocoS
             continue
         index[key] = len(kept)
         kept.append((i, image))
-    groups: list[list[tuple[int, dict[str, Raw]]]] = [[] for _ in kept]
-    for j, ann in enumerate(top.annotations):
-        raw_image = ann.get("image_id")
-        pos = index.get(bytes(raw_image)) if raw_image is not None else None
-        if pos is None:
-            at = {"index": j, "id": _text(ann.get("id")), "field": "image_id"}
-            if raw_image is None:
-                tally.skip_annotation("missing_field", at, "annotation without `image_id`")
-            else:
-                tally.skip_annotation("unknown_image", at, "no image has this id", _text(raw_image))
-            continue
-        groups[pos].append((j, ann))
+    anns = top.annotations
     del top
+    # image slot of every annotation (-1: unknown image id, -2: no image_id), then a stable sort by slot
+    slot_of = np.fromiter(
+        (-2 if (r := a.get("image_id")) is None else index.get(bytes(r), -1) for a in anns),
+        np.int64,
+        len(anns),
+    )
+    for j in np.flatnonzero(slot_of < 0).tolist():
+        ann = anns[j]
+        at = {"index": j, "id": _text(ann.get("id")), "field": "image_id"}
+        if slot_of[j] == -2:
+            tally.skip_annotation("missing_field", at, "annotation without `image_id`")
+        else:
+            tally.skip_annotation("unknown_image", at, "no image has this id", _text(ann["image_id"]))
+    order = np.argsort(slot_of, kind="stable")
+    order = order[slot_of[order] >= 0]
+    counts = np.bincount(slot_of[order], minlength=len(kept)).tolist()
+    ends = np.cumsum([0, *counts]).tolist()
+    entries = {k: {f: c[f] for f in _CATEGORY_KEEP if f in c} for k, c in cats.items()}
     yield first
     size = max(1, ctx.options.shard_size)
     stem = Path(src).stem
     for start in range(0, len(kept), size):
-        yield CocoShard(flavor, src, stem, kept[start : start + size], groups[start : start + size], cats)
+        stop = min(start + size, len(kept))
+        picked = order[ends[start] : ends[stop]].tolist()
+        yield CocoShard(
+            flavor,
+            src,
+            stem,
+            kept[start:stop],
+            counts[start:stop],
+            picked,
+            [anns[j] for j in picked],
+            cats,
+            entries,
+        )
 
 
 # ------------------------------------------------------------------------------------------------ convert
@@ -159,9 +180,9 @@ class _Ann:
     index: int  # position in `annotations`
     entry: dict[str, Raw]
     desc: str
-    parts: list[Any]  # per geometry part: Raw text (sure) / list of flat lists (checked) / None (dropped)
-    kind: str = "poly"
-    mask_holes: int = 0
+    parts: list[Any]  # per part: Raw text (proven valid) / list of checked flat lists / BadGeometry
+    kind: str = "poly"  # poly | bbox_2d | mask
+    sure: int = 0  # parts proven valid by the bulk screen
 
 
 def _at(index: int, entry: dict[str, Raw], field: str) -> dict[str, Any]:
@@ -223,35 +244,40 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
     desc_cache: dict[bytes, str | _DescSkip] = {}
     changed_descs: set[str] = set()
     boxes_only, skip_crowd = opts.boxes_only, opts.crowd == "skip"
-    slots: list[tuple[int, dict[str, Raw], Any]] = []  # (image index, entry, ImageRef)
+    slots: list[
+        tuple[int, dict[str, Raw], Any, dict[bytes, None]]
+    ] = []  # image index, entry, ref, categories
     work: list[_Ann] = []
-    poly_raws: list[Raw] = []
-    poly_owner: list[tuple[int, int]] = []  # (work index, part index)
-    box_raws: list[Raw] = []
-    box_owner: list[int] = []
-    for (i, image), anns in zip(shard.images, shard.anns, strict=True):
+    polys = _Batch()
+    boxes = _Batch()
+    indices, entries = shard.indices, shard.entries
+    offset = 0
+    for (i, image), count in zip(shard.images, shard.counts, strict=True):
+        first_ann, offset = offset, offset + count
         name = flavor.file_name(image)
         if not name:
             at = {"index": i, "id": _text(image.get("id")), "field": "file_name"}
-            tally.skip_record("missing_field", at, "image entry without a file name", annotations=len(anns))
+            tally.skip_record("missing_field", at, "image entry without a file name", annotations=count)
             continue
         w, h = _int(image.get("width")), _int(image.get("height"))
         ref = ctx.sizer.resolve(name, None, (w, h) if w and h else None)
         if isinstance(ref, ImageSkip):
             at = {"index": i, "id": _text(image.get("id")), "field": "file_name"}
-            tally.skip_record(
-                ref.reason, at, ref.message, annotations=len(anns), value=ref.value, code=ref.code
-            )
+            tally.skip_record(ref.reason, at, ref.message, annotations=count, value=ref.value, code=ref.code)
             continue
-        if not anns:
+        if not count:
             tally.skip_record("no_annotations", {"index": i, "id": _text(image.get("id"))}, "no annotations")
             continue
         if ref.orientation != 1:
             tally.note("exif_oriented_images")
         slot = len(slots)
-        slots.append((i, image, ref))
-        for j, entry in anns:
-            cat_raw = entry.get("category_id")
+        width, height = ref.width, ref.height
+        used: dict[bytes, None] = {}
+        slots.append((i, image, ref, used))
+        for k in range(first_ann, offset):
+            j, entry = indices[k], entries[k]
+            get = entry.get
+            cat_raw = get("category_id")
             key = bytes(cat_raw) if cat_raw is not None else b""
             desc = desc_cache.get(key)
             if desc is None:
@@ -263,16 +289,17 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
                 continue
             if changed_descs and desc in changed_descs:
                 tally.note("desc_whitespace")
-            crowd = entry.get("iscrowd")
-            if skip_crowd and crowd is not None and crowd != _ZERO and bytes(crowd).strip() not in _FALSE:
-                tally.skip_annotation(
-                    "crowd", _at(j, entry, "iscrowd"), "crowd region skipped (--crowd skip)"
-                )
-                continue
-            seg = entry.get("segmentation")
+            if skip_crowd:
+                crowd = get("iscrowd")
+                if crowd is not None and crowd != _ZERO and bytes(crowd).strip() not in _FALSE:
+                    tally.skip_annotation(
+                        "crowd", _at(j, entry, "iscrowd"), "crowd region skipped (--crowd skip)"
+                    )
+                    continue
+            seg = get("segmentation")
             first = memoryview(seg)[0] if seg is not None and len(seg) else 110  # `n`ull
-            parts = None
-            if first == 91 and not boxes_only:  # `[`: polygons
+            n = len(work)
+            if first == 91 and not boxes_only and len(seg) > 2:  # `[...]`: polygons
                 try:
                     parts = _PARTS.decode(seg)
                 except (msgspec.DecodeError, msgspec.ValidationError):
@@ -280,37 +307,49 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
                         "wrong_type", _at(j, entry, "segmentation"), "segmentation must be polygons or an RLE"
                     )
                     continue
-            ann = _Ann(slot, j, entry, desc, [])  # type: ignore[arg-type]
-            if parts:
-                n = len(work)
-                for p, part in enumerate(parts):
-                    poly_raws.append(part)
-                    poly_owner.append((n, p))
-                ann.parts = [None] * len(parts)
+                k = len(parts)
+                polys.raws += parts
+                polys.work += [n] * k
+                polys.part += range(k)
+                polys.width += [width] * k
+                polys.height += [height] * k
+                work.append(_Ann(slot, j, entry, desc, [None] * len(parts)))  # type: ignore[arg-type]
             elif first == 123 and not boxes_only:  # `{`: an RLE mask
-                ann.kind = "mask"
+                work.append(_Ann(slot, j, entry, desc, [], "mask"))  # type: ignore[arg-type]
             else:
-                bbox = entry.get("bbox")
+                bbox = get("bbox")
                 if bbox is None:
                     tally.skip_annotation(
                         "no_geometry", _at(j, entry, "bbox"), "no `bbox` and no `segmentation`"
                     )
                     continue
-                ann.kind = "bbox_2d"
-                box_raws.append(bbox)
-                box_owner.append(len(work))
-            work.append(ann)
-    _screen_polygons(work, slots, poly_raws, poly_owner, opts.clip)
-    boxes = _screen_boxes(work, slots, box_raws, box_owner, opts.clip)
+                boxes.add(bbox, n, 0, width, height)
+                work.append(_Ann(slot, j, entry, desc, [None], "bbox_2d"))  # type: ignore[arg-type]
+            used[key] = None
+    _screen_polygons(work, polys, opts.clip)
+    _screen_boxes(work, boxes, opts.clip)
+    key = flavor.key
     objects: list[list[dict[str, Any]]] = [[] for _ in slots]
-    for n, ann in enumerate(work):
-        _, _, ref = slots[ann.slot]
-        made = _objects(ann, boxes.get(n), ref, shard.flavor.key, ctx, tally)
+    imported = made_objects = 0
+    for ann in work:
+        entry = ann.entry
+        if ann.sure == 1 and len(ann.parts) == 1 and "attributes" not in entry:  # the common case, inlined
+            meta = dict(entry)
+            meta.pop("segmentation", None)
+            meta.pop("image_id", None)
+            kind = "poly" if ann.kind == "poly" else "bbox_2d"
+            objects[ann.slot].append({"desc": ann.desc, kind: ann.parts[0], "metadata": {key: meta}})
+            imported += 1
+            made_objects += 1
+            continue
+        made = _objects(ann, slots[ann.slot][2], key, tally)
         if made:
-            tally.annotations.add_ok()
-            tally.objects += len(made)
+            imported += 1
+            made_objects += len(made)
             objects[ann.slot].extend(made)
-    for slot, (i, image, ref) in enumerate(slots):
+    tally.annotations.add_ok(imported)
+    tally.objects += made_objects
+    for slot, (i, image, ref, used) in enumerate(slots):
         if not objects[slot]:
             tally.skip_record(
                 "no_valid_annotations",
@@ -319,20 +358,32 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
             )
             continue
         tally.records.add_ok()
-        result.lines.append(_record(shard, image, ref, objects[slot], ctx))
+        result.lines.append(_record(shard, image, ref, objects[slot], used))
     return result
 
 
+class _Batch:
+    """Raw geometry of a shard gathered for one bulk parse: the text, its owner and its image size."""
+
+    def __init__(self) -> None:
+        self.raws: list[Raw] = []
+        self.work: list[int] = []
+        self.part: list[int] = []
+        self.width: list[int] = []
+        self.height: list[int] = []
+
+    def add(self, raw: Raw, work: int, part: int, width: int, height: int) -> None:
+        self.raws.append(raw)
+        self.work.append(work)
+        self.part.append(part)
+        self.width.append(width)
+        self.height.append(height)
+
+
 def _record(
-    shard: CocoShard, image: dict[str, Raw], ref: Any, objects: list[dict[str, Any]], ctx: Context
+    shard: CocoShard, image: dict[str, Raw], ref: Any, objects: list[dict[str, Any]], used: dict[bytes, None]
 ) -> bytes:
-    used: dict[Any, None] = {}
-    for obj in objects:
-        used[bytes(obj["metadata"][shard.flavor.key]["category_id"])] = None
-    categories = []
-    for key in used:
-        cat = shard.cats[key]
-        categories.append({k: cat[k] for k in _CATEGORY_KEEP if k in cat})
+    categories = [shard.cat_entries[c] for c in used]
     return encode(
         {
             "id": f"{shard.stem}:{_text(image.get('id'))}",
@@ -348,62 +399,56 @@ def _record(
     )
 
 
-def _meta(entry: dict[str, Raw]) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if k not in _NOT_META}
-
-
-def _objects(ann: _Ann, box: Any, ref: Any, key: str, ctx: Context, tally: FileTally) -> list[dict[str, Any]]:
-    entry = ann.entry
-    attrs = entry.get("attributes")
-    meta = _meta(entry)
-    if attrs is not None and bytes(attrs)[:1] != b"{":
-        meta["attributes"] = attrs  # not an object: kept, but not as the contract's `attributes`
+def _objects(ann: _Ann, ref: Any, key: str, tally: FileTally) -> list[dict[str, Any]]:
+    meta = dict(ann.entry)
+    meta.pop("segmentation", None)
+    meta.pop("image_id", None)
+    attrs = meta.pop("attributes", None)
+    if attrs is not None and memoryview(attrs)[0] != 123:  # not an object: kept, but not as attributes
+        meta["attributes"] = attrs
         attrs = None
-    if ann.kind == "bbox_2d":
-        geoms = box
-        if isinstance(geoms, BadGeometry):
-            tally.skip_annotation(geoms.reason, _where(ann, "bbox"), geoms.message, geoms.value, geoms.code)
-            return []
-        kind = "bbox_2d"
-    elif ann.kind == "mask":
+    parts = ann.parts
+    if ann.kind == "mask":
         from vlmdata.importers.masks import rle_polygons
 
         try:
-            geoms, ann.mask_holes = rle_polygons(_ANY.decode(entry["segmentation"]), ref.height, ref.width)
+            geoms, holes = rle_polygons(_ANY.decode(ann.entry["segmentation"]), ref.height, ref.width)
         except BadGeometry as exc:
             tally.skip_annotation(exc.reason, _where(ann, "segmentation"), exc.message, exc.value, exc.code)
             return []
         meta["mask"] = True
-        if ann.mask_holes:
-            meta["holes"] = ann.mask_holes
-            tally.note("mask_holes_filled", ann.mask_holes)
-        kind = "poly"
+        if holes:
+            meta["holes"] = holes
+            tally.note("mask_holes_filled", holes)
+    elif ann.sure == len(parts):  # every part proven valid by the bulk screen (the common case)
+        geoms = parts
     else:
         geoms = []
-        bad = [(p, part) for p, part in enumerate(ann.parts) if isinstance(part, BadGeometry)]
-        for part in ann.parts:
-            if isinstance(part, list):
-                geoms.extend(part)
-            elif part is not None and not isinstance(part, BadGeometry):
-                geoms.append(part)
-        if not geoms:
-            if not bad:
-                tally.skip_annotation(
-                    "no_geometry", _where(ann, "segmentation"), "segmentation has no polygon"
-                )
+        bad = []
+        for p, part in enumerate(parts):
+            if isinstance(part, BadGeometry):
+                bad.append((p, part))
+            elif isinstance(part, list):
+                geoms.extend(part)  # checked (possibly clipped) pieces
             else:
-                p, exc = bad[0]
-                where = _where(ann, f"segmentation[{p}]")
-                tally.skip_annotation(exc.reason, where, exc.message, exc.value, exc.code)
+                geoms.append(part)
+        field = "bbox" if ann.kind == "bbox_2d" else "segmentation"
+        if not geoms:
+            p, exc = bad[0]
+            where = _where(ann, field if ann.kind == "bbox_2d" else f"segmentation[{p}]")
+            tally.skip_annotation(exc.reason, where, exc.message, exc.value, exc.code)
             return []
         for p, exc in bad:
             tally.drop_part(exc.reason, _where(ann, f"segmentation[{p}]"), exc.message, exc.value)
-        kind = "poly"
-    out = []
+    kind = "bbox_2d" if ann.kind == "bbox_2d" else "poly"
+    desc = ann.desc
     n = len(geoms)
+    if n == 1 and attrs is None:
+        return [{"desc": desc, kind: geoms[0], "metadata": {key: meta}}]
+    out = []
     for p, geom in enumerate(geoms):
         m = meta if n == 1 else {**meta, "part": p, "parts": n}
-        obj: dict[str, Any] = {"desc": ann.desc, kind: geom}
+        obj: dict[str, Any] = {"desc": desc, kind: geom}
         if attrs is not None:
             obj["attributes"] = attrs
         obj["metadata"] = {key: m}
@@ -411,66 +456,65 @@ def _objects(ann: _Ann, box: Any, ref: Any, key: str, ctx: Context, tally: FileT
     return out
 
 
-def _screen_polygons(
-    work: list[_Ann], slots: list[Any], raws: list[bytes], owner: list[tuple[int, int]], clip: bool
-) -> None:
+def _screen_polygons(work: list[_Ann], batch: _Batch, clip: bool) -> None:
     """Fill `ann.parts`: Raw text for parts the bulk screen proves valid, checked lists or `BadGeometry` else."""
+    raws = batch.raws
     if not raws:
         return
     values, lens, good = parse_flat(raws)
     sure = np.zeros(len(raws), bool)
     if len(lens):
         idx = np.flatnonzero(good)
-        sizes = np.array([slots[work[owner[k][0]].slot][2].width for k in idx], np.float64)
-        heights = np.array([slots[work[owner[k][0]].slot][2].height for k in idx], np.float64)
+        widths = np.asarray(batch.width, np.float64)[idx]
+        heights = np.asarray(batch.height, np.float64)[idx]
         starts = np.zeros(len(lens), np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
         pos = np.arange(len(values)) - np.repeat(starts, lens)
-        limit = np.where(pos % 2 == 0, np.repeat(sizes, lens), np.repeat(heights, lens))
+        limit = np.where(pos % 2 == 0, np.repeat(widths, lens), np.repeat(heights, lens))
         outside = np.maximum(-values, values - limit)
         worst = np.maximum.reduceat(outside, starts) if len(values) else np.zeros(0)
-        ok = (lens % 2 == 0) & (lens >= 6) & (worst <= BOUNDS_TOLERANCE)
-        # twice the shoelace area of the even-length parts, then a margin so float order cannot flip a verdict
-        even = np.repeat(lens % 2 == 0, lens)
-        xs, ys = values[even][0::2], values[even][1::2]
-        plens = lens[lens % 2 == 0] // 2
+        even = lens % 2 == 0
+        ok = even & (lens >= 6) & (worst <= BOUNDS_TOLERANCE)
+        # twice the shoelace area of the even-length parts, with a margin so float order cannot flip a verdict
+        pick = np.repeat(even, lens)
+        xs, ys = values[pick][0::2], values[pick][1::2]
+        plens = lens[even] // 2
         if len(plens):
             pstarts = np.zeros(len(plens), np.int64)
             np.cumsum(plens[:-1], out=pstarts[1:])
             nxt = np.arange(len(xs)) + 1
             nxt[pstarts + plens - 1] = pstarts
-            terms = xs * ys[nxt] - xs[nxt] * ys
-            area2 = np.add.reduceat(terms, pstarts)
+            area2 = np.add.reduceat(xs * ys[nxt] - xs[nxt] * ys, pstarts)
             big = np.zeros(len(lens), bool)
-            big[lens % 2 == 0] = np.abs(area2) > 4 * ZERO_AREA
+            big[even] = np.abs(area2) > 4 * ZERO_AREA
             ok &= big
         sure[idx[ok]] = True
-    for k, raw in enumerate(raws):
-        w, p = owner[k]
-        ann = work[w]
-        if sure[k]:
-            ann.parts[p] = raw
-            continue
-        _, _, ref = slots[ann.slot]
+    owners, parts_of = batch.work, batch.part
+    for k in np.flatnonzero(sure).tolist():
+        ann = work[owners[k]]
+        ann.parts[parts_of[k]] = raws[k]
+        ann.sure += 1
+    for k in np.flatnonzero(~sure).tolist():
+        ann = work[owners[k]]
+        raw = raws[k]
         try:
             flat = numbers(_ANY.decode(raw), "polygon")
-            ann.parts[p] = pieces("poly", flat, ref.width, ref.height, clip)
+            ann.parts[parts_of[k]] = pieces("poly", flat, batch.width[k], batch.height[k], clip)
         except BadGeometry as exc:
-            ann.parts[p] = exc
+            ann.parts[parts_of[k]] = exc
         except msgspec.DecodeError:
-            ann.parts[p] = BadGeometry(
+            ann.parts[parts_of[k]] = BadGeometry(
                 "wrong_type", "VD111", "polygon must be a list of numbers", _raw_text(raw)
             )
 
 
-def _screen_boxes(
-    work: list[_Ann], slots: list[Any], raws: list[bytes], owner: list[int], clip: bool
-) -> dict[int, Any]:
-    """Per work index: the `bbox_2d` pieces of its COCO `[x, y, w, h]`, or `BadGeometry`."""
-    out: dict[int, Any] = {}
+def _screen_boxes(work: list[_Ann], batch: _Batch, clip: bool) -> None:
+    """Set each box annotation's one part: its `bbox_2d` from COCO's `[x, y, w, h]`, or `BadGeometry`."""
+    raws = batch.raws
     if not raws:
-        return out
+        return
     values, lens, good = parse_flat(raws)
+    done = np.zeros(len(raws), bool)
     starts = np.zeros(len(lens), np.int64)
     if len(lens):
         np.cumsum(lens[:-1], out=starts[1:])
@@ -480,20 +524,22 @@ def _screen_boxes(
         v = values[starts[four][:, None] + np.arange(4)]
         x1, y1 = v[:, 0], v[:, 1]
         x2, y2 = x1 + v[:, 2], y1 + v[:, 3]
-        ws = np.array([slots[work[owner[k]].slot][2].width for k in idx], np.float64)
-        hs = np.array([slots[work[owner[k]].slot][2].height for k in idx], np.float64)
+        ws = np.asarray(batch.width, np.float64)[idx]
+        hs = np.asarray(batch.height, np.float64)[idx]
         tol = BOUNDS_TOLERANCE
         ok = (x1 < x2) & (y1 < y2) & (x1 >= -tol) & (y1 >= -tol) & (x2 - ws <= tol) & (y2 - hs <= tol)
         ok &= (-x2 <= tol) & (-y2 <= tol) & (x1 - ws <= tol) & (y1 - hs <= tol)
-        boxes = np.stack([x1, y1, x2, y2], axis=1).tolist()
-        for row, k in enumerate(idx):
-            if ok[row]:
-                out[owner[k]] = [boxes[row]]
-    for k, raw in enumerate(raws):
-        n = owner[k]
-        if n in out:
-            continue
-        _, _, ref = slots[work[n].slot]
+        rows = np.flatnonzero(ok)
+        boxes = np.stack([x1, y1, x2, y2], axis=1)[rows].tolist()
+        owners = batch.work
+        for k, box in zip(idx[rows].tolist(), boxes, strict=True):
+            ann = work[owners[k]]
+            ann.parts[0] = box
+            ann.sure = 1
+        done[idx[rows]] = True
+    for k in np.flatnonzero(~done).tolist():
+        ann = work[batch.work[k]]
+        raw = raws[k]
         try:
             xywh = numbers(_ANY.decode(raw), "bbox")
             if len(xywh) != 4:
@@ -501,12 +547,13 @@ def _screen_boxes(
                     "bad_box", "VD209", f"bbox needs 4 numbers [x, y, w, h], got {len(xywh)}", xywh
                 )
             x, y, w, h = xywh
-            out[n] = pieces("bbox_2d", [x, y, x + w, y + h], ref.width, ref.height, clip)
+            ann.parts[0] = pieces("bbox_2d", [x, y, x + w, y + h], batch.width[k], batch.height[k], clip)
         except BadGeometry as exc:
-            out[n] = exc
+            ann.parts[0] = exc
         except msgspec.DecodeError:
-            out[n] = BadGeometry("wrong_type", "VD111", "bbox must be a list of numbers", _raw_text(raw))
-    return out
+            ann.parts[0] = BadGeometry(
+                "wrong_type", "VD111", "bbox must be a list of numbers", _raw_text(raw)
+            )
 
 
 def _coco_file_name(image: dict[str, Any]) -> str | None:

@@ -8,7 +8,8 @@ entry, ...) into the record's path and size here, so the rules are the ones `vlm
   folder); the result must stay inside the image root after resolving `..` and symlinks (lexically only with
   `--no-image-probe`). The record stores the path relative to the image root, so
   `vlmdata validate OUT.jsonl --image-root ROOT` finds every image.
-- Sizes are read from the header with `vlmdata.io.images.probe_image` (no pixel decoding, cached per path) and
+- Sizes are read from the header with `vlmdata.io.images.probe_image` (no pixel decoding; the last 65,536
+  probes are cached, so a path named by many lines is read once while memory stays bounded) and
   are the *displayed* size, EXIF orientation applied, which is the frame every annotation tool shows. A size the
   source declares (COCO `width`/`height`, LabelMe `imageWidth`/`imageHeight`, ODVG `width`/`height`) must equal
   it: when it equals the stored pixels of an EXIF-rotated image the reason is `exif_rotated`, otherwise
@@ -32,6 +33,9 @@ from vlmdata.io.images import (
     probe_image,
     resolve_image_path,
 )
+
+
+CACHE_ENTRIES = 1 << 16  # probes remembered (an image named by many lines is read once while it is recent)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class Sizer:
                 hit = probe_image(path, self.max_pixels)
             except ImageProblem as exc:
                 hit = exc
+            if len(self._cache) >= CACHE_ENTRIES:  # bounded, so streamed imports stay flat in memory
+                del self._cache[next(iter(self._cache))]
             self._cache[path] = hit
         return hit
 
@@ -90,7 +96,9 @@ class Sizer:
                 f"resolves outside the image root {self.root} (pass --image-root to a folder holding it)",
                 ref,
             )
-        rel = os.path.relpath(path, self.root).replace(os.sep, "/")
+        prefix = self.root if self.root.endswith(os.sep) else self.root + os.sep
+        rel = path[len(prefix) :] if path.startswith(prefix) else os.path.relpath(path, self.root)
+        rel = rel.replace(os.sep, "/")
         if declared is not None and not self.probe:
             return ImageRef(rel, path, declared[0], declared[1])
         info = self._info(path)

@@ -19,7 +19,7 @@ import msgspec
 from vlmdata.importers.report import FileTally
 from vlmdata.io.jsonl import FileStats, OversizedLine, iter_line_batches
 
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 1 << 20
 _DECODER = msgspec.json.Decoder()
 
 
