@@ -34,7 +34,6 @@ from vlmdata.io.images import (
     resolve_image_path,
 )
 
-
 CACHE_ENTRIES = 1 << 16  # probes remembered (an image named by many lines is read once while it is recent)
 
 
