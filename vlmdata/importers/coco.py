@@ -297,11 +297,12 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
                     )
                     continue
             seg = get("segmentation")
-            first = memoryview(seg)[0] if seg is not None and len(seg) else 110  # `n`ull
+            size = len(seg) if seg is not None else 0
+            first = memoryview(seg)[0] if seg is not None and size else 110  # `n`ull
             n = len(work)
-            if first == 91 and not boxes_only and len(seg) > 2:  # `[...]`: polygons
+            if first == 91 and not boxes_only and size > 2:  # `[...]`: polygons
                 try:
-                    parts = _PARTS.decode(seg)
+                    parts = _PARTS.decode(seg)  # type: ignore[arg-type]  # not None: first == `[`
                 except (msgspec.DecodeError, msgspec.ValidationError):
                     tally.skip_annotation(
                         "wrong_type", _at(j, entry, "segmentation"), "segmentation must be polygons or an RLE"
@@ -328,7 +329,7 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
             used[key] = None
     _screen_polygons(work, polys, opts.clip)
     _screen_boxes(work, boxes, opts.clip)
-    key = flavor.key
+    meta_key = flavor.key
     objects: list[list[dict[str, Any]]] = [[] for _ in slots]
     imported = made_objects = 0
     for ann in work:
@@ -338,11 +339,11 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
             meta.pop("segmentation", None)
             meta.pop("image_id", None)
             kind = "poly" if ann.kind == "poly" else "bbox_2d"
-            objects[ann.slot].append({"desc": ann.desc, kind: ann.parts[0], "metadata": {key: meta}})
+            objects[ann.slot].append({"desc": ann.desc, kind: ann.parts[0], "metadata": {meta_key: meta}})
             imported += 1
             made_objects += 1
             continue
-        made = _objects(ann, slots[ann.slot][2], key, tally)
+        made = _objects(ann, slots[ann.slot][2], meta_key, tally)
         if made:
             imported += 1
             made_objects += len(made)
@@ -400,7 +401,7 @@ def _record(
 
 
 def _objects(ann: _Ann, ref: Any, key: str, tally: FileTally) -> list[dict[str, Any]]:
-    meta = dict(ann.entry)
+    meta: dict[str, Any] = dict(ann.entry)
     meta.pop("segmentation", None)
     meta.pop("image_id", None)
     attrs = meta.pop("attributes", None)
@@ -434,12 +435,12 @@ def _objects(ann: _Ann, ref: Any, key: str, tally: FileTally) -> list[dict[str, 
                 geoms.append(part)
         field = "bbox" if ann.kind == "bbox_2d" else "segmentation"
         if not geoms:
-            p, exc = bad[0]
+            p, first_bad = bad[0]
             where = _where(ann, field if ann.kind == "bbox_2d" else f"segmentation[{p}]")
-            tally.skip_annotation(exc.reason, where, exc.message, exc.value, exc.code)
+            tally.skip_annotation(first_bad.reason, where, first_bad.message, first_bad.value, first_bad.code)
             return []
-        for p, exc in bad:
-            tally.drop_part(exc.reason, _where(ann, f"segmentation[{p}]"), exc.message, exc.value)
+        for p, dropped in bad:
+            tally.drop_part(dropped.reason, _where(ann, f"segmentation[{p}]"), dropped.message, dropped.value)
     kind = "bbox_2d" if ann.kind == "bbox_2d" else "poly"
     desc = ann.desc
     n = len(geoms)

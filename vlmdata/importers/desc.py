@@ -61,8 +61,9 @@ class DescTemplate:
         self.fields = tuple(dict.fromkeys(roots))
         single = parsed[0] if len(parsed) == 1 else None
         # `{category}` alone: the value itself (no formatting call on the hot path); same result
-        plain = single is not None and not single[0] and not single[2] and not single[3]
-        self.simple = single[1] if plain and single[1] in fields else None
+        self.simple: str | None = None
+        if single is not None and not single[0] and not single[2] and not single[3] and single[1] in fields:
+            self.simple = single[1]
 
     @staticmethod
     def _error(message: str, template: str, fields: tuple[str, ...]) -> VlmdataError:

@@ -56,7 +56,7 @@ class FileShard:
 def _json_files(src: Path) -> list[str]:
     if src.is_file():
         return [str(src)]
-    out = []
+    out: list[str] = []
     for folder, dirs, names in os.walk(src):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         out.extend(os.path.join(folder, n) for n in names if n.endswith(".json") and not n.startswith("."))

@@ -59,7 +59,7 @@ def _turns(obj: dict[str, Any]) -> list[tuple[str, str]]:
         raise _Skip("missing_field", "messages", "no `messages` or `conversations` list")
     out = []
     for i, turn in enumerate(raw):
-        if not isinstance(turn, dict) or _ROLE.get(turn.get(role_key)) is None:
+        if not isinstance(turn, dict) or _ROLE.get(str(turn.get(role_key))) is None:
             raise _Skip("unsupported_turn", f"{text_key}[{i}]", "turn without a user/assistant/system role")
         content = turn.get(text_key)
         if isinstance(content, list):
