@@ -259,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=None)
     ap.add_argument("--annotations", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--child", nargs=5, metavar=("WHO", "FMT", "SRC", "ROOT", "PROBE"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--child", nargs=5, metavar=("WHO", "FMT", "SRC", "ROOT", "PROBE"), help=argparse.SUPPRESS
+    )
     args = ap.parse_args(argv)
     if args.child:  # one import in this process, then its peak RSS
         who, fmt, src, root, probe = args.child

@@ -337,16 +337,22 @@ def test_out_rule(coco: Coco, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     src = standard(coco)
     root = str(coco.root / "images")
     assert main(["import", "coco", str(src), "--out", str(src), "--image-root", root]) == 2
-    assert "VD175" in capsys.readouterr().err
+    assert "VD001" in capsys.readouterr().err
     foreign = tmp_path / "mine.jsonl"
     foreign.write_text("precious\n")
     assert main(["import", "coco", str(src), "--out", str(foreign), "--image-root", root]) == 2
-    assert foreign.read_text() == "precious\n"
+    assert "VD004" in capsys.readouterr().err and foreign.read_text() == "precious\n"
+    report = tmp_path / "r.import.json"
+    report.write_text("{}")  # a foreign file where the report would go: refused before any work
+    assert main(["import", "coco", str(src), "--out", str(tmp_path / "r.jsonl"), "--image-root", root]) == 2
+    assert "VD004" in capsys.readouterr().err and not (tmp_path / "r.jsonl").exists()
     out = tmp_path / "o.jsonl"
     assert main(["import", "coco", str(src), "--out", str(out), "--image-root", root]) == 0
     first = out.read_bytes()
     assert main(["import", "coco", str(src), "--out", str(out), "--image-root", root]) == 0  # its own output
     assert out.read_bytes() == first
+    out.write_text("edited by hand\n")  # changed since vlmdata wrote it: no longer replaced
+    assert main(["import", "coco", str(src), "--out", str(out), "--image-root", root]) == 2
     assert main(["import", "yolo", str(src), "--out", str(tmp_path / "x.jsonl"), "--crowd", "skip"]) == 2
     assert "--crowd does not apply to yolo" in capsys.readouterr().err
     assert not list(tmp_path.glob(".tmp-*"))

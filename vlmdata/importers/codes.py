@@ -94,11 +94,6 @@ BAD_LABEL_LINE = define(
     "YOLO label line is malformed",
     "A line is `class cx cy w h` (detection) or `class x1 y1 x2 y2 x3 y3 ...` (segmentation), all normalised to 0–1.",
 )
-OUT_REFUSED = define(
-    "VD175",
-    "Import output refused: it would overwrite an input or a file vlmdata did not write",
-    "Choose another --out; an existing OUT.jsonl is replaced only when its OUT.import.json is there.",
-)
 UNSUPPORTED_DATASET = define(
     "VD176",
     "Dataset kind not supported by this importer",

@@ -10,19 +10,20 @@ the results to `ImportReport.add` in the same order for the same output.
 from __future__ import annotations
 
 import gc
+import json
 import time
 from dataclasses import fields
 from pathlib import Path
 
-from vlmdata.errors import UsageError, VlmdataError
+from vlmdata.errors import UsageError, VlmdataError, at
 from vlmdata.importers.codes import SOURCE_NOT_FOUND
 from vlmdata.importers.common import Context, ImportOptions
 from vlmdata.importers.desc import DescTemplate
 from vlmdata.importers.images import Sizer
-from vlmdata.importers.output import check_out, open_output, report_path
+from vlmdata.importers.output import report_path
 from vlmdata.importers.registry import FORMAT_OPTIONS, FORMATS
 from vlmdata.importers.report import ImportReport, ShardResult
-from vlmdata.io.atomic import atomic_write_json
+from vlmdata.io.output import check_out, output_file, write_output
 
 _FLAG = {
     "crowd": "--crowd",
@@ -69,16 +70,19 @@ def import_source(
     if not root.is_dir():
         raise UsageError(f"image root is not a folder: {root}", hint="pass --image-root DIR")
     desc = DescTemplate(options.desc_template, spec.fields, fmt)
-    check_out(out, [source])
+    inputs = [source, options.label_map]
+    for path, flag in ((out, "--out"), (report_path(out), "--out (its report)")):
+        check_out(path, command="import", kind="file", inputs=inputs, roots=[root], flag=flag)
     ctx = Context(fmt, str(src), options, Sizer(str(root), options.probe, options.max_image_pixels), desc)
     report = ImportReport(fmt, str(src), str(out), ctx.root, options.as_dict())
     start = time.perf_counter()
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of small dicts: the cyclic collector would rescan them for nothing
     try:
-        with open_output(out) as fh:
+        with output_file(out, command="import", inputs=inputs, roots=[root]) as tmp, open(tmp, "wb") as fh:
             for unit in spec.plan(str(src), ctx):
-                result = unit if isinstance(unit, ShardResult) else spec.convert(unit, ctx)
+                with at(file=str(src)):
+                    result = unit if isinstance(unit, ShardResult) else spec.convert(unit, ctx)
                 if result.lines:
                     fh.write(b"".join(result.lines))
                 report.add(result)
@@ -87,5 +91,6 @@ def import_source(
             gc.enable()
     report.extra.update(ctx.extra)
     report.seconds = time.perf_counter() - start
-    atomic_write_json(report_path(out), report.as_dict())
+    text = json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n"
+    write_output(report_path(out), text, command="import", inputs=inputs, roots=[root])
     return report
