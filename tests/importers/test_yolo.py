@@ -71,6 +71,8 @@ def test_bad_lines_and_unknown_classes(tmp_path: Path) -> None:
         "0 0.5 zero 0.2 0.2\n"  # not a number
         "0 0.9 0.5 0.4 0.2\n"  # leaves the image on the right (0.9 + 0.2 = 1.1)
         "0 nan 0.5 0.2 0.2\n"
+        "nan 0.5 0.5 0.2 0.2\n"  # a NaN class
+        "inf 0.5 0.5 0.2 0.2\n"
     )
     out = tmp_path / "o.jsonl"
     report = import_source("yolo", src, out, ImportOptions())
@@ -79,7 +81,7 @@ def test_bad_lines_and_unknown_classes(tmp_path: Path) -> None:
         "unknown_category": 1,
         "bad_label_line": 4,
         "out_of_bounds": 1,
-        "not_finite": 1,
+        "not_finite": 3,
     }
     ex = d["files"][0]["examples"]["bad_label_line"]
     assert [(e["line"], e["code"]) for e in ex] == [(3, "VD174"), (4, "VD174"), (5, "VD174"), (6, "VD174")]

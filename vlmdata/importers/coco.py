@@ -300,6 +300,11 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
             size = len(seg) if seg is not None else 0
             first = memoryview(seg)[0] if seg is not None and size else 110  # `n`ull
             n = len(work)
+            if not boxes_only and first not in (91, 123, 110):  # neither a list, an object nor null
+                tally.skip_annotation(
+                    "wrong_type", _at(j, entry, "segmentation"), "segmentation must be polygons or an RLE"
+                )
+                continue
             if first == 91 and not boxes_only and size > 2:  # `[...]`: polygons
                 try:
                     parts = _PARTS.decode(seg)  # type: ignore[arg-type]  # not None: first == `[`
@@ -314,7 +319,7 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
                 polys.part += range(k)
                 polys.width += [width] * k
                 polys.height += [height] * k
-                work.append(_Ann(slot, j, entry, desc, [None] * len(parts)))  # type: ignore[arg-type]
+                work.append(_Ann(slot, j, entry, desc, [None] * k))  # type: ignore[arg-type]
             elif first == 123 and not boxes_only:  # `{`: an RLE mask
                 work.append(_Ann(slot, j, entry, desc, [], "mask"))  # type: ignore[arg-type]
             else:

@@ -1,9 +1,9 @@
-"""COCO RLE masks → polygons: pycocotools decodes, the pixel edges are traced into outlines.
+"""COCO RLE masks → polygons: the runs are checked and decoded, the pixel edges traced into outlines.
 
 The contract has no mask kind, so a mask (a crowd region, or an RLE on a normal annotation) becomes one polygon
 per connected region. Both RLE spellings are read: uncompressed (`counts` a list of run lengths, as COCO's
-crowd annotations are written) goes through `pycocotools.mask.frPyObjects`, compressed (`counts` a string, as
-LVIS and most tools write) is decoded directly. The mask's `size` must be the image's `[height, width]`.
+crowd annotations are written) and compressed (`counts` a string, as LVIS and most tools write). The mask's
+`size` must be the image's `[height, width]` and its runs must cover exactly its pixels.
 
 Tracing follows the pixel edges, not the pixel centres: each outline runs along the boundary between inside
 and outside pixels, with integer corner coordinates in the contract's continuous frame (pixel `i` covers
@@ -24,10 +24,47 @@ import numpy as np
 from vlmdata.importers.common import BadGeometry
 
 
-def decode_rle(seg: Any, height: int, width: int) -> np.ndarray:
-    """The (height, width) uint8 mask of a COCO RLE dict, or `BadGeometry`."""
-    from pycocotools import mask as mask_utils
+def string_counts(text: str) -> list[int]:
+    """The run lengths of a compressed COCO RLE string, checked character by character.
 
+    COCO's format: each count is written in 5-bit groups, least significant first, as characters from `0`
+    (48) upwards; bit 0x20 of a character says another group follows, bit 0x10 of the last group is the sign;
+    from the third count on, the value is stored as the difference to the count two places before. Anything
+    else (a character outside `0`..`o`, a count cut off at the end, a negative run) is `BadGeometry`.
+    """
+    counts: list[int] = []
+    value = shift = 0
+    for ch in text:
+        c = ord(ch) - 48
+        if not 0 <= c < 64:
+            raise BadGeometry(
+                "wrong_type", "VD111", f"RLE string holds {ch!r}, not a COCO RLE character", None
+            )
+        value |= (c & 0x1F) << shift
+        shift += 5
+        if c & 0x20:
+            continue
+        if c & 0x10:
+            value -= 1 << shift
+        if len(counts) > 2:
+            value += counts[-2]
+        if value < 0:
+            raise BadGeometry("wrong_type", "VD111", "RLE string decodes to a negative run length", None)
+        counts.append(value)
+        value = shift = 0
+    if shift:
+        raise BadGeometry("wrong_type", "VD111", "RLE string ends inside a run length", None)
+    return counts
+
+
+def decode_rle(seg: Any, height: int, width: int) -> np.ndarray:
+    """The (height, width) uint8 mask of a COCO RLE dict (compressed or not), or `BadGeometry`.
+
+    The runs are checked before anything is built (non-negative, summing to height · width): pycocotools' C
+    decoder trusts its input and corrupts memory on a malformed string, so it never sees one. The mask is
+    built from the runs directly (column-major, starting with a run of zeros, COCO's layout); the tests
+    compare it with pycocotools' `decode` on valid masks.
+    """
     if not isinstance(seg, dict) or "counts" not in seg or "size" not in seg:
         raise BadGeometry("wrong_type", "VD111", "RLE segmentation needs `counts` and `size`", seg)
     size = seg["size"]
@@ -41,27 +78,22 @@ def decode_rle(seg: Any, height: int, width: int) -> np.ndarray:
             size,
         )
     counts = seg["counts"]
-    try:
-        if isinstance(counts, list):
-            if not all(type(v) is int and v >= 0 for v in counts) or sum(counts) != height * width:
-                raise BadGeometry(
-                    "wrong_type", "VD111", "uncompressed RLE counts must be run lengths summing to H·W", None
-                )
-            rle = mask_utils.frPyObjects({"counts": counts, "size": size}, height, width)
-        elif isinstance(counts, str):
-            rle = {"counts": counts.encode("ascii"), "size": size}
-        else:
-            raise BadGeometry(
-                "wrong_type", "VD111", "RLE counts must be a list or a string", type(counts).__name__
-            )
-        mask = mask_utils.decode(rle)
-    except BadGeometry:
-        raise
-    except Exception as exc:  # pycocotools raises bare errors on corrupt strings
-        raise BadGeometry("wrong_type", "VD111", f"RLE does not decode: {exc}", None) from None
-    if mask.shape[:2] != (height, width):
-        raise BadGeometry("wrong_type", "VD111", f"RLE decodes to {mask.shape[:2]}", None)
-    return np.ascontiguousarray(mask.reshape(height, width), dtype=np.uint8)
+    if isinstance(counts, str):
+        counts = string_counts(counts)
+    elif not (isinstance(counts, list) and all(type(v) is int and v >= 0 for v in counts)):
+        raise BadGeometry(
+            "wrong_type", "VD111", "RLE counts must be non-negative run lengths or a string", None
+        )
+    if sum(counts) != height * width:
+        raise BadGeometry(
+            "wrong_type",
+            "VD111",
+            f"RLE runs cover {sum(counts)} pixels, the image has {height * width}",
+            None,
+        )
+    values = np.arange(len(counts), dtype=np.int64) % 2
+    flat = np.repeat(values.astype(np.uint8), np.asarray(counts, dtype=np.int64))
+    return np.ascontiguousarray(flat.reshape((height, width), order="F"))
 
 
 def _outlines(mask: np.ndarray) -> list[np.ndarray]:

@@ -25,6 +25,7 @@ for the whole split (named by the YAML); examples name the label file and line.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -192,7 +193,7 @@ def _one(image: str, shard: YoloShard, ctx: Context, tally: FileTally) -> bytes 
     except FileNotFoundError:
         text = ""
     except (OSError, UnicodeDecodeError) as exc:
-        tally.skip_record("invalid_json", {"path": labels}, f"label file unreadable: {exc}")
+        tally.skip_record("bad_label_line", {"path": labels}, f"label file unreadable: {exc}")
         return None
     rows = [(n, ln.split()) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
     ref = ctx.sizer.resolve(image)
@@ -239,11 +240,21 @@ def _object(
     except ValueError:
         tally.skip_annotation("bad_label_line", at, "a value is not a number", " ".join(tokens))
         return None
+    if not all(math.isfinite(v) for v in values):
+        tally.skip_annotation("not_finite", at, "a value is NaN or infinite", " ".join(tokens))
+        return None
     n = len(values)
-    if not (n == 5 or (n >= 7 and n % 2 == 1)) or values[0] != int(values[0]) or values[0] < 0:
-        what = "the class is not a non-negative integer" if n in (5,) or n >= 7 and n % 2 else f"{n} values"
+    if not (n == 5 or (n >= 7 and n % 2 == 1)):
         tally.skip_annotation(
-            "bad_label_line", at, f"{what}: expected `class cx cy w h` or `class x1 y1 ...`", " ".join(tokens)
+            "bad_label_line",
+            at,
+            f"{n} values: expected `class cx cy w h` or `class x1 y1 x2 y2 x3 y3 ...`",
+            " ".join(tokens),
+        )
+        return None
+    if values[0] < 0 or values[0] != int(values[0]):
+        tally.skip_annotation(
+            "bad_label_line", at, "the class is not a non-negative integer", " ".join(tokens)
         )
         return None
     cls = int(values[0])
@@ -261,9 +272,6 @@ def _object(
     if changed:
         tally.note("desc_whitespace")
     w, h = ref.width, ref.height
-    if any(v != v or v in (float("inf"), float("-inf")) for v in values):
-        tally.skip_annotation("not_finite", at, "a value is NaN or infinite", " ".join(tokens))
-        return None
     if n == 5:
         cx, cy, bw, bh = values[1:]
         kind, flat = "bbox_2d", [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
