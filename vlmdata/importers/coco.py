@@ -18,7 +18,7 @@ Mapping (docs/import.md has the full table):
 
 Speed: the file is decoded once with msgspec into dicts of raw JSON values (no Python floats), every field is
 copied to the output as its JSON text, and all polygon parts and boxes of a shard of images are parsed and
-checked at once with numpy (`vlmdata.validate.coords.parse_flat`, the same bulk parser as validate's fast
+checked at once (`screen.py`: `vlmdata.validate.coords.parse_flat`, the same bulk parser as validate's fast
 path). Parts the bulk screen is not sure about go through the contract's rules one by one, which decide and
 name the reason. COCO cannot stream (annotations may refer to any image), so the file is held in memory as
 raw bytes plus one small dict per entry; a pretty-printed file is first compacted (its newlines would break
@@ -35,12 +35,11 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from vlmdata.contract.rules import BOUNDS_TOLERANCE, ZERO_AREA
-from vlmdata.importers.common import BadGeometry, Context, encode, json_error, numbers, pieces, read_source
+from vlmdata.importers.common import BadGeometry, Context, encode, json_error, read_source
 from vlmdata.importers.desc import MissingField, clean_desc
 from vlmdata.importers.images import ImageSkip
 from vlmdata.importers.report import FileTally, ShardResult
-from vlmdata.validate.coords import parse_flat
+from vlmdata.importers.screen import Ann, Batch, screen_boxes, screen_polygons
 
 Raw = msgspec.Raw
 _PARTS = msgspec.json.Decoder(list[msgspec.Raw])
@@ -83,10 +82,6 @@ def _text(raw: Raw | None) -> str:
         return ""
     value = _ANY.decode(raw)
     return value if isinstance(value, str) else _ENC.encode(value).decode()
-
-
-def _raw_text(raw: Raw) -> str:
-    return bytes(raw).decode("utf-8", "replace")
 
 
 def _int(raw: Raw | None) -> int | None:
@@ -174,22 +169,11 @@ def plan(src: str, ctx: Context, flavor: Flavor) -> Iterator[ShardResult | CocoS
 # ------------------------------------------------------------------------------------------------ convert
 
 
-@dataclass(slots=True)
-class _Ann:
-    slot: int  # record slot in the shard
-    index: int  # position in `annotations`
-    entry: dict[str, Raw]
-    desc: str
-    parts: list[Any]  # per part: Raw text (proven valid) / list of checked flat lists / BadGeometry
-    kind: str = "poly"  # poly | bbox_2d | mask
-    sure: int = 0  # parts proven valid by the bulk screen
-
-
 def _at(index: int, entry: dict[str, Raw], field: str) -> dict[str, Any]:
     return {"index": index, "id": _text(entry.get("id")), "field": field}
 
 
-def _where(ann: _Ann, field: str) -> dict[str, Any]:
+def _where(ann: Ann, field: str) -> dict[str, Any]:
     return _at(ann.index, ann.entry, field)
 
 
@@ -247,9 +231,9 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
     slots: list[
         tuple[int, dict[str, Raw], Any, dict[bytes, None]]
     ] = []  # image index, entry, ref, categories
-    work: list[_Ann] = []
-    polys = _Batch()
-    boxes = _Batch()
+    work: list[Ann] = []
+    polys = Batch()
+    boxes = Batch()
     indices, entries = shard.indices, shard.entries
     offset = 0
     for (i, image), count in zip(shard.images, shard.counts, strict=True):
@@ -319,9 +303,9 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
                 polys.part += range(k)
                 polys.width += [width] * k
                 polys.height += [height] * k
-                work.append(_Ann(slot, j, entry, desc, [None] * k))  # type: ignore[arg-type]
+                work.append(Ann(slot, j, entry, desc, [None] * k))  # type: ignore[arg-type]
             elif first == 123 and not boxes_only:  # `{`: an RLE mask
-                work.append(_Ann(slot, j, entry, desc, [], "mask"))  # type: ignore[arg-type]
+                work.append(Ann(slot, j, entry, desc, [], "mask"))  # type: ignore[arg-type]
             else:
                 bbox = get("bbox")
                 if bbox is None:
@@ -330,10 +314,10 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
                     )
                     continue
                 boxes.add(bbox, n, 0, width, height)
-                work.append(_Ann(slot, j, entry, desc, [None], "bbox_2d"))  # type: ignore[arg-type]
+                work.append(Ann(slot, j, entry, desc, [None], "bbox_2d"))  # type: ignore[arg-type]
             used[key] = None
-    _screen_polygons(work, polys, opts.clip)
-    _screen_boxes(work, boxes, opts.clip)
+    screen_polygons(work, polys, opts.clip)
+    screen_boxes(work, boxes, opts.clip)
     meta_key = flavor.key
     objects: list[list[dict[str, Any]]] = [[] for _ in slots]
     imported = made_objects = 0
@@ -368,24 +352,6 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
     return result
 
 
-class _Batch:
-    """Raw geometry of a shard gathered for one bulk parse: the text, its owner and its image size."""
-
-    def __init__(self) -> None:
-        self.raws: list[Raw] = []
-        self.work: list[int] = []
-        self.part: list[int] = []
-        self.width: list[int] = []
-        self.height: list[int] = []
-
-    def add(self, raw: Raw, work: int, part: int, width: int, height: int) -> None:
-        self.raws.append(raw)
-        self.work.append(work)
-        self.part.append(part)
-        self.width.append(width)
-        self.height.append(height)
-
-
 def _record(
     shard: CocoShard, image: dict[str, Raw], ref: Any, objects: list[dict[str, Any]], used: dict[bytes, None]
 ) -> bytes:
@@ -405,7 +371,7 @@ def _record(
     )
 
 
-def _objects(ann: _Ann, ref: Any, key: str, tally: FileTally) -> list[dict[str, Any]]:
+def _objects(ann: Ann, ref: Any, key: str, tally: FileTally) -> list[dict[str, Any]]:
     meta: dict[str, Any] = dict(ann.entry)
     meta.pop("segmentation", None)
     meta.pop("image_id", None)
@@ -460,106 +426,6 @@ def _objects(ann: _Ann, ref: Any, key: str, tally: FileTally) -> list[dict[str, 
         obj["metadata"] = {key: m}
         out.append(obj)
     return out
-
-
-def _screen_polygons(work: list[_Ann], batch: _Batch, clip: bool) -> None:
-    """Fill `ann.parts`: Raw text for parts the bulk screen proves valid, checked lists or `BadGeometry` else."""
-    raws = batch.raws
-    if not raws:
-        return
-    values, lens, good = parse_flat(raws)
-    sure = np.zeros(len(raws), bool)
-    if len(lens):
-        idx = np.flatnonzero(good)
-        widths = np.asarray(batch.width, np.float64)[idx]
-        heights = np.asarray(batch.height, np.float64)[idx]
-        starts = np.zeros(len(lens), np.int64)
-        np.cumsum(lens[:-1], out=starts[1:])
-        pos = np.arange(len(values)) - np.repeat(starts, lens)
-        limit = np.where(pos % 2 == 0, np.repeat(widths, lens), np.repeat(heights, lens))
-        outside = np.maximum(-values, values - limit)
-        worst = np.maximum.reduceat(outside, starts) if len(values) else np.zeros(0)
-        even = lens % 2 == 0
-        ok = even & (lens >= 6) & (worst <= BOUNDS_TOLERANCE)
-        # twice the shoelace area of the even-length parts, with a margin so float order cannot flip a verdict
-        pick = np.repeat(even, lens)
-        xs, ys = values[pick][0::2], values[pick][1::2]
-        plens = lens[even] // 2
-        if len(plens):
-            pstarts = np.zeros(len(plens), np.int64)
-            np.cumsum(plens[:-1], out=pstarts[1:])
-            nxt = np.arange(len(xs)) + 1
-            nxt[pstarts + plens - 1] = pstarts
-            area2 = np.add.reduceat(xs * ys[nxt] - xs[nxt] * ys, pstarts)
-            big = np.zeros(len(lens), bool)
-            big[even] = np.abs(area2) > 4 * ZERO_AREA
-            ok &= big
-        sure[idx[ok]] = True
-    owners, parts_of = batch.work, batch.part
-    for k in np.flatnonzero(sure).tolist():
-        ann = work[owners[k]]
-        ann.parts[parts_of[k]] = raws[k]
-        ann.sure += 1
-    for k in np.flatnonzero(~sure).tolist():
-        ann = work[owners[k]]
-        raw = raws[k]
-        try:
-            flat = numbers(_ANY.decode(raw), "polygon")
-            ann.parts[parts_of[k]] = pieces("poly", flat, batch.width[k], batch.height[k], clip)
-        except BadGeometry as exc:
-            ann.parts[parts_of[k]] = exc
-        except msgspec.DecodeError:
-            ann.parts[parts_of[k]] = BadGeometry(
-                "wrong_type", "VD111", "polygon must be a list of numbers", _raw_text(raw)
-            )
-
-
-def _screen_boxes(work: list[_Ann], batch: _Batch, clip: bool) -> None:
-    """Set each box annotation's one part: its `bbox_2d` from COCO's `[x, y, w, h]`, or `BadGeometry`."""
-    raws = batch.raws
-    if not raws:
-        return
-    values, lens, good = parse_flat(raws)
-    done = np.zeros(len(raws), bool)
-    starts = np.zeros(len(lens), np.int64)
-    if len(lens):
-        np.cumsum(lens[:-1], out=starts[1:])
-    four = lens == 4
-    idx = np.flatnonzero(good)[four]
-    if len(idx):
-        v = values[starts[four][:, None] + np.arange(4)]
-        x1, y1 = v[:, 0], v[:, 1]
-        x2, y2 = x1 + v[:, 2], y1 + v[:, 3]
-        ws = np.asarray(batch.width, np.float64)[idx]
-        hs = np.asarray(batch.height, np.float64)[idx]
-        tol = BOUNDS_TOLERANCE
-        ok = (x1 < x2) & (y1 < y2) & (x1 >= -tol) & (y1 >= -tol) & (x2 - ws <= tol) & (y2 - hs <= tol)
-        ok &= (-x2 <= tol) & (-y2 <= tol) & (x1 - ws <= tol) & (y1 - hs <= tol)
-        rows = np.flatnonzero(ok)
-        boxes = np.stack([x1, y1, x2, y2], axis=1)[rows].tolist()
-        owners = batch.work
-        for k, box in zip(idx[rows].tolist(), boxes, strict=True):
-            ann = work[owners[k]]
-            ann.parts[0] = box
-            ann.sure = 1
-        done[idx[rows]] = True
-    for k in np.flatnonzero(~done).tolist():
-        ann = work[batch.work[k]]
-        raw = raws[k]
-        try:
-            xywh = numbers(_ANY.decode(raw), "bbox")
-            if len(xywh) != 4:
-                raise BadGeometry(
-                    "bad_box", "VD209", f"bbox needs 4 numbers [x, y, w, h], got {len(xywh)}", xywh
-                )
-            x, y, w, h = xywh
-            ann.parts[0] = pieces("bbox_2d", [x, y, x + w, y + h], batch.width[k], batch.height[k], clip)
-        except BadGeometry as exc:
-            ann.parts[0] = exc
-        except msgspec.DecodeError:
-            ann.parts[0] = BadGeometry(
-                "wrong_type", "VD111", "bbox must be a list of numbers", _raw_text(raw)
-            )
 
 
 def _coco_file_name(image: dict[str, Any]) -> str | None:
