@@ -259,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=None)
     ap.add_argument("--annotations", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--sections", default="timing,memory", help="timing, memory or both (comma-separated)")
     ap.add_argument(
         "--child", nargs=5, metavar=("WHO", "FMT", "SRC", "ROOT", "PROBE"), help=argparse.SUPPRESS
     )
@@ -291,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             command=command,
             python=platform.python_version(),
         )
-        for probe in (False, True):
+        sections = set(args.sections.split(","))
+        for probe in (False, True) if "timing" in sections else ():
             best: dict[str, float] = {}
             cpu: dict[str, float] = {}
             for _ in range(repeats):
@@ -326,11 +328,12 @@ def main(argv: list[str] | None = None) -> int:
                 identical_records=True,
                 command=command,
             )
-        for who, fmt, big, little in (
+        runs = [
             ("vlmdata", "coco", coco, coco_small),
             ("peer", "coco", coco, coco_small),
             ("vlmdata", "odvg", odvg, odvg_small),
-        ):
+        ]
+        for who, fmt, big, little in runs if "memory" in sections else []:
             probe = "probe" if fmt == "odvg" else "no-probe"  # the streamed import reads every header
             full = child_peak_rss(["--child", who, fmt, str(big), str(root / "images"), probe])
             tenth = child_peak_rss(["--child", who, fmt, str(little), str(small / "images"), probe])

@@ -8,8 +8,8 @@ entry, ...) into the record's path and size here, so the rules are the ones `vlm
   folder); the result must stay inside the image root after resolving `..` and symlinks (lexically only with
   `--no-image-probe`). The record stores the path relative to the image root, so
   `vlmdata validate OUT.jsonl --image-root ROOT` finds every image.
-- Sizes are read from the header with `vlmdata.io.images.probe_image` (no pixel decoding; the last 65,536
-  probes are cached, so a path named by many lines is read once while memory stays bounded) and
+- Sizes are read from the header with `vlmdata.io.images.probe_image` (no pixel decoding; the last 8,192
+  probes are cached, so a path named by many nearby lines is read once while memory stays bounded) and
   are the *displayed* size, EXIF orientation applied, which is the frame every annotation tool shows. A size the
   source declares (COCO `width`/`height`, LabelMe `imageWidth`/`imageHeight`, ODVG `width`/`height`) must equal
   it: when it equals the stored pixels of an EXIF-rotated image the reason is `exif_rotated`, otherwise
@@ -34,7 +34,7 @@ from vlmdata.io.images import (
     resolve_image_path,
 )
 
-CACHE_ENTRIES = 1 << 16  # probes remembered (an image named by many lines is read once while it is recent)
+CACHE_ENTRIES = 8192  # probes remembered (an image named by many nearby lines is read once)
 
 
 @dataclass(frozen=True)
