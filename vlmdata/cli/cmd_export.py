@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
             None, "--config", "-c", help="Run config: template name and system prompt (swift, llamafactory)."
         ),
         template: str = typer.Option(
-            None, "--template", help="Template for records that do not name their own (swift, llamafactory)."
+            None,
+            "--template",
+            help="swift, llamafactory: template (name or template YAML file) for records that do not name their own.",
         ),
         image_root: Path = typer.Option(
             None, "--image-root", help="coco: write file names relative to this folder (default: absolute)."
@@ -32,10 +34,9 @@ def register(app: typer.Typer) -> None:
         """Export a dataset for another trainer or tool (docs/templates.md, docs/import.md)."""
         import json
 
-        from vlmdata.cli._common import console, require_exists
+        from vlmdata.cli._common import console, require_exists, template_option
         from vlmdata.errors import UsageError
         from vlmdata.export import FORMATS, export_dataset
-        from vlmdata.render import TEMPLATES
 
         require_exists(dataset, "dataset")
         if fmt not in FORMATS:
@@ -48,12 +49,14 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--image-root applies to --format coco only")
         if fmt != "llamafactory" and name is not None:
             raise UsageError("--name applies to --format llamafactory only")
-        if template is not None and template not in TEMPLATES:
-            raise UsageError(
-                f"unknown template {template!r}", hint="known templates: " + ", ".join(TEMPLATES)
-            )
         result = export_dataset(
-            dataset, out, template=template, config=config, fmt=fmt, image_root=image_root, name=name
+            dataset,
+            out,
+            template=template_option(template),
+            config=config,
+            fmt=fmt,
+            image_root=image_root,
+            name=name,
         )
         if as_json:
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
