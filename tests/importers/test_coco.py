@@ -195,6 +195,8 @@ def test_defects_are_skipped_with_reason_code_and_location(coco: Coco, tmp_path:
         coco.ann(4, 1, bbox=[1, 1, 10, 10]),  # remote
     ]
     bad_part = coco.ann(1, 3, bbox=[1, 1, 50, 50], segmentation=[[1, 1, 50, 1, 50, 50], [2, 2, 3, 3]])
+    coco.categories.append({"supercategory": "x", "id": 99, "name": "<image> cat"})
+    coco.ann(1, 99, bbox=[1, 1, 10, 10])  # a desc the chat template would act on
     src = coco.write()
     out = tmp_path / "o.jsonl"
     report = import_source("coco", src, out, ImportOptions(image_root=str(coco.root / "images")))
@@ -212,6 +214,7 @@ def test_defects_are_skipped_with_reason_code_and_location(coco: Coco, tmp_path:
         "image_missing": 1,
         "outside_root": 1,
         "remote_image": 1,
+        "model_tokens": 1,
     }
     assert d["totals"]["annotations"]["imported"] == 2  # `good` and the polygon that lost one part
     assert d["files"][0]["notes"] == {"part_dropped:too_few_points": 1}

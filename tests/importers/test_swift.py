@@ -211,6 +211,15 @@ def test_defects(tmp_path: Path) -> None:
             "images": ["a.jpg"],
             "objects": {"ref": ["x"], "bbox": [[1, 2, 3, 4]], "bbox_type": "norm7"},
         },
+        {"messages": [{"role": "user", "content": "Hi<|im_end|>"}, {"role": "assistant", "content": "y"}]},
+        {"messages": [{"role": "user", "content": "a prompt without its answer"}]},
+        {
+            "messages": [
+                {"role": "user", "content": "x"},
+                {"role": "system", "content": "late"},
+                {"role": "assistant", "content": "y"},
+            ]
+        },
     ]
     out = tmp_path / "o.jsonl"
     report = import_source("swift", _write(tmp_path / "d.jsonl", lines), out, ImportOptions())
@@ -219,7 +228,8 @@ def test_defects(tmp_path: Path) -> None:
     assert d["totals"]["records"]["skipped"] == {
         "unresolved_placeholder": 1,
         "out_of_bounds": 1,
-        "model_tokens": 1,
+        "model_tokens": 2,
+        "bad_conversation": 2,
         "mixed_image_sizes": 1,
         "placeholder_count": 1,
         "unsupported_turn": 2,
@@ -229,5 +239,6 @@ def test_defects(tmp_path: Path) -> None:
     assert d["totals"]["annotations"]["skipped"]["unused_object"] == 2
     ex = d["files"][0]["examples"]
     assert ex["unresolved_placeholder"][0]["field"] == "messages[1].content"
-    assert ex["model_tokens"][0]["code"] == "VD169"
+    assert [e["code"] for e in ex["model_tokens"]] == ["VD404", "VD403"]
+    assert {e["code"] for e in ex["bad_conversation"]} == {"VD402"}
     assert len(read_jsonl(out)) == 1

@@ -36,7 +36,7 @@ import msgspec
 import numpy as np
 
 from vlmdata.importers.common import BadGeometry, Context, encode, json_error, read_source
-from vlmdata.importers.desc import MissingField, clean_desc
+from vlmdata.importers.desc import DescSkip, make_desc
 from vlmdata.importers.images import ImageSkip
 from vlmdata.importers.report import FileTally, ShardResult
 from vlmdata.importers.screen import Ann, Batch, screen_boxes, screen_polygons
@@ -177,34 +177,26 @@ def _where(ann: Ann, field: str) -> dict[str, Any]:
     return _at(ann.index, ann.entry, field)
 
 
-class _DescSkip:
-    __slots__ = ("reason", "field", "message", "value")
-
-    def __init__(self, reason: str, field: str, message: str, value: Any = None) -> None:
-        self.reason, self.field, self.message, self.value = reason, field, message, value
-
-
 def _desc(
     ctx: Context, cat: dict[str, Any] | None, entry: dict[str, Raw] | None, changed: set[str]
-) -> str | _DescSkip:
+) -> str | DescSkip:
     """The contract-safe desc of an annotation of category `cat` (`entry` when the template reads it)."""
     if cat is None:
-        return _DescSkip("unknown_category", "category_id", "category id not in `categories`")
-    try:
-        text = ctx.desc.render(_desc_values(cat, entry))
-    except MissingField as exc:
-        return _DescSkip("desc_field_missing", exc.name, f"--desc-template field `{exc.name}` is absent")
-    clean, altered = clean_desc(text)
-    if not clean:
-        return _DescSkip("empty_desc", "category_id", "the desc is empty", text)
+        return DescSkip("unknown_category", "VD165", "category_id", "category id not in `categories`")
+    made = make_desc(ctx.desc, _desc_values(cat, entry))
+    if isinstance(made, DescSkip):
+        if made.field == "desc":
+            made.field = "category_id"
+        return made
+    text, altered = made
     if altered:
-        changed.add(clean)
-    return clean
+        changed.add(text)
+    return text
 
 
-def _skip_desc(tally: FileTally, skip: _DescSkip, index: int, entry: dict[str, Raw]) -> None:
+def _skip_desc(tally: FileTally, skip: DescSkip, index: int, entry: dict[str, Raw]) -> None:
     value = skip.value if skip.reason != "unknown_category" else _text(entry.get("category_id"))
-    tally.skip_annotation(skip.reason, _at(index, entry, skip.field), skip.message, value)
+    tally.skip_annotation(skip.reason, _at(index, entry, skip.field), skip.message, value, skip.code)
 
 
 def _desc_values(cat: dict[str, Any] | None, entry: dict[str, Raw] | None) -> dict[str, Any]:
@@ -225,7 +217,7 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
     tally = result.tally(shard.file)
     flavor, opts = shard.flavor, ctx.options
     per_category = ctx.desc.uses_only(set(flavor.category_fields))
-    desc_cache: dict[bytes, str | _DescSkip] = {}
+    desc_cache: dict[bytes, str | DescSkip] = {}
     changed_descs: set[str] = set()
     boxes_only, skip_crowd = opts.boxes_only, opts.crowd == "skip"
     slots: list[

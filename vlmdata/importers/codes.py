@@ -61,11 +61,11 @@ UNSUPPORTED = define(
     "Annotation kind not supported by the contract (skipped and counted)",
     "Points, circles, videos and tool turns have no contract form; convert them first if they matter.",
 )
-PLACEHOLDER = define(
+UNUSED_OBJECT = define(
     "VD169",
-    "Grounding placeholder cannot be resolved",
-    "Each `<ref-object>` / `<bbox>` needs its entry in `objects.ref` / `objects.bbox`; model-specific tokens "
-    "(`<|box_start|>` …) must be rewritten as plain text first.",
+    "ms-swift `objects` entry that no placeholder uses (ignored, as ms-swift ignores it)",
+    "Nothing to fix unless the entry was meant to be used: add its `<ref-object>`/`<bbox>` to the text.",
+    "warning",
 )
 NO_BOX_ANSWER = define(
     "VD170",
@@ -131,6 +131,7 @@ _REASONS = [
     Reason("out_of_bounds", c.OUT_OF_BOUNDS.code, "problem", "a point lies > 0.5 px outside the image"),
     Reason("empty_desc", c.BAD_DESC.code, "problem", "the description is empty"),
     Reason("remote_image", c.REMOTE_URL.code, "problem", "the image is a URL (nothing is fetched)"),
+    Reason("bad_image_path", c.NUL_IN_PATH.code, "problem", "the image path holds a NUL character"),
     Reason("image_missing", c.IMAGE_MISSING.code, "problem", "the image file does not exist"),
     Reason("outside_root", c.OUTSIDE_ROOT.code, "problem", "the image resolves outside the image root"),
     Reason("image_unreadable", c.IMAGE_UNREADABLE.code, "problem", "the image header cannot be read"),
@@ -142,16 +143,30 @@ _REASONS = [
     Reason("image_too_large", c.DECOMPRESSION_BOMB.code, "problem", "the image exceeds the pixel limit"),
     Reason("mixed_image_sizes", c.IMAGE_SIZES_DIFFER.code, "problem", "images of one record differ in size"),
     Reason("unsupported_image", c.UNSUPPORTED_FORMAT.code, "problem", "the image format is not supported"),
+    Reason(
+        "high_bit_depth", c.HIGH_BIT_DEPTH.code, "problem", "a pixel mode that is not 8-bit RGB faithfully"
+    ),
+    Reason(
+        "aspect_ratio", c.ASPECT_RATIO.code, "problem", "the image is more than 200 times wider than high"
+    ),
     Reason("unknown_image", UNKNOWN_IMAGE.code, "problem", "the annotation's image id is not listed"),
     Reason("unknown_category", UNKNOWN_CATEGORY.code, "problem", "the category or class id is not defined"),
     Reason("duplicate_image", DUPLICATE_IMAGE.code, "problem", "an image entry repeats an earlier id"),
     Reason("no_geometry", NO_GEOMETRY.code, "problem", "no box, polygon or non-empty mask"),
     Reason("unsupported_shape", UNSUPPORTED.code, "info", "a shape kind the contract has no form for"),
     Reason("unsupported_turn", UNSUPPORTED.code, "problem", "a role or medium the contract has no form for"),
-    Reason("unresolved_placeholder", PLACEHOLDER.code, "problem", "a grounding placeholder has no object"),
-    Reason("unused_object", PLACEHOLDER.code, "info", "an ms-swift objects entry no placeholder refers to"),
+    Reason(
+        "unresolved_placeholder",
+        c.GROUNDING_PLACEHOLDER.code,
+        "problem",
+        "a grounding placeholder has no objects entry",
+    ),
+    Reason("unused_object", UNUSED_OBJECT.code, "info", "an ms-swift objects entry no placeholder refers to"),
     Reason("placeholder_count", c.PLACEHOLDER_COUNT.code, "problem", "image tags and images do not pair up"),
-    Reason("model_tokens", PLACEHOLDER.code, "problem", "model-specific grounding tokens in the text"),
+    Reason("model_tokens", c.CONTROL_TOKEN.code, "problem", "model control or grounding tokens in the text"),
+    Reason(
+        "bad_conversation", c.BAD_MESSAGES.code, "problem", "a conversation shape ms-swift cannot train on"
+    ),
     Reason("no_box_answer", NO_BOX_ANSWER.code, "problem", "the answer holds no box JSON"),
     Reason("desc_field_missing", DESC_FIELD_MISSING.code, "problem", "a --desc-template field is absent"),
     Reason("bad_label_line", BAD_LABEL_LINE.code, "problem", "a YOLO label line is malformed"),
@@ -186,4 +201,12 @@ REASON_OF_CODE = {
     c.DECOMPRESSION_BOMB.code: "image_too_large",
     c.UNSUPPORTED_FORMAT.code: "unsupported_image",
     c.REMOTE_URL.code: "remote_image",
+    c.NUL_IN_PATH.code: "bad_image_path",
+    c.OUT_OF_RANGE.code: "missing_field",
+    c.HIGH_BIT_DEPTH.code: "high_bit_depth",
+    c.ASPECT_RATIO.code: "aspect_ratio",
+    c.CONTROL_TOKEN.code: "model_tokens",
+    c.GROUNDING_PLACEHOLDER.code: "model_tokens",
+    c.BAD_MESSAGES.code: "bad_conversation",
+    c.PLACEHOLDER_COUNT.code: "placeholder_count",
 }

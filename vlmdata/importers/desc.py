@@ -7,7 +7,9 @@ template can only read the annotation's own values. Unknown fields and bad synta
 (VD163); a field without a value on one annotation skips that annotation (`desc_field_missing`).
 
 The rendered text is made contract-safe: newline, carriage return and tab become spaces (counted in the
-report's notes as `desc_whitespace`); a desc that is empty or only spaces is skipped (`empty_desc`).
+report's notes as `desc_whitespace`); a desc that is empty or only spaces is skipped (`empty_desc`), and so is
+one holding text the chat template acts on (Qwen control tokens, grounding placeholders, `<image>`:
+`model_tokens`, by the contract's own `text_issues`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from _string import formatter_field_name_split as _formatter_field_name_split  #
 from collections.abc import Mapping
 from typing import Any
 
+from vlmdata.contract.text import text_issues
 from vlmdata.errors import VlmdataError
 from vlmdata.importers.codes import BAD_DESC_TEMPLATE
 
@@ -98,3 +101,29 @@ def clean_desc(text: str) -> tuple[str, bool]:
     if not cleaned.strip():
         return "", cleaned != text
     return cleaned, cleaned != text
+
+
+class DescSkip:
+    """Why an annotation gets no desc: a skip reason, its code, the field at fault, a message, the value."""
+
+    __slots__ = ("reason", "code", "field", "message", "value")
+
+    def __init__(self, reason: str, code: str, field: str, message: str, value: Any = None) -> None:
+        self.reason, self.code, self.field, self.message, self.value = reason, code, field, message, value
+
+
+def make_desc(template: DescTemplate, values: Mapping[str, Any]) -> tuple[str, bool] | DescSkip:
+    """(desc, whether control characters were replaced) for one annotation, or why it has none."""
+    try:
+        text = template.render(values)
+    except MissingField as exc:
+        return DescSkip(
+            "desc_field_missing", "VD171", exc.name, f"--desc-template field `{exc.name}` has no value"
+        )
+    desc, changed = clean_desc(text)
+    if not desc:
+        return DescSkip("empty_desc", "VD116", "desc", "the desc is empty", text)
+    issues = text_issues(desc, "desc", "desc")
+    if issues:
+        return DescSkip("model_tokens", issues[0].code, "desc", issues[0].message, desc)
+    return desc, changed

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from vlmdata.contract.rules import is_remote
+from vlmdata.contract.rules import aspect_issue, image_path_issue
 from vlmdata.importers.codes import REASON_OF_CODE
 from vlmdata.io.images import (
     DEFAULT_MAX_IMAGE_PIXELS,
@@ -82,10 +82,11 @@ class Sizer:
         self, ref: str, base: str | None = None, declared: tuple[int, int] | None = None
     ) -> ImageRef | ImageSkip:
         """The record path and displayed size of `ref` (relative to `base`, default the root), or why not."""
-        if not isinstance(ref, str) or not ref:
-            return ImageSkip("missing_field", "VD110", "empty image reference", repr(ref))
-        if is_remote(ref):
-            return ImageSkip("remote_image", "VD118", "remote image reference (nothing is fetched)", ref)
+        if not isinstance(ref, str):
+            return ImageSkip("wrong_type", "VD111", "the image reference is not a string", repr(ref))
+        issue = image_path_issue(ref, "image")
+        if issue is not None:  # remote, empty, NUL: the contract's own path rules
+            return ImageSkip(REASON_OF_CODE[issue.code], issue.code, issue.message, repr(ref))
         path = resolve_image_path(ref, base or self.root)
         inside = confined(path, self._real_root) if self.probe else is_inside(path, self.root)
         if not inside:
@@ -99,7 +100,7 @@ class Sizer:
         rel = path[len(prefix) :] if path.startswith(prefix) else os.path.relpath(path, self.root)
         rel = rel.replace(os.sep, "/")
         if declared is not None and not self.probe:
-            return ImageRef(rel, path, declared[0], declared[1])
+            return self._shaped(ImageRef(rel, path, declared[0], declared[1]), ref)
         info = self._info(path)
         if isinstance(info, ImageProblem):
             return ImageSkip(REASON_OF_CODE.get(info.code, "image_unreadable"), info.code, info.message, ref)
@@ -119,4 +120,11 @@ class Sizer:
                 f"declared {declared[0]}×{declared[1]}, the image header says {width}×{height}",
                 ref,
             )
-        return ImageRef(rel, path, width, height, info.orientation)
+        return self._shaped(ImageRef(rel, path, width, height, info.orientation), ref)
+
+    @staticmethod
+    def _shaped(image: ImageRef, ref: str) -> ImageRef | ImageSkip:
+        issue = aspect_issue(image.width, image.height)
+        if issue is not None:
+            return ImageSkip(REASON_OF_CODE[issue.code], issue.code, issue.message, ref)
+        return image

@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 
 from vlmdata.importers.common import BadGeometry, Context, encode, numbers, pieces
-from vlmdata.importers.desc import MissingField, clean_desc
+from vlmdata.importers.desc import DescSkip, make_desc
 from vlmdata.importers.images import ImageSkip
 from vlmdata.importers.report import FileTally, ShardResult
 
@@ -171,14 +171,12 @@ def _object(
         "shape_type": shape_type,
         "flags": flags,
     }
-    try:
-        desc, changed = clean_desc(ctx.desc.render(values))
-    except MissingField as exc:
-        tally.skip_annotation("desc_field_missing", at, f"shape has no `{exc.name}`")
+    made = make_desc(ctx.desc, values)
+    if isinstance(made, DescSkip):
+        field = at["field"] + (".label" if made.reason != "desc_field_missing" else "")
+        tally.skip_annotation(made.reason, at | {"field": field}, made.message, made.value, made.code)
         return None
-    if not desc:
-        tally.skip_annotation("empty_desc", at | {"field": at["field"] + ".label"}, "the label is empty")
-        return None
+    desc, changed = made
     if changed:
         tally.note("desc_whitespace")
     try:

@@ -25,7 +25,7 @@ from typing import Any
 from vlmdata.errors import Location, VlmdataError
 from vlmdata.importers.codes import SOURCE_SHAPE
 from vlmdata.importers.common import BadGeometry, Context, encode, numbers, pieces, read_source
-from vlmdata.importers.desc import MissingField, clean_desc
+from vlmdata.importers.desc import DescSkip, make_desc
 from vlmdata.importers.images import ImageSkip
 from vlmdata.importers.lines import LineShard, decoded, plan_lines
 from vlmdata.importers.report import FileTally, ShardResult
@@ -166,15 +166,12 @@ def _objects(
         values = {"category": category, "label": label, "caption": caption}
     else:
         values = {"category": item.get("phrase"), "phrase": item.get("phrase"), "caption": caption}
-    try:
-        desc, changed = clean_desc(ctx.desc.render(values))
-    except MissingField as exc:
-        hint = " (pass --label-map for label-only instances)" if exc.name == "category" else ""
-        tally.skip_annotation("desc_field_missing", at, f"no value for `{exc.name}`{hint}")
+    made = make_desc(ctx.desc, values)
+    if isinstance(made, DescSkip):
+        hint = " (pass --label-map for label-only instances)" if made.field == "category" else ""
+        tally.skip_annotation(made.reason, at, made.message + hint, made.value, made.code)
         return []
-    if not desc:
-        tally.skip_annotation("empty_desc", at, "the desc is empty")
-        return []
+    desc, changed = made
     if changed:
         tally.note("desc_whitespace")
     bbox = item.get("bbox")

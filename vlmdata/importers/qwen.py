@@ -34,7 +34,7 @@ from vlmdata.contract.rules import BOUNDS_TOLERANCE, IMAGE_TAG
 from vlmdata.geometry.frames import from_qwen_grid
 from vlmdata.importers.codes import FRAME_ASSUMED
 from vlmdata.importers.common import BadGeometry, Context, encode, numbers, pieces
-from vlmdata.importers.desc import MissingField, clean_desc
+from vlmdata.importers.desc import DescSkip, make_desc
 from vlmdata.importers.images import ImageRef, ImageSkip
 from vlmdata.importers.lines import LineShard, decoded, plan_lines
 from vlmdata.importers.report import FileTally, ShardResult
@@ -217,16 +217,11 @@ def _object(
         else:
             tally.skip_annotation("missing_field", at, "entry without `bbox_2d`", entry)
         return None
-    try:
-        desc, changed = clean_desc(
-            ctx.desc.render({"category": entry.get("label"), "label": entry.get("label")})
-        )
-    except MissingField as exc:
-        tally.skip_annotation("desc_field_missing", at, f"entry has no `{exc.name}`")
+    made = make_desc(ctx.desc, {"category": entry.get("label"), "label": entry.get("label")})
+    if isinstance(made, DescSkip):
+        tally.skip_annotation(made.reason, at, made.message, made.value, made.code)
         return None
-    if not desc:
-        tally.skip_annotation("empty_desc", at, "the label is empty")
-        return None
+    desc, changed = made
     if changed:
         tally.note("desc_whitespace")
     try:

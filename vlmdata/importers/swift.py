@@ -14,8 +14,11 @@ What the record holds after import is what the model is trained on, with nothing
   differ from ms-swift's half-to-even `round` only on exact .5 ties. `bbox_type`: `real` (pixels of the image
   `image_id` names, the default), `norm1` (0–1, ms-swift's other documented type) or `norm1000` (already on the
   grid, written by many converters; rounded half-up to integers).
-- Model-specific grounding tokens already in the text (`<|box_start|>`, `<|object_ref_start|>`, …) are not
-  guessed at: the record is skipped (`model_tokens`).
+- The finished conversation goes through the contract's own conversation rules
+  (`vlmdata.contract.text.conversation_issues`, what `vlmdata validate` applies): text the chat template
+  acts on (model-specific grounding tokens such as `<|box_start|>`, Qwen control tokens) is not guessed at
+  (`model_tokens`), and shapes ms-swift cannot train on (a system turn after the first, images outside user
+  turns, no final assistant answer) are `bad_conversation`.
 - A conversation without any `<image>` tag gets one per image at the start of its first user turn, which is
   what ms-swift does for such records; any other mismatch of tags and images is `placeholder_count`.
 
@@ -37,8 +40,10 @@ from typing import Any
 
 import msgspec
 
-from vlmdata.contract.rules import BOUNDS_TOLERANCE, IMAGE_TAG, count_placeholders
+from vlmdata.contract.rules import BOUNDS_TOLERANCE, IMAGE_TAG
+from vlmdata.contract.text import conversation_issues, count_placeholders
 from vlmdata.geometry.frames import to_qwen_grid
+from vlmdata.importers.codes import REASON_OF_CODE
 from vlmdata.importers.common import BadGeometry, Context, encode, numbers
 from vlmdata.importers.images import ImageRef, ImageSkip
 from vlmdata.importers.lines import LineShard, decoded, plan_lines
@@ -46,14 +51,6 @@ from vlmdata.importers.report import FileTally, ShardResult
 
 FIELDS = ("category",)
 ROLES = ("system", "user", "assistant")
-MODEL_TOKENS = (
-    "<|box_start|>",
-    "<|box_end|>",
-    "<|object_ref_start|>",
-    "<|object_ref_end|>",
-    "<|quad_start|>",
-    "<|quad_end|>",
-)
 _PLACEHOLDER = re.compile(r"(<ref-object>|<bbox>)")
 _OWN = frozenset({"messages", "images", "objects", "id", "system", "videos", "audios"})
 
@@ -209,12 +206,9 @@ def _grid_text(box: list[float], bbox_type: str, ref: ImageRef, j: int) -> str:
 
 
 def _resolve(
-    turns: list[dict[str, Any]],
-    objects: dict[str, Any] | None,
-    refs: list[ImageRef],
-    tally: FileTally,
-    number: int,
-) -> None:
+    turns: list[dict[str, Any]], objects: dict[str, Any] | None, refs: list[ImageRef]
+) -> tuple[int, int]:
+    """Replace every placeholder in `turns` (in place); (entries used, entries no placeholder uses)."""
     objects = objects or {}
     ref_list = objects.get("ref") or []
     bbox_list = objects.get("bbox") or []
@@ -268,39 +262,14 @@ def _resolve(
             for k, item in enumerate(content):
                 if item["type"] == "text":
                     item["text"] = substitute(item["text"], f"messages[{i}].content[{k}]")
-    total = len(ref_list) + len(bbox_list)
-    tally.annotations.add_ok(used["ref"] + used["bbox"])
-    unused = total - used["ref"] - used["bbox"]
-    if unused:
-        tally.skip_annotation(
-            "unused_object",
-            {"line": number, "field": "objects"},
-            f"{unused} objects entr{'y' if unused == 1 else 'ies'} matched no placeholder",
-            n=unused,
-        )
-
-
-def _text_of(turns: list[dict[str, Any]]) -> Iterator[tuple[int, str]]:
-    for i, turn in enumerate(turns):
-        content = turn["content"]
-        if isinstance(content, str):
-            yield i, content
-        else:
-            for item in content:
-                if item["type"] == "text":
-                    yield i, item["text"]
+    done = used["ref"] + used["bbox"]
+    return done, len(ref_list) + len(bbox_list) - done
 
 
 def _record(
     obj: dict[str, Any], number: int, stem: str, file: str, ctx: Context, tally: FileTally, n_entries: int
 ) -> bytes:
     turns, extras, inline = _messages(obj)
-    for i, text in _text_of(turns):
-        token = next((t for t in MODEL_TOKENS if t in text), None)
-        if token is not None:
-            raise _Skip(
-                "model_tokens", f"messages[{i}].content", f"model-specific token {token} in the text", token
-            )
     refs = _images(obj, inline, ctx)
     tags = count_placeholders(turns)
     added = False
@@ -313,15 +282,24 @@ def _record(
         else:
             first_user["content"] = [{"type": "image", "image": r.rel} for r in refs] + first_user["content"]
         added = True
-    elif tags != len(refs):
-        raise _Skip(
-            "placeholder_count", "messages", f"{tags} image placeholder(s) for {len(refs)} image(s)", tags
-        )
     objects = obj.get("objects")
     objects_dict = _objects_dict(objects)
     if objects is not None and objects_dict is None:
         raise _Skip("wrong_type", "objects", "objects must be an object (or its JSON text)")
-    _resolve(turns, objects_dict, refs, tally, number)
+    used, unused = _resolve(turns, objects_dict, refs)
+    issues = conversation_issues(turns, len(refs))  # the contract's own rules on the finished conversation
+    if issues:
+        first = issues[0]
+        reason = REASON_OF_CODE.get(first.code, "bad_conversation")
+        raise _Skip(reason, first.field or "messages", first.message, first.value, first.code)
+    tally.annotations.add_ok(used)
+    if unused:
+        tally.skip_annotation(
+            "unused_object",
+            {"line": number, "field": "objects"},
+            f"{unused} objects entr{'y' if unused == 1 else 'ies'} matched no placeholder",
+            n=unused,
+        )
     if added:
         tally.note("image_tags_added")
     record: dict[str, Any] = {

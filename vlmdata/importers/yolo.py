@@ -35,7 +35,7 @@ from typing import Any
 from vlmdata.errors import Location, VlmdataError
 from vlmdata.importers.codes import SOURCE_NOT_JSON, SOURCE_SHAPE, UNSUPPORTED_DATASET
 from vlmdata.importers.common import BadGeometry, Context, encode, pieces, read_source
-from vlmdata.importers.desc import MissingField, clean_desc
+from vlmdata.importers.desc import DescSkip, make_desc
 from vlmdata.importers.images import ImageSkip
 from vlmdata.importers.report import FileTally, ShardResult
 
@@ -261,14 +261,11 @@ def _object(
     if cls not in names:
         tally.skip_annotation("unknown_category", at, f"class {cls} is not in data.yaml names", cls)
         return None
-    try:
-        desc, changed = clean_desc(ctx.desc.render({"category": names[cls], "class_id": cls}))
-    except MissingField as exc:
-        tally.skip_annotation("desc_field_missing", at, f"no `{exc.name}`")
+    made = make_desc(ctx.desc, {"category": names[cls], "class_id": cls})
+    if isinstance(made, DescSkip):
+        tally.skip_annotation(made.reason, at, made.message, made.value, made.code)
         return None
-    if not desc:
-        tally.skip_annotation("empty_desc", at, "the class name is empty")
-        return None
+    desc, changed = made
     if changed:
         tally.note("desc_whitespace")
     w, h = ref.width, ref.height
