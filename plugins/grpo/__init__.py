@@ -67,6 +67,19 @@ class GrpoPlugin(TrainerPlugin):
                     "make it a multiple of the per-step batch across all GPUs",
                 )
             )
+        if config.training.liger_kernel:
+            from vlmdata.config.layers import ConfigProblem
+
+            files = getattr(config, "_files", None) or []
+            problems.append(
+                ConfigProblem(
+                    ("training", "liger_kernel"),
+                    "liger_kernel applies to the sft and gkd plugins; the grpo plugin does not wire a fused "
+                    "GRPO loss (its logits cover the completion tokens only)",
+                    files[-1] if files else None,
+                    "remove training.liger_kernel from the GRPO config",
+                )
+            )
         if rl.max_completion_length >= config.global_max_length:
             problems.append(
                 _problem(
