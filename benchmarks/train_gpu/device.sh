@@ -6,10 +6,12 @@
 #   bash benchmarks/train_gpu/device.sh --gpus 2 --out "$OUT/b" --work /tmp/w   # two GPUs, ZeRO-2
 #   bash benchmarks/train_gpu/device.sh --grpo --out "$OUT/g" --work /tmp/w     # the GRPO summary preset
 set -uo pipefail
-# a second invocation on the same machine reuses the installed wheels
-if [ ! -f /tmp/site/.installed ]; then
+# a second invocation on the same machine with the same wheels reuses the installation
+marker="/tmp/site/.installed-$(ls .whl | md5sum | cut -c1-12)"
+if [ ! -f "$marker" ]; then
+  rm -rf /tmp/site
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 3
-  touch /tmp/site/.installed
+  touch "$marker"
 fi
 rm -rf /tmp/site/vlmdata /tmp/site/vlmdata_plugins
 ln -s "$PWD/vlmdata" /tmp/site/vlmdata
