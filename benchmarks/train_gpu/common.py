@@ -68,6 +68,7 @@ def worker(
             rc = "timeout"
     if rc != 0 or not result.is_file():
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+        partial = result.with_name(result.name + ".partial")
         emit(
             figure="run_failed",
             run=config.stem,
@@ -75,6 +76,7 @@ def worker(
             rc=rc,
             seconds=time.perf_counter() - started,
             log_tail=tail,
+            measured_before_failing=json.loads(partial.read_text(encoding="utf-8")) if partial.is_file() else None,
         )
         return None
     return json.loads(result.read_text(encoding="utf-8"))

@@ -20,6 +20,8 @@ model FLOPs per step (`flops.FlopMeter`, every Qwen3-VL model in the process). F
 into generation, reward scoring, the reference/old-policy forwards (no gradient) and the rest of the batch
 preparation (encoding), each timed around ms-swift's own methods with a CUDA synchronise; training is the
 remainder of the step. The first interval (from `on_train_begin`) is dropped; the driver drops the warm-up.
+After every step the figures so far are written to RESULT.json.partial, so a run stopped by a time limit
+still leaves its measured steps.
 """
 
 from __future__ import annotations
@@ -84,9 +86,10 @@ def instrument_grpo() -> None:
 
 
 class StepMeter(TrainerCallback):
-    def __init__(self) -> None:
+    def __init__(self, partial: Path | None = None) -> None:
         from benchmarks.train_gpu.flops import FlopMeter
 
+        self.partial = partial
         self.step_seconds: list[float] = []
         self.real: list[int] = []
         self.padded: list[int] = []
@@ -147,6 +150,10 @@ class StepMeter(TrainerCallback):
         PHASES.clear()
         self.generated.append(sum(GENERATED))
         GENERATED.clear()
+        if self.partial is not None:
+            from vlmdata.io.atomic import atomic_write_text
+
+            atomic_write_text(self.partial, json.dumps(self.result()) + "\n")
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
@@ -254,7 +261,7 @@ def main(argv: list[str]) -> int:
 
     if kind == "swift_grpo" or load_run_config(config).plugin == "grpo":
         instrument_grpo()
-    meter = StepMeter()
+    meter = StepMeter(result.with_name(result.name + ".partial"))
     started = time.perf_counter()
     if kind == "vlmdata":
         run_vlmdata(config, meter)
