@@ -76,7 +76,9 @@ def worker(
             rc=rc,
             seconds=time.perf_counter() - started,
             log_tail=tail,
-            measured_before_failing=json.loads(partial.read_text(encoding="utf-8")) if partial.is_file() else None,
+            measured_before_failing=json.loads(partial.read_text(encoding="utf-8"))
+            if partial.is_file()
+            else None,
         )
         return None
     return json.loads(result.read_text(encoding="utf-8"))

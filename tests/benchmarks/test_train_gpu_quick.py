@@ -234,14 +234,18 @@ def test_flop_formula_by_hand() -> None:
     one 32x32-patch image through the vision tower."""
     from benchmarks.train_gpu.flops import TextDims, VisionDims, peak_flops
 
-    text = TextDims(layers=28, hidden=2048, heads=16, kv_heads=8, head_dim=128, intermediate=6144, vocab=151936)
+    text = TextDims(
+        layers=28, hidden=2048, heads=16, kv_heads=8, head_dim=128, intermediate=6144, vocab=151936
+    )
     per_layer = 2048 * 2048 + 2 * 2048 * 1024 + 2048 * 2048 + 3 * 2048 * 6144  # q, k+v, o, gate/up/down
     n = 28 * per_layer + 151936 * 2048
     assert n == 1_720_451_072
     assert text.forward(1000, 1000) == 2 * n * 1000 + 4 * 28 * 2048 * 1000 * 1000
     assert 3 * text.forward(1000, 1000) == 6 * n * 1000 + 12 * 28 * 2048 * 1000**2  # 6N + attention, trained
     assert text.forward(1, 2200) == 2 * n + 4 * 28 * 2048 * 2200  # one decoded token against 2,200 cached
-    vision = VisionDims(depth=24, hidden=1024, intermediate=4096, patch_inputs=1536, merge=2, out=2048, mergers=4)
+    vision = VisionDims(
+        depth=24, hidden=1024, intermediate=4096, patch_inputs=1536, merge=2, out=2048, mergers=4
+    )
     blocks = 1536 * 1024 + 24 * (4 * 1024 * 1024 + 2 * 1024 * 4096)
     mergers = 4 * (4096 * 4096 + 4096 * 2048)
     p = 32 * 32
