@@ -144,7 +144,7 @@ class VlmdataPipelineMixin:
         """`vlmdata_fused` of the plan; `chunked` installs vlmdata's fused cross-entropy on the model."""
         mode = self.vlmdata_plan.backend_args.get("vlmdata_fused")
         if mode == "chunked":
-            from .fused import install_fused_ce
+            from .fused_model import install_fused_ce
 
             if not install_fused_ce(self.model):
                 logger.warning(

@@ -13,7 +13,7 @@
   over the supervised positions only, without gradients.
 - with a fused loss (`training.liger_kernel`: Liger's kernel on a GPU, vlmdata's chunked projection on a CPU)
   the model returns no logits, so ms-swift would log no `token_acc`: the last hidden state is kept for the
-  step (`fused.HiddenCapture`) and token accuracy and the per-dataset metrics are computed from it by the same
+  step (`fused_model.HiddenCapture`) and token accuracy and the per-dataset metrics are computed from it by the same
   chunked projection, without gradients and for the supervised positions only.
 - `create_optimizer` groups parameters for `vit_lr` / `aligner_lr` by their path in the base model (the
   prefixes of ms-swift's `multimodal` optimizer, matched with the PEFT wrappers `base_model.model.`,
@@ -86,7 +86,7 @@ class VlmdataTrainerMixin:
                 return_outputs=return_outputs,
                 num_items_in_batch=num_items_in_batch,
             )
-        from .fused import HiddenCapture
+        from .fused_model import HiddenCapture
 
         with HiddenCapture(model) if fused else _nothing() as capture:
             loss, outputs = super().compute_loss(  # type: ignore[misc]
@@ -102,7 +102,7 @@ class VlmdataTrainerMixin:
             if channels is not None:
                 self._per_source_metrics(logits, labels, channels)
         elif capture is not None and capture.hidden is not None:
-            from .fused import kept_positions
+            from .fused_model import kept_positions
 
             self._fused_metrics(model, kept_positions(capture.hidden, keep), labels, channels)
         return (loss, outputs) if return_outputs else loss
@@ -112,7 +112,7 @@ class VlmdataTrainerMixin:
         import torch
         from swift.metrics.acc import compute_acc
 
-        from .fused import metrics_from_hidden, output_head
+        from .fused_model import metrics_from_hidden, output_head
 
         head = output_head(model)
         if head is None or hidden.shape[:2] != labels.shape:

@@ -9,7 +9,7 @@ chunked generalised JSD) and the teacher set-up stay ms-swift's:
          + Σ_target weight × distance(student, teacher)        (visual KD; skipped on batches without images)
 
 With `training.liger_kernel` (`vlmdata_fused` in the plan) the logits are never materialised: the student and the
-teacher run with their output projections switched to the identity (`fused.head_as_identity`, so the models'
+teacher run with their output projections switched to the identity (`fused_model.head_as_identity`, so the models'
 `logits` are their last hidden states), and `fused.fused_linear_loss` computes the JSD, the cross-entropy and
 the argmax of the supervised positions from the hidden states and both `lm_head` weights in chunks, with the
 same values and gradients as the logits path (tested). On a GPU the student also runs Liger's RMSNorm/RoPE
@@ -27,7 +27,8 @@ import contextlib
 from typing import Any
 
 from swift.pipelines.train.rlhf import SwiftRLHF
-from vlmdata_plugins.common.fused import fused_linear_loss, head_as_identity, output_head, shift_for_loss
+from vlmdata_plugins.common.fused import fused_linear_loss
+from vlmdata_plugins.common.fused_model import head_as_identity, output_head, shift_for_loss
 from vlmdata_plugins.common.pipeline import VlmdataPipelineMixin
 from vlmdata_plugins.common.rows import open_rows
 from vlmdata_plugins.gkd.codes import FUSED_MISMATCH

@@ -82,7 +82,8 @@ def test_fused_jsd_equals_bounded_jsd_on_the_test_shape(beta: float, vocab_chunk
     from hidden states: value and gradients (hidden states and lm_head weight) equal to today's path."""
     import torch
     from swift.rlhf_trainers.gkd_loss import TeacherOutput
-    from vlmdata_plugins.common.fused import fused_linear_loss, shift_for_loss
+    from vlmdata_plugins.common.fused import fused_linear_loss
+    from vlmdata_plugins.common.fused_model import shift_for_loss
     from vlmdata_plugins.gkd.loss import bounded_jsd
 
     batch, seq, vocab, width, temperature = 2, 700, 3000, 24, 1.5
@@ -104,7 +105,9 @@ def test_fused_jsd_equals_bounded_jsd_on_the_test_shape(beta: float, vocab_chunk
         temperature,
         chunk=256,
     )
-    rh, rw = torch.autograd.grad(ref, (hidden, weight))
+    ref.backward()  # .backward(), not autograd.grad: ms-swift may have made checkpointing reentrant
+    assert hidden.grad is not None and weight.grad is not None
+    rh, rw = hidden.grad.clone(), weight.grad.clone()
     hs, targets, _ = shift_for_loss(hidden, labels)
     ht, _, _ = shift_for_loss(t_hidden, labels)
     got = fused_linear_loss(
@@ -152,7 +155,8 @@ def test_fused_jsd_and_cross_entropy_together_match_autograd_in_float64() -> Non
 def test_fused_jsd_holds_less_for_the_backward_pass_than_the_logits_path() -> None:
     import torch
     from swift.rlhf_trainers.gkd_loss import TeacherOutput
-    from vlmdata_plugins.common.fused import fused_linear_loss, shift_for_loss
+    from vlmdata_plugins.common.fused import fused_linear_loss
+    from vlmdata_plugins.common.fused_model import shift_for_loss
     from vlmdata_plugins.gkd.loss import bounded_jsd
 
     g = torch.Generator().manual_seed(0)
