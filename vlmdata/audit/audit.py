@@ -7,11 +7,15 @@ renders it (`vlmdata.render.resolve_template` + `build_messages`) and sized by `
 Records that cannot be sized are collected with their error code instead of stopping the audit; a record is
 over the limit when `length >= global_max_length` (it would not fit with the end-of-sequence position).
 
-`write_lengths` stores the lengths as an int32 `length` column (atomically) for length-grouped batching.
+`write_lengths` stores the lengths as an int32 `length` column for length-grouped batching: the dataset folder is
+rewritten in place, atomically, and only when it holds nothing but the dataset (`vlmdata.io.dataset.
+replace_dataset`). `write_report` writes the JSON report and its histogram PNG under the single-file `--out`
+rule (`vlmdata.io.output`; the audited datasets and the run config are inputs).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -211,21 +215,13 @@ def load_config(run_config: Any) -> Any:
     return AuditConfig(parsed["model"], parsed["template"], int(limit))
 
 
-def _dataset_name(path: Path) -> str:
-    return path.parent.name if path.name == "data" and path.parent.name else path.name
-
-
-def open_dataset(dataset_or_path: Any) -> tuple[Any, str, str | None]:
-    """(datasets.Dataset, name, path) for a folder (a dataset, or a `validate --out` folder) or a Dataset."""
+def _open(dataset_or_path: Any) -> tuple[Any, str, str | None]:
+    """(datasets.Dataset, name, dataset folder) for any form the one opener accepts, or a Dataset as is."""
     if isinstance(dataset_or_path, (str, Path)):
-        from vlmdata.io.dataset import load_dataset
+        from vlmdata.io.dataset import dataset_name, locate_dataset, open_dataset
 
-        path = Path(dataset_or_path)
-        if not path.exists():
-            raise UsageError(f"dataset not found: {path}", hint="pass an Arrow dataset folder")
-        if not (path / "dataset_info.json").exists() and (path / "data" / "dataset_info.json").exists():
-            path = path / "data"
-        return load_dataset(path), _dataset_name(path.resolve()), str(path)
+        folder = locate_dataset(dataset_or_path)
+        return open_dataset(folder), dataset_name(folder), str(folder)
     return dataset_or_path, "dataset", None
 
 
@@ -278,7 +274,7 @@ def audit_dataset(
     started = time.perf_counter()
     report = AuditReport(model_dir, default_template, int(config.global_max_length), bounds, [])
     for item in inputs:
-        dataset, name, path = open_dataset(item)
+        dataset, name, path = _open(item)
         report.datasets.append(
             _audit_one(dataset, name, path, counter, bounds, default_template, system, report, batch)
         )
@@ -367,25 +363,44 @@ def write_lengths(report: AuditReport) -> list[str]:
             f"{len(report.errors)} record(s) could not be sized",
             details=[f"{e['dataset']} id={e['id']}: {e['code']} {e['message']}" for e in report.errors[:20]],
         )
-    from datasets import Value
-    from datasets.utils.logging import disable_progress_bar
+    import pyarrow as pa
+    from datasets import Dataset, DatasetInfo, Value
+    from datasets.table import InMemoryTable
 
-    from vlmdata.io.dataset import load_dataset, save_dataset
-
-    disable_progress_bar()
+    from vlmdata.io.dataset import open_dataset, replace_dataset
 
     written = []
     for d in report.datasets:
         if d.path is None:
             raise UsageError("--write-lengths needs dataset folders, not in-memory datasets")
-        ds = load_dataset(d.path)
-        if "length" in ds.column_names:
-            ds = ds.remove_columns("length")
-        ds = ds.add_column("length", d.lengths.astype(np.int32).tolist())
-        ds = ds.cast_column("length", Value("int32"))
-        save_dataset(ds, d.path)
+        ds = open_dataset(d.path)
+        # built as an Arrow table: `datasets`' own add_column/cast would leave cache files in the folder
+        table = ds.data.table if getattr(ds, "_indices", None) is None else ds.flatten_indices().data.table
+        if "length" in table.column_names:
+            table = table.drop_columns(["length"])
+        table = table.append_column("length", pa.array(d.lengths.astype(np.int32), pa.int32()))
+        features = ds.features.copy()
+        features.pop("length", None)
+        features["length"] = Value("int32")
+        digest = hashlib.sha256(f"{ds._fingerprint}:length:".encode() + d.lengths.tobytes()).hexdigest()[:16]
+        rewritten = Dataset(InMemoryTable(table), info=DatasetInfo(features=features), fingerprint=digest)
+        replace_dataset(rewritten, d.path, command="audit --write-lengths")
         written.append(d.path)
     return written
+
+
+def write_report(report: AuditReport, out: str | Path, inputs: Sequence[Any] = ()) -> tuple[Path, Path]:
+    """The report as JSON at `out` and its length histogram as PNG beside it (`out` with `.png`)."""
+    from vlmdata.audit.display import histogram_png_bytes
+    from vlmdata.io.output import write_output
+
+    target = Path(out)
+    png = target.with_suffix(".png") if target.suffix != ".png" else target.with_name(target.name + ".png")
+    sources = [*inputs, *(d.path for d in report.datasets)]
+    rep = report.to_dict()
+    text = json.dumps(rep, ensure_ascii=False, indent=2) + "\n"
+    written = write_output(target, text, command="audit", inputs=sources)
+    return written, write_output(png, histogram_png_bytes(rep), command="audit", inputs=sources)
 
 
 def over_length_error(report: AuditReport, list_records: bool = True) -> VlmdataError:
@@ -403,4 +418,11 @@ def over_length_error(report: AuditReport, list_records: bool = True) -> Vlmdata
     )
 
 
-__all__: Sequence[str] = ("AuditReport", "audit_dataset", "write_lengths", "over_length_error", "load_config")
+__all__: Sequence[str] = (
+    "AuditReport",
+    "audit_dataset",
+    "write_lengths",
+    "write_report",
+    "over_length_error",
+    "load_config",
+)

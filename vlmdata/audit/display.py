@@ -51,7 +51,12 @@ def format_report(rep: dict[str, Any]) -> str:
 
 
 def histogram_png(rep: dict[str, Any], path: str | Path, size: tuple[int, int] = (900, 420)) -> Path:
-    """Bar chart of the length histogram with the limit drawn in red; written atomically."""
+    """Bar chart of the length histogram with the limit drawn in red; written atomically (library use)."""
+    return atomic_write_bytes(path, histogram_png_bytes(rep, size))
+
+
+def histogram_png_bytes(rep: dict[str, Any], size: tuple[int, int] = (900, 420)) -> bytes:
+    """Bar chart of the length histogram with the limit drawn in red, as PNG bytes."""
     import io
 
     from PIL import Image, ImageDraw
@@ -87,4 +92,4 @@ def histogram_png(rep: dict[str, Any], path: str | Path, size: tuple[int, int] =
         draw.text((8, h - bottom - 10), "0", fill="black")
     buf = io.BytesIO()
     img.save(buf, format="PNG")
-    return atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()

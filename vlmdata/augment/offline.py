@@ -8,8 +8,13 @@ and seed. Output, built in a temporary folder and swapped in atomically:
   quality 95 with 4:4:4 chroma (no colour bleeding across box edges); `--image-format` forces one.
 - `data.jsonl`: contract records (image paths relative to the file), each checked against the record contract
   before anything is written.
-- `data/`: the Arrow dataset in the normalised schema (absolute image paths, as `vlmdata validate` writes).
+- `data/`: the Arrow dataset in the normalised schema (absolute image paths, as `vlmdata validate` writes),
+  written by the one dataset writer (`vlmdata.io.writer`).
 - `report.json`: counts (records in/out, drops by reason, splits, records skipped and why), the config.
+
+The input is any dataset form `vlmdata.io.dataset.open_dataset` accepts (a `validate --out` folder included).
+The output follows the `--out` rule (`vlmdata.io.output`): the input dataset, the config file and the folders of
+the input's images are inputs it may not replace.
 
 Every output record keeps its source's `source_file`/`source_line` and carries in `metadata`
 `_augmented_from = {id, dataset, images}` and `_augment` (the provenance of `augment_record`).
@@ -115,8 +120,10 @@ def augment_dataset(
     total_steps: int | None = None,
     image_format: ImageFormat = "auto",
 ) -> OfflineResult:
-    from vlmdata.io.atomic import atomic_dir, atomic_write_json
-    from vlmdata.io.dataset import load_dataset, records_to_dataset
+    from vlmdata.errors import at
+    from vlmdata.io.atomic import atomic_write_json
+    from vlmdata.io.dataset import image_dirs, locate_dataset, open_dataset, records_to_dataset, write_dataset
+    from vlmdata.io.output import output_dir
 
     if copies < 1:
         raise UsageError("--copies must be ≥ 1", hint="one copy per record is --copies 1")
@@ -125,14 +132,16 @@ def augment_dataset(
         cfg = cfg.model_copy(update={"seed": int(seed)})
     pipeline = AugmentPipeline(cfg, total_steps)
     pipeline.params_at(step)  # a curriculum that cannot resolve fails before anything is written
-    src_dir = Path(in_dir).resolve()
-    dataset = load_dataset(src_dir)
+    src_dir = locate_dataset(in_dir).resolve()
+    dataset = open_dataset(src_dir)
     out = Path(out_dir).resolve()
     result = OfflineResult(str(out), records_in=len(dataset), copies=copies, seed=cfg.seed)
     skipped: Counter[str] = Counter()
     dropped: Counter[str] = Counter()
     rows: list[dict[str, Any]] = []
-    with atomic_dir(out) as tmp:
+    config_file = None if isinstance(config, AugmentationConfig) else config
+    inputs = [in_dir, src_dir, config_file]
+    with output_dir(out, command="augment", inputs=inputs, roots=image_dirs(dataset)) as tmp:
         (tmp / "images").mkdir()
         jsonl = tmp / "data.jsonl"
         with jsonl.open("w", encoding="utf-8") as fh:
@@ -141,7 +150,8 @@ def augment_dataset(
                     skipped["no_images"] += 1
                     continue
                 for k in range(copies):
-                    res = augment_record(rec, None, pipeline, epoch=k, step=step)
+                    with at(rec.get("source_file") or str(src_dir), rec.get("source_line"), str(rec["id"])):
+                        res = augment_record(rec, None, pipeline, epoch=k, step=step)
                     prov = res.provenance
                     dropped.update(prov.get("dropped", {}))
                     result.split += prov.get("split", 0)
@@ -177,15 +187,7 @@ def augment_dataset(
                     fh.write(json.dumps(line, ensure_ascii=False) + "\n")
                     new["images"] = absolute
                     rows.append(new)
-        from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
-
-        was_on = is_progress_bar_enabled()
-        disable_progress_bar()
-        try:
-            records_to_dataset(rows).save_to_disk(str(tmp / "data"))
-        finally:
-            if was_on:
-                enable_progress_bar()
+        write_dataset(records_to_dataset(rows), tmp / "data")
         result.records_out = len(rows)
         result.skipped = dict(skipped)
         result.dropped = {

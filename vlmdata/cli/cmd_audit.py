@@ -24,11 +24,10 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Audit sequence lengths under a run config; exit 1 when any record is at or over global_max_length."""
-        from vlmdata.audit.audit import audit_dataset, over_length_error
+        from vlmdata.audit.audit import audit_dataset, over_length_error, write_report
         from vlmdata.audit.audit import write_lengths as store_lengths
-        from vlmdata.audit.display import format_report, histogram_png
+        from vlmdata.audit.display import format_report
         from vlmdata.cli._common import console, require_exists
-        from vlmdata.io.atomic import atomic_write_json
 
         for dataset in datasets:
             require_exists(dataset, "dataset")
@@ -38,9 +37,8 @@ def register(app: typer.Typer) -> None:
         out_console = console()
         out_console.print(format_report(rep), markup=False)
         if out is not None:
-            atomic_write_json(out, rep)
-            png = histogram_png(rep, out.with_suffix(".png"))
-            out_console.print(f"report: {out}  histogram: {png}", markup=False)
+            json_path, png = write_report(report, out, inputs=[*datasets, config])
+            out_console.print(f"report: {json_path}  histogram: {png}", markup=False)
         if write_lengths:
             for path in store_lengths(report):
                 out_console.print(f"length column written to {path}", markup=False)

@@ -23,12 +23,9 @@ def register(app: typer.Typer) -> None:
 
         from vlmdata.cli._common import console, require_exists
         from vlmdata.eval.evaluate import evaluate
-        from vlmdata.io.atomic import atomic_write_json
 
         require_exists(predictions, "predictions file")
-        report = evaluate(predictions, gt, template)
-        if out is not None:
-            atomic_write_json(out, report)
+        report = evaluate(predictions, gt, template, out=out)
         if fmt == "json":
             typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
             return

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train with a trainer plugin (sft, gkd, grpo, or any installed one). Everything else lives in YAML."""
         from vlmdata.cli._common import require_exists
-        from vlmdata.train.launch import launch, needs_launch, plan_run, torchrun_command
+        from vlmdata.train.launch import launch, needs_launch, plan_run, run_plan, torchrun_command
 
         require_exists(config, "config")
         if base_config is not None:
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         if needs_launch(plan.config):
             launch(plan.config, cli_args)
             return
-        result = trainer.run(plan)
+        result = run_plan(trainer, plan)
         out.print(
             f"trained {result.global_step} step(s) with plugin {trainer.name!r} → {result.output_dir}",
             markup=False,

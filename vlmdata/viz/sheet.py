@@ -3,7 +3,9 @@
 For an augmented dataset (records whose metadata holds `_augmented_from`), each PNG shows the source record
 (before) next to the augmented one (after), both drawn at the same height; the sheet lists each record's
 descs in full, the ops applied with their sampled parameters, and the drop counts. Large images are scaled
-down to `max_side` before drawing so lines stay crisp. The output folder is written atomically.
+down to `max_side` before drawing so lines stay crisp. The input is any dataset form the one opener accepts;
+the output folder follows the `--out` rule (`vlmdata.io.output`; the dataset and its images' folders are
+inputs) and is written atomically.
 """
 
 from __future__ import annotations
@@ -78,12 +80,12 @@ class _Sources:
         self._cache: dict[str, tuple[Any, dict[str, int]] | None] = {}
 
     def find(self, ref: dict[str, Any]) -> dict[str, Any] | None:
-        from vlmdata.io.dataset import load_dataset
+        from vlmdata.io.dataset import open_dataset
 
         path = str(ref.get("dataset") or "")
         if path not in self._cache:
             try:
-                ds = load_dataset(path)
+                ds = open_dataset(path)
                 self._cache[path] = (ds, {rid: i for i, rid in enumerate(ds["id"])})
             except Exception:  # noqa: BLE001 - a moved or deleted source only loses the "before" panel
                 self._cache[path] = None
@@ -114,6 +116,32 @@ def _provenance_html(meta: dict[str, Any]) -> str:
     return "<p>" + "<br>".join(parts) + "</p>"
 
 
+def _section(
+    k: int, rec: dict[str, Any], sources: _Sources, tmp: Path, max_side: int, result: RenderResult
+) -> str:
+    """Draw one record's PNG(s) into `tmp` and return its section of the contact sheet."""
+    meta = json.loads(rec.get("metadata") or "{}")
+    src = sources.find(meta["_augmented_from"]) if isinstance(meta.get("_augmented_from"), dict) else None
+    result.pairs += int(src is not None)
+    cells = []
+    for j in range(max(1, len(rec["images"] or []))):
+        panel = _panel(rec, j, max_side, f"after: {rec['id']}" if src is not None else str(rec["id"]))
+        if src is not None:
+            panel = _side_by_side(_panel(src, j, max_side, f"before: {src['id']}"), panel)
+        name = f"{k:04d}-{_safe(str(rec['id']))}-i{j}.png"
+        panel.save(tmp / name, format="PNG")
+        result.pngs.append(name)
+        cells.append(f'<a href="{html.escape(name)}"><img src="{html.escape(name)}" loading="lazy"></a>')
+    descs = "".join(
+        f"<li>#{i} <code>{html.escape(o['kind'])}</code> {html.escape(o['desc'])}</li>"
+        for i, o in enumerate(rec["objects"] or [])
+    )
+    return (
+        f"<section><h2>{html.escape(str(rec['id']))}</h2>{''.join(cells)}"
+        f"{_provenance_html(meta)}<ol start=0>{descs}</ol></section>"
+    )
+
+
 def render_dataset(
     dataset_dir: str | Path,
     out_dir: str | Path,
@@ -121,11 +149,12 @@ def render_dataset(
     ids: list[str] | None = None,
     max_side: int = 1024,
 ) -> RenderResult:
-    from vlmdata.errors import UsageError
-    from vlmdata.io.atomic import atomic_dir
-    from vlmdata.io.dataset import load_dataset
+    from vlmdata.errors import UsageError, at
+    from vlmdata.io.dataset import image_dirs, locate_dataset, open_dataset
+    from vlmdata.io.output import output_dir
 
-    ds = load_dataset(dataset_dir)
+    folder = locate_dataset(dataset_dir)
+    ds = open_dataset(folder)
     if ids:
         where = {rid: i for i, rid in enumerate(ds["id"])}
         missing = [i for i in ids if i not in where]
@@ -144,35 +173,11 @@ def render_dataset(
     result = RenderResult(str(out.resolve()), font=font, cjk_font=cjk)
     sources = _Sources()
     rows = []
-    with atomic_dir(out) as tmp:
+    with output_dir(out, command="render", inputs=[dataset_dir, folder], roots=image_dirs(ds)) as tmp:
         for k, idx in enumerate(picks):
             rec = ds[idx]
-            meta = json.loads(rec.get("metadata") or "{}")
-            src = (
-                sources.find(meta["_augmented_from"])
-                if isinstance(meta.get("_augmented_from"), dict)
-                else None
-            )
-            result.pairs += int(src is not None)
-            cells = []
-            for j in range(max(1, len(rec["images"] or []))):
-                panel = _panel(rec, j, max_side, f"after: {rec['id']}" if src is not None else str(rec["id"]))
-                if src is not None:
-                    panel = _side_by_side(_panel(src, j, max_side, f"before: {src['id']}"), panel)
-                name = f"{k:04d}-{_safe(str(rec['id']))}-i{j}.png"
-                panel.save(tmp / name, format="PNG")
-                result.pngs.append(name)
-                cells.append(
-                    f'<a href="{html.escape(name)}"><img src="{html.escape(name)}" loading="lazy"></a>'
-                )
-            descs = "".join(
-                f"<li>#{i} <code>{html.escape(o['kind'])}</code> {html.escape(o['desc'])}</li>"
-                for i, o in enumerate(rec["objects"] or [])
-            )
-            rows.append(
-                f"<section><h2>{html.escape(str(rec['id']))}</h2>{''.join(cells)}"
-                f"{_provenance_html(meta)}<ol start=0>{descs}</ol></section>"
-            )
+            with at(rec.get("source_file") or str(folder), rec.get("source_line"), str(rec["id"])):
+                rows.append(_section(k, rec, sources, tmp, max_side, result))
         note = (
             ""
             if cjk

@@ -202,10 +202,11 @@ def read_lengths(dataset: Any, name: str) -> np.ndarray | None:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _open(path: str) -> Any:
-    from vlmdata.io.dataset import load_dataset
+def _open(path: str, split: str, field: str) -> Any:
+    """Every data input opens like `vlmdata fuse` opens it: any dataset form, or a JSONL validated on the fly."""
+    from vlmdata.validate.inputs import open_input
 
-    return load_dataset(path)
+    return open_input(path, "data" if split == "train" else "val", field)
 
 
 def open_sources(config: Any, split: str = "train") -> Sources:
@@ -217,15 +218,13 @@ def open_sources(config: Any, split: str = "train") -> Sources:
     fusion = None
     if data.fusion:
         from vlmdata.fuse import load_fusion_config
-        from vlmdata.fuse.inputs import open_dataset
 
         fusion = load_fusion_config(data.fusion)
         for domain, entry in fusion.entries():
             path = entry.data if split == "train" else entry.val
             if path is None or (split == "val" and domain == "source" and not fusion.eval_sources):
                 continue
-            # as `vlmdata fuse` reads it: an Arrow dataset, or a JSONL validated on the fly (cached by content)
-            ds = open_dataset(path, f"{entry.name}.{'data' if split == 'train' else 'val'}")
+            ds = _open(path, split, f"{entry.name}.{'data' if split == 'train' else 'val'}")
             items.append(
                 Source(
                     entry.name,
@@ -238,9 +237,9 @@ def open_sources(config: Any, split: str = "train") -> Sources:
                 )
             )
     else:
-        for path in data.train if split == "train" else data.val:
+        for i, path in enumerate(data.train if split == "train" else data.val):
             name = _source_name(Path(path), taken)
-            ds = _open(path)
+            ds = _open(path, split, f"data.{split}[{i}]")
             items.append(
                 Source(name, str(path), ds, config.template.name, split == "train", read_lengths(ds, name))
             )
