@@ -167,28 +167,27 @@ def check_fusion_config(
     for key, domain in (("targets", "target"), ("sources", "source")):
         for i, entry in enumerate(getattr(config, key)):
             name = config.template_of(domain, entry)  # type: ignore[arg-type]
-            if templates is not None:
-                mode = templates.get(name)
-                if mode is None:
-                    problems.append(
-                        ConfigProblem(
-                            (key, i, "template"),
-                            f"unknown template {name!r} (known: {', '.join(sorted(templates))})",
-                            origin((key, i, "template")),
-                            None,
-                            codes.UNKNOWN_TEMPLATE.code,
-                        )
+            mode = templates.get(name)
+            if mode is None:
+                problems.append(
+                    ConfigProblem(
+                        (key, i, "template"),
+                        f"unknown template {name!r} (known: {', '.join(sorted(templates))})",
+                        origin((key, i, "template")),
+                        None,
+                        codes.UNKNOWN_TEMPLATE.code,
                     )
-                elif mode != entry.mode:
-                    problems.append(
-                        ConfigProblem(
-                            (key, i, "template"),
-                            f"template {name!r} renders {mode} targets but the entry's mode is {entry.mode!r}",
-                            origin((key, i, "template")),
-                            "make `mode` and `template` agree",
-                            codes.UNKNOWN_TEMPLATE.code,
-                        )
+                )
+            elif mode != entry.mode:
+                problems.append(
+                    ConfigProblem(
+                        (key, i, "template"),
+                        f"template {name!r} renders {mode} targets but the entry's mode is {entry.mode!r}",
+                        origin((key, i, "template")),
+                        "make `mode` and `template` agree",
+                        codes.UNKNOWN_TEMPLATE.code,
                     )
+                )
             if not check_paths:
                 continue
             for field in ("data", "val"):
@@ -231,10 +230,8 @@ def _recode(problem: ConfigProblem) -> ConfigProblem:
     return problem
 
 
-def _known_templates() -> dict[str, str] | None:
-    """Template name → mode from the renderer registry, or None where the renderers are not installed."""
-    try:
-        from vlmdata.render.templates import TEMPLATES
-    except ImportError:
-        return None
+def _known_templates() -> dict[str, str]:
+    """Template name → mode from the renderer registry."""
+    from vlmdata.render.templates import TEMPLATES
+
     return {name: t.mode for name, t in TEMPLATES.items()}

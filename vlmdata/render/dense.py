@@ -31,7 +31,7 @@ from vlmdata.render.templates import where
 _KIND_RANK = {"bbox_2d": 0, "poly": 1, "line": 2}
 
 
-def _grid_object(
+def grid_object(
     obj: Any, width: float, height: float, record: Mapping[str, Any], i: int, n_images: int
 ) -> tuple:
     """(sort key, kind, grid geometry, image index) of one object; anything unusable is VD419 with its place.
@@ -149,7 +149,7 @@ def dense_json(record: Mapping[str, Any], objects: Sequence[Mapping[str, Any]] |
         )
     # with objects the size was checked above to be two positive numbers; without, it is never used
     w, h = (float(width), float(height)) if objs else (0.0, 0.0)  # type: ignore[arg-type]
-    rendered = [_grid_object(o, w, h, record, i, n_images) for i, o in enumerate(objs)]
+    rendered = [grid_object(o, w, h, record, i, n_images) for i, o in enumerate(objs)]
     rendered.sort(key=lambda r: r[0])
     out: dict[str, dict[str, Any]] = {}
     for n, (key, kind, geom, index) in enumerate(rendered, start=1):
