@@ -21,6 +21,7 @@ earlier demo's folder; every stage writes its own output inside it under the sam
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -128,7 +129,7 @@ def run_demo(out: str | Path = "runs/demo", log: Callable[[str], None] = print) 
     """
     from vlmdata.io.output import workspace
 
-    out = Path(out).resolve()
+    out = Path(os.path.abspath(out))  # not resolved: the `--out` rule refuses a symlink itself
     with workspace(out, command="demo"):
         report = DemoReport(out=str(out))
         stages: list[tuple[str, Callable[[Path, DemoReport], None]]] = [

@@ -389,13 +389,27 @@ def write_lengths(report: AuditReport) -> list[str]:
     return written
 
 
+def _report_paths(out: str | Path) -> tuple[Path, Path]:
+    target = Path(out)
+    return target, target.with_suffix(".png") if target.suffix != ".png" else target.with_name(
+        target.name + ".png"
+    )
+
+
+def check_report_out(out: str | Path, inputs: Sequence[Any] = ()) -> None:
+    """Refuse an `--out` (or the PNG beside it) that breaks the `--out` rule, before the audit runs."""
+    from vlmdata.io.output import check_out
+
+    for path in _report_paths(out):
+        check_out(path, command="audit", kind="file", inputs=inputs)
+
+
 def write_report(report: AuditReport, out: str | Path, inputs: Sequence[Any] = ()) -> tuple[Path, Path]:
     """The report as JSON at `out` and its length histogram as PNG beside it (`out` with `.png`)."""
     from vlmdata.audit.display import histogram_png_bytes
     from vlmdata.io.output import write_output
 
-    target = Path(out)
-    png = target.with_suffix(".png") if target.suffix != ".png" else target.with_name(target.name + ".png")
+    target, png = _report_paths(out)
     sources = [*inputs, *(d.path for d in report.datasets)]
     rep = report.to_dict()
     text = json.dumps(rep, ensure_ascii=False, indent=2) + "\n"
@@ -423,6 +437,7 @@ __all__: Sequence[str] = (
     "audit_dataset",
     "write_lengths",
     "write_report",
+    "check_report_out",
     "over_length_error",
     "load_config",
 )

@@ -25,6 +25,7 @@ objects and has no summary would break the contract (VD119) and is skipped too; 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,7 +135,7 @@ def augment_dataset(
     pipeline.params_at(step)  # a curriculum that cannot resolve fails before anything is written
     src_dir = locate_dataset(in_dir).resolve()
     dataset = open_dataset(src_dir)
-    out = Path(out_dir).resolve()
+    out = Path(os.path.abspath(out_dir))  # not resolved: the `--out` rule refuses a symlink itself
     result = OfflineResult(str(out), records_in=len(dataset), copies=copies, seed=cfg.seed)
     skipped: Counter[str] = Counter()
     dropped: Counter[str] = Counter()
