@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 import typer
 
-from vlmdata.cli._common import FORMAT_OPTION, console, require_exists
+from vlmdata.cli._skin import FORMAT_OPTION, Format, out_folder_option, require_exists
 
 
 def register(app: typer.Typer) -> None:
     @app.command("augment")
     def augment(
         in_dataset: Path = typer.Argument(
-            ..., help="A vlmdata Arrow dataset folder (e.g. the `data/` written by validate)."
+            ..., metavar="DATASET", help="A dataset folder (or a `validate --out` folder)."
         ),
         config: Path = typer.Option(
             ...,
             "--config",
             "-c",
+            metavar="FILE",
             help="Augmentation YAML (the section itself or a train config with `augmentation:`).",
         ),
-        out: Path = typer.Option(
-            ...,
-            "--out",
-            "-o",
-            help="Output folder (replaced atomically): images/, data.jsonl, data/, report.json.",
-        ),
+        out: Path = out_folder_option("Output folder: images/, data.jsonl, data/, report.json."),
         copies: int = typer.Option(
             1, "--copies", "-n", help="Augmented copies per record (copy k uses epoch k)."
         ),
@@ -39,21 +36,20 @@ def register(app: typer.Typer) -> None:
             "--total-steps",
             help="Total training steps, to resolve a curriculum's until_fraction with --step.",
         ),
-        image_format: str = typer.Option(
-            "auto", "--image-format", help="auto (PNG stays PNG, else JPEG q95), jpg or png."
+        image_format: Literal["auto", "jpg", "png"] = typer.Option(
+            "auto",
+            "--image-format",
+            metavar="[auto|jpg|png]",
+            help="auto (PNG stays PNG, else JPEG q95), jpg or png.",
         ),
-        fmt: str = FORMAT_OPTION,
+        fmt: Format = FORMAT_OPTION,
     ) -> None:
         """Augment every record (images + geometry together) into a new dataset that points back at its source."""
-        import json
-
         from vlmdata.augment.offline import augment_dataset
-        from vlmdata.errors import UsageError
+        from vlmdata.cli._render import show
 
         require_exists(in_dataset, "input dataset")
         require_exists(config, "config")
-        if image_format not in ("auto", "jpg", "png"):
-            raise UsageError(f"--image-format must be auto, jpg or png, got {image_format!r}")
         result = augment_dataset(
             config,
             in_dataset,
@@ -62,28 +58,27 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             step=step,
             total_steps=total_steps,
-            image_format=image_format,  # type: ignore[arg-type]
+            image_format=image_format,
         )
-        if fmt == "json":
-            typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
-            return
-        from rich.table import Table
+        show(fmt, result.as_dict(), _blocks(result))
 
-        table = Table(title=f"augmented → {result.out}")
-        table.add_column("what")
-        table.add_column("count", justify="right")
-        rows = [
-            ("records in", result.records_in),
-            ("copies per record", result.copies),
-            ("records out", result.records_out),
-        ]
-        rows += [(f"dropped objects: {k}", v) for k, v in result.dropped.items()]
-        rows += [
-            ("lines split into pieces", result.split),
-            ("boxes turned into polygons", result.converted_to_poly),
-        ]
-        rows += [("descs rewritten (visibility)", result.rewritten), ("copies bypassed", result.bypassed)]
-        rows += [(f"skipped: {k}", v) for k, v in result.skipped.items()]
-        for name, value in rows:
-            table.add_row(name, str(value))
-        console().print(table)
+
+def _blocks(result: Any) -> list[Any]:
+    from vlmdata.cli._render import Col, Table
+
+    table = Table(f"augmented → {result.out}", ["what", Col("count", True)])
+    rows = [
+        ("records in", result.records_in),
+        ("copies per record", result.copies),
+        ("records out", result.records_out),
+    ]
+    rows += [(f"dropped objects: {k}", v) for k, v in result.dropped.items()]
+    rows += [
+        ("lines split into pieces", result.split),
+        ("boxes turned into polygons", result.converted_to_poly),
+        ("descs rewritten (visibility)", result.rewritten),
+        ("copies bypassed", result.bypassed),
+    ]
+    rows += [(f"skipped: {k}", v) for k, v in result.skipped.items()]
+    table.rows += [[name, str(value)] for name, value in rows]
+    return [table]

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from vlmdata.cli._common import FORMAT_OPTION, console
+from vlmdata.cli._skin import FORMAT_OPTION, Format
 
 
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(help="List the templates and show their prompts.", no_args_is_help=True)
 
     @sub.command("list")
-    def list_cmd(fmt: str = FORMAT_OPTION) -> None:
+    def list_cmd(fmt: Format = FORMAT_OPTION) -> None:
         """List the built-in templates (name, mode, domain, header)."""
-        import json
-
+        from vlmdata.cli._render import Table, show
         from vlmdata.render import list_templates
 
         rows = [
@@ -26,27 +25,22 @@ def register(app: typer.Typer) -> None:
             }
             for t in list_templates()
         ]
-        if fmt == "json":
-            typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-            return
-        from rich.table import Table
-
-        table = Table("template", "mode", "domain", "header line")
-        for r in rows:
-            table.add_row(r["name"], r["mode"], r["domain"], r["header"])
-        console().print(table)
+        table = Table("templates", ["template", "mode", "domain", "header line"])
+        table.rows += [[r["name"], r["mode"], r["domain"], r["header"]] for r in rows]
+        show(fmt, rows, [table])
 
     @sub.command("show")
     def show_cmd(
-        name: str = typer.Argument(..., help="Template name (see `vlmdata prompts list`)."),
+        name: str = typer.Argument(
+            ..., metavar="TEMPLATE", help="Template name (see `vlmdata prompts list`)."
+        ),
         images: int = typer.Option(
             1, "--images", min=1, help="Number of record images (several add one sentence)."
         ),
-        fmt: str = FORMAT_OPTION,
+        fmt: Format = FORMAT_OPTION,
     ) -> None:
         """Print the system prompt and the user prompt exactly as training and inference send them."""
-        import json
-
+        from vlmdata.cli._render import show
         from vlmdata.errors import UsageError
         from vlmdata.render import TEMPLATES, get_template
 
@@ -61,8 +55,9 @@ def register(app: typer.Typer) -> None:
                 "system": t.system,
                 "user_prompt": t.prompt(images),
             }
-            typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            show(fmt, data, [])
             return
+        # the prompt text verbatim (never wrapped or styled): it is what the model is sent
         if t.mode == "chat":
             typer.echo("# chat: the record's own messages are sent; this template adds no prompt.")
             return

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from vlmdata.cli._common import CONFIG_OPTION, console
+from vlmdata.cli._render import console
+from vlmdata.cli._skin import CONFIG_OPTION
 
 
 def register(app: typer.Typer) -> None:
@@ -14,7 +15,7 @@ def register(app: typer.Typer) -> None:
     def train(
         config: Path = CONFIG_OPTION,
         base_config: Path = typer.Option(
-            None, "--base-config", help="A YAML layer below the config and its `extends`."
+            None, "--base-config", metavar="FILE", help="A YAML layer below the config and its `extends`."
         ),
         plugin: str = typer.Option(
             None, "--plugin", help="Trainer plugin; overrides the config's `plugin:` key."
@@ -27,7 +28,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Train with a trainer plugin (sft, gkd, grpo, or any installed one). Everything else lives in YAML."""
-        from vlmdata.cli._common import require_exists
+        from vlmdata.cli._skin import require_exists
         from vlmdata.train.launch import launch, needs_launch, plan_run, run_plan, torchrun_command
 
         require_exists(config, "config")
