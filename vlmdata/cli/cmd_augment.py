@@ -42,14 +42,22 @@ def register(app: typer.Typer) -> None:
             metavar="[auto|jpg|png]",
             help="auto (PNG stays PNG, else JPEG q95), jpg or png.",
         ),
+        max_image_pixels: int = typer.Option(
+            89_478_485,
+            "--max-image-pixels",
+            help="Decompression-bomb limit on width × height (as validate's); larger images skip their record.",
+        ),
         fmt: Format = FORMAT_OPTION,
     ) -> None:
         """Augment every record (images + geometry together) into a new dataset that points back at its source."""
         from vlmdata.augment.offline import augment_dataset
-        from vlmdata.cli._render import show
+        from vlmdata.cli._render import print_blocks, show
+        from vlmdata.errors import UsageError
 
         require_exists(in_dataset, "input dataset")
         require_exists(config, "config")
+        if max_image_pixels < 1:
+            raise UsageError("--max-image-pixels must be positive")
         result = augment_dataset(
             config,
             in_dataset,
@@ -59,8 +67,15 @@ def register(app: typer.Typer) -> None:
             step=step,
             total_steps=total_steps,
             image_format=image_format,
+            max_image_pixels=max_image_pixels,
         )
         show(fmt, result.as_dict(), _blocks(result))
+        if result.problems:  # data problems found: the rest is written, the examples are in report.json
+            if fmt == "table":
+                print_blocks(
+                    [f"{result.problems} record(s) skipped for their data: see {result.out}/report.json"]
+                )
+            raise typer.Exit(1)
 
 
 def _blocks(result: Any) -> list[Any]:
@@ -78,6 +93,7 @@ def _blocks(result: Any) -> list[Any]:
         ("boxes turned into polygons", result.converted_to_poly),
         ("descs rewritten (visibility)", result.rewritten),
         ("copies bypassed", result.bypassed),
+        ("chat records (images augmented, messages kept)", result.chat_records),
     ]
     rows += [(f"skipped: {k}", v) for k, v in result.skipped.items()]
     table.rows += [[name, str(value)] for name, value in rows]

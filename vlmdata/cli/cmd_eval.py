@@ -21,17 +21,32 @@ def register(app: typer.Typer) -> None:
         gt: Path = typer.Option(
             ..., "--gt", metavar="DATASET", help="Ground-truth dataset (or a `validate --out` folder)."
         ),
-        template: str = typer.Option(None, "--template", help="Template for records that name none."),
+        template: str = typer.Option(
+            None,
+            "--template",
+            metavar="NAME|FILE",
+            help="Template (name or template YAML file) for records that name none; default: the run "
+            "config's, else grounding.",
+        ),
+        config: Path = typer.Option(
+            None,
+            "--config",
+            "-c",
+            metavar="FILE",
+            help="The run config: its template and template files (`templates:`).",
+        ),
         out: Path = out_file_option("Also write the report as JSON here.", default=None),
         fmt: Format = FORMAT_OPTION,
     ) -> None:
         """Score model outputs: P/R/F1 per IoU threshold and kind, category F1, parse failures, summary F1."""
         from vlmdata.cli._render import show
-        from vlmdata.cli._skin import require_exists
+        from vlmdata.cli._skin import require_exists, template_option
+        from vlmdata.config.load import load_template_section
         from vlmdata.eval.evaluate import evaluate
 
         require_exists(predictions, "predictions file")
-        report = evaluate(predictions, gt, template, out=out)
+        default = load_template_section(config).name if config is not None else None
+        report = evaluate(predictions, gt, template_option(template) or default, out=out)
         show(fmt, report, _blocks(report))
 
 

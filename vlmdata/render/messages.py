@@ -12,6 +12,12 @@ items in which string content is split at each `<image>` tag (text pieces kept v
 dropped) and `image_url` items become `image` items; image slots are filled with the record's images (or the
 given replacements) in order, and their number must equal the number of images. System and assistant turns
 stay strings. A record's own system turn is kept; `system=` replaces it (or adds one).
+
+Then the conversation takes the shape ms-swift 4.6.0 gives it before encoding (`Template._swift_prepare_inputs`,
+`_get_std_messages`), so the audit, the export and every trainer see the turns the model sees: consecutive
+user turns become one (their items concatenated, as ms-swift concatenates the texts without a separator),
+consecutive assistant turns become one (texts concatenated), and an assistant turn that opens the conversation
+gets an empty user turn before it.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any
 
 from vlmdata.errors import VlmdataError
 from vlmdata.render import codes
-from vlmdata.render.templates import get_template, where
+from vlmdata.render.templates import get_template, prompt_domain, where
 
 IMAGE_TAG = "<image>"
 _ROLES = ("system", "user", "assistant", "tool")
@@ -118,6 +124,21 @@ def chat_messages(
     if system is not None:
         out = [m for m in out if m["role"] != "system"]
         out.insert(0, {"role": "system", "content": system})
+    return _as_encoded(out)
+
+
+def _as_encoded(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge consecutive user (items) and assistant (text) turns; open with a user turn (module docstring)."""
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        prev = out[-1] if out else None
+        if prev is not None and prev["role"] == msg["role"] and msg["role"] in ("user", "assistant"):
+            prev["content"] = prev["content"] + msg["content"]
+        else:
+            out.append(msg)
+    first = 1 if out and out[0]["role"] == "system" else 0
+    if first < len(out) and out[first]["role"] == "assistant":
+        out.insert(first, {"role": "user", "content": []})
     return out
 
 
@@ -153,12 +174,13 @@ def build_messages(
             where=where(record, "images"),
             value=len(imgs),
         )
-    sys_text = template.system if system is None else system
+    domain = prompt_domain(template, record)
+    sys_text = template.system_prompt(len(imgs), domain) if system is None else system
     out: list[dict[str, Any]] = []
     if sys_text:
         out.append({"role": "system", "content": sys_text})
     content: list[dict[str, Any]] = [{"type": "image", "image": img} for img in imgs]
-    content.append({"type": "text", "text": template.prompt(len(imgs))})
+    content.append({"type": "text", "text": template.prompt(len(imgs), domain)})
     out.append({"role": "user", "content": content})
     if not prompt_only:
         out.append({"role": "assistant", "content": render_target(record, template_name, objects)})
