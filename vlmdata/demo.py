@@ -158,8 +158,8 @@ def _synth(out: Path, report: DemoReport) -> None:
     for domain, opts in SYNTH.items():
         result = generate(
             out / "synth" / domain,
-            opts["n"],
-            seed=opts["seed"],
+            int(opts["n"]),
+            seed=int(opts["seed"]),
             domain=domain,
             val_fraction=opts["val_fraction"],
             **SYNTH_SIZE,

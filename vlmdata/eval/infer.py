@@ -65,9 +65,9 @@ def infer(
     from vlmdata.io.dataset import open_dataset
     from vlmdata.io.output import check_out, write_output
 
-    inputs = [dataset] if isinstance(dataset, (str, Path)) else []
-    inputs += [model_dir, adapter]
-    check_out(out, command="infer", kind="file", inputs=inputs)  # before any model is loaded
+    sources: list[str | Path | None] = [dataset] if isinstance(dataset, (str, Path)) else []
+    sources += [model_dir, adapter]
+    check_out(out, command="infer", kind="file", inputs=sources)  # before any model is loaded
 
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -115,4 +115,4 @@ def infer(
                     {"id": record["id"], "template": name, "completion": text.strip()}, ensure_ascii=False
                 )
             )
-    return write_output(out, "".join(line + "\n" for line in lines), command="infer", inputs=inputs)
+    return write_output(out, "".join(line + "\n" for line in lines), command="infer", inputs=sources)

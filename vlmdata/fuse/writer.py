@@ -151,11 +151,8 @@ def fuse_epoch(
     fingerprints = {name: fingerprint_dir(folder) for name, folder in folders.items()}
     pool = pa.default_memory_pool()
     out = Path(out)
-    inputs = [
-        *config.files,
-        *(p for _, e in entries for p in (e.data, e.val) if p is not None),
-        *folders.values(),
-    ]
+    inputs: list[str | Path] = [*config.files, *folders.values()]
+    inputs += [p for _, e in entries for p in (e.data, e.val) if p is not None]
     roots = sorted({d for ds in datasets.values() for d in image_dirs(ds)})
     with output_dir(out, command="fuse", inputs=inputs, roots=roots) as tmp:
         writer = DatasetWriter(tmp / "data")
