@@ -28,8 +28,9 @@ def register(app: typer.Typer) -> None:
         fmt: Format = FORMAT_OPTION,
     ) -> None:
         """Audit sequence lengths under a run config; exit 1 when any record is at or over global_max_length."""
-        from vlmdata.audit.audit import audit_dataset, check_report_out, over_length_error, write_report
-        from vlmdata.audit.audit import write_lengths as store_lengths
+        from vlmdata.audit.audit import audit_dataset, over_length_error
+        from vlmdata.audit.outputs import check_report_out, write_report
+        from vlmdata.audit.outputs import write_lengths as store_lengths
         from vlmdata.cli._render import print_blocks, show
         from vlmdata.cli._skin import require_exists
 
