@@ -138,6 +138,12 @@ COMMANDS = [
         config=lambda w: w / "train.yaml",
     ),
     Command("demo", WORKSPACE, lambda w, t: ["demo", "--out", str(t)]),
+    Command(
+        "config-migrate",
+        FILE,
+        lambda w, t: ["config", "migrate", str(w / "old.yaml"), "--out", str(t)],
+        input_file=lambda w: w / "old.yaml",
+    ),
 ]
 
 CASES = (
@@ -223,6 +229,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, tokenizer_json: str) -> Path
     )
     first_id = (w / "s" / "data.jsonl").read_text().split('"id": "', 1)[1].split('"', 1)[0]
     (w / "preds.jsonl").write_text(f'{{"id": "{first_id}", "completion": "{{}}"}}\n')
+    (w / "old.yaml").write_text(f"model: {{model: {w / 'm'}}}\ntraining: {{learning_rate: 1.0e-4}}\n")
     (w / "train.yaml").write_text(
         f"plugin: sft\nmodel: {{path: {w / 'm'}}}\ndata: {{train: [{w / 'v' / 'data'}]}}\n"
         f"training: {{output_dir: '{w / 'train.yaml'}', max_steps: 1, gradient_accumulation_steps: 1}}\n"
