@@ -86,7 +86,7 @@ def test_cli_lists_planted_over_length_record_and_writes_lengths(
         ["audit", str(tmp_path / "ds"), "--config", str(cfg), "--out", str(report_path), "--write-lengths"]
     )
     out = capsys.readouterr()
-    assert rc == 1
+    assert rc == 1, out.err
     rep = json.loads(report_path.read_text())
     assert rep["count"] == 9 and rep["sized"] == 9 and not rep["ok"]
     over = rep["over_limit"]

@@ -66,6 +66,7 @@ def inputs(tmp_path: Path) -> Path:
     (tmp_path / "model" / "config.json").write_text("{}", encoding="utf-8")
     (tmp_path / "ds").mkdir()
     (tmp_path / "ds" / "state.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "ds" / "dataset_info.json").write_text("{}", encoding="utf-8")  # what load_from_disk needs
     return tmp_path
 
 
@@ -314,15 +315,21 @@ def test_missing_model_path_is_reported_in_the_run_file(plugin_dir: Path, inputs
     assert line.startswith(f"VD605 {run}: model.path: Field required") and "vlmdata tiny-model" in line
 
 
-def test_validate_output_folder_points_at_its_data(plugin_dir: Path, inputs: Path) -> None:
-    (inputs / "out" / "data").mkdir(parents=True)
-    (inputs / "out" / "data" / "state.json").write_text("{}", encoding="utf-8")
-    run = _w(inputs / "run.yaml", "plugin: cfgdummy\nmodel: {path: model}\ndata: {train: out}\n")
+def test_validate_output_folder_is_accepted_like_everywhere_else(plugin_dir: Path, inputs: Path) -> None:
+    from vlmdata.io.dataset import save_records
+
+    save_records([{"id": "a", "messages": [{"role": "user", "content": "hi"}]}], inputs / "out" / "data")
+    save_records([{"id": "b", "messages": [{"role": "user", "content": "hi"}]}], inputs / "out" / "val")
+    (inputs / "model").mkdir(exist_ok=True)
+    run = _w(inputs / "run.yaml", "plugin: cfgdummy\nmodel: {path: model}\ndata: {train: out, val: out}\n")
+    config = load_run_config(run)
+    assert config.data.train == [str(inputs / "out")] and config.data.val == [str(inputs / "out")]
+    (inputs / "empty").mkdir()
+    (inputs / "fused" / "data").mkdir(parents=True)  # a damaged folder: no dataset files
+    run = _w(
+        inputs / "run.yaml", "plugin: cfgdummy\nmodel: {path: model}\ndata: {train: empty, val: out/data}\n"
+    )
     with pytest.raises(VlmdataError) as exc:
         load_run_config(run)
     (line,) = _problems(exc)
-    assert (
-        line.startswith("VD644")
-        and "data.train[0]" in line
-        and f"did you mean {inputs / 'out' / 'data'}" in line
-    )
+    assert line.startswith("VD644") and "data.train[0]" in line and "not a vlmdata Arrow dataset" in line

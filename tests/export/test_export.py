@@ -152,13 +152,14 @@ def test_export_refuses_missing_images_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     ds_path = make_dataset(tmp_path / "d")
-    (tmp_path / "d" / "i2.png").unlink()
     out = tmp_path / "train.jsonl"
-    out.write_text("previous\n", encoding="utf-8")
+    assert main(["export", str(ds_path), "--out", str(out), "--template", "target_dense_bbu"]) == 0
+    previous = out.read_bytes()
+    (tmp_path / "d" / "i2.png").unlink()
     assert main(["export", str(ds_path), "--out", str(out), "--template", "target_dense_bbu"]) == 1
     err = capsys.readouterr().err
     assert "VD421" in err and "id=dense2" in err and "images[1]" in err
-    assert out.read_text(encoding="utf-8") == "previous\n", "a failed export leaves the previous file"
+    assert out.read_bytes() == previous, "a failed export leaves the previous file"
     assert main(["export", str(ds_path), "--out", str(out), "--template", "nope"]) == 2
     (tmp_path / "d" / "i2.png").write_bytes((tmp_path / "d" / "i1.png").read_bytes())
     from vlmdata.export import export_records

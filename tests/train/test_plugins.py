@@ -101,6 +101,7 @@ def _fake_inputs(root: Path, model: str, data: str) -> None:
     (root / model / "config.json").write_text("{}", encoding="utf-8")
     (root / data).mkdir(exist_ok=True)
     (root / data / "state.json").write_text("{}", encoding="utf-8")
+    (root / data / "dataset_info.json").write_text("{}", encoding="utf-8")  # what load_from_disk needs
 
 
 def _free_port() -> int:

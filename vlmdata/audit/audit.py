@@ -7,7 +7,8 @@ renders it (`vlmdata.render.resolve_template` + `build_messages`) and sized by `
 Records that cannot be sized are collected with their error code instead of stopping the audit; a record is
 over the limit when `length >= global_max_length` (it would not fit with the end-of-sequence position).
 
-`write_lengths` stores the lengths as an int32 `length` column (atomically) for length-grouped batching.
+What the audit writes — the `length` column (`write_lengths`) and the report files (`write_report`) — lives in
+`vlmdata.audit.outputs`, re-exported here.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from vlmdata.audit import codes
 from vlmdata.audit.images import effective_pixel_bounds
 from vlmdata.audit.length import size_record
 from vlmdata.audit.tokens import TokenCounter
-from vlmdata.errors import Location, UsageError, VlmdataError
+from vlmdata.errors import Location, VlmdataError
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -216,21 +217,13 @@ def load_config(run_config: Any) -> Any:
     return AuditConfig(parsed["model"], parsed["template"], int(limit))
 
 
-def _dataset_name(path: Path) -> str:
-    return path.parent.name if path.name == "data" and path.parent.name else path.name
-
-
-def open_dataset(dataset_or_path: Any) -> tuple[Any, str, str | None]:
-    """(datasets.Dataset, name, path) for a folder (a dataset, or a `validate --out` folder) or a Dataset."""
+def _open(dataset_or_path: Any) -> tuple[Any, str, str | None]:
+    """(datasets.Dataset, name, dataset folder) for any form the one opener accepts, or a Dataset as is."""
     if isinstance(dataset_or_path, (str, Path)):
-        from vlmdata.io.dataset import load_dataset
+        from vlmdata.io.dataset import dataset_name, locate_dataset, open_dataset
 
-        path = Path(dataset_or_path)
-        if not path.exists():
-            raise UsageError(f"dataset not found: {path}", hint="pass an Arrow dataset folder")
-        if not (path / "dataset_info.json").exists() and (path / "data" / "dataset_info.json").exists():
-            path = path / "data"
-        return load_dataset(path), _dataset_name(path.resolve()), str(path)
+        folder = locate_dataset(dataset_or_path)
+        return open_dataset(folder), dataset_name(folder), str(folder)
     return dataset_or_path, "dataset", None
 
 
@@ -283,7 +276,7 @@ def audit_dataset(
     started = time.perf_counter()
     report = AuditReport(model_dir, default_template, int(config.global_max_length), bounds, [])
     for item in inputs:
-        dataset, name, path = open_dataset(item)
+        dataset, name, path = _open(item)
         report.datasets.append(
             _audit_one(dataset, name, path, counter, bounds, default_template, system, report, batch)
         )
@@ -364,35 +357,6 @@ def _plain_table(dataset: Any) -> Any:
     return table if all(c in table.column_names for c in COLUMNS) else None
 
 
-def write_lengths(report: AuditReport) -> list[str]:
-    """Add/replace the int32 `length` column of every audited dataset folder (atomically); returns the paths."""
-    if report.errors:
-        raise VlmdataError(
-            codes.UNSIZED_RECORDS,
-            f"{len(report.errors)} record(s) could not be sized",
-            details=[f"{e['dataset']} id={e['id']}: {e['code']} {e['message']}" for e in report.errors[:20]],
-        )
-    from datasets import Value
-    from datasets.utils.logging import disable_progress_bar
-
-    from vlmdata.io.dataset import load_dataset, save_dataset
-
-    disable_progress_bar()
-
-    written = []
-    for d in report.datasets:
-        if d.path is None:
-            raise UsageError("--write-lengths needs dataset folders, not in-memory datasets")
-        ds = load_dataset(d.path)
-        if "length" in ds.column_names:
-            ds = ds.remove_columns("length")
-        ds = ds.add_column("length", d.lengths.astype(np.int32).tolist())
-        ds = ds.cast_column("length", Value("int32"))
-        save_dataset(ds, d.path)
-        written.append(d.path)
-    return written
-
-
 def over_length_error(report: AuditReport, list_records: bool = True) -> VlmdataError:
     rows = report.over_limit()
     return VlmdataError(
@@ -408,4 +372,14 @@ def over_length_error(report: AuditReport, list_records: bool = True) -> Vlmdata
     )
 
 
-__all__: Sequence[str] = ("AuditReport", "audit_dataset", "write_lengths", "over_length_error", "load_config")
+from vlmdata.audit.outputs import check_report_out, write_lengths, write_report  # noqa: E402 - re-exported
+
+__all__: Sequence[str] = (
+    "AuditReport",
+    "audit_dataset",
+    "write_lengths",
+    "write_report",
+    "check_report_out",
+    "over_length_error",
+    "load_config",
+)

@@ -33,6 +33,7 @@ from vlmdata.config.layers import (
 )
 from vlmdata.config.run import DEEPSPEED_PRESETS, SECTION_MODELS, RunConfig
 from vlmdata.errors import VlmdataError
+from vlmdata.io.dataset import is_jsonl_name, locate_dataset
 
 PACKING_KEYS = (
     "packing",
@@ -53,7 +54,6 @@ BACKEND_KEYS = {
     "model_type": "nothing: the model type is read from model.path",
 }
 MODEL_PATH_ALIASES = ("model", "model_id_or_path", "model_name_or_path")
-DATASET_MARKERS = ("state.json", "dataset_info.json")
 INPUT_PATHS: tuple[KeyPath, ...] = (
     ("model", "path"),
     ("data", "fusion"),
@@ -387,20 +387,14 @@ def _shape_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
     splits = [("train", i, p) for i, p in enumerate(config.data.train)]
     splits += [("val", i, p) for i, p in enumerate(config.data.val)]
     for split, i, value in splits:
-        folder = Path(value)
-        if not folder.is_dir() or any((folder / name).is_file() for name in DATASET_MARKERS):
+        # the one opener's rule (vlmdata.io.dataset): a dataset folder, a validate/fuse/augment output folder
+        # (its data/ or, for data.val, its val/), or a JSONL file validated when the run opens it
+        if not Path(value).exists() or is_jsonl_name(value):
             continue
-        inner = [c.name for c in sorted(folder.iterdir()) if any((c / n).is_file() for n in DATASET_MARKERS)]
-        fix = (
-            f"did you mean {folder / inner[0]}? (`vlmdata validate --out DIR` writes DIR/data and DIR/val)"
-            if inner
-            else "point at a dataset folder written by `vlmdata validate`, `fuse` or `augment`"
-        )
-        problems.append(
-            problem(
-                layered, ("data", split, i), f"not an Arrow dataset folder: {folder}", rc.PATH_MISSING, fix
-            )
-        )
+        try:
+            locate_dataset(value, "data" if split == "train" else "val")
+        except VlmdataError as exc:
+            problems.append(problem(layered, ("data", split, i), exc.message, rc.PATH_MISSING, exc.hint))
     return problems
 
 

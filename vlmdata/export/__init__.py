@@ -20,7 +20,9 @@ ms-swift's own `--max_pixels` (it adds a pre-resize the audit does not model).
 
 The export is static (no augmentation, one line per record in dataset order). Every image path is checked to
 exist (an ms-swift run would otherwise fail mid-epoch); all problems are reported together and nothing is
-written unless every record renders. The file is written atomically.
+written unless every record renders. The input is any dataset form the one opener accepts. The file follows the
+`--out` rule for single files (`vlmdata.io.output`): written atomically beside the target, never over an input,
+a non-regular file or a file vlmdata did not write.
 """
 
 from __future__ import annotations
@@ -125,9 +127,16 @@ def export_records(
     system: str | None = None,
     check_images: bool = True,
     template_cfg: Any = None,
+    inputs: Iterable[str | Path | None] = (),
+    roots: Iterable[str | Path | None] = (),
 ) -> ExportResult:
+    """Write `records` as ms-swift standard JSONL at `out`; `inputs`/`roots` feed the `--out` rule."""
     from vlmdata.audit.images import backend_image_env, effective_pixel_bounds
-    from vlmdata.io.atomic import atomic_write_bytes
+    from vlmdata.errors import at
+    from vlmdata.io.output import check_out, write_output
+
+    inputs, roots = list(inputs), list(roots)
+    check_out(out, command="export", kind="file", inputs=inputs, roots=roots)  # refuse before the work
 
     if template is not None:
         from vlmdata.render import get_template
@@ -140,7 +149,8 @@ def export_records(
     problems: list[VlmdataError] = []
     for record in records:
         try:
-            line, name = export_line(record, template, system, check_images, bounds)
+            with at(record.get("source_file") or None, record.get("source_line"), str(record.get("id"))):
+                line, name = export_line(record, template, system, check_images, bounds)
         except VlmdataError as exc:
             problems.append(exc)
             continue
@@ -158,7 +168,7 @@ def export_records(
             hint=first.hint,
             details=[str(p).split("\n")[0] for p in problems[1:50]],
         )
-    atomic_write_bytes(out, b"".join(lines))
+    write_output(out, b"".join(lines), command="export", inputs=inputs, roots=roots)
     return result
 
 
@@ -182,10 +192,21 @@ def export_dataset(
     template = template or cfg.name  # the run's template, else the neutral default
     if config is not None:
         system = system if system is not None else cfg.system
+    inputs: list[str | Path | None] = [config]
+    roots: list[str] = []
     if isinstance(dataset, (str, Path)):
-        from vlmdata.io.dataset import load_dataset
+        from vlmdata.io.dataset import image_dirs, locate_dataset, open_dataset
 
-        dataset = load_dataset(dataset)
+        inputs += [dataset, locate_dataset(dataset)]
+        dataset = open_dataset(inputs[-1])  # type: ignore[arg-type]
+        roots = image_dirs(dataset)
     return export_records(
-        dataset, out, template=template, system=system, check_images=check_images, template_cfg=cfg
+        dataset,
+        out,
+        template=template,
+        system=system,
+        check_images=check_images,
+        template_cfg=cfg,
+        inputs=inputs,
+        roots=roots,
     )

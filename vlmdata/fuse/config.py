@@ -178,7 +178,7 @@ def check_fusion_config(
     for key, domain in (("targets", "target"), ("sources", "source")):
         for i, entry in enumerate(getattr(config, key)):
             name = config.template_of(domain, entry)  # type: ignore[arg-type]
-            if templates is not None and not is_template_path(name):  # a file that did not load: reported
+            if not is_template_path(name):  # a file that did not load: reported
                 mode = templates.get(name)
                 if mode is None:
                     problems.append(
@@ -254,22 +254,18 @@ def _recode(problem: ConfigProblem) -> ConfigProblem:
     return problem
 
 
-def _known_templates() -> dict[str, str] | None:
-    """Template name → mode from the renderer registry (built-in and registered), or None without renderers."""
-    try:
-        from vlmdata.render.templates import known_templates
-    except ImportError:
-        return None
+def _known_templates() -> dict[str, str]:
+    """Template name → mode from the renderer registry (built-in and registered)."""
+    from vlmdata.render.templates import known_templates
+
     return {name: t.mode for name, t in known_templates().items()}
 
 
 def _user_definitions(names: set[str]) -> dict[str, Any]:
     """The definitions of the user templates among `names` (the manifest records what the records were
     rendered with, not only a name that another file could redefine)."""
-    try:
-        from vlmdata.render.templates import user_templates
-    except ImportError:
-        return {}
+    from vlmdata.render.templates import user_templates
+
     return {
         name: {**t.definition(), "source": t.source}
         for name, t in sorted(user_templates().items())

@@ -31,7 +31,7 @@ from vlmdata.render.templates import where
 _KIND_RANK = {"bbox_2d": 0, "poly": 1, "line": 2}
 
 
-def _grid_object(
+def grid_object(
     obj: Any, width: float, height: float, record: Mapping[str, Any], i: int, n_images: int
 ) -> tuple:
     """(sort key, kind, grid geometry, image index) of one object; anything unusable is VD419 with its place.
@@ -155,7 +155,7 @@ def grid_objects(
         )
     # with objects the size was checked above to be two positive numbers; without, it is never used
     w, h = (float(width), float(height)) if objs else (0.0, 0.0)  # type: ignore[arg-type]
-    rendered = [_grid_object(o, w, h, record, i, n_images) for i, o in enumerate(objs)]
+    rendered = [grid_object(o, w, h, record, i, n_images) for i, o in enumerate(objs)]
     rendered.sort(key=lambda r: r[0])
     return rendered
 

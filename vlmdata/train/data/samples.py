@@ -137,10 +137,8 @@ class TrainSamples:
         objects = None
         augmented = False
         if self.train and source.augment and self.augment_pipeline is not None and images:
-            try:
-                from vlmdata.augment import augment_record
-            except ImportError as exc:  # pragma: no cover - the augment area ships with vlmdata
-                raise VlmdataError(codes.AUGMENT_UNAVAILABLE, str(exc)) from None
+            from vlmdata.augment import augment_record
+
             result = augment_record(record, images, self.augment_pipeline, epoch, step=step)
             images = [_to_pil(im) for im in result.images]
             record = result.apply_to(record)
