@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from vlmdata_plugins.grpo.config import GrpoConfig
 
+from vlmdata.models.qwen import over_length
 from vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan, TrainResult
 
 
@@ -67,7 +68,7 @@ class GrpoPlugin(TrainerPlugin):
                     "make it a multiple of the per-step batch across all GPUs",
                 )
             )
-        if rl.max_completion_length >= config.global_max_length:
+        if over_length(rl.max_completion_length, config.global_max_length):
             problems.append(
                 _problem(
                     config,

@@ -2,7 +2,7 @@
 
 The run config gives the tokenizer (`model.path`), the default template and system prompt (`template.name`,
 `template.system`), the image bounds (`template.min_pixels` / `max_pixels`, applied as whole 32x32 tokens,
-see `vlmdata.audit.images`) and the limit (`global_max_length`). Each record is rendered exactly as training
+see `vlmdata.models.qwen`) and the limit (`global_max_length`). Each record is rendered exactly as training
 renders it (`vlmdata.render.resolve_template` + `build_messages`) and sized by `vlmdata.audit.length`.
 Records that cannot be sized are collected with their error code instead of stopping the audit; a record is
 over the limit when `length >= global_max_length` (it would not fit with the end-of-sequence position).
@@ -12,7 +12,6 @@ over the limit when `length >= global_max_length` (it would not fit with the end
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from vlmdata.audit import codes
-from vlmdata.audit.images import effective_pixel_bounds
 from vlmdata.audit.length import size_record
 from vlmdata.audit.tokens import TokenCounter
 from vlmdata.errors import Location, UsageError, VlmdataError
+from vlmdata.models.qwen import effective_pixel_bounds, metadata_source, over_length
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -71,7 +70,7 @@ class AuditReport:
     def over_limit(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for d in self.datasets:
-            for i in np.nonzero(d.lengths >= self.global_max_length)[0]:
+            for i in np.nonzero(over_length(d.lengths, self.global_max_length))[0]:
                 n, img = int(d.lengths[i]), int(d.image_tokens[i])
                 rows.append(
                     {
@@ -229,17 +228,6 @@ def open_dataset(dataset_or_path: Any) -> tuple[Any, str, str | None]:
     return dataset_or_path, "dataset", None
 
 
-def _record_source(metadata: Any, default: str) -> str:
-    if isinstance(metadata, str) and '"_source"' in metadata:
-        try:
-            src = json.loads(metadata).get("_source")
-        except (ValueError, AttributeError):
-            src = None
-        if isinstance(src, str) and src:
-            return src
-    return default
-
-
 def _rows(dataset: Any, batch_size: int = 2048):
     if not hasattr(dataset, "column_names"):  # a plain sequence of record dicts
         yield from dataset
@@ -335,7 +323,7 @@ def _audit_one(
             part = table.slice(start, step)
             batch_ids = part.column("id").to_pylist()
             ids.extend(str(x) for x in batch_ids)
-            sources.extend(_record_source(m, name) for m in part.column("metadata").to_pylist())
+            sources.extend(metadata_source(m, name) for m in part.column("metadata").to_pylist())
             got, img = sizer.size(part)
             lengths[start : start + len(got)] = got
             images[start : start + len(got)] = img
@@ -344,7 +332,7 @@ def _audit_one(
         return DatasetLengths(name, path, ids, sources, lengths, images)
     for i, record in enumerate(_rows(dataset)):
         ids.append(str(record.get("id")))
-        sources.append(_record_source(record.get("metadata"), name))
+        sources.append(metadata_source(record.get("metadata"), name))
         one(i, record)
     return DatasetLengths(name, path, ids, sources, lengths, images)
 

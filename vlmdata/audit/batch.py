@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from vlmdata.audit.dense import DenseCounter
-from vlmdata.audit.images import image_tokens
 from vlmdata.audit.length import _dense_messages, conversation_pieces
 from vlmdata.audit.tokens import TokenCounter
+from vlmdata.models.qwen import image_tokens
 
 _KINDS = {"bbox_2d": 0, "poly": 1, "line": 2}
 _SKIP_META = ('"_template"', '"min_pixels"', '"max_pixels"')

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from vlmdata.audit import codes
-from vlmdata.audit.images import image_tokens, record_pixel_bounds
 from vlmdata.audit.tokens import TokenCounter
 from vlmdata.errors import Location, VlmdataError
+from vlmdata.models.qwen import image_tokens, record_pixel_bounds
 
 VISION = "<|vision_start|><|image_pad|><|vision_end|>"
 ROUND_OPEN = "<|im_start|>user\n"

@@ -90,7 +90,7 @@ def export_line(
     pixel_bounds: tuple[int, int] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """One record → (the ms-swift standard JSON object, the template name used)."""
-    from vlmdata.audit.images import record_image_kwargs, record_pixel_bounds
+    from vlmdata.models.qwen import record_image_kwargs, record_pixel_bounds
     from vlmdata.render import build_messages, resolve_template, to_swift_standard
     from vlmdata.render import codes as rcodes
     from vlmdata.render.templates import where
@@ -120,7 +120,7 @@ def export_line(
 
 
 def _default_bounds() -> tuple[int, int]:
-    from vlmdata.audit.images import effective_pixel_bounds
+    from vlmdata.models.qwen import effective_pixel_bounds
 
     return effective_pixel_bounds(template_config(None))
 
@@ -133,8 +133,8 @@ def export_records(
     check_images: bool = True,
     template_cfg: Any = None,
 ) -> ExportResult:
-    from vlmdata.audit.images import backend_image_env, effective_pixel_bounds
     from vlmdata.io.atomic import atomic_write_bytes
+    from vlmdata.models.qwen import backend_image_env, effective_pixel_bounds
 
     if template is not None:
         from vlmdata.render import get_template

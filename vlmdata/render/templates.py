@@ -19,12 +19,12 @@ irrelevant.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from vlmdata.errors import Location, VlmdataError
+from vlmdata.models.qwen import record_metadata
 from vlmdata.render import codes, prompts
 
 Mode = Literal["dense", "summary", "chat"]
@@ -104,19 +104,6 @@ def get_template(name: str) -> Template:
             value=name,
             hint="known templates: " + ", ".join(TEMPLATES),
         ) from None
-
-
-def record_metadata(record: Mapping[str, Any]) -> dict[str, Any]:
-    meta = record.get("metadata")
-    if meta is None or meta == "":
-        return {}
-    if isinstance(meta, Mapping):
-        return dict(meta)
-    try:
-        value = json.loads(meta)
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def where(record: Mapping[str, Any], field: str | None = None) -> Location:
