@@ -114,8 +114,8 @@ def test_export_writes_swift_standard_lines(tmp_path: Path) -> None:
 
 
 def test_export_prints_the_plain_swift_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from vlmdata.models.qwen import backend_image_env
     from vlmdata.config.run import TemplateConfig
+    from vlmdata.models.qwen import backend_image_env
 
     ds_path = make_dataset(tmp_path / "d")
     cfg = tmp_path / "run.yaml"

@@ -150,64 +150,18 @@ def _summary(lengths: np.ndarray, images: np.ndarray) -> dict[str, Any]:
 
 
 # -- inputs -------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AuditConfig:
-    """The part of a run config the audit reads: `model`, `template`, `global_max_length`."""
-
-    model: Any
-    template: Any
-    global_max_length: int
+AUDIT_SECTIONS = ("model", "template", "global_max_length")
 
 
-def load_config(run_config: Any) -> Any:
-    """The audit's view of a run config: a YAML path, a mapping, or an already loaded `RunConfig`.
+def audit_config(run_config: Any) -> Any:
+    """The audit's view of a run config: a loaded `RunConfig` as is; a YAML path or a mapping read by the run
+    config's own reader (`vlmdata.config.load.load_run_sections`) for the sections the audit uses, so the
+    audit runs where the trainer plugins and the training data are not installed."""
+    if isinstance(run_config, (str, Path, Mapping)):
+        from vlmdata.config.load import load_run_sections
 
-    From a file only `model`, `template` and `global_max_length` are validated (with the run config's own
-    section models, `extends` chain and file-relative paths), so the audit runs where the trainer plugins
-    are not installed; `vlmdata train` validates the rest.
-    """
-    from pydantic import ValidationError
-
-    from vlmdata.config.layers import load_layered, problems_from_validation_error, raise_problems
-    from vlmdata.config.run import ModelConfig, RunConfig, TemplateConfig
-
-    if isinstance(run_config, (str, Path)):
-        layered = load_layered(run_config)
-        data = layered.data
-        model = dict(data.get("model") or {})
-        raw_path = model.get("path")
-        if isinstance(raw_path, str) and raw_path and not Path(raw_path).is_absolute():
-            origin = layered.origin_of(("model", "path")) or str(run_config)
-            model["path"] = str((Path(origin).parent / raw_path).resolve())
-    elif isinstance(run_config, Mapping):
-        layered, data = None, dict(run_config)
-        model = dict(data.get("model") or {})
-    else:
-        return run_config
-    problems = []
-    parsed: dict[str, Any] = {}
-    limit_field = RunConfig.model_fields["global_max_length"]
-    for key, cls, value in (
-        ("model", ModelConfig, model),
-        ("template", TemplateConfig, data.get("template") or {}),
-    ):
-        try:
-            parsed[key] = cls.model_validate(value)
-        except ValidationError as exc:
-            problems += problems_from_validation_error(exc, layered, prefix=(key,))
-    limit = data.get("global_max_length", limit_field.default)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-        from vlmdata.config.layers import ConfigProblem
-
-        problems.append(
-            ConfigProblem(
-                ("global_max_length",),
-                f"must be a positive integer, got {limit!r}",
-                layered.origin_of(("global_max_length",)) if layered else None,
-            )
-        )
-    raise_problems(problems, what="run config")
-    return AuditConfig(parsed["model"], parsed["template"], int(limit))
+        return load_run_sections(run_config, AUDIT_SECTIONS)
+    return run_config
 
 
 def _dataset_name(path: Path) -> str:
@@ -255,7 +209,7 @@ def audit_dataset(
 
     `batch=False` sizes every record one by one (the reference the batch path is tested against).
     """
-    config = load_config(run_config)
+    config = audit_config(run_config)
     model_dir = str(config.model.path)
     if counter is None:
         counter = TokenCounter.from_model_dir(model_dir)
@@ -391,4 +345,10 @@ def over_length_error(report: AuditReport, list_records: bool = True) -> Vlmdata
     )
 
 
-__all__: Sequence[str] = ("AuditReport", "audit_dataset", "write_lengths", "over_length_error", "load_config")
+__all__: Sequence[str] = (
+    "AuditReport",
+    "audit_config",
+    "audit_dataset",
+    "write_lengths",
+    "over_length_error",
+)

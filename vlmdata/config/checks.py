@@ -179,7 +179,8 @@ def cross_checks(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
     return problems
 
 
-def template_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
+def template_problems(config: Any, layered: Layered) -> list[ConfigProblem]:
+    """`template.name` names a known template (`config` is a `RunConfig` or a view holding `template`)."""
     from vlmdata.render import get_template
 
     try:

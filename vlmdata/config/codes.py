@@ -33,3 +33,18 @@ UNKNOWN_CONFIG_KEY = define(
     "Unknown config key",
     "Fix the typo; unknown keys are rejected at every level so mistakes never pass silently.",
 )
+DUPLICATE_KEY = define(
+    "VD607",
+    "Key repeated in one YAML mapping",
+    "Keep one of the listed keys: YAML would keep only the last value and drop the others silently.",
+)
+CONFIG_FILE = define(
+    "VD608",
+    "Config file is not a readable regular file of bounded size",
+    "Point at a YAML file (not a device, FIFO, socket or folder) of at most 8 MiB.",
+)
+CONFIG_TOO_LARGE = define(
+    "VD609",
+    "Config document is too large once its aliases are expanded, recursive, or nested too deeply",
+    "Write the values out or use fewer nested aliases; a config expands to at most 1,000,000 YAML nodes.",
+)

@@ -57,14 +57,9 @@ class ExportResult:
 
 
 def template_config(config: str | Path | None) -> Any:
-    """The run config's `template` section (defaults without a config).
-
-    Only that section is read and validated (with the config's `extends` chain): an export does not need the
-    model, the plugins or the data paths of the run to exist.
-    """
-    from pydantic import ValidationError
-
-    from vlmdata.config.layers import load_layered, problems_from_validation_error, raise_problems
+    """The run config's `template` section (defaults without a config), read by the run config's own reader
+    (`load_run_sections`): an export does not need the model, the plugins or the data paths to exist."""
+    from vlmdata.config.load import load_run_sections
     from vlmdata.config.run import TemplateConfig
 
     if config is None:
@@ -74,12 +69,7 @@ def template_config(config: str | Path | None) -> Any:
         raise UsageError(
             f"config not found: {path}", hint="pass the run YAML (the one `vlmdata train` takes)"
         )
-    layered = load_layered(path)
-    try:
-        return TemplateConfig.model_validate(layered.data.get("template") or {})
-    except ValidationError as exc:
-        raise_problems(problems_from_validation_error(exc, layered, ("template",)), what="run config")
-        raise  # unreachable: raise_problems raises on any problem
+    return load_run_sections(path, ("template",)).template
 
 
 def export_line(

@@ -21,8 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
 
+from vlmdata.config.base import ConfigModel
 from vlmdata.config.layers import (
     ConfigProblem,
     Layered,
@@ -46,7 +47,9 @@ _DEFAULT_TEMPLATES: dict[tuple[str, str], str] = {
 }
 
 
-class _Strict(BaseModel):
+class _Strict(ConfigModel):
+    """Unknown keys, NaN/infinity and booleans written for numbers are refused (`ConfigModel`)."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
 
 
@@ -60,10 +63,13 @@ class EntryConfig(_Strict):
     template: str | None = None
     ratio: float = Field(default=1.0, ge=0.0, le=1_000_000.0)
     augment: bool | None = None
-    max_objects: int | None = Field(default=None, ge=1)
+    max_objects: int | None = Field(default=None, ge=1, le=1_000_000)
     replacement: bool = False
     seed: int | None = Field(
-        default=None, ge=0, description="pins this entry's stream independently of the top-level seed"
+        default=None,
+        ge=0,
+        le=2**63 - 1,
+        description="pins this entry's stream independently of the top-level seed",
     )
     description: str | None = None
 
@@ -77,7 +83,7 @@ class SourceConfig(EntryConfig):
 
 
 class FusionConfig(_Strict):
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     targets: list[TargetConfig] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(default_factory=list)
     interleave: Literal["shuffle", "stratified"] = "shuffle"
