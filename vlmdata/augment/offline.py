@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from vlmdata.augment.config import AugmentationConfig, load_augmentation_config
 from vlmdata.augment.pipeline import AugmentPipeline, augment_record
+from vlmdata.contract.rows import row_record
 from vlmdata.errors import Location, UsageError, VlmdataError
 
 ImageFormat = Literal["auto", "jpg", "png"]
@@ -50,32 +51,9 @@ class OfflineResult:
         return dict(self.__dict__)
 
 
-def _decode(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def contract_line(rec: dict[str, Any], image_paths: list[str]) -> dict[str, Any]:
-    """A normalised record as a contract JSONL record (geometry under its kind key)."""
-    objects = []
-    for o in rec["objects"]:
-        obj: dict[str, Any] = {"desc": o["desc"], o["kind"]: o["points"]}
-        if int(o.get("image_index") or 0):
-            obj["image_index"] = int(o["image_index"])
-        for key in ("attributes", "metadata"):
-            if o.get(key) is not None:
-                obj[key] = _decode(o[key])
-        objects.append(obj)
-    line: dict[str, Any] = {
-        "id": rec["id"],
-        "images": image_paths,
-        "width": rec["width"],
-        "height": rec["height"],
-    }
-    line["objects"] = objects
-    if rec.get("summary") is not None:
-        line["summary"] = rec["summary"]
-    line["metadata"] = _decode(rec.get("metadata")) or {}
-    return line
+    """A normalised record as a contract JSONL record (geometry under its kind key) with new image paths."""
+    return row_record(rec, image_paths)
 
 
 def _save_image(img: Any, path: Path, fmt: str) -> None:

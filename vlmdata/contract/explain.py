@@ -1,6 +1,7 @@
 """Turn one JSONL line into the model's verdict plus every issue with its contract code.
 
-`explain_line(raw)` is the reference path (and the fallback of the fast bulk path): it checks UTF-8, runs
+`explain_line(raw)` is the reference path (and the fallback of the fast bulk path): it checks UTF-8, finds keys
+repeated in one object (VD109: JSON's last-wins would hide them from the models), runs
 `Record.model_validate_json` and maps pydantic's error types onto the contract's codes. Field paths are
 rendered as `objects[3].bbox_2d`.
 """
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vlmdata.contract import codes
+from vlmdata.contract.jsonkeys import repeated_key_issues
 from vlmdata.contract.models import Record
 from vlmdata.contract.rules import Issue
 
@@ -123,9 +125,11 @@ def explain_line(raw: bytes) -> tuple[Record | None, list[Issue]]:
                 raw[exc.start : exc.start + 4].hex(),
             )
         ]
+    repeated = repeated_key_issues(raw)
     try:
-        return Record.model_validate_json(raw), []
+        record = Record.model_validate_json(raw)
     except ValidationError as exc:
-        return None, issues_from_validation_error(exc)
+        return None, repeated + issues_from_validation_error(exc)
     except (RecursionError, ValueError) as exc:  # pathologically deep nesting
         return None, [Issue(codes.INVALID_JSON.code, f"JSON cannot be parsed: {exc}")]
+    return (None, repeated) if repeated else (record, [])
