@@ -38,7 +38,7 @@ def _typed(record: Any) -> Any:
     for obj in record.objects or ():
         for kind in GEOMETRY_KINDS:
             points = getattr(obj, kind)
-            if points is not None and any(v == 0.0 for v in points):
+            if points is not None and 0.0 in points:  # -0.0 == 0.0: the C-level scan finds both
                 setattr(obj, kind, [v + 0.0 for v in points])  # -0.0 + 0.0 == +0.0
         if obj.attributes == {}:
             obj.attributes = None

@@ -44,26 +44,24 @@ def repeated_key_positions(
     if not positions:
         return set()
     a = np.frombuffer(blob, np.uint8)
-    lengths = np.fromiter(map(len, lines), np.int64, count=len(lines))
-    starts = np.zeros(len(lines), np.int64)
-    np.cumsum(lengths[:-1] + 1, out=starts[1:])
-    colons = np.flatnonzero(a == _COLON)
-    line_colons = np.diff(np.searchsorted(colons, np.append(starts, len(a) + 1)))
-    wanted = line_colons[np.asarray(positions)]
-    exact = set(_escaped_colon_lines(a, starts).intersection(positions))
+    exact = _escaped_colon_lines(a, lines) & set(positions)
     if not exact:
-        encoded = _ENCODE(records)
-        if int(wanted.sum()) == int(np.count_nonzero(np.frombuffer(encoded, np.uint8) == _COLON)):
+        colons = int(np.count_nonzero(a == _COLON))
+        if len(positions) != len(lines):
+            accepted = set(positions)
+            colons -= sum(line.count(b":") for i, line in enumerate(lines) if i not in accepted)
+        if colons == int(np.count_nonzero(np.frombuffer(_ENCODE(records), np.uint8) == _COLON)):
             return set()
-    for p, record, count in zip(positions, records, wanted.tolist(), strict=True):
-        if p in exact or _ENCODE(record).count(b":") == count:
+    for p, record in zip(positions, records, strict=True):
+        if p in exact:
             continue
-        if _key_colons(lines[p]) != count:
+        count = lines[p].count(b":")
+        if _ENCODE(record).count(b":") != count and _key_colons(lines[p]) != count:
             exact.add(p)
     return {p for p in exact if repeated_keys(lines[p])}
 
 
-def _escaped_colon_lines(a: np.ndarray, starts: np.ndarray) -> set[int]:
+def _escaped_colon_lines(a: np.ndarray, lines: list[bytes]) -> set[int]:
     """Lines holding `\\u003a` (a colon written as an escape; an escaped backslash before it only costs an
     exact check)."""
     slashes = np.flatnonzero(a[:-5] == _BACKSLASH) if len(a) > 5 else np.zeros(0, np.int64)
@@ -77,6 +75,10 @@ def _escaped_colon_lines(a: np.ndarray, starts: np.ndarray) -> set[int]:
         & (follow[:, 3] == ord("3"))
         & ((follow[:, 4] | 0x20) == ord("a"))
     )
+    if not hit.any():
+        return set()
+    starts = np.zeros(len(lines), np.int64)
+    np.cumsum(np.fromiter(map(len, lines), np.int64, count=len(lines))[:-1] + 1, out=starts[1:])
     return set((np.searchsorted(starts, slashes[hit], "right") - 1).tolist())
 
 
