@@ -1,4 +1,5 @@
-"""The one normalised Arrow schema every vlmdata dataset uses.
+"""The one normalised Arrow schema every vlmdata dataset uses: the Arrow types of the stored columns that
+`vlmdata.contract.rows` names and maps the contract's models onto.
 
 Validated, augmented and fused datasets all share these `Features`, so they concatenate and fuse without Arrow
 type errors. Coordinates are float64 pixels of the stored image (contract.md); JSON-valued fields are stored
@@ -7,7 +8,7 @@ as JSON strings so arbitrary user metadata never changes the schema.
 Columns:
 - `id` (string), `images` (list of resolved path strings; empty for text-only chat records)
 - `width`, `height` (int32; null when the record has no images)
-- `objects`: list of `{desc, kind ∈ {bbox_2d, poly, line}, points: list<float64> (flat x,y,...),
+- `objects`: list of `{desc, kind ∈ GEOMETRY_KINDS (vlmdata.contract.kinds), points: list<float64> (flat x,y,...),
   image_index: int32, attributes: JSON string or null, metadata: JSON string or null}`
 - `summary` (string or null), `messages` (JSON string or null), `metadata` (JSON string, `{}` when empty)
 - provenance: `source_file` (string), `source_line` (int64, 1-based)
@@ -18,11 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from vlmdata.contract.kinds import GEOMETRY_KINDS
 from vlmdata.contract.rows import OBJECT_COLUMNS, RECORD_COLUMNS
 
 COLUMNS = RECORD_COLUMNS
-__all__ = ["COLUMNS", "GEOMETRY_KINDS", "arrow_schema", "record_features"]
+__all__ = ["COLUMNS", "arrow_schema", "record_features"]
 
 # the Arrow type of every stored column (`vlmdata.contract.rows` names them and maps the models onto them)
 _OBJECT_TYPES = {
