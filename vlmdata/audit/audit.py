@@ -156,7 +156,9 @@ AUDIT_SECTIONS = ("model", "template", "global_max_length")
 def audit_config(run_config: Any) -> Any:
     """The audit's view of a run config: a loaded `RunConfig` as is; a YAML path or a mapping read by the run
     config's own reader (`vlmdata.config.load.load_run_sections`) for the sections the audit uses, so the
-    audit runs where the trainer plugins and the training data are not installed."""
+    audit runs where the trainer plugins and the training data are not installed. The template files the
+    config lists are registered, so records fused with a user template (`metadata._template`) are sized with
+    it."""
     if isinstance(run_config, (str, Path, Mapping)):
         from vlmdata.config.load import load_run_sections
 

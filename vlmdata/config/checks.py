@@ -182,7 +182,10 @@ def cross_checks(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
 def template_problems(config: Any, layered: Layered) -> list[ConfigProblem]:
     """`template.name` names a known template (`config` is a `RunConfig` or a view holding `template`)."""
     from vlmdata.render import get_template
+    from vlmdata.render.user import is_template_path
 
+    if is_template_path(config.template.name):  # a file that did not load: reported with its own problems
+        return []
     try:
         get_template(config.template.name)
     except VlmdataError as exc:

@@ -6,7 +6,8 @@ before any model loads:
 2. scan the raw mapping for removed knobs (packing, `max_length`/`truncation_strategy`, hard-sample mining)
    and for ms-swift command-line keys written where vlmdata expects a section (`lora_rank` at the top level,
    `dataset:`, `model.model`, `torch_dtype`), each reported with what replaced it;
-3. resolve relative paths against the directory of the file that set them (the same rule as `extends`);
+3. resolve relative paths against the directory of the file that set them (the same rule as `extends`), and
+   load and register the template files it lists (`templates`) or names (`template.name` as a path);
 4. validate with pydantic (all field errors of all sections together), then the semantic checks of each
    section that validated on its own, the cross-section checks and (optionally) that input paths exist.
 Every problem carries its file, key path and a fix; they are raised together as one `VlmdataError`.
@@ -41,6 +42,7 @@ from vlmdata.config.layers import (
     raise_problems,
 )
 from vlmdata.config.run import DEEPSPEED_PRESETS, SECTION_MODELS, RunConfig, Section
+from vlmdata.errors import VlmdataError
 
 PACKING_KEYS = (
     "packing",
@@ -128,6 +130,7 @@ def check_run_config(
         layered.set_origin(("plugin",), "--plugin")
     problems, silenced = _removed_and_backend_keys(data, layered)
     _resolve_paths(data, layered)
+    problems += _template_files(layered)
     training = data.setdefault("training", {})
     if top_file is not None and isinstance(training, dict) and training.get("output_dir") is None:
         training["output_dir"] = str((Path.cwd() / "runs" / top_file.stem).resolve())
@@ -149,12 +152,17 @@ def check_run_config(
 
 def load_run_sections(source: ConfigSource, names: Sequence[str], *, base: str | Path | None = None) -> Any:
     """Only the named top-level sections of a run config, validated by `RunConfig`'s own field definitions
-    (removed knobs, backend keys, file-relative paths and unknown top-level keys reported as by
-    `load_run_config`); the other sections are not required. Returns an object with one attribute per name."""
+    (removed knobs, backend keys, file-relative paths, template files and unknown top-level keys handled as by
+    `load_run_config`); the other sections are not required. With `template`, the template files the config
+    lists or names are registered (and `templates` is read too). Returns an object with one attribute per
+    name."""
     layered = layered_source(source, base)
     data = layered.data
     problems, silenced = _removed_and_backend_keys(data, layered)
     _resolve_paths(data, layered)
+    if "template" in names:
+        problems += _template_files(layered)
+        names = tuple(names) if "templates" in names else (*names, "templates")
     for key in data:
         if key not in RunConfig.model_fields and not _silenced((key,), silenced):
             problems.append(
@@ -188,6 +196,26 @@ def _sections_model(names: tuple[str, ...]) -> type[BaseModel]:
         n: (RunConfig.model_fields[n].annotation, RunConfig.model_fields[n]) for n in names
     }
     return create_model("RunSections", __base__=Section, **fields)
+
+
+def load_template_section(path: str | Path) -> Any:
+    """Only the `template` section of a run config (and its `templates` files, registered) — for tools that
+    render conversations (export, infer, eval) without needing the model, the data or the plugins."""
+    file = Path(path)
+    if not file.is_file():
+        raise VlmdataError(
+            rc.PATH_MISSING,
+            f"config not found: {file}",
+            hint="pass the run YAML (the one `vlmdata train` takes)",
+        )
+    return load_run_sections(file, ("template",)).template
+
+
+def _template_files(layered: Layered) -> list[ConfigProblem]:
+    """Register the template files the config lists (`templates`) or names (`template.name` as a path)."""
+    from vlmdata.render.user import config_templates
+
+    return config_templates(layered, ("templates",), [("template", "name")])
 
 
 REQUIRED_FIXES = {

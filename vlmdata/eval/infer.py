@@ -48,12 +48,17 @@ def infer(
     min_pixels: int = DEFAULT_MIN_PIXELS,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     device: str | None = None,
+    system: str | None = None,
 ) -> Path:
+    """`template`: for records that name none (default: the neutral `grounding`); `system` replaces the
+    template's system prompt, as the run config's `template.system` does in training."""
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from vlmdata.io.dataset import load_dataset
-    from vlmdata.render import build_messages, resolve_template
+    from vlmdata.render import DEFAULT_TEMPLATE, build_messages, resolve_template
+
+    template = template or DEFAULT_TEMPLATE
 
     ds = load_dataset(dataset) if isinstance(dataset, (str, Path)) else dataset
     if limit is not None:
@@ -77,7 +82,9 @@ def infer(
         for record in records:
             name = resolve_template(record, template)
             imgs = [_load_image(p, min_pixels, max_pixels) for p in record["images"]]
-            messages = build_messages(record, name, images=imgs if name != "chat" else None, prompt_only=True)
+            messages = build_messages(
+                record, name, images=imgs if name != "chat" else None, system=system, prompt_only=True
+            )
             texts.append(processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
             images.extend(imgs)
             names.append(name)
