@@ -187,7 +187,7 @@ def test_the_scanner_sees_every_kind_of_import(tmp_path: Path, monkeypatch) -> N
     """Top-level, lazy, relative and by-name imports are all edges (checked on a throwaway module)."""
     source = (
         "import vlmdata.errors\n"
-        "from vlmdata.config import layers\n"
+        "from vlmdata.io import layered\n"
         "def f():\n"
         "    from vlmdata.train.registry import get_plugin\n"
         "    from . import base\n"
@@ -200,7 +200,7 @@ def test_the_scanner_sees_every_kind_of_import(tmp_path: Path, monkeypatch) -> N
     found = {t for t, _ in imports("vlmdata.config.probe")}
     assert found == {
         "vlmdata.errors",
-        "vlmdata.config.layers",
+        "vlmdata.io.layered",
         "vlmdata.train.registry",
         "vlmdata.config.base",
         "vlmdata.fuse.plan",

@@ -20,7 +20,7 @@ from vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan, TrainRes
 
 
 def _problem(config: Any, key: str, message: str, fix: str) -> Any:
-    from vlmdata.config.layers import ConfigProblem
+    from vlmdata.io.layered import ConfigProblem
 
     files = getattr(config, "_files", None) or []
     return ConfigProblem(("rlhf", key), message, files[-1] if files else None, fix)

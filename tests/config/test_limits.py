@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from vlmdata.config.layers import MAX_CONFIG_BYTES, load_layered
 from vlmdata.errors import VlmdataError
+from vlmdata.io.layered import MAX_CONFIG_BYTES, load_layered
 
 
 def _w(path: Path, text: str) -> Path:

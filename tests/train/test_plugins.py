@@ -228,7 +228,7 @@ BROKEN = {
     ),
     "picky": (
         "picky_mod",
-        "from pathlib import Path\nfrom vlmdata.config.layers import ConfigProblem\n"
+        "from pathlib import Path\nfrom vlmdata.io.layered import ConfigProblem\n"
         "from vlmdata.train.plugin import TrainerPlugin, TrainPlan\n"
         "class X(TrainerPlugin):\n    name = 'picky'\n"
         "    def validate(self, c):\n"

@@ -22,7 +22,7 @@ augmentation:
 
 Unknown op names, unknown params and unknown keys are errors that list the valid choices. Every problem is
 collected and reported at once (`to_vlmdata_error`), each with the file that set it and its key path. A YAML
-file is read by the shared layered loader (`vlmdata.config.layers`: `extends`, bounded reading, repeated keys
+file is read by the shared layered loader (`vlmdata.io.layered`: `extends`, bounded reading, repeated keys
 refused); it holds the section itself or a train config with an `augmentation:` key. The models are
 `ConfigModel`s: NaN/infinity and booleans written for numbers are refused.
 """
@@ -37,8 +37,8 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_valid
 from vlmdata.augment import codes
 from vlmdata.augment.ops import OPS, OpParams, valid_params
 from vlmdata.config.base import ConfigModel
-from vlmdata.config.layers import Layered, format_key_path, load_layered
 from vlmdata.errors import Location, VlmdataError
+from vlmdata.io.layered import Layered, format_key_path, load_layered
 
 
 def _format_errors(exc: ValidationError) -> str:

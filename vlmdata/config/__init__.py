@@ -1,8 +1,9 @@
-"""YAML configuration: layered loading with `extends` (the one reader of every config file), the bounded
-YAML loader, `ConfigModel` (the base of every section model), and the run configuration models.
+"""The run configuration: its one reader (`load_run_config`, `load_run_sections`, through the layered YAML
+reader `vlmdata.io.layered`), its section models, and `ConfigModel` (the base of every config section model:
+finite numbers, no booleans for numbers, unknown keys refused).
 
 `load_run_config`, `load_run_sections` and the models are imported lazily so that modules needing only
-`layers` (fusion, augmentation configs) do not pay for the run models. This package imports nothing above
+`ConfigModel` (fusion, augmentation configs) do not pay for the run models. This package imports nothing above
 its layer: the trainer plugin's section, the augmentation section and the fusion config a run names are
 checked by `vlmdata.train.load_train_config`.
 """

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from vlmdata.config import run_codes as rc
-from vlmdata.config.layers import ConfigProblem, KeyPath, Layered
 from vlmdata.config.run import SCHEDULERS_WITH_FLOOR, RunConfig
 from vlmdata.errors import VlmdataError
+from vlmdata.io.layered import ConfigProblem, KeyPath, Layered
 
 
 def problem(

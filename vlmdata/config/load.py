@@ -30,10 +30,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from vlmdata.config import codes
 from vlmdata.config import run_codes as rc
 from vlmdata.config.checks import cross_checks, problem, section_checks, template_problems
-from vlmdata.config.layers import (
+from vlmdata.config.run import DEEPSPEED_PRESETS, SECTION_MODELS, RunConfig, Section
+from vlmdata.errors import VlmdataError
+from vlmdata.io import yaml_codes as codes
+from vlmdata.io.layered import (
     ConfigProblem,
     KeyPath,
     Layered,
@@ -41,8 +43,6 @@ from vlmdata.config.layers import (
     problems_from_validation_error,
     raise_problems,
 )
-from vlmdata.config.run import DEEPSPEED_PRESETS, SECTION_MODELS, RunConfig, Section
-from vlmdata.errors import VlmdataError
 
 PACKING_KEYS = (
     "packing",

@@ -1,6 +1,6 @@
 """The fusion config: which datasets are mixed, in what proportion, rendered how.
 
-A fusion config is layered YAML (`extends`, see `vlmdata.config.layers`): the `targets` and `sources` lists
+A fusion config is layered YAML (`extends`, see `vlmdata.io.layered`): the `targets` and `sources` lists
 merge across files by entry `name`, and an explicit empty list clears what the bases had. After merging, the
 models below validate everything at once (unknown keys are rejected at every level) and each problem is
 reported with the file that set the key and its key path.
@@ -26,14 +26,14 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
 
 from vlmdata.config.base import ConfigModel
-from vlmdata.config.layers import (
+from vlmdata.fuse import codes
+from vlmdata.io.layered import (
     ConfigProblem,
     Layered,
     load_layered,
     problems_from_validation_error,
     raise_problems,
 )
-from vlmdata.fuse import codes
 
 Mode = Literal["dense", "summary", "chat"]
 Domain = Literal["target", "source"]

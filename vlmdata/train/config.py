@@ -22,10 +22,10 @@ from pydantic import BaseModel, ValidationError
 
 from vlmdata.config import run_codes as rc
 from vlmdata.config.checks import problem
-from vlmdata.config.layers import ConfigProblem, Layered, problems_from_validation_error, raise_problems
 from vlmdata.config.load import RunCheck, check_run_config, layered_source, resolve_path
 from vlmdata.config.run import RunConfig
 from vlmdata.errors import VlmdataError
+from vlmdata.io.layered import ConfigProblem, Layered, problems_from_validation_error, raise_problems
 from vlmdata.train import codes
 
 

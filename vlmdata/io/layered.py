@@ -1,5 +1,9 @@
 """Layered YAML: `extends` chains, merge rules, and error messages that name the file and key path.
 
+Every YAML config is read here — run configs (`vlmdata.config`), fusion configs, augmentation configs and
+template files (`vlmdata.render`) — so this reader sits in the files layer below all of them: config and render
+both read YAML, and config also names templates, so a reader living in either would tie the two in a circle.
+
 A config file may say `extends: base.yaml` (or a list), resolved relative to that file; bases load first
 (depth first, in order), then the file itself on top. `--base-config` is one more layer below everything.
 Merge rules: mappings deep-merge and scalars replace. Lists replace too, except lists named in
@@ -29,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmdata.config import codes
 from vlmdata.errors import Location, VlmdataError
+from vlmdata.io import yaml_codes as codes
 
 KeyPath = tuple[Any, ...]
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
@@ -120,7 +124,7 @@ def read_config_text(path: Path) -> str:
 
 def parse_yaml(text: str, file: str) -> Any:
     """Safe-load one YAML document under the node and duplicate-key bounds; errors name `file` and the line."""
-    from vlmdata.config.yaml_loader import BoundedLoader, DuplicateKeys, TooLarge, yaml_error
+    from vlmdata.io.yaml_loader import BoundedLoader, DuplicateKeys, TooLarge, yaml_error
 
     loader = BoundedLoader(text)
     gc_was_enabled = gc.isenabled()

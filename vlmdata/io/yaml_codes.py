@@ -1,4 +1,5 @@
-"""Error codes of configuration loading (VD600–VD609); config models add theirs from VD610 on."""
+"""Error codes of reading YAML config files (VD600–VD609): every config — run, fusion, augmentation, template
+files — is read by `vlmdata.io.layered`; the config models add theirs from VD610 on."""
 
 from vlmdata.errors import define
 
