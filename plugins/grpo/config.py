@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from vlmdata.config.base import ConfigModel
 
 
-class GrpoConfig(BaseModel):
+class GrpoConfig(ConfigModel):
     model_config = ConfigDict(extra="forbid")
 
     reward_funcs: list[str] = Field(

@@ -245,3 +245,27 @@ def test_fusion_numbers_are_bounded_at_load(tmp_path: Path, entry: str, text: st
     fusion = _w(tmp_path / "fusion.yaml", f"targets:\n  - {{name: a, data: d, {entry}}}\n")
     err = _code(load_fusion_config, fusion)
     assert any(text in line for line in err.details), err.details
+
+
+@pytest.mark.parametrize(
+    ("plugin", "body", "key", "text"),
+    [
+        ("gkd", "rlhf: {teacher_model: m, temperature: .inf}", "rlhf.temperature", "finite"),
+        ("gkd", "rlhf: {teacher_model: m, lmbda: true}", "rlhf.lmbda", "boolean"),
+        ("grpo", "rlhf: {reward_funcs: [dense_f1], beta: .nan}", "rlhf.beta", "finite"),
+        (
+            "grpo",
+            "rlhf: {reward_funcs: [dense_f1], reward_weights: [true]}",
+            "rlhf.reward_weights",
+            "boolean",
+        ),
+    ],
+)
+def test_plugin_sections_refuse_nan_and_booleans(
+    tmp_path: Path, plugin: str, body: str, key: str, text: str
+) -> None:
+    from vlmdata.train.config import load_train_config
+
+    run = _w(tmp_path / "run.yaml", f"plugin: {plugin}\nmodel: {{path: m}}\ndata: {{train: [d]}}\n{body}\n")
+    err = _code(load_train_config, run, check_paths=False)
+    assert any(f": {key}:" in line and text in line for line in err.details), err.details
