@@ -119,23 +119,26 @@ def _defined_functions(names: set[str]) -> dict[str, list[str]]:
 
 
 def test_qwen_rules_are_defined_once() -> None:
-    rules = {
-        "smart_resize",
-        "image_tokens",
-        "bound_tokens",
-        "effective_pixel_bounds",
-        "backend_image_env",
-        "over_length",
-        "metadata_dict",
-        "record_metadata",
-        "metadata_source",
-        "record_source",
-        "record_image_kwargs",
-        "record_pixel_bounds",
+    """Each rule has one definition: the resize in the contract layer (validation needs it), everything built on
+    it in `vlmdata.models.qwen`."""
+    homes = {
+        "smart_resize": "vlmdata/contract/imagesize.py",
+        "checked_resize": "vlmdata/contract/imagesize.py",
+        "image_tokens": "vlmdata/models/qwen.py",
+        "bound_tokens": "vlmdata/models/qwen.py",
+        "effective_pixel_bounds": "vlmdata/models/qwen.py",
+        "backend_image_env": "vlmdata/models/qwen.py",
+        "over_length": "vlmdata/models/qwen.py",
+        "metadata_dict": "vlmdata/models/qwen.py",
+        "record_metadata": "vlmdata/models/qwen.py",
+        "metadata_source": "vlmdata/models/qwen.py",
+        "record_source": "vlmdata/models/qwen.py",
+        "record_image_kwargs": "vlmdata/models/qwen.py",
+        "record_pixel_bounds": "vlmdata/models/qwen.py",
     }
-    found = _defined_functions(rules)
-    assert {name: paths for name, paths in found.items() if paths != ["vlmdata/models/qwen.py"]} == {}
-    assert set(found) == rules
+    found = _defined_functions(set(homes))
+    assert {name: paths for name, paths in found.items() if paths != [homes[name]]} == {}
+    assert set(found) == set(homes)
 
 
 def test_the_length_limit_is_compared_in_one_place() -> None:

@@ -139,7 +139,8 @@ def row_object(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def row_record(row: Mapping[str, Any], images: list[str] | None = None) -> dict[str, Any]:
     """A stored row as a contract record (JSON-ready) that validates back to the same row; `images`
-    replaces the stored paths (e.g. with new files). Provenance and the audited `length` are left out."""
+    replaces the stored paths (e.g. with new files), in the messages' image items too. Provenance and the
+    audited `length` are left out."""
     out: dict[str, Any] = {"id": row["id"]}
     paths = list(row.get("images") or []) if images is None else list(images)
     if paths:
@@ -150,6 +151,22 @@ def row_record(row: Mapping[str, Any], images: list[str] | None = None) -> dict[
     if row.get("summary") is not None:
         out["summary"] = row["summary"]
     if row.get("messages") is not None:
-        out["messages"] = _decoded(row["messages"])
+        messages = _decoded(row["messages"])
+        out["messages"] = messages if images is None else with_images(messages, paths)
     out["metadata"] = _decoded(row.get("metadata")) or {}
+    return out
+
+
+def with_images(messages: list[dict[str, Any]], paths: list[str]) -> list[dict[str, Any]]:
+    """The messages with their image items pointing at `paths` in order (`<image>` tags need nothing)."""
+    todo = iter(paths)
+    out = []
+    for msg in messages:
+        content = msg.get("content")
+        if isinstance(content, list):
+            content = [
+                {**item, "image": next(todo, item.get("image"))} if item.get("type") == "image" else item
+                for item in content
+            ]
+        out.append({**msg, "content": content})
     return out
