@@ -126,3 +126,22 @@ def test_fast_path_verdicts_equal_the_models_with_repeats(batch: list[tuple[dict
         assert repeated_keys(lines[p]) == []
     for line in lines:
         assert (explain_line(line)[0] is None) == bool(repeated_keys(line)), line
+
+
+def test_allow_extra_judges_repeats_as_the_line_was_written(tmp_path: Path) -> None:
+    """--allow-extra re-encodes a line to move its unknown keys, which would keep one value per key."""
+    line = (
+        "{"
+        + HEAD
+        + ', "colour": "red", "objects": ['
+        + BOX
+        + '], "summary": "无关图片", "summary": "无关图片"}'
+    )
+    src = tmp_path / "data.jsonl"
+    src.write_text(line + "\n", encoding="utf-8")
+    report = validate_files([src], tmp_path / "out", ValidateOptions(image_check=False, allow_extra=True))
+    assert report.total("rejected") == 1 and "VD109" in report.examples
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text(line.replace(', "summary": "无关图片"}', "}") + "\n", encoding="utf-8")
+    report = validate_files([clean], tmp_path / "out2", ValidateOptions(image_check=False, allow_extra=True))
+    assert report.total("valid") == 1  # the unknown key alone is moved into metadata, as before

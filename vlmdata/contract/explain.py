@@ -215,12 +215,12 @@ def explain_bounded(raw: bytes, limit: int | None) -> Explanation:
     if limit is not None and len(raw) > BIG_LINE:
         first = _explain_with(_fail_fast_record(), raw, limit, DetailBudget(0))
         if first.record is not None or first.note is not None:
-            return _with_repeats(first, repeated, limit)
+            return with_repeats(first, repeated, limit)
     explained = _explain_with(Record, raw, limit, DetailBudget(limit) if limit is not None else None)
-    return _with_repeats(explained, repeated, limit)
+    return with_repeats(explained, repeated, limit)
 
 
-def _with_repeats(explained: Explanation, repeated: list[Issue], limit: int | None) -> Explanation:
+def with_repeats(explained: Explanation, repeated: list[Issue], limit: int | None) -> Explanation:
     """A repeated key rejects the line whatever the models say; its issues come first, within `limit`."""
     if not repeated:
         return explained

@@ -15,7 +15,8 @@ from typing import Any
 import msgspec
 
 from vlmdata.contract import codes
-from vlmdata.contract.explain import explain_bounded
+from vlmdata.contract.explain import explain_bounded, with_repeats
+from vlmdata.contract.jsonkeys import repeated_key_issues
 from vlmdata.contract.models import Object, Record
 from vlmdata.contract.rows import record_row
 from vlmdata.contract.rules import Issue, bounds_issues, frame_warning
@@ -67,9 +68,12 @@ def _move_extra(raw: bytes) -> tuple[bytes, list[str]]:
 
 def explain(raw: bytes, allow_extra: bool = False) -> SlowOutcome:
     moved: list[str] = []
+    written = raw
     if allow_extra:
         raw, moved = _move_extra(raw)
     explained = explain_bounded(raw, MAX_LISTED_ISSUES)
+    if moved:  # moving re-encoded the line, which keeps one value per key: judge repeats as it was written
+        explained = with_repeats(explained, repeated_key_issues(written), MAX_LISTED_ISSUES)
     record = explained.record
     out = SlowOutcome(record, explained.issues, raw=raw, more=explained.more, note=explained.note)
     if record is None:
