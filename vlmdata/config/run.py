@@ -38,6 +38,13 @@ MAX_BATCH = 65536
 MAX_COUNT = 10**9  # steps, epochs' worth of batches, node counts
 
 
+def hf_metric_name(name: str) -> str:
+    """`eval/x` (logging.jsonl), `eval_x` (transformers) or `x` → `eval_x`, the name transformers selects on."""
+    bare = name[len("eval/") :] if name.startswith("eval/") else name
+    bare = bare[len("eval_") :] if bare.startswith("eval_") else bare
+    return "eval_" + bare
+
+
 class Section(ConfigModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
 
@@ -91,6 +98,12 @@ class DataConfig(Section):
     train: list[str] = Field(default_factory=list)
     val: list[str] = Field(default_factory=list)
     fusion: str | None = None
+    sample_limit: int | None = Field(
+        default=None,
+        gt=0,
+        description="Smoke runs: each dataset keeps its first N positions of every epoch's stream (after the "
+        "fusion plan or the seeded order); evaluation sets their first N records.",
+    )
 
     _list = field_validator("train", "val", mode="before")(_as_list)
 
@@ -163,7 +176,26 @@ class TrainingConfig(Section):
     eval_steps: int | None = Field(
         default=None, gt=0, description="None: evaluate every save_steps when data.val is set."
     )
-    save_total_limit: int | None = Field(default=None, gt=0)
+    save_total_limit: int | None = Field(
+        default=None, gt=0, description="Keep at most N checkpoints (the best one is never deleted)."
+    )
+    save_strategy: Literal["steps", "epoch"] = "steps"
+    eval_strategy: Literal["steps", "epoch", "no"] | None = Field(
+        default=None, description="None: `steps` when the run has evaluation data, else `no`."
+    )
+    metric_for_best_model: str | None = Field(
+        default=None,
+        description="An evaluation metric the run logs (`eval_loss`, `eval/token_acc`, `eval_bbu_loss`, "
+        "`eval_reward`, …), stored as `eval_<name>`; selects the best checkpoint.",
+    )
+    greater_is_better: bool | None = Field(
+        default=None,
+        description="None: inferred from the metric's name (lower for *loss, higher for *acc/reward).",
+    )
+    load_best_model_at_end: bool = Field(
+        default=False,
+        description="Reload the best checkpoint when training ends (default metric: eval_loss).",
+    )
     dataloader_num_workers: int = Field(default=0, ge=0, le=256)
     group_by_length: bool = True
     resume_from_checkpoint: str | None = Field(
@@ -182,6 +214,16 @@ class TrainingConfig(Section):
     report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
 
     _list = field_validator("report_to", mode="before")(_as_list)
+
+    @field_validator("metric_for_best_model")
+    @classmethod
+    def _eval_metric_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = value.strip()
+        if name in ("", "eval_", "eval/"):
+            raise ValueError("name an evaluation metric, e.g. eval_loss")
+        return hf_metric_name(name)
 
     @field_validator("report_to")
     @classmethod

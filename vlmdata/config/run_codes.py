@@ -69,3 +69,9 @@ RESUME = define(
     "`resume_from_checkpoint` continues the same run (optimizer, schedule, data position); `init_from_checkpoint` "
     "starts a new stage from earlier weights. Give one.",
 )
+BEST_CHECKPOINT = define(
+    "VD663",
+    "Best-checkpoint settings invalid",
+    "`metric_for_best_model` must name an evaluation metric the run logs (the message lists them), with "
+    "evaluation data and an eval_strategy; `load_best_model_at_end` saves and evaluates on one schedule.",
+)

@@ -8,8 +8,8 @@ of problems with the same files and key paths:
 - the `augmentation` section, validated by the augment area's `AugmentationConfig` (the schema `vlmdata
   augment` reads);
 - the fusion config named by `data.fusion`, loaded by the fusion area's own loader;
-- the plugin's own cross-section `validate(config)`, run last and only on an otherwise clean config (a plugin
-  that raises is named as the culprit).
+- the plugin's own cross-section `validate(config)` and the best-checkpoint metric against what the plugin
+  logs, run last and only on an otherwise clean config (a plugin that raises is named as the culprit).
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ def _plugin_validate(trainer: Any, config: RunConfig, layered: Layered) -> list[
     out); a plugin that raises instead of returning problems is named."""
     try:
         found = list(trainer.validate(config))
+        found += _best_checkpoint_problems(trainer, config, layered)
         for p in found:
             if p.file is None and p.path:
                 p.file = layered.origin_of(p.path)
@@ -148,6 +149,17 @@ def _plugin_validate(trainer: Any, config: RunConfig, layered: Layered) -> list[
     except Exception as exc:  # a plugin bug: report it as such, with the plugin's name
         message = f"plugin {trainer.name!r} failed in validate(): {type(exc).__name__}: {exc}"
         return [ConfigProblem((), message, None, None, codes.PLAN_FAILED.code)]
+
+
+def _best_checkpoint_problems(trainer: Any, config: RunConfig, layered: Layered) -> list[ConfigProblem]:
+    """The best-checkpoint metric against what the plugin logs and the run's evaluation data."""
+    from vlmdata.train.best import best_model_problems
+    from vlmdata.train.dataset import has_val_data
+
+    return [
+        problem(layered, path, message, rc.BEST_CHECKPOINT, fix)
+        for path, message, fix in best_model_problems(trainer, config, has_val_data(config))
+    ]
 
 
 def _fusion_problems(path: str, layered: Layered) -> list[ConfigProblem]:
