@@ -505,6 +505,7 @@ def test_two_stage_presets_lora_aligner_then_merged_into_stage2(
     small = {
         "max_steps": 2,
         "save_steps": 2,
+        "per_device_train_batch_size": 1,  # the presets' micro-batch of 4 would not divide the effective batch
         "effective_batch_size": 2,
         "gradient_checkpointing": False,
         "dataloader_num_workers": 0,
