@@ -265,10 +265,10 @@ def _write_run_config(out: Path) -> Path:
 
 def _audit(out: Path, report: DemoReport) -> None:
     from vlmdata.audit.audit import audit_dataset, write_lengths
-    from vlmdata.config import load_run_config
     from vlmdata.io.atomic import atomic_write_json
+    from vlmdata.train.config import load_train_config
 
-    config = load_run_config(_write_run_config(out))
+    config = load_train_config(_write_run_config(out))
     paths = [out / "fused" / "data", *(Path(p) for p in config.data.val)]
     result = audit_dataset([str(p) for p in paths], config)
     atomic_write_json(out / "audit.json", result.to_dict())

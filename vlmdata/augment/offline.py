@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 from vlmdata.augment.config import AugmentationConfig, load_augmentation_config
 from vlmdata.augment.pipeline import AugmentPipeline, augment_record
+from vlmdata.contract.rows import row_record, with_images
 from vlmdata.errors import Location, UsageError, VlmdataError
 from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS, ImageProblem
 
@@ -71,49 +72,10 @@ class OfflineResult:
         return dict(self.__dict__)
 
 
-def _decode(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def contract_line(rec: dict[str, Any], image_paths: list[str]) -> dict[str, Any]:
-    """A normalised record as a contract JSONL record (geometry under its kind key)."""
-    objects = []
-    for o in rec["objects"]:
-        obj: dict[str, Any] = {"desc": o["desc"], o["kind"]: o["points"]}
-        if int(o.get("image_index") or 0):
-            obj["image_index"] = int(o["image_index"])
-        for key in ("attributes", "metadata"):
-            if o.get(key) is not None:
-                obj[key] = _decode(o[key])
-        objects.append(obj)
-    line: dict[str, Any] = {
-        "id": rec["id"],
-        "images": image_paths,
-        "width": rec["width"],
-        "height": rec["height"],
-    }
-    line["objects"] = objects
-    if rec.get("summary") is not None:
-        line["summary"] = rec["summary"]
-    if rec.get("messages"):
-        line["messages"] = _with_images(_decode(rec["messages"]), image_paths)
-    line["metadata"] = _decode(rec.get("metadata")) or {}
-    return line
-
-
-def _with_images(messages: list[dict[str, Any]], paths: list[str]) -> list[dict[str, Any]]:
-    """The messages with their image items pointing at `paths` in order (`<image>` tags need nothing)."""
-    todo = iter(paths)
-    out = []
-    for msg in messages:
-        content = msg.get("content")
-        if isinstance(content, list):
-            content = [
-                {**item, "image": next(todo, item.get("image"))} if item.get("type") == "image" else item
-                for item in content
-            ]
-        out.append({**msg, "content": content})
-    return out
+    """A normalised record as a contract JSONL record (geometry under its kind key) with new image paths (a
+    chat record's image items point at them too)."""
+    return row_record(rec, image_paths)
 
 
 def _save_image(img: Any, path: Path, fmt: str) -> None:
@@ -243,7 +205,7 @@ def augment_dataset(
                     new["images"] = absolute
                     if is_chat:
                         new["messages"] = json.dumps(
-                            _with_images(_decode(rec["messages"]), absolute), ensure_ascii=False
+                            with_images(json.loads(rec["messages"]), absolute), ensure_ascii=False
                         )
                     rows.append(new)
         write_dataset(records_to_dataset(rows), tmp / "data")

@@ -60,11 +60,9 @@ class ExportResult:
 
 
 def template_config(config: str | Path | None) -> Any:
-    """The run config's `template` section (defaults without a config), its template files registered.
-
-    Only that section and `templates` are read and validated (with the config's `extends` chain): an export
-    does not need the model, the plugins or the data paths of the run to exist.
-    """
+    """The run config's `template` section (defaults without a config), its template files registered, read by
+    the run config's own reader (`vlmdata.config.load.load_run_sections`): an export does not need the model,
+    the plugins or the data paths of the run to exist."""
     from vlmdata.config.load import load_template_section
     from vlmdata.config.run import TemplateConfig
 
@@ -85,7 +83,7 @@ def export_line(
     pixel_bounds: tuple[int, int] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """One record → (the ms-swift standard JSON object, the template name used)."""
-    from vlmdata.audit.images import record_image_kwargs, record_pixel_bounds
+    from vlmdata.models.qwen import record_image_kwargs, record_pixel_bounds
     from vlmdata.render import build_messages, resolve_template, to_swift_standard
     from vlmdata.render import codes as rcodes
     from vlmdata.render.templates import where
@@ -115,7 +113,7 @@ def export_line(
 
 
 def _default_bounds() -> tuple[int, int]:
-    from vlmdata.audit.images import effective_pixel_bounds
+    from vlmdata.models.qwen import effective_pixel_bounds
 
     return effective_pixel_bounds(template_config(None))
 
@@ -131,9 +129,9 @@ def export_records(
     roots: Iterable[str | Path | None] = (),
 ) -> ExportResult:
     """Write `records` as ms-swift standard JSONL at `out`; `inputs`/`roots` feed the `--out` rule."""
-    from vlmdata.audit.images import backend_image_env, effective_pixel_bounds
     from vlmdata.errors import at
     from vlmdata.io.output import check_out, write_output
+    from vlmdata.models.qwen import backend_image_env, effective_pixel_bounds
 
     inputs, roots = list(inputs), list(roots)
     check_out(out, command="export", kind="file", inputs=inputs, roots=roots)  # refuse before the work

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from vlmdata.errors import Location, UsageError, VlmdataError
+from vlmdata.models.qwen import record_metadata
 from vlmdata.render import codes
 from vlmdata.render.summary import build_summary, parse_summary, summary_json
-from vlmdata.render.templates import IRRELEVANT, record_metadata
+from vlmdata.render.templates import IRRELEVANT
 
 
 @dataclass

@@ -66,7 +66,7 @@ class TrainData:
         sources = self.train if split == "train" else self.val
         if sources is None or not sources.items:
             return None
-        from vlmdata.audit.images import effective_pixel_bounds
+        from vlmdata.models.qwen import effective_pixel_bounds
 
         return TrainSamples(
             sources,

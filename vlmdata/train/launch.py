@@ -34,10 +34,10 @@ def plan_run(
     config_path: str | Path, base: str | Path | None = None, plugin: str | None = None
 ) -> tuple[TrainerPlugin, TrainPlan]:
     """Validate the config (every problem at once) and ask its plugin for the plan; nothing is loaded."""
-    from vlmdata.config.load import load_run_config
+    from vlmdata.train.config import load_train_config
     from vlmdata.train.registry import get_plugin
 
-    config = load_run_config(config_path, base=base, plugin=plugin)
+    config = load_train_config(config_path, base=base, plugin=plugin)
     trainer = get_plugin(config.plugin)
     try:
         plan = trainer.plan(config)

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from vlmdata.contract import codes
+from vlmdata.contract.rows import json_text
 from vlmdata.contract.rules import Issue
 from vlmdata.errors import UsageError, at
 from vlmdata.io.features import arrow_schema
@@ -44,6 +45,7 @@ from vlmdata.io.jsonl import (
 from vlmdata.io.output import output_dir
 from vlmdata.io.writer import DatasetWriter
 from vlmdata.validate.fast import FastResult, check_batch, record_ids
+from vlmdata.validate.ids import own_id
 from vlmdata.validate.imagecheck import ImageChecker
 from vlmdata.validate.report import FileReport, Report
 from vlmdata.validate.slow import explain, normalised_row
@@ -260,10 +262,7 @@ class _Run:
                 fast.objects_table,
                 pa.array([r.summary for r in recs], pa.string()),
                 pa.nulls(len(recs), pa.string()),
-                pa.array(
-                    ["{}" if r.metadata is None else _ENC.encode(r.metadata).decode() for r in recs],
-                    pa.string(),
-                ),
+                pa.array([json_text(r.metadata or {}) for r in recs], pa.string()),
                 pa.array([fr.path] * len(recs), pa.string()),
                 pa.array([numbers[p] for p in fast.accepted], pa.int64()),
             ],
@@ -274,7 +273,9 @@ class _Run:
         for p in fast.unsure:
             out = explain(lines[p], self.o.allow_extra)
             if out.record is None:
-                self._reject(fr, numbers[p], lines[p], out.issues, more=out.more, note=out.note)
+                self._reject(
+                    fr, numbers[p], lines[p], out.issues, own_id(lines[p]), more=out.more, note=out.note
+                )
                 continue
             imgs = [resolve(i) for i in out.record.images or []]
             row = normalised_row(out, imgs)

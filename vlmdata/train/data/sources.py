@@ -33,6 +33,7 @@ import numpy as np
 
 from vlmdata.errors import Location, VlmdataError
 from vlmdata.io.dataset import is_jsonl_name
+from vlmdata.models.qwen import over_length
 from vlmdata.train.data import codes
 
 ORDER_VERSION = "vlmdata.train/1"
@@ -312,7 +313,7 @@ def check_audited_lengths(sources: Sources, global_max_length: int, show: int = 
     for s in sources.items:
         if s.lengths is None:
             continue
-        bad = np.flatnonzero(s.lengths >= global_max_length)
+        bad = np.flatnonzero(over_length(s.lengths, global_max_length))
         total += int(bad.size)
         if bad.size and len(offenders) < show:
             ids = s.dataset.select(bad[: show - len(offenders)].tolist())["id"]
