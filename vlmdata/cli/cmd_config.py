@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from vlmdata.cli._skin import out_file_option
+
 config_app = typer.Typer(
     name="config",
     help="Work with run configs (migrate a config written for the original trainer).",
@@ -18,10 +20,11 @@ config_app = typer.Typer(
 @config_app.command("migrate")
 def migrate(
     old: Path = typer.Argument(..., metavar="OLD.yaml", help="Config written for the original trainer."),
-    out: Path = typer.Option(..., "--out", "-o", help="The vlmdata config to write (a new file)."),
+    out: Path = out_file_option("The vlmdata config to write (a new file, or one this command wrote)."),
 ) -> None:
     """Rewrite OLD.yaml into vlmdata's keys, print every change, refuse what has no equivalent."""
-    from vlmdata.cli._common import console, require_exists
+    from vlmdata.cli._render import console
+    from vlmdata.cli._skin import require_exists
     from vlmdata.train.migrate import write_migration
 
     require_exists(old, "config")

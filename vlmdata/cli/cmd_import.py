@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from vlmdata.cli._common import FORMAT_OPTION
+from vlmdata.cli._skin import FORMAT_OPTION, Format, out_file_option
 
 
 def register(app: typer.Typer) -> None:
@@ -21,9 +22,7 @@ def register(app: typer.Typer) -> None:
         src: Path = typer.Argument(
             ..., metavar="SRC", help="The annotation file or folder (see docs/import.md).", show_default=False
         ),
-        out: Path = typer.Option(
-            ..., "--out", "-o", help="Output JSONL (written atomically) + OUT.import.json beside it."
-        ),
+        out: Path = out_file_option("Output JSONL (written atomically) + OUT.import.json beside it."),
         image_root: Path | None = typer.Option(
             None,
             "--image-root",
@@ -55,17 +54,12 @@ def register(app: typer.Typer) -> None:
         frame: str = typer.Option(
             "auto", "--frame", help="qwen: coordinate frame of the answers: auto, grid (0–1000) or pixel."
         ),
-        fmt_out: str = FORMAT_OPTION,
+        fmt_out: Format = FORMAT_OPTION,
     ) -> None:
         """Import annotations into contract JSONL; every annotation is imported or counted under a skip reason."""
-        import json
-
-        from vlmdata.cli._common import console
-        from vlmdata.errors import UsageError
+        from vlmdata.cli._render import show
         from vlmdata.importers import ImportOptions, import_source
 
-        if fmt_out not in ("table", "json"):
-            raise UsageError(f"--format must be table or json, got {fmt_out!r}")
         options = ImportOptions(
             image_root=str(image_root) if image_root else None,
             desc_template=desc_template,
@@ -78,41 +72,42 @@ def register(app: typer.Typer) -> None:
             frame=frame,  # type: ignore[arg-type]
         )
         report = import_source(fmt, src, out, options)
-        if fmt_out == "json":
-            typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-        else:
-            _render(report, console())
+        show(fmt_out, report.as_dict(), _blocks(report))
         raise typer.Exit(report.exit_code)
 
 
-def _render(report, con) -> None:  # noqa: ANN001 - rich and the report are imported lazily
-    from rich.table import Table
-
+def _blocks(report: Any) -> list[Any]:
+    from vlmdata.cli._render import Col, Table
     from vlmdata.importers.codes import REASONS
     from vlmdata.importers.output import report_path
 
-    table = Table(title=f"vlmdata import {report.format}")
-    for col in ("source", "records", "imported", "annotations", "imported ", "objects"):
-        table.add_column(col, justify="left" if col == "source" else "right")
+    cols = [
+        Col("source"),
+        *(Col(c, right=True) for c in ("records", "imported", "annotations", "imported ", "objects")),
+    ]
+    files = Table(f"vlmdata import {report.format}", cols)
     for f in report.files:
-        table.add_row(
-            f.file,
-            str(f.records.total),
-            str(f.records.imported),
-            str(f.annotations.total),
-            str(f.annotations.imported),
-            str(f.objects),
+        files.rows.append(
+            [
+                f.file,
+                str(f.records.total),
+                str(f.records.imported),
+                str(f.annotations.total),
+                str(f.annotations.imported),
+                str(f.objects),
+            ]
         )
-    con.print(table)
+    blocks: list[Any] = [files]
     skipped: dict[str, int] = {}
     for f in report.files:
         for ledger in (f.records, f.annotations):
             for reason, n in ledger.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + n
     if skipped:
-        reasons = Table(title="skipped")
-        for col in ("reason", "code", "kind", "count", "first example"):
-            reasons.add_column(col, justify="right" if col == "count" else "left")
+        reasons = Table(
+            "skipped",
+            [Col("reason"), Col("code"), Col("kind"), Col("count", right=True), Col("first example")],
+        )
         for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
             first = next((f.examples[reason][0] for f in report.files if f.examples.get(reason)), None)
             where = ""
@@ -123,16 +118,17 @@ def _render(report, con) -> None:  # noqa: ANN001 - rich and the report are impo
                         loc += f" {key}={first[key]}"
                 where = f"{loc} {first.get('field', '')}: {first['message']}".strip()
             r = REASONS[reason]
-            reasons.add_row(reason, r.code, r.kind, str(n), where)
-        con.print(reasons)
+            reasons.rows.append([reason, r.code, r.kind, str(n), where])
+        blocks.append(reasons)
     totals = report.totals()
     frame = report.extra.get("frame")
     if frame is not None:
-        con.print(f"coordinate frame: {frame['frame']} ({frame['how']})")
+        blocks.append(f"coordinate frame: {frame['frame']} ({frame['how']})")
     balance = "holds" if report.balanced() else "DOES NOT HOLD"
     ann = totals["annotations"]
-    con.print(
+    blocks.append(
         f"annotations: imported {ann['imported']} + skipped {sum(ann['skipped'].values())} == {ann['total']}: {balance}"
     )
-    con.print(f"output: {report.out}  report: {report_path(report.out)}")
-    con.print(f"next: {report.next_command()}")
+    blocks.append(f"output: {report.out}  report: {report_path(report.out)}")
+    blocks.append(f"next: {report.next_command()}")
+    return blocks

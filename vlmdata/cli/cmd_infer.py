@@ -6,21 +6,26 @@ from pathlib import Path
 
 import typer
 
+from vlmdata.cli._skin import out_file_option
+
 
 def register(app: typer.Typer) -> None:
     @app.command("infer")
     def infer_cmd(
-        dataset: Path = typer.Argument(..., help="vlmdata Arrow dataset to predict on."),
-        model: Path = typer.Option(
-            ..., "--model", help="Model folder (base model, or a full fine-tuned model)."
+        dataset: Path = typer.Argument(
+            ..., metavar="DATASET", help="Dataset to predict on (or a `validate --out` folder)."
         ),
-        out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL to write."),
+        model: Path = typer.Option(
+            ..., "--model", metavar="DIR", help="Model folder (base model, or a full fine-tuned model)."
+        ),
+        out: Path = out_file_option("Predictions JSONL to write."),
         adapter: Path = typer.Option(
-            None, "--adapter", help="LoRA adapter folder (a checkpoint of a LoRA run)."
+            None, "--adapter", metavar="DIR", help="LoRA adapter folder (a checkpoint of a LoRA run)."
         ),
         template: str = typer.Option(
             None,
             "--template",
+            metavar="NAME|FILE",
             help="Template (name or template YAML file) for records that name none; default: the run "
             "config's, else grounding.",
         ),
@@ -28,6 +33,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--config",
             "-c",
+            metavar="FILE",
             help="The run config: its template (name, system prompt, pixel bounds) and template files.",
         ),
         batch_size: int = typer.Option(4, "--batch-size"),
@@ -38,7 +44,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Generate predictions with the trained model (greedy, batched); score them with `vlmdata eval`."""
-        from vlmdata.cli._common import console, require_exists, template_option
+        from vlmdata.cli._render import console
+        from vlmdata.cli._skin import require_exists, template_option
         from vlmdata.config.load import load_template_section
         from vlmdata.eval.infer import infer
 

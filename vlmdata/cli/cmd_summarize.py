@@ -6,15 +6,17 @@ from pathlib import Path
 
 import typer
 
-from vlmdata.cli._common import FORMAT_OPTION, console
+from vlmdata.cli._skin import FORMAT_OPTION, Format
 
 
 def register(app: typer.Typer) -> None:
     @app.command("summarize")
     def summarize(
-        source: Path = typer.Argument(..., help="A contract JSONL file or a vlmdata Arrow dataset folder."),
+        source: Path = typer.Argument(
+            ..., metavar="DATA.jsonl|DATASET", help="A contract JSONL file or a dataset folder."
+        ),
         out: Path = typer.Option(
-            ..., "--out", "-o", help="Output (same form as the input), written atomically."
+            ..., "--out", "-o", metavar="PATH", help="Output of the input's form (a file or a folder)."
         ),
         domain: str = typer.Option(
             None, "--domain", help="BBU or RRU for every record (default: metadata.domain)."
@@ -22,23 +24,18 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(
             False, "--overwrite", help="Rebuild summaries that are already present."
         ),
-        fmt: str = FORMAT_OPTION,
+        fmt: Format = FORMAT_OPTION,
     ) -> None:
         """Fill missing `summary` fields from the objects' descs; existing summaries are validated and kept."""
-        import json
-
+        from vlmdata.cli._render import show
         from vlmdata.render.summarize import summarize_path
 
         result = summarize_path(source, out, domain=domain, overwrite=overwrite)
-        if fmt == "json":
-            typer.echo(
-                json.dumps({**result.as_dict(), "problems": result.problems}, ensure_ascii=False, indent=2)
-            )
-        else:
-            console().print(
-                f"{result.records} records: {result.built} built, {result.kept} kept, {result.irrelevant} irrelevant"
-                + (f" → {out}" if not result.problems else "")
-            )
+        line = (
+            f"{result.records} records: {result.built} built, {result.kept} kept, {result.irrelevant} irrelevant"
+            + (f" → {out}" if not result.problems else "")
+        )
+        show(fmt, {**result.as_dict(), "problems": result.problems}, [line])
         if result.problems:
             from vlmdata.errors import VlmdataError
 

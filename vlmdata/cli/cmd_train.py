@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from vlmdata.cli._common import CONFIG_OPTION, console
+from vlmdata.cli._render import console
+from vlmdata.cli._skin import CONFIG_OPTION
 
 
 def register(app: typer.Typer) -> None:
@@ -14,7 +15,7 @@ def register(app: typer.Typer) -> None:
     def train(
         config: Path = CONFIG_OPTION,
         base_config: Path = typer.Option(
-            None, "--base-config", help="A YAML layer below the config and its `extends`."
+            None, "--base-config", metavar="FILE", help="A YAML layer below the config and its `extends`."
         ),
         plugin: str = typer.Option(
             None, "--plugin", help="Trainer plugin; overrides the config's `plugin:` key."
@@ -27,8 +28,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Train with a trainer plugin (sft, gkd, grpo, or any installed one). Everything else lives in YAML."""
-        from vlmdata.cli._common import require_exists
-        from vlmdata.train.launch import launch, needs_launch, plan_run, torchrun_command
+        from vlmdata.cli._skin import require_exists
+        from vlmdata.train.launch import launch, needs_launch, plan_run, run_plan, torchrun_command
 
         require_exists(config, "config")
         if base_config is not None:
@@ -53,7 +54,7 @@ def register(app: typer.Typer) -> None:
         if needs_launch(plan.config):
             launch(plan.config, cli_args)
             return
-        result = trainer.run(plan)
+        result = run_plan(trainer, plan)
         out.print(
             f"trained {result.global_step} step(s) with plugin {trainer.name!r} → {result.output_dir}",
             markup=False,

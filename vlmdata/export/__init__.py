@@ -22,7 +22,9 @@ ms-swift's own `--max_pixels` (it adds a pre-resize the audit does not model).
 
 The export is static (no augmentation, one line per record in dataset order). Every image path is checked to
 exist (an ms-swift run would otherwise fail mid-epoch); all problems are reported together and nothing is
-written unless every record renders. The file is written atomically.
+written unless every record renders. The input is any dataset form the one opener accepts. The file follows the
+`--out` rule for single files (`vlmdata.io.output`): written atomically beside the target, never over an input,
+a non-regular file or a file vlmdata did not write.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmdata.errors import UsageError, VlmdataError
+from vlmdata.errors import UsageError, VlmdataError, at
 
 
 @dataclass
@@ -60,11 +62,9 @@ class ExportResult:
 
 
 def template_config(config: str | Path | None) -> Any:
-    """The run config's `template` section (defaults without a config), its template files registered.
-
-    Only that section and `templates` are read and validated (with the config's `extends` chain): an export
-    does not need the model, the plugins or the data paths of the run to exist.
-    """
+    """The run config's `template` section (defaults without a config), its template files registered, read by
+    the run config's own reader (`vlmdata.config.load.load_run_sections`): an export does not need the model,
+    the plugins or the data paths of the run to exist."""
     from vlmdata.config.load import load_template_section
     from vlmdata.config.run import TemplateConfig
 
@@ -85,7 +85,7 @@ def export_line(
     pixel_bounds: tuple[int, int] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """One record → (the ms-swift standard JSON object, the template name used)."""
-    from vlmdata.audit.images import record_image_kwargs, record_pixel_bounds
+    from vlmdata.models.qwen import record_image_kwargs, record_pixel_bounds
     from vlmdata.render import build_messages, resolve_template, to_swift_standard
     from vlmdata.render import codes as rcodes
     from vlmdata.render.templates import where
@@ -115,7 +115,7 @@ def export_line(
 
 
 def _default_bounds() -> tuple[int, int]:
-    from vlmdata.audit.images import effective_pixel_bounds
+    from vlmdata.models.qwen import effective_pixel_bounds
 
     return effective_pixel_bounds(template_config(None))
 
@@ -136,7 +136,8 @@ def collect_lines(
     problems: list[VlmdataError] = []
     for record in records:
         try:
-            lines.append(export_line(record, template, system, check_images, bounds))
+            with at(record.get("source_file") or None, record.get("source_line"), str(record.get("id"))):
+                lines.append(export_line(record, template, system, check_images, bounds))
         except VlmdataError as exc:
             problems.append(exc)
     if problems:
@@ -159,9 +160,15 @@ def export_records(
     system: str | None = None,
     check_images: bool = True,
     template_cfg: Any = None,
+    inputs: Iterable[str | Path | None] = (),
+    roots: Iterable[str | Path | None] = (),
 ) -> ExportResult:
-    from vlmdata.audit.images import backend_image_env, effective_pixel_bounds
-    from vlmdata.io.atomic import atomic_write_bytes
+    """Write `records` as ms-swift standard JSONL at `out`; `inputs`/`roots` feed the `--out` rule."""
+    from vlmdata.io.output import check_out, write_output
+    from vlmdata.models.qwen import backend_image_env, effective_pixel_bounds
+
+    inputs, roots = list(inputs), list(roots)
+    check_out(out, command="export", kind="file", inputs=inputs, roots=roots)  # refuse before the work
 
     cfg = template_cfg if template_cfg is not None else template_config(None)
     bounds = effective_pixel_bounds(cfg)
@@ -172,7 +179,7 @@ def export_records(
         result.images += len(line["images"])
         result.templates[name] = result.templates.get(name, 0) + 1
         lines.append(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
-    atomic_write_bytes(out, b"".join(lines))
+    write_output(out, b"".join(lines), command="export", inputs=inputs, roots=roots)
     return result
 
 
@@ -197,14 +204,18 @@ def export_dataset(
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
+    inputs: list[str | Path | None] = [config]
+    roots: list[str] = []
     if isinstance(dataset, (str, Path)):
-        from vlmdata.io.dataset import load_dataset
+        from vlmdata.io.dataset import image_dirs, locate_dataset, open_dataset
 
-        dataset = load_dataset(dataset)
+        inputs += [dataset, locate_dataset(dataset)]
+        dataset = open_dataset(inputs[-1])  # type: ignore[arg-type]
+        roots = image_dirs(dataset)
     if fmt == "coco":
         from vlmdata.export.coco import export_coco
 
-        return export_coco(dataset, out, image_root=image_root)
+        return export_coco(dataset, out, image_root=image_root, inputs=inputs, roots=roots)
     from vlmdata.render import known_templates
 
     cfg = template_config(config)
@@ -216,6 +227,7 @@ def export_dataset(
     template = template or cfg.name  # the run's template, else the neutral default
     if config is not None:
         system = system if system is not None else cfg.system
+    inputs.append(config)
     if fmt == "llamafactory":
         from vlmdata.export.llamafactory import export_llamafactory
 
@@ -227,7 +239,16 @@ def export_dataset(
             check_images=check_images,
             name=name,
             template_cfg=cfg,
+            inputs=inputs,
+            roots=roots,
         )
     return export_records(
-        dataset, out, template=template, system=system, check_images=check_images, template_cfg=cfg
+        dataset,
+        out,
+        template=template,
+        system=system,
+        check_images=check_images,
+        template_cfg=cfg,
+        inputs=inputs,
+        roots=roots,
     )

@@ -256,10 +256,18 @@ def coco_document(
 
 
 def export_coco(
-    records: Iterable[Mapping[str, Any]], out: str | Path, image_root: str | Path | None = None
+    records: Iterable[Mapping[str, Any]],
+    out: str | Path,
+    image_root: str | Path | None = None,
+    inputs: Iterable[str | Path | None] = (),
+    roots: Iterable[str | Path | None] = (),
 ) -> CocoExportResult:
-    from vlmdata.io.atomic import atomic_write_bytes
+    """Write `records` as COCO instances JSON at `out` through the `--out` rule (`vlmdata.io.output`)."""
+    from vlmdata.io.output import check_out, write_output
 
+    inputs, roots = [*inputs, image_root], list(roots)
+    check_out(out, command="export", kind="file", inputs=inputs, roots=roots)  # refuse before the work
     doc, result = coco_document(records, out, image_root)
-    atomic_write_bytes(out, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    write_output(out, data, command="export", inputs=inputs, roots=roots)
     return result

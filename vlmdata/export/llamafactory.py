@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmdata.errors import Location, VlmdataError
+from vlmdata.errors import Location, UsageError, VlmdataError
 from vlmdata.export.codes import INFO_CONFLICT, INFO_NOT_OBJECT
 
 TAGS = {
@@ -101,16 +101,33 @@ def export_llamafactory(
     check_images: bool = True,
     name: str | None = None,
     template_cfg: Any = None,
+    inputs: Iterable[str | Path | None] = (),
+    roots: Iterable[str | Path | None] = (),
 ) -> LlamaFactoryResult:
-    from vlmdata.audit.images import effective_pixel_bounds
+    """Write sharegpt JSON at `out` and its entry in `dataset_info.json` beside it, both through the `--out`
+    rule: an existing `dataset_info.json` is extended only when vlmdata's export wrote it (a hand-kept one is
+    refused, never rewritten; the entry to add by hand is in the error's hint)."""
     from vlmdata.export import collect_lines, template_config
-    from vlmdata.io.atomic import atomic_write_bytes
+    from vlmdata.io.output import check_out, write_output
+    from vlmdata.models.qwen import effective_pixel_bounds
 
     out = Path(out)
+    inputs, roots = list(inputs), list(roots)
     name = name or out.stem
     info_path = out.parent / "dataset_info.json"
     cfg = template_cfg if template_cfg is not None else template_config(None)
     result = LlamaFactoryResult(out=str(out), dataset_info=str(info_path), name=name)
+    check_out(out, command="export", kind="file", inputs=inputs, roots=roots)  # refuse before the work
+    try:
+        check_out(info_path, command="export", kind="file", inputs=inputs, roots=roots)
+    except UsageError as exc:
+        entry = json.dumps({name: dataset_info_entry(out.name)}, ensure_ascii=False)
+        raise UsageError(
+            exc.message,
+            hint=f"{exc.hint}; or add this entry to it by hand: {entry}",
+            code=exc.code,
+            where=exc.where,
+        ) from exc
     info = _merge_info(info_path, name, dataset_info_entry(out.name))  # a clash fails before any work
     lines = []
     for line, template_name in collect_lines(
@@ -122,7 +139,7 @@ def export_llamafactory(
         result.images += len(line["images"])
         result.templates[template_name] = result.templates.get(template_name, 0) + 1
         lines.append(json.dumps(line, ensure_ascii=False).encode("utf-8"))
-    atomic_write_bytes(out, b"[\n" + b",\n".join(lines) + b"\n]\n")
+    write_output(out, b"[\n" + b",\n".join(lines) + b"\n]\n", command="export", inputs=inputs, roots=roots)
     if info is not None:
-        atomic_write_bytes(info_path, info)
+        write_output(info_path, info, command="export", inputs=inputs, roots=roots)
     return result

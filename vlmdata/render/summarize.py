@@ -1,6 +1,8 @@
 """`vlmdata summarize`: fill the `summary` field of BBU/RRU records that lack it, from their objects.
 
-Input is a contract JSONL file or a vlmdata Arrow dataset; the output has the same form. Records that already
+Input is a contract JSONL file or a vlmdata Arrow dataset (any form the one opener accepts); the output has the
+same form and follows the `--out` rule (`vlmdata.io.output`): a JSONL as a single file, a dataset as a folder,
+never over the input. Records that already
 carry a summary keep it (validated; `overwrite=True` rebuilds them), irrelevant records (`无关图片`) are never
 touched. The domain of a record is the `domain` argument, else its `metadata.domain`, else none (plain
 counts, no 备注/分组统计). Every problem of every record is collected and reported together and nothing is
@@ -17,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from vlmdata.errors import Location, UsageError, VlmdataError
+from vlmdata.models.qwen import record_metadata
 from vlmdata.render import codes
 from vlmdata.render.summary import build_summary, parse_summary, summary_json
-from vlmdata.render.templates import IRRELEVANT, record_metadata
+from vlmdata.render.templates import IRRELEVANT
 
 
 @dataclass
@@ -76,7 +79,9 @@ def summarize_record(
 
 def _summarize_jsonl(src: Path, out: Path, domain: str | None, overwrite: bool) -> SummarizeResult:
     from vlmdata.contract.codes import INVALID_JSON, NOT_OBJECT
-    from vlmdata.io.atomic import atomic_write_bytes
+    from vlmdata.io.output import check_out, write_output
+
+    check_out(out, command="summarize", kind="file", inputs=[src])
 
     result = SummarizeResult(out=str(out))
     chunks: list[bytes] = []
@@ -107,14 +112,17 @@ def _summarize_jsonl(src: Path, out: Path, domain: str | None, overwrite: bool) 
                 record["summary"] = new
                 chunks.append(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
     if not result.problems:
-        atomic_write_bytes(out, b"".join(chunks))
+        write_output(out, b"".join(chunks), command="summarize", inputs=[src])
     return result
 
 
 def _summarize_dataset(src: Path, out: Path, domain: str | None, overwrite: bool) -> SummarizeResult:
-    from vlmdata.io.dataset import load_dataset, save_dataset
+    from vlmdata.io.dataset import locate_dataset, open_dataset, write_dataset
+    from vlmdata.io.output import check_out, output_dir
 
-    ds = load_dataset(src)
+    folder = locate_dataset(src)
+    check_out(out, command="summarize", inputs=[src, folder])
+    ds = open_dataset(folder)
     result = SummarizeResult(out=str(out))
     summaries: list[str | None] = []
     cols = ["id", "objects", "summary", "metadata", "source_file", "source_line"]
@@ -128,7 +136,8 @@ def _summarize_dataset(src: Path, out: Path, domain: str | None, overwrite: bool
         features = ds.features
         ds = ds.remove_columns(["summary"]).add_column("summary", summaries)
         ds = ds.select_columns(list(features)).cast(features)
-        save_dataset(ds, out)
+        with output_dir(out, command="summarize", inputs=[src, folder]) as tmp:
+            write_dataset(ds, tmp)
     return result
 
 
@@ -143,10 +152,6 @@ def summarize_path(
         )
     if domain is not None and (not domain.strip() or any(c in domain for c in "<>,=\n")):
         raise UsageError(f"bad domain {domain!r}", hint="use a plain name such as BBU or RRU")
-    if out.resolve() == src.resolve():
-        raise UsageError(
-            "--out must differ from the input", hint="write to a new path; the input is never modified"
-        )
     if src.is_dir():
         return _summarize_dataset(src, out, domain, overwrite)
     return _summarize_jsonl(src, out, domain, overwrite)
