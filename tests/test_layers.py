@@ -31,12 +31,7 @@ _MODULE_NAME = re.compile(r"^vlmdata(_plugins)?(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 # Imports that the change moving every dataset write and open into `vlmdata/io/` removes (validate's shards are
 # still finished by the fused-dataset writer's helpers).
 # Empty this once that change is in; `test_allowed_imports_still_exist` says when an entry is stale.
-ALLOWED_UNTIL_IO_WRITER: dict[tuple[str, str], str] = {
-    (
-        "vlmdata.validate.run",
-        "vlmdata.fuse.writer",
-    ): "validate writes its shards with the fused-dataset writer",
-}
+ALLOWED_UNTIL_IO_WRITER: dict[tuple[str, str], str] = {}
 
 
 def _modules() -> dict[str, Path]:

@@ -36,8 +36,9 @@ def _through(fmt: str, src: Path, tmp: Path, image_root: Path | None, *extra: st
         args += ["--image-root", str(image_root)]
     assert main(args) == 0
     root = json.loads((tmp / "imported.import.json").read_text())["image_root"]
-    assert main(["validate", str(out), "--image-root", root, "--out", str(tmp / "validated")]) == 0
-    return tmp / "validated" / "data"
+    validated = tmp.with_name(tmp.name + "-validated")  # outside the image root, an input of validate
+    assert main(["validate", str(out), "--image-root", root, "--out", str(validated)]) == 0
+    return validated / "data"
 
 
 def _same_ring(a: list[float], b: list[float]) -> bool:
@@ -157,20 +158,23 @@ def test_yolo_round_trip_through_coco(tmp_path: Path) -> None:
     assert [c["name"] for c in api.dataset["categories"]] == ["car", "person", "traffic light"]
 
 
-def test_llamafactory_export(coco: Coco, tmp_path: Path) -> None:
+def test_llamafactory_export(coco: Coco, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = _through("coco", standard(coco), tmp_path, coco.root / "images")
+    # a dataset_info.json vlmdata did not write (LLaMA-Factory's own data/ folder) is never rewritten: the
+    # export is refused and the hint carries the entry to add by hand
+    kept = tmp_path / "llamafactory_data"
+    kept.mkdir()
+    hand = json.dumps({"alpaca_en_demo": {"file_name": "alpaca_en_demo.json"}})
+    (kept / "dataset_info.json").write_text(hand)
+    argv = ["export", str(data), "--format", "llamafactory", "--out", str(kept / "coco_sft.json")]
+    assert main([*argv, "--template", "source_dense"]) == 2
+    assert (kept / "dataset_info.json").read_text() == hand and not (kept / "coco_sft.json").exists()
+    assert '"coco_sft": {"file_name": "coco_sft.json"' in capsys.readouterr().err
     folder = tmp_path / "lf"
-    folder.mkdir()
-    (folder / "dataset_info.json").write_text(
-        json.dumps({"alpaca_en_demo": {"file_name": "alpaca_en_demo.json"}})
-    )
     out = folder / "coco_sft.json"
-    assert (
-        main(
-            ["export", str(data), "--format", "llamafactory", "--out", str(out), "--template", "source_dense"]
-        )
-        == 0
-    )
+    argv = ["export", str(data), "--format", "llamafactory", "--out", str(out), "--template", "source_dense"]
+    assert main([*argv[:-2], "--name", "first", "--template", "source_dense"]) == 0  # a second entry, kept
+    assert main(argv) == 0
     rows = json.loads(out.read_text())
     assert len(rows) == 2
     for row in rows:
@@ -179,7 +183,7 @@ def test_llamafactory_export(coco: Coco, tmp_path: Path) -> None:
         assert row["messages"][1]["content"].count("<image>") == len(row["images"]) == 1
         assert Path(row["images"][0]).is_absolute()
     info = json.loads((folder / "dataset_info.json").read_text())
-    assert info["alpaca_en_demo"] == {"file_name": "alpaca_en_demo.json"}
+    assert info["first"]["file_name"] == "coco_sft.json"  # vlmdata's own dataset_info.json is extended
     assert info["coco_sft"] == {
         "file_name": "coco_sft.json",
         "formatting": "sharegpt",

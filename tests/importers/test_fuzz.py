@@ -87,7 +87,9 @@ def _check(fmt: str, src: Path, out: Path, image_root: Path | None, tmp: Path) -
     assert report.balanced()
     if out.read_bytes():
         root = Path(report.image_root)
-        assert validate_jsonl(out, root, tmp / "v").total("rejected") == 0, out.read_text()[:2000]
+        assert validate_jsonl(out, root, tmp.with_name(tmp.name + "-v")).total("rejected") == 0, (
+            out.read_text()[:2000]
+        )
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -64,7 +64,7 @@ def test_grid_answers_are_converted_to_pixels(tmp_path: Path) -> None:
     ]
     assert b["objects"][0]["bbox_2d"] == [0.0, 0.0, 400.0, 200.0]
     assert a["metadata"]["qwen"]["prompt"] == "Locate every object."
-    assert validate_jsonl(out, tmp_path, tmp_path / "v").total("rejected") == 0
+    assert validate_jsonl(out, tmp_path, tmp_path.with_name(tmp_path.name + "-v")).total("rejected") == 0
 
 
 def test_pixel_answers_and_the_frame_option(tmp_path: Path) -> None:

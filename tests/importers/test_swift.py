@@ -101,7 +101,7 @@ def test_grounding_placeholders_become_grid_text(tmp_path: Path) -> None:
     assert r[0]["id"] == "g:1" and r[0]["metadata"]["swift"]["objects"]["ref"] == ["a dog", "a woman"]
     text = out.read_text()
     assert "<ref-object>" not in text.replace('"ref"', "") and "<bbox>" not in text
-    assert validate_jsonl(out, tmp_path, tmp_path / "v").total("rejected") == 0
+    assert validate_jsonl(out, tmp_path, tmp_path.with_name(tmp_path.name + "-v")).total("rejected") == 0
 
 
 def test_plain_chat_and_typed_content(tmp_path: Path) -> None:
@@ -156,7 +156,7 @@ def test_plain_chat_and_typed_content(tmp_path: Path) -> None:
     assert untagged["messages"][0]["content"] == "<image>What is this?"
     assert typed["images"] == ["img/a.png"] and typed["messages"][0]["content"][0]["type"] == "image"
     assert system["messages"][0] == {"role": "system", "content": "Be brief."}
-    assert validate_jsonl(out, tmp_path, tmp_path / "v").total("rejected") == 0
+    assert validate_jsonl(out, tmp_path, tmp_path.with_name(tmp_path.name + "-v")).total("rejected") == 0
 
 
 def test_defects(tmp_path: Path) -> None:
