@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vlmdata.contract.kinds import GEOMETRY_KINDS
 from vlmdata.errors import VlmdataError
 from vlmdata.export.codes import CATEGORY_CONFLICT, NOTHING_TO_EXPORT
 
@@ -76,7 +77,7 @@ def _source_meta(meta: Mapping[str, Any] | None) -> dict[str, Any]:
 def _points(obj: Mapping[str, Any]) -> tuple[str, list[float]]:
     if "kind" in obj:
         return obj["kind"], [float(v) for v in obj["points"]]
-    kind = next(k for k in ("bbox_2d", "poly", "line") if obj.get(k) is not None)
+    kind = next(k for k in GEOMETRY_KINDS if obj.get(k) is not None)
     return kind, [float(v) for v in obj[kind]]
 
 
