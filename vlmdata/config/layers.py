@@ -31,6 +31,7 @@ class Layered:
     data: dict[str, Any]
     origins: dict[KeyPath, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    notes: dict[KeyPath, str] = field(default_factory=dict)  # how a value was resolved (a hub id's cache)
 
     def origin_of(self, path: Sequence[Any]) -> str | None:
         key = tuple(path)

@@ -234,11 +234,29 @@ def _resolve_one(value: Any, path: KeyPath, layered: Layered) -> Any:
     return str((Path(origin).parent / value).resolve())
 
 
+def _resolve_model(value: Any, path: KeyPath, layered: Layered) -> Any:
+    """A model reference: a path (relative to the file that set it), or a hub id found in the local cache
+    (its snapshot folder; the id is kept in `layered.notes`). An uncached id stays as written and is
+    reported by the path checks with its download command."""
+    from vlmdata.io.model_ref import ModelNotCached, looks_like_hub_id, resolve_model_ref
+
+    resolved = _resolve_one(value, path, layered)
+    if not isinstance(value, str) or Path(resolved).exists() or not looks_like_hub_id(value):
+        return resolved
+    try:
+        ref = resolve_model_ref(value)
+    except (ModelNotCached, FileNotFoundError):
+        return value
+    layered.notes[path] = f"{ref.source} cache: {value}"
+    return ref.path
+
+
 def _resolve_paths(data: dict[str, Any], layered: Layered) -> None:
     for path in INPUT_PATHS:
         section = data.get(path[0])
         if isinstance(section, dict) and path[1] in section:
-            section[path[1]] = _resolve_one(section[path[1]], path, layered)
+            resolve = _resolve_model if path == ("model", "path") else _resolve_one
+            section[path[1]] = resolve(section[path[1]], path, layered)
     data_section = data.get("data")
     if isinstance(data_section, dict):
         for split in ("train", "val"):
@@ -298,7 +316,8 @@ def _plugin_problems(
         section = {}
     if isinstance(section, dict):
         for key in trainer.path_fields:
-            section[key] = _resolve_one(section.get(key), ("rlhf", key), layered)
+            resolve = _resolve_model if "model" in key else _resolve_one  # a teacher: a folder or a hub id
+            section[key] = resolve(section.get(key), ("rlhf", key), layered)
     try:
         return trainer, model.model_validate(section)
     except ValidationError as exc:
@@ -323,11 +342,21 @@ def _missing_paths(config: RunConfig, layered: Layered, trainer: Any) -> list[Co
     problems = []
     for path, value in checks:
         if isinstance(value, str) and not Path(value).exists():
-            problems.append(problem(layered, path, f"no such file or folder: {value}", rc.PATH_MISSING))
+            problems.append(_missing(layered, path, value))
     problems += _shape_problems(config, layered)
     if config.data.fusion is not None and Path(config.data.fusion).is_file():
         problems += _fusion_problems(config.data.fusion, layered)
     return problems
+
+
+def _missing(layered: Layered, path: KeyPath, value: str) -> ConfigProblem:
+    from vlmdata.io.model_ref import ModelNotCached, download_commands, looks_like_hub_id
+
+    is_model = path == ("model", "path") or (path[0] == "rlhf" and "model" in str(path[-1]))
+    if is_model and looks_like_hub_id(value):
+        err = ModelNotCached(value, download_commands(value))
+        return problem(layered, path, str(err), rc.MODEL_NOT_CACHED, err.fix)
+    return problem(layered, path, f"no such file or folder: {value}", rc.PATH_MISSING)
 
 
 def _shape_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
