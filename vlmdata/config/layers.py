@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmdata.config import codes
-from vlmdata.errors import Location, VlmdataError
+from vlmdata.errors import Location, VlmdataError, model_keys_at, unknown_key_fix
 
 KeyPath = tuple[Any, ...]
 
@@ -210,23 +210,27 @@ class ConfigProblem:
 
 
 def problems_from_validation_error(
-    exc: Any, layered: Layered | None, prefix: KeyPath = ()
+    exc: Any, layered: Layered | None, prefix: KeyPath = (), model: Any = None
 ) -> list[ConfigProblem]:
-    """Turn a pydantic ValidationError into ConfigProblems with files and key paths (all of them)."""
+    """Turn a pydantic ValidationError into ConfigProblems with files and key paths (all of them).
+
+    `model` is the pydantic model that was validated: an unknown key's fix then names the closest valid key
+    at that place and lists the valid ones."""
     problems = []
     for err in exc.errors():
-        loc = (*prefix, *err.get("loc", ()))
+        rel = tuple(err.get("loc", ()))
+        loc = (*prefix, *rel)
         file = layered.origin_of(loc) if layered is not None else None
         if err.get("type") == "extra_forbidden":
-            problems.append(
-                ConfigProblem(
-                    loc,
-                    "unknown key",
-                    file,
-                    "remove it or fix the spelling; see the section's allowed keys",
-                    codes.UNKNOWN_CONFIG_KEY.code,
-                )
+            keys = model_keys_at(model, rel[:-1]) if model is not None and rel else None
+            if keys is not None and not prefix and len(rel) == 1:
+                keys.append("extends")  # the layered loader's own key, valid in every file
+            fix = (
+                unknown_key_fix(str(rel[-1]), keys)
+                if keys is not None
+                else "remove it or fix the spelling; see the section's allowed keys"
             )
+            problems.append(ConfigProblem(loc, "unknown key", file, fix, codes.UNKNOWN_CONFIG_KEY.code))
         else:
             value = err.get("input")
             msg = err.get("msg", "invalid value")

@@ -96,7 +96,7 @@ def validate_run_config(
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as exc:
-        found = problems_from_validation_error(exc, layered)
+        found = problems_from_validation_error(exc, layered, model=RunConfig)
         problems += [_with_fix(p, layered) for p in found if not _silenced(p.path, silenced)]
     sections = _sections(config, data)
     problems += section_checks(sections, layered)
@@ -321,7 +321,7 @@ def _plugin_problems(
     try:
         return trainer, model.model_validate(section)
     except ValidationError as exc:
-        found = problems_from_validation_error(exc, layered, prefix=("rlhf",))
+        found = problems_from_validation_error(exc, layered, prefix=("rlhf",), model=model)
         problems.extend(p for p in found if not _silenced(p.path, silenced))
         return trainer, None
 

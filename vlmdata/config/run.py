@@ -132,6 +132,12 @@ class TrainingConfig(Section):
     weight_decay: float = Field(default=0.1, ge=0)
     max_grad_norm: float = Field(default=1.0, gt=0)
     gradient_checkpointing: bool = True
+    liger_kernel: bool = Field(
+        default=False,
+        description="Fused output projection + loss (the logits are never materialised): sft uses Liger's "
+        "Qwen3-VL kernels on a GPU and vlmdata's chunked projection on a CPU; gkd uses vlmdata's fused "
+        "linear JSD. docs/train.md, 'Fused kernels'.",
+    )
     bf16: bool | None = Field(default=None, description="None follows model.dtype.")
     seed: int = 42
     logging_steps: int = Field(default=5, gt=0)

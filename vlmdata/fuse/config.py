@@ -123,7 +123,7 @@ def load_fusion_config(path: str | Path, *, check_paths: bool = True) -> FusionC
     try:
         config = FusionConfig.model_validate(data)
     except ValidationError as exc:
-        problems = problems_from_validation_error(exc, layered)
+        problems = problems_from_validation_error(exc, layered, model=FusionConfig)
         raise_problems([_recode(p) for p in problems], what="fusion config")
         raise  # unreachable: raise_problems raised
     problems = check_fusion_config(config, layered, check_paths=check_paths)
