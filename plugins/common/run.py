@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from vlmdata.errors import VlmdataError
+from vlmdata.errors import EXIT_USAGE, VlmdataError
 
 from . import codes
 from .env import image_env
@@ -31,13 +31,17 @@ def require_backend(plan: Any) -> None:
         import swift  # noqa: F401
         import torch  # noqa: F401
     except ImportError as exc:
-        raise VlmdataError(codes.BACKEND_MISSING, f"cannot import the training backend: {exc}") from None
+        raise VlmdataError(
+            codes.BACKEND_MISSING, f"cannot import the training backend: {exc}", exit_code=EXIT_USAGE
+        ) from None
     if plan.backend_args.get("deepspeed"):
         try:
             import deepspeed  # noqa: F401
         except ImportError:
             raise VlmdataError(
-                codes.DEEPSPEED_MISSING, "the config sets `deepspeed` but the package is missing"
+                codes.DEEPSPEED_MISSING,
+                "the config sets `deepspeed` but the package is missing",
+                exit_code=EXIT_USAGE,
             ) from None
 
 

@@ -5,7 +5,9 @@ them, so adding a command never edits a shared file. Command modules import only
 defer library imports to the command body, so `vlmdata --help` stays fast.
 
 Failures raised as `VlmdataError` print as one line with a hint (the traceback only with VLMDATA_DEBUG=1).
-Exit codes: 0 clean, 1 data or config problems found, 2 usage error.
+Exit codes: 0 clean, 1 data or config problems found, 2 usage error (a missing optional dependency too, with
+its install command), 70 internal error (a bug: the command line, the input position when known and a
+bug-report hint are printed), 130 interrupted. See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -55,44 +57,60 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def main(argv: list[str] | None = None) -> int:
-    from vlmdata.errors import VlmdataError
+def _print_error(text: str) -> None:
+    from rich.console import Console
+    from rich.text import Text
 
+    # The message is plain text: `[train]` or `[1, 2]` inside it must not be read as rich markup.
+    Console(stderr=True, highlight=False, soft_wrap=True).print(Text.assemble(("error ", "bold red"), text))
+
+
+def _command_line(argv: list[str] | None) -> str:
+    import shlex
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    text = shlex.join(["vlmdata", *args])
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; the exit code has one meaning per value (`vlmdata.errors`: 0, 1, 2, 70, 130)."""
+    from vlmdata.errors import (
+        EXIT_INTERNAL,
+        EXIT_USAGE,
+        VlmdataError,
+        internal_error_message,
+        missing_dependency,
+    )
+
+    debug = os.environ.get("VLMDATA_DEBUG") == "1"
     try:
         result = app(args=argv, standalone_mode=False)
         if isinstance(result, int):  # click returns the code of `typer.Exit(code)` when not standalone
             return result
     except VlmdataError as exc:
-        if os.environ.get("VLMDATA_DEBUG") == "1":
+        if debug:
             raise
-        from rich.console import Console
-        from rich.text import Text
-
-        # The message is plain text: `[train]` or `[1, 2]` inside it must not be read as rich markup.
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            Text.assemble(("error ", "bold red"), str(exc))
-        )
+        _print_error(str(exc))
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        return 1
-    except KeyboardInterrupt:
+    except (typer.Abort, KeyboardInterrupt):
         typer.echo("interrupted", err=True)
         return 130
-    except Exception as exc:  # click usage errors and anything unexpected
+    except Exception as exc:  # click usage errors, missing optional modules, and anything unexpected
         # typer ships its own copy of click, so match click's exceptions by shape rather than by class
         if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()  # type: ignore[attr-defined]
-            return 2 if any(c.__name__ == "UsageError" for c in type(exc).__mro__) else 1
-        if os.environ.get("VLMDATA_DEBUG") == "1":
+            return EXIT_USAGE
+        if debug:
             raise
-        typer.echo(
-            f"error: unexpected {type(exc).__name__}: {exc}\n  (set VLMDATA_DEBUG=1 for the traceback)",
-            err=True,
-        )
-        return 1
+        usage = missing_dependency(exc)
+        if usage is not None:
+            _print_error(str(usage))
+            return usage.exit_code
+        _print_error(internal_error_message(exc, _command_line(argv)))
+        return EXIT_INTERNAL
     return 0
 
 

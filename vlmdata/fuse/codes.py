@@ -1,27 +1,13 @@
-"""Error codes of fusion: input datasets (VD520–VD529) and the fusion config (VD610–VD619)."""
+"""Error codes of fusion: inputs (VD521–VD529; opening a dataset is VD520/VD522/VD523 of
+`vlmdata.io.codes`) and the fusion config (VD610–VD619)."""
 
 from vlmdata.errors import define
 
 # VD52x — fusion inputs
-INPUT_MISSING = define(
-    "VD520",
-    "Fusion input dataset not found or not a vlmdata Arrow dataset",
-    "Point `data`/`val` at the folder written by `vlmdata validate --out` (its `data/` subfolder) or at a JSONL file.",
-)
 EMPTY_POOL = define(
     "VD521",
     "Fusion entry has a non-zero quota but its dataset holds no records",
     "Fill the dataset, or set the entry's `ratio: 0` / remove the entry.",
-)
-JSONL_INVALID = define(
-    "VD522",
-    "JSONL fusion input failed validation (or no validator is available)",
-    "Run `vlmdata validate FILE --out DIR`, fix the rejected records, and point `data` at DIR/data.",
-)
-INPUT_SCHEMA = define(
-    "VD523",
-    "Fusion input does not have the normalised vlmdata schema",
-    "Re-create the dataset with `vlmdata validate` so it has the columns of vlmdata/io/features.py.",
 )
 SIZES_MISMATCH = define(
     "VD524",

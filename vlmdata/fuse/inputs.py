@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from vlmdata.errors import Location, VlmdataError
-from vlmdata.fuse import codes
+from vlmdata.io import codes
 from vlmdata.io.features import COLUMNS
 
 
@@ -33,7 +33,7 @@ def dataset_dir(path: str | Path, field: str | None = None) -> Path:
         if (candidate / "state.json").is_file() and (candidate / "dataset_info.json").is_file():
             return candidate
     raise VlmdataError(
-        codes.INPUT_MISSING, f"not a vlmdata Arrow dataset: {p}", where=Location(file=str(p), field=field)
+        codes.NOT_A_DATASET, f"not a vlmdata Arrow dataset: {p}", where=Location(file=str(p), field=field)
     )
 
 
@@ -46,14 +46,14 @@ def open_dataset(path: str | Path, field: str | None = None) -> Any:
         ds = load_from_disk(str(folder))
     except Exception as exc:  # datasets raises several types for a damaged folder
         raise VlmdataError(
-            codes.INPUT_MISSING,
+            codes.NOT_A_DATASET,
             f"cannot open dataset {folder}: {exc}",
             where=Location(file=str(folder), field=field),
         ) from None
     missing = [c for c in COLUMNS if c not in ds.column_names]
     if missing:
         raise VlmdataError(
-            codes.INPUT_SCHEMA,
+            codes.SCHEMA,
             f"dataset {folder} lacks columns {missing}",
             where=Location(file=str(folder), field=field),
         )

@@ -1,21 +1,143 @@
-"""Saving and loading vlmdata Arrow datasets (Hugging Face `datasets` on disk, the normalised schema).
+"""Opening and saving vlmdata Arrow datasets: the one opener every command reads through.
 
-A record in Python is a plain dict with the columns of `vlmdata.io.features` (objects as dicts with
-`desc`, `kind`, `points`, `image_index`, `attributes`, `metadata`). `save_records` writes atomically, so a
-killed run leaves the previous dataset (or none) in place.
+`open_dataset(path, split)` accepts every form a vlmdata dataset comes in, so every command takes the same
+inputs:
+
+- a dataset folder itself (`state.json` + `dataset_info.json`): what `Dataset.save_to_disk` writes, and the
+  `data/`, `val/` folders below;
+- a `vlmdata validate --out` folder: its `data/` (train split), or its `val/` with `split="val"`;
+- a `vlmdata fuse` or `vlmdata augment` output folder: its `data/`.
+
+`split` matters only for a folder that holds splits; a dataset folder named directly is opened as is. The
+dataset must have the normalised columns (`vlmdata.io.features.COLUMNS`; VD523). A path that is none of these
+is VD520, a usage error (exit 2) when it came from the command line and a config problem (exit 1) when it
+came from a config key (`field`). JSONL files are not datasets here: `vlmdata.validate.inputs.open_input`
+validates them on the fly for fusion and run configs.
+
+A record in Python is a plain dict with the columns of `vlmdata.io.features` (objects as dicts with `desc`,
+`kind`, `points`, `image_index`, `attributes`, `metadata`). `save_dataset` writes through the one dataset
+writer (`vlmdata.io.writer`), atomically.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from vlmdata.io.atomic import atomic_dir
+from vlmdata.errors import EXIT_PROBLEMS, EXIT_USAGE, Location, VlmdataError
+from vlmdata.io import codes
+from vlmdata.io.atomic import atomic_dir, output_lock
 from vlmdata.io.features import COLUMNS
 
+Split = Literal["data", "val"]
+SPLITS: dict[str, str] = {"data": "data", "train": "data", "val": "val"}
+DATASET_FILES = ("state.json", "dataset_info.json")
 
+
+def is_dataset_dir(path: str | Path) -> bool:
+    p = Path(path)
+    return all((p / name).is_file() for name in DATASET_FILES)
+
+
+def _error(code: Any, message: str, path: Path, field: str | None, hint: str | None = None) -> VlmdataError:
+    return VlmdataError(
+        code,
+        message,
+        where=Location(file=str(path), field=field),
+        hint=hint,
+        exit_code=EXIT_PROBLEMS if field else EXIT_USAGE,
+    )
+
+
+def locate_dataset(path: str | os.PathLike[str], split: str = "data", field: str | None = None) -> Path:
+    """The Arrow dataset folder behind `path` (any accepted form, see the module docstring)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    p = Path(path)
+    if is_dataset_dir(p):
+        return p
+    sub = p / SPLITS[split]
+    if is_dataset_dir(sub):
+        return sub
+    if not p.exists():
+        raise _error(codes.NOT_A_DATASET, f"dataset not found: {p}", p, field, hint="check the path")
+    if p.is_file():
+        hint = (
+            "validate it first (`vlmdata validate FILE --out DIR`) and pass DIR"
+            if p.suffix in (".jsonl", ".json", ".ndjson")
+            else None
+        )
+        raise _error(codes.NOT_A_DATASET, f"not a vlmdata Arrow dataset: {p} is a file", p, field, hint)
+    if split == "val" and is_dataset_dir(p / "data"):
+        raise _error(
+            codes.NOT_A_DATASET,
+            f"{p} holds no val split (no {p / 'val'} dataset)",
+            p,
+            field,
+            hint="validate the val JSONL with `--val` or point at the val dataset itself",
+        )
+    if (p / "dataset_dict.json").is_file():
+        raise _error(
+            codes.NOT_A_DATASET,
+            f"{p} is a DatasetDict; pass one of its split folders",
+            p,
+            field,
+            hint=f"e.g. {p / 'train'}",
+        )
+    raise _error(codes.NOT_A_DATASET, f"not a vlmdata Arrow dataset: {p}", p, field)
+
+
+def dataset_name(folder: str | Path) -> str:
+    """A readable name for a dataset folder: `X` for `X/data` and `X/val`, else the folder's own name."""
+    p = Path(os.path.abspath(folder))
+    if p.name in ("data", "val") and p.parent.name:
+        return p.parent.name
+    return p.name
+
+
+def open_dataset(path: str | os.PathLike[str], split: str = "data", field: str | None = None) -> Any:
+    """A memory-mapped `datasets.Dataset` in the normalised schema, from any accepted form of `path`."""
+    from datasets import load_from_disk
+
+    folder = locate_dataset(path, split, field)
+    try:
+        ds = load_from_disk(str(folder))
+    except Exception as exc:  # noqa: BLE001 - datasets raises several types for a damaged folder
+        raise _error(codes.NOT_A_DATASET, f"cannot open dataset {folder}: {exc}", folder, field) from None
+    if not hasattr(ds, "column_names") or isinstance(getattr(ds, "column_names", None), dict):
+        raise _error(codes.NOT_A_DATASET, f"{folder} is not a single dataset", folder, field)
+    missing = [c for c in COLUMNS if c not in ds.column_names]
+    if missing:
+        raise _error(codes.SCHEMA, f"dataset {folder} lacks columns {missing}", folder, field)
+    return ds
+
+
+def load_dataset(path: str | os.PathLike[str], split: str = "data") -> Any:
+    """`open_dataset` (the name earlier versions used)."""
+    return open_dataset(path, split)
+
+
+def image_dirs(dataset: Any) -> list[str]:
+    """The distinct folders of the images a dataset references (for the `--out` rule's `roots`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = getattr(getattr(dataset, "data", None), "table", None)
+    if table is None or "images" not in table.column_names:
+        return []
+    flat = pc.list_flatten(table.column("images"))
+    if isinstance(flat, pa.ChunkedArray):
+        flat = flat.combine_chunks() if flat.num_chunks else pa.array([], pa.string())
+    if not len(flat):
+        return []
+    folders = pc.unique(pc.replace_substring_regex(flat, pattern=r"/[^/]*$", replacement=""))
+    return sorted({f or "/" for f in folders.to_pylist() if f is not None})
+
+
+# -- writing ------------------------------------------------------------------------------------------------
 def normalise_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """Fill optional columns with their empty values and JSON-encode JSON-valued fields given as objects."""
     out: dict[str, Any] = {col: record.get(col) for col in COLUMNS}
@@ -63,12 +185,27 @@ def records_to_dataset(records: Iterable[Mapping[str, Any]]) -> Any:
     return Dataset.from_dict(columns, features=features)
 
 
+def write_dataset(dataset: Any, folder: str | Path) -> Path:
+    """Write a `datasets.Dataset` into `folder` (new or empty) through the one dataset writer."""
+    from datasets import config
+
+    from vlmdata.io.writer import DatasetWriter
+
+    writer = DatasetWriter(folder, dataset.features)
+    try:
+        for table in dataset.with_format("arrow").iter(config.DEFAULT_MAX_BATCH_SIZE):
+            writer.write(table)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close(dataset._fingerprint)
+
+
 def save_dataset(dataset: Any, path: str | Path) -> Path:
-    """Write a `datasets.Dataset` to `path` atomically."""
+    """Write a `datasets.Dataset` to `path` atomically (library use; commands use `vlmdata.io.output`)."""
     target = Path(path)
-    with atomic_dir(target) as tmp:
-        # An empty dataset would otherwise be written with zero shards, which `load_from_disk` cannot read.
-        dataset.save_to_disk(str(tmp), num_shards=1 if len(dataset) == 0 else None)
+    with output_lock(target), atomic_dir(target) as tmp:
+        write_dataset(dataset, tmp)
     return target
 
 
@@ -76,19 +213,34 @@ def save_records(records: Iterable[Mapping[str, Any]], path: str | Path) -> Path
     return save_dataset(records_to_dataset(records), path)
 
 
-def load_dataset(path: str | Path) -> Any:
-    """Load a vlmdata dataset saved with `save_dataset` (memory-mapped)."""
-    from datasets import load_from_disk
+def replace_dataset(dataset: Any, folder: str | Path, command: str) -> Path:
+    """Rewrite the dataset folder `folder` in place with `dataset` (e.g. a new column), atomically.
 
+    Only a folder holding nothing but a dataset's own files (and vlmdata's output marker, which is kept) is
+    replaced; anything else in it is refused with VD003, so no file the user put there is lost.
+    """
     from vlmdata.errors import UsageError
+    from vlmdata.io.output import MARKER
 
-    p = Path(path)
-    if not (p / "dataset_info.json").exists() and not (p / "state.json").exists():
-        raise UsageError(
-            f"not a vlmdata Arrow dataset: {p}",
-            hint="pass the folder written by `vlmdata validate --out` (its `data/` subfolder)",
-        )
-    return load_from_disk(str(p))
+    target = Path(folder)
+    with output_lock(target, what=command):
+        allowed = set(DATASET_FILES) | {MARKER}
+        try:
+            state = json.loads((target / "state.json").read_text(encoding="utf-8"))
+            allowed |= {str(f["filename"]) for f in state.get("_data_files", [])}
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        extra = sorted(set(os.listdir(target)) - allowed)
+        if extra:
+            raise UsageError(
+                f"{target} holds {', '.join(extra[:5])}, which is not part of the dataset; "
+                f"`vlmdata {command}` would lose it",
+                hint="move those entries out of the dataset folder",
+                code=codes.OUT_FOREIGN_FOLDER,
+            )
+        with atomic_dir(target, keep=(MARKER,)) as tmp:
+            write_dataset(dataset, tmp)
+    return target
 
 
 def decode_json_field(value: str | None, default: Any = None) -> Any:
