@@ -4,7 +4,9 @@
 1. opens the data (refusing known over-length records, VD551) before anything heavy loads;
 2. checks the run folder (a fresh run needs an empty folder; a resume must read the same data stream) and
    writes config.yaml, run.json, data_manifest.json (+ fusion_manifest.json);
-3. applies the image-resize environment, builds ms-swift's arguments and the pipeline, trains;
+3. applies the image-resize environment, builds ms-swift's arguments and the pipeline, trains — with the
+   backend's console output (argument dump, logging, warnings, tqdm) sent to `<output_dir>/backend.log`
+   (`vlmdata.train.quiet`; `--verbose` keeps it on the console);
 4. turns failures into one-line errors: our own errors pass through (also when a dataloader worker raised
    them, which torch re-raises as a RuntimeError carrying the original text), anything else is VD736.
 """
@@ -27,22 +29,23 @@ _WORKER_ERROR = re.compile(r"VlmdataError: (VD\d{3})(?: ([^:\n]*))?: ([^\n]*)")
 
 
 def require_backend(plan: Any) -> None:
-    try:
-        import swift  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as exc:
+    """The backend packages are installed (looked up, not imported: importing ms-swift logs to the console)."""
+    from importlib.util import find_spec
+
+    missing = [name for name in ("swift", "torch") if find_spec(name) is None]
+    if missing:
         raise VlmdataError(
-            codes.BACKEND_MISSING, f"cannot import the training backend: {exc}", exit_code=EXIT_USAGE
-        ) from None
-    if plan.backend_args.get("deepspeed"):
-        try:
-            import deepspeed  # noqa: F401
-        except ImportError:
-            raise VlmdataError(
-                codes.DEEPSPEED_MISSING,
-                "the config sets `deepspeed` but the package is missing",
-                exit_code=EXIT_USAGE,
-            ) from None
+            codes.BACKEND_MISSING,
+            f"cannot import the training backend: no module named {missing[0]!r}",
+            hint="pip install 'vlmdata[train]'",
+            exit_code=EXIT_USAGE,
+        )
+    if plan.backend_args.get("deepspeed") and find_spec("deepspeed") is None:
+        raise VlmdataError(
+            codes.DEEPSPEED_MISSING,
+            "the config sets `deepspeed` but the package is missing",
+            exit_code=EXIT_USAGE,
+        )
 
 
 def worker_error(exc: BaseException) -> VlmdataError | None:
@@ -85,13 +88,18 @@ def run_training(
         epochs = int(plan.config.training.num_train_epochs + 0.999)
         write_run_files(output_dir, plan, manifest, fusion_plan_digests(data, min(epochs, 16)))
 
-    from swift.arguments import RLHFArguments, SftArguments
+    from vlmdata.train.quiet import quiet_backend
 
-    arguments = {"sft": SftArguments, "rlhf": RLHFArguments}[args_cls]
+    rank = os.environ.get("RANK", "0")
+    log_file = output_dir / ("backend.log" if rank == "0" else f"backend.rank{rank}.log")
     # ms-swift exports TENSORBOARD_LOGGING_DIR with setdefault, so a second run in one process (tests,
     # notebooks) would write its events into the first run's folder: each run names its own, restored after.
     env = {**plan.env, "TENSORBOARD_LOGGING_DIR": str(output_dir / "runs")}
-    with image_env(env):
+    # the backend's argument dump, logging, warnings and tqdm bars go to the run folder (`--verbose`: console)
+    with quiet_backend(log_file), image_env(env):
+        from swift.arguments import RLHFArguments, SftArguments
+
+        arguments = {"sft": SftArguments, "rlhf": RLHFArguments}[args_cls]
         args = arguments(**{k: v for k, v in plan.backend_args.items() if not k.startswith("vlmdata_")})
         try:
             pipeline = pipeline_cls(args, plan, data, extra_callbacks)

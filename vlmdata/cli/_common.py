@@ -12,9 +12,23 @@ FORMAT_OPTION = typer.Option("table", "--format", help="Output format: table (ri
 
 
 def console(stderr: bool = False):  # noqa: ANN201 - rich is imported lazily
+    """A rich console bound to the stream of this moment (so a quiet block's redirection does not swallow
+    what the command itself prints)."""
+    import sys
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(file=sys.stderr if stderr else sys.stdout, highlight=False, soft_wrap=True)
+
+
+def set_verbose(verbose: bool) -> None:
+    """`--verbose`: the libraries' own console output stays on the console (inherited by torchrun workers)."""
+    import os
+
+    from vlmdata.train.quiet import VERBOSE_ENV
+
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
 
 
 def require_exists(path: Path, what: str) -> Path:

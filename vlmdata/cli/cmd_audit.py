@@ -22,6 +22,9 @@ def register(app: typer.Typer) -> None:
         write_lengths: bool = typer.Option(
             False, "--write-lengths", help="Store an int32 `length` column in the dataset (atomically)."
         ),
+        fmt: str = typer.Option(
+            "table", "--format", help="table (default; a progress bar on a terminal) or json (the report)."
+        ),
     ) -> None:
         """Audit sequence lengths under a run config; exit 1 when any record is at or over global_max_length."""
         from vlmdata.audit.audit import audit_dataset, over_length_error
@@ -33,10 +36,26 @@ def register(app: typer.Typer) -> None:
         for dataset in datasets:
             require_exists(dataset, "dataset")
         require_exists(config, "config")
-        report = audit_dataset([str(d) for d in datasets], config)
+        from vlmdata.cli._progress import progress_bar, progress_wanted
+        from vlmdata.errors import UsageError
+
+        if fmt not in ("table", "json"):
+            raise UsageError(f"--format must be table or json, got {fmt!r}")
+        total = None
+        if progress_wanted(fmt):
+            from vlmdata.io.dataset import open_dataset
+
+            total = sum(len(open_dataset(d)) for d in datasets)
+        with progress_bar("auditing", total, fmt=fmt, min_total=2048) as advance:
+            report = audit_dataset([str(d) for d in datasets], config, progress=advance)
         rep = report.to_dict()
-        out_console = console()
-        out_console.print(format_report(rep), markup=False)
+        out_console = console(stderr=fmt == "json")
+        if fmt == "json":
+            import json
+
+            typer.echo(json.dumps(rep, ensure_ascii=False, indent=2))
+        else:
+            out_console.print(format_report(rep), markup=False)
         if out is not None:
             atomic_write_json(out, rep)
             png = histogram_png(rep, out.with_suffix(".png"))

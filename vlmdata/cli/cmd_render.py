@@ -32,7 +32,13 @@ def register(app: typer.Typer) -> None:
 
         require_exists(dataset, "dataset")
         wanted = [i for chunk in ids or [] for i in chunk.split(",") if i]
-        result = render_dataset(dataset, out, n=n, ids=wanted or None, max_side=max_side)
+        from vlmdata.cli._progress import progress_bar
+
+        total = len(wanted) if wanted else n
+        with progress_bar("rendering", total, fmt=fmt, min_total=32) as advance:
+            result = render_dataset(
+                dataset, out, n=n, ids=wanted or None, max_side=max_side, progress=advance
+            )
         if fmt == "json":
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
             return

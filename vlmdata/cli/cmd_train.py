@@ -25,9 +25,17 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(
             False, "--dry-run", help="Print the merged config and backend arguments; load no model."
         ),
+        verbose: bool = typer.Option(
+            False,
+            "--verbose",
+            help="Show ms-swift's argument dump and the libraries' logging and warnings on the console "
+            "(default: the run folder's backend.log).",
+        ),
     ) -> None:
         """Train with a trainer plugin (sft, gkd, grpo, or any installed one). Everything else lives in YAML."""
-        from vlmdata.cli._common import require_exists
+        from vlmdata.cli._common import require_exists, set_verbose
+
+        set_verbose(verbose)
         from vlmdata.train.launch import launch, needs_launch, plan_run, torchrun_command
 
         require_exists(config, "config")
@@ -64,6 +72,9 @@ def register(app: typer.Typer) -> None:
             out.print(f"checkpoint: {result.checkpoint_dir}", markup=False)
         if result.log_file is not None:
             out.print(f"log: {result.log_file}", markup=False)
+        backend_log = Path(result.output_dir) / "backend.log"
+        if backend_log.is_file():
+            out.print(f"backend output: {backend_log} (--verbose shows it on the console)", markup=False)
         for key, value in sorted(result.metrics.items()):
             out.print(
                 f"  {key}: {value:.6g}" if isinstance(value, float) else f"  {key}: {value}", markup=False

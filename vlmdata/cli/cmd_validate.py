@@ -46,8 +46,6 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Validate records (lines, schema, geometry, images, conversation, dataset); write OUT/data, rejects, report."""
-        import sys
-
         from vlmdata.cli._common import console
         from vlmdata.errors import UsageError
         from vlmdata.validate import ValidateOptions, validate_files
@@ -63,30 +61,14 @@ def register(app: typer.Typer) -> None:
             max_image_pixels=max_image_pixels,
             max_line_bytes=max_line_bytes,
         )
+        from vlmdata.cli._progress import progress_bar
+
         total = sum(p.stat().st_size for p in [*data, *val] if p.is_file())
         con = console(stderr=fmt == "json")
-        if fmt == "table" and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            with Progress(
-                "validating",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=console(stderr=True),
-                transient=True,
-            ) as bar:
-                task = bar.add_task("validate", total=total)
-                options.progress = lambda n: bar.advance(task, n)
-                report = validate_files(data, out, options)
-        else:
+        with progress_bar(
+            "validating", total, fmt=fmt, min_total=PROGRESS_MIN_BYTES, in_bytes=True
+        ) as advance:
+            options.progress = advance
             report = validate_files(data, out, options)
         if fmt == "json":
             import json

@@ -10,7 +10,7 @@ written atomically; `vlmdata eval` scores them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,9 @@ def infer(
     min_pixels: int = DEFAULT_MIN_PIXELS,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     device: str | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> Path:
+    """Generate a completion for every record; `progress(n)` after each batch of n records."""
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -92,4 +94,6 @@ def infer(
                     {"id": record["id"], "template": name, "completion": text.strip()}, ensure_ascii=False
                 )
             )
+        if progress is not None:
+            progress(len(records))
     return atomic_write_text(out, "".join(line + "\n" for line in lines))

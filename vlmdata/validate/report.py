@@ -9,6 +9,7 @@ from typing import Any
 from vlmdata.contract.rules import Issue
 
 EXAMPLES_PER_CODE = 5
+FIRST_REJECTS = 10  # rejected lines the terminal summary lists (every one is in rejects.jsonl)
 
 
 @dataclass
@@ -109,6 +110,62 @@ class Report:
             },
         }
 
+    def first_rejects(self, n: int = FIRST_REJECTS) -> list[dict[str, Any]]:
+        """The first `n` rejected lines (from `rejects.jsonl`), each with file, line, id and its issues."""
+        import json
+        from pathlib import Path
+
+        path = Path(self.out_dir) / "rejects.jsonl"
+        out: list[dict[str, Any]] = []
+        if n <= 0 or not path.is_file():
+            return out
+        with path.open(encoding="utf-8") as fh:
+            for raw in fh:
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    continue
+                errors = [i for i in entry.get("issues") or [] if i.get("severity") == "error"]
+                out.append(
+                    {
+                        "file": entry.get("file"),
+                        "line": entry.get("line"),
+                        "id": entry.get("id"),
+                        "issues": errors or list(entry.get("issues") or []),
+                    }
+                )
+                if len(out) == n:
+                    break
+        return out
+
+    def _render_first_rejects(self, console: Any) -> None:
+        import os
+
+        from rich.table import Table
+        from rich.text import Text
+
+        rejected = self.total("rejected")
+        shown = self.first_rejects()
+        if not rejected or not shown:
+            return
+        table = Table(
+            title=f"first rejects ({len(shown)} of {rejected}; every one in {self.out_dir}/rejects.jsonl)",
+            title_justify="left",
+        )
+        for col in ("where", "code", "message"):
+            table.add_column(col, overflow="fold")
+        for entry in shown:
+            file = str(entry["file"] or "")
+            with_cwd = os.path.relpath(file) if file else ""
+            where = f"{with_cwd if not with_cwd.startswith('..') else file}:{entry['line']}"
+            issues = entry["issues"]
+            first = issues[0] if issues else {}
+            message = (f"{first.get('field')}: " if first.get("field") else "") + str(first.get("message", ""))
+            if len(issues) > 1:
+                message += f" (+{len(issues) - 1} more)"
+            table.add_row(Text(where), Text(str(first.get("code", ""))), Text(message))
+        console.print(table)
+
     def render(self, console: Any) -> None:
         from rich.table import Table
 
@@ -142,6 +199,7 @@ class Report:
                     entry.title if entry else "",
                 )
             console.print(issues)
+        self._render_first_rejects(console)
         lines, valid, rejected, blank = (self.total(a) for a in ("lines", "valid", "rejected", "blank"))
         mark = "[green]holds[/]" if self.invariant_holds else "[bold red]BROKEN[/]"
         console.print(f"valid {valid} + rejected {rejected} + blank {blank} == lines read {lines}: {mark}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,9 @@ def render_dataset(
     n: int = 16,
     ids: list[str] | None = None,
     max_side: int = 1024,
+    progress: Callable[..., None] | None = None,
 ) -> RenderResult:
+    """Draw the picked records into `out_dir`; `progress(1)` after each record."""
     from vlmdata.errors import UsageError
     from vlmdata.io.atomic import atomic_dir
     from vlmdata.io.dataset import load_dataset
@@ -173,6 +176,8 @@ def render_dataset(
                 f"<section><h2>{html.escape(str(rec['id']))}</h2>{''.join(cells)}"
                 f"{_provenance_html(meta)}<ol start=0>{descs}</ol></section>"
             )
+            if progress is not None:
+                progress(1)
         note = (
             ""
             if cjk
