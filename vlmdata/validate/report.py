@@ -160,7 +160,9 @@ class Report:
             where = f"{with_cwd if not with_cwd.startswith('..') else file}:{entry['line']}"
             issues = entry["issues"]
             first = issues[0] if issues else {}
-            message = (f"{first.get('field')}: " if first.get("field") else "") + str(first.get("message", ""))
+            message = (f"{first.get('field')}: " if first.get("field") else "") + str(
+                first.get("message", "")
+            )
             if len(issues) > 1:
                 message += f" (+{len(issues) - 1} more)"
             table.add_row(Text(where), Text(str(first.get("code", ""))), Text(message))
