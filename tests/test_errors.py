@@ -10,6 +10,8 @@ from vlmdata.errors import CODES, RETIRED, at, define, position_of, retire
 
 @pytest.fixture
 def registry(monkeypatch):
+    # import every codes module first: one first imported under the patch would register into the copy only
+    errors.load_all_codes()
     monkeypatch.setattr(errors, "CODES", dict(CODES))
     monkeypatch.setattr(errors, "RETIRED", dict(RETIRED))
     return errors
