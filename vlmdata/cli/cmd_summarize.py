@@ -22,6 +22,16 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(
             False, "--overwrite", help="Rebuild summaries that are already present."
         ),
+        image_root: Path = typer.Option(
+            None,
+            "--image-root",
+            help="Folder the input's relative image paths start from (default: its folder).",
+        ),
+        absolute_paths: bool = typer.Option(
+            False,
+            "--absolute-paths",
+            help="Write image paths absolute (default: relative to the output file's folder).",
+        ),
         fmt: str = FORMAT_OPTION,
     ) -> None:
         """Fill missing `summary` fields from the objects' descs; existing summaries are validated and kept."""
@@ -29,16 +39,42 @@ def register(app: typer.Typer) -> None:
 
         from vlmdata.render.summarize import summarize_path
 
-        result = summarize_path(source, out, domain=domain, overwrite=overwrite)
+        result = summarize_path(
+            source,
+            out,
+            domain=domain,
+            overwrite=overwrite,
+            image_root=image_root,
+            absolute_paths=absolute_paths,
+        )
         if fmt == "json":
-            typer.echo(
-                json.dumps({**result.as_dict(), "problems": result.problems}, ensure_ascii=False, indent=2)
-            )
+            payload = {**result.as_dict(), "problems": result.problems, "missing": result.missing_images[:20]}
+            typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         else:
-            console().print(
+            con = console()
+            con.print(
                 f"{result.records} records: {result.built} built, {result.kept} kept, {result.irrelevant} irrelevant"
+                + (f", {result.chat} chat" if result.chat else "")
                 + (f" → {out}" if not result.problems else "")
             )
+            con.print(
+                f"{result.images_checked} image reference(s) checked from the output's folder"
+                + (f", {result.relocated} record(s) rewritten for it" if result.relocated else "")
+            )
+            if result.images_outside:
+                con.print(
+                    f"note: {result.images_outside} image reference(s) lie outside {out.parent}; "
+                    "`vlmdata validate` confines images to the JSONL's folder, so validate this file with "
+                    "--allow-outside-root",
+                    highlight=False,
+                )
+            if result.missing_images:
+                con.print(
+                    f"[yellow]warning:[/] {len(result.missing_images)} image reference(s) did not resolve in "
+                    "the input either (first: " + "; ".join(result.missing_images[:3]) + ")",
+                    markup=True,
+                    highlight=False,
+                )
         if result.problems:
             from vlmdata.errors import VlmdataError
 
