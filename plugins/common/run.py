@@ -1,9 +1,10 @@
 """Running a plan in-process, and the `--debug` sample, for any plugin built on `VlmdataSftPipeline`.
 
 `run_training(plan, pipeline_cls)`:
-1. opens the data (refusing known over-length records, VD551) before anything heavy loads;
-2. checks the run folder (a fresh run needs an empty folder; a resume must read the same data stream) and
-   writes config.yaml, run.json, data_manifest.json (+ fusion_manifest.json);
+1. runs the preflight (`vlmdata.train.preflight`, the same checks and codes as `--dry-run`): backend and
+   loggers installed, the data opens (known over-length records refuse the run, VD551), the run folder may be
+   used (a fresh run needs a folder without a run; a resume must read the same data stream);
+2. writes config.yaml, run.json, data_manifest.json (+ fusion_manifest.json);
 3. applies the image-resize environment, builds ms-swift's arguments and the pipeline, trains — with the
    backend's console output (argument dump, logging, warnings, tqdm) sent to `<output_dir>/backend.log`
    (`vlmdata.train.quiet`; `--verbose` keeps it on the console);
@@ -19,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from vlmdata.errors import EXIT_USAGE, VlmdataError
+from vlmdata.errors import VlmdataError
 
 from . import codes
 from .env import image_env
@@ -28,24 +29,21 @@ from .runfolder import prepare_run_dir, write_run_files
 _WORKER_ERROR = re.compile(r"VlmdataError: (VD\d{3})(?: ([^:\n]*))?: ([^\n]*)")
 
 
+BACKEND_MODULES = ("swift", "torch")
+
+
 def require_backend(plan: Any) -> None:
     """The backend packages are installed (looked up, not imported: importing ms-swift logs to the console)."""
-    from importlib.util import find_spec
+    from vlmdata.train.preflight import check_backend
 
-    missing = [name for name in ("swift", "torch") if find_spec(name) is None]
-    if missing:
-        raise VlmdataError(
-            codes.BACKEND_MISSING,
-            f"cannot import the training backend: no module named {missing[0]!r}",
-            hint="pip install 'vlmdata[train]'",
-            exit_code=EXIT_USAGE,
-        )
-    if plan.backend_args.get("deepspeed") and find_spec("deepspeed") is None:
-        raise VlmdataError(
-            codes.DEEPSPEED_MISSING,
-            "the config sets `deepspeed` but the package is missing",
-            exit_code=EXIT_USAGE,
-        )
+    check_backend(plan, BACKEND_MODULES)
+
+
+def swift_preflight(plan: Any) -> Any:
+    """The full preflight of the built-in plugins (what `--dry-run` shows; `run_training` calls it first)."""
+    from vlmdata.train.preflight import preflight
+
+    return preflight(plan, BACKEND_MODULES)[0]
 
 
 def worker_error(exc: BaseException) -> VlmdataError | None:
@@ -76,11 +74,11 @@ def run_training(
     plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | None = None, args_cls: str = "sft"
 ) -> Any:
     """Train `plan` with `pipeline_cls`; `args_cls` picks ms-swift's argument class (`sft` or `rlhf`)."""
-    from vlmdata.train.dataset import open_train_data
     from vlmdata.train.plugin import TrainResult
+    from vlmdata.train.preflight import preflight
 
-    require_backend(plan)
-    data = open_train_data(plan.config)
+    # every check before the first step, the same function `vlmdata train --dry-run` runs
+    _, data = preflight(plan, BACKEND_MODULES)
     output_dir = Path(plan.output_dir)
     manifest = data.manifest()
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 checks and writes the run folder

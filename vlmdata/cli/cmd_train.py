@@ -1,4 +1,5 @@
-"""`vlmdata train`: validate the run config, plan through the selected plugin, then dry-run, debug or train."""
+"""`vlmdata train`: validate the run config, plan through the selected plugin, then preflight (`--dry-run`),
+debug or train."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ def register(app: typer.Typer) -> None:
             False, "--debug", help="Print the plan and one encoded sample, check image tokens; no training."
         ),
         dry_run: bool = typer.Option(
-            False, "--dry-run", help="Print the merged config and backend arguments; load no model."
+            False,
+            "--dry-run",
+            help="Run every check the training makes before its first step (same codes), print what it "
+            "will do and the backend arguments; load no model, write nothing.",
         ),
         verbose: bool = typer.Option(
             False,
@@ -51,9 +55,13 @@ def register(app: typer.Typer) -> None:
         if dry_run or debug:
             import yaml
 
+            # every check the run makes before its first step, with the same codes; nothing is written
+            check = trainer.preflight(plan)
             shown = plan.to_dict()
+            shown["preflight"] = check.to_dict()
             if needs_launch(plan.config):
                 shown["launch"] = torchrun_command(plan.config, cli_args)
+            typer.echo("\n".join(f"# {line}" for line in check.lines()))
             typer.echo(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True).rstrip())
             if debug:
                 _print_debug(out, trainer.debug(plan))
@@ -61,7 +69,16 @@ def register(app: typer.Typer) -> None:
         if needs_launch(plan.config):
             launch(plan.config, cli_args)
             return
-        result = trainer.run(plan)
+        import io
+
+        from vlmdata.train.quiet import quiet_backend
+
+        early = io.StringIO()  # what importing the backend prints before the run folder exists
+        try:
+            with quiet_backend(early):
+                result = trainer.run(plan)
+        finally:
+            _keep_early_output(early.getvalue(), Path(plan.output_dir))
         out.print(
             f"trained {result.global_step} step(s) with plugin {trainer.name!r} → {result.output_dir}",
             markup=False,
@@ -79,6 +96,14 @@ def register(app: typer.Typer) -> None:
             out.print(
                 f"  {key}: {value:.6g}" if isinstance(value, float) else f"  {key}: {value}", markup=False
             )
+
+
+def _keep_early_output(text: str, output_dir: Path) -> None:
+    """Prepend the backend's import-time output to the run's backend.log (dropped when no run folder exists)."""
+    log = output_dir / "backend.log"
+    if not text or not output_dir.is_dir() or not log.is_file():
+        return
+    log.write_text(text + log.read_text(encoding="utf-8", errors="replace"), encoding="utf-8")
 
 
 def _print_debug(out, sample) -> None:  # noqa: ANN001 - rich console and DebugSample, imported lazily

@@ -128,3 +128,26 @@ def resolve_model_ref(value: str, base: str | Path | None = None) -> ModelRef:
         if found is not None:
             return ModelRef(found, source, value)
     raise ModelNotCached(value, download_commands(value))
+
+
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
+def model_folder_problem(path: str | Path) -> str | None:
+    """Why `path` cannot be loaded as a model (no config.json, no weights), or None when it looks complete.
+
+    A folder with a config but no weight file passes a config check and fails only when the run loads it,
+    after the data was opened; this lets the config loader and the plugins refuse it up front."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return None  # a missing path is reported by the path checks
+    if not (folder / "config.json").is_file():
+        return f"not a model folder (no config.json): {folder}"
+    if not any((folder / name).is_file() for name in WEIGHT_FILES) and not any(folder.glob("*.safetensors")):
+        return f"model folder without weights (no {' / '.join(WEIGHT_FILES[::2])}): {folder}"
+    return None

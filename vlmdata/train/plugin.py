@@ -12,7 +12,11 @@ A plugin is a class registered under the `vlmdata.trainers` entry-point group (s
   what `vlmdata train --dry-run` prints and what tests check without a GPU;
 - `run(plan) -> TrainResult`: trains;
 - `debug(plan) -> DebugSample`: runs one sample through the data pipeline and the backend's encode and
-  reports the decoded conversation and the image-token/grid agreement (`vlmdata train --debug`).
+  reports the decoded conversation and the image-token/grid agreement (`vlmdata train --debug`);
+- `preflight(plan) -> Preflight`: every check `run` makes before its first step, without loading a model,
+  and what the run will do (`vlmdata train --dry-run` prints it; `vlmdata.train.preflight`). The default
+  computes only the figures that need no data; plugins that read `vlmdata.train.dataset` run the full
+  preflight, and their `run` calls the same function first.
 
 Plugin modules must not import torch or ms-swift at import time: `vlmdata plugins` and config loading import
 every plugin, and they must stay fast and work without the `train` extra.
@@ -106,6 +110,12 @@ class TrainerPlugin(ABC):
     @abstractmethod
     def run(self, plan: TrainPlan) -> TrainResult:
         """Train according to `plan`."""
+
+    def preflight(self, plan: TrainPlan) -> Any:
+        """What `--dry-run` checks and shows; the built-in plugins run `vlmdata.train.preflight.preflight`."""
+        from vlmdata.train.preflight import basic_preflight
+
+        return basic_preflight(plan)
 
     def debug(self, plan: TrainPlan) -> DebugSample:
         from vlmdata.errors import VlmdataError

@@ -64,52 +64,56 @@ def user_stream() -> TextIO:
 
 @contextlib.contextmanager
 def quiet_backend(
-    log_file: str | Path, *, enabled: bool | None = None, progress: bool = True
-) -> Iterator[Path | None]:
-    """Send library logging, warnings, stdout and stderr to `log_file` (appended); yields the file (None when
-    `--verbose` or `enabled=False` keeps the console as it is). `progress=False` also turns vlmdata's own
-    per-step training progress off inside the block."""
+    log_file: str | Path | TextIO, *, enabled: bool | None = None, progress: bool = True
+) -> Iterator[Any]:
+    """Send library logging, warnings, stdout and stderr to `log_file` (a path, appended; or an open text
+    stream such as a `StringIO` when the log's folder does not exist yet); yields it (None when `--verbose` or
+    `enabled=False` keeps the console as it is). `progress=False` also turns vlmdata's own per-step training
+    progress off inside the block."""
     if enabled is None:
         enabled = not verbose()
     _progress.append(progress)
     try:
         if not enabled:
             yield None
+        elif hasattr(log_file, "write"):
+            with _redirected(log_file):  # type: ignore[arg-type]
+                yield log_file
         else:
-            with _redirected(Path(log_file)) as path:
+            path = Path(log_file)  # type: ignore[arg-type]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8", buffering=1) as fh, _redirected(fh):
                 yield path
     finally:
         _progress.pop()
 
 
 @contextlib.contextmanager
-def _redirected(path: Path) -> Iterator[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _redirected(fh: TextIO) -> Iterator[None]:
     _user_streams.append(sys.stderr)
     saved: list[tuple[logging.Logger, list[logging.Handler], bool, int]] = []
-    with path.open("a", encoding="utf-8", buffering=1) as fh:
-        handler = logging.StreamHandler(fh)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        for name in (*BACKEND_LOGGERS, ""):
-            logger = logging.getLogger(name)
-            saved.append((logger, list(logger.handlers), logger.propagate, logger.level))
-            logger.handlers = [handler]
-            logger.propagate = False
-            if name == "":
-                logger.setLevel(min(logger.level or logging.WARNING, logging.INFO))
+    handler = logging.StreamHandler(fh)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in (*BACKEND_LOGGERS, ""):
+        logger = logging.getLogger(name)
+        saved.append((logger, list(logger.handlers), logger.propagate, logger.level))
+        logger.handlers = [handler]
+        logger.propagate = False
+        if name == "":
+            logger.setLevel(min(logger.level or logging.WARNING, logging.INFO))
 
-        def show(
-            message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
-        ) -> None:
-            fh.write(warnings.formatwarning(message, category, filename, lineno, line))
+    def show(
+        message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
+    ) -> None:
+        fh.write(warnings.formatwarning(message, category, filename, lineno, line))
 
-        try:
-            with warnings.catch_warnings(), contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-                warnings.showwarning = show
-                yield path
-        finally:
-            for logger, handlers, propagate, level in reversed(saved):
-                logger.handlers = handlers
-                logger.propagate = propagate
-                logger.setLevel(level)
-            _user_streams.pop()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+            warnings.showwarning = show
+            yield
+    finally:
+        for logger, handlers, propagate, level in reversed(saved):
+            logger.handlers = handlers
+            logger.propagate = propagate
+            logger.setLevel(level)
+        _user_streams.pop()

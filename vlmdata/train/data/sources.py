@@ -8,7 +8,8 @@ stream is record `index[k]` of source `source[k]`.
 - Fusion: the order is the fusion plan of that epoch (`vlmdata.fuse.plan_epoch`), so the trainer sees exactly
   the records, quotas and interleaving `vlmdata fuse` would write; records come from `FusionStream`, which
   adds `_source`/`_domain`/`_mode`/`_template` to their metadata and applies `max_objects`.
-- Plain datasets: the concatenation in a seeded permutation per epoch
+- Plain datasets (`data.train`/`data.val` entries open like fusion entries: an Arrow dataset, or a JSONL
+  validated on the fly): the concatenation in a seeded permutation per epoch
   (`PCG64(sha256(["vlmdata.train/1", "order", seed, epoch]))`), so no Python `hash()` or global RNG is involved.
 
 Either way the order is a pure function of (config, dataset sizes, seed, epoch): every process and every
@@ -202,10 +203,12 @@ def read_lengths(dataset: Any, name: str) -> np.ndarray | None:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _open(path: str) -> Any:
-    from vlmdata.io.dataset import load_dataset
+def _open(path: str, field: str) -> Any:
+    """A `data.train`/`data.val` entry opens as a fusion entry does: an Arrow dataset, or a JSONL validated on
+    the fly (cached by content; any rejected line refuses the run with the fix)."""
+    from vlmdata.fuse.inputs import open_dataset
 
-    return load_dataset(path)
+    return open_dataset(path, field)
 
 
 def open_sources(config: Any, split: str = "train") -> Sources:
@@ -238,9 +241,9 @@ def open_sources(config: Any, split: str = "train") -> Sources:
                 )
             )
     else:
-        for path in data.train if split == "train" else data.val:
+        for i, path in enumerate(data.train if split == "train" else data.val):
             name = _source_name(Path(path), taken)
-            ds = _open(path)
+            ds = _open(path, f"data.{split}[{i}]")
             items.append(
                 Source(name, str(path), ds, config.template.name, split == "train", read_lengths(ds, name))
             )
