@@ -1,0 +1,51 @@
+"""`vlmdata config …`: work with run configs. `show` prints the merged config with each value's layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vlmdata.cli._common import CONFIG_OPTION, FORMAT_OPTION
+
+config_app = typer.Typer(
+    name="config",
+    help="Work with run configs (show the merged config and where each value came from).",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+@config_app.command("show")
+def show(
+    config: Path = CONFIG_OPTION,
+    base_config: Path = typer.Option(
+        None, "--base-config", help="A YAML layer below the config and its `extends`."
+    ),
+    plugin: str = typer.Option(
+        None, "--plugin", help="Trainer plugin; overrides the config's `plugin:` key."
+    ),
+    fmt: str = FORMAT_OPTION,
+) -> None:
+    """The merged, validated run config (defaults filled in), each value with the file it came from."""
+    import json
+
+    from vlmdata.cli._common import require_exists
+    from vlmdata.config.show import render_config, show_config
+    from vlmdata.errors import UsageError
+
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, got {fmt!r}")
+    require_exists(config, "config")
+    if base_config is not None:
+        require_exists(base_config, "base config")
+    entries = show_config(config, base=base_config, plugin=plugin)
+    if fmt == "json":
+        typer.echo(json.dumps([e.as_dict() for e in entries], ensure_ascii=False, indent=2, default=str))
+    else:
+        typer.echo(render_config(entries))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")
