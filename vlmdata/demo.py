@@ -8,8 +8,9 @@ Every stage calls the library function of its area; nothing is simulated:
 4. fuse      `vlmdata.fuse.fuse_epoch`: the embedded fusion config → one fused Arrow dataset + manifest
 5. model     `vlmdata.models.tiny.build_tiny_model`: a random Qwen3-VL of a few million parameters
 6. audit     `vlmdata.audit.audit_dataset` with `write_lengths`: exact lengths, none over the limit
-7. train     `vlmdata.train.launch.plan_run` + the `sft` plugin's `run`: LoRA for a few steps
-8. report    counts, lengths, losses and where the adapter is (`OUT/demo_report.json` and the terminal)
+7. report    `vlmdata.viz.report.write_report`: the data report page, `OUT/report/index.html`
+8. train     `vlmdata.train.launch.plan_run` + the `sft` plugin's `run`: LoRA for a few steps
+9. summary   counts, lengths, losses and where the adapter is (`OUT/demo_report.json` and the terminal)
 
 The console gets one line per stage with its result, then the output root, every artefact and three next
 commands (`summary_lines`). Everything the libraries print on the way (ms-swift's argument dump, logging,
@@ -173,6 +174,7 @@ def run_demo(
         ("fuse", _fuse),
         ("model", _model),
         ("audit", _audit),
+        ("report", _report),
         ("train", _train),
     ]
     from vlmdata.train.quiet import quiet_backend
@@ -396,6 +398,17 @@ def _audit(out: Path, report: DemoReport) -> None:
     report.results["audit"] = (
         f"{lg.get('count')} records, {lg.get('min')}–{lg.get('max')} tokens (p50 {lg.get('p50')}), "
         f"none over {lg['limit']} → audit.json"
+    )
+
+
+def _report(out: Path, report: DemoReport) -> None:
+    from vlmdata.viz.report import write_report
+
+    datasets = [out / "validated" / domain for domain in SYNTH] + [out / "fused"]
+    result = write_report(datasets, out / "report", audit=out / "audit.json", gallery=24)
+    report.results["report"] = (
+        f"{result['records']} records, {result['categories']} categories, {result['gallery']} in the gallery"
+        " → report/index.html (open it in a browser)"
     )
 
 

@@ -47,7 +47,7 @@ def test_demo_end_to_end(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     assert main(["demo", "--out", str(out)]) == 0
     console = capfd.readouterr()
     lines = console.out.splitlines()
-    stages = ["synth", "validate", "augment", "fuse", "model", "audit", "train"]
+    stages = ["synth", "validate", "augment", "fuse", "model", "audit", "report", "train"]
     # one line per stage with its result, then the output root, the artefacts and three next commands
     assert [line.split()[0] for line in lines[: len(stages)]] == stages
     assert lines[len(stages)] == f"output: {out.resolve()}"
@@ -59,6 +59,8 @@ def test_demo_end_to_end(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     assert "SftArguments(" not in console.out + console.err and "[INFO:swift]" not in console.err
     assert console.err.strip() == "", console.err[:2000]
     assert "SftArguments(" in (out / "run" / "backend.log").read_text(encoding="utf-8")
+    page = (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert "report/index.html" in body and "data-count='records'" in page
     report = json.loads((out / "demo_report.json").read_text(encoding="utf-8"))
     from vlmdata.demo import DemoReport
 
