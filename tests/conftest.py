@@ -63,3 +63,14 @@ def tiny_teacher_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny-model") / "teacher"
     build_tiny_model(out, seed=1, teacher=True)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _template_registry():
+    """Templates registered from YAML by one test are not known to the next (the registry is per process)."""
+    from vlmdata.render import templates
+
+    saved = dict(templates._USER)
+    yield
+    templates._USER.clear()
+    templates._USER.update(saved)

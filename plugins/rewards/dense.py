@@ -13,7 +13,7 @@ from typing import Any
 from vlmdata_plugins.rewards.registry import record_context, register
 
 from vlmdata.eval.metrics import DenseScores, attr_recall, cat_f1, loc_fbeta, score_dense
-from vlmdata.eval.parse import PredObject, parse_dense
+from vlmdata.eval.parse import DenseParse, PredObject, parse_dense_answer
 
 _REF_CACHE: dict[str, list[PredObject]] = {}
 
@@ -22,19 +22,26 @@ def reference_objects(record: Mapping[str, Any]) -> list[PredObject]:
     from vlmdata.render import render_target
 
     ctx = record_context(record)
-    key = json.dumps([record.get("id"), ctx.template, record.get("objects")], ensure_ascii=False, default=str)
+    key = json.dumps(
+        [record.get("id"), ctx.template, record.get("objects"), record.get("images")],
+        ensure_ascii=False,
+        default=str,
+    )
     cached = _REF_CACHE.get(key)
     if cached is None:
-        parsed = parse_dense(render_target(record, ctx.template))
-        cached = parsed.objects
+        cached = _parse(render_target(record, ctx.template), record).objects
         if len(_REF_CACHE) > 4096:
             _REF_CACHE.clear()
         _REF_CACHE[key] = cached
     return cached
 
 
+def _parse(text: str, record: Mapping[str, Any]) -> DenseParse:
+    return parse_dense_answer(text, record_context(record).spec, record)
+
+
 def _scores(completion: str, record: Mapping[str, Any]) -> DenseScores | None:
-    parsed = parse_dense(completion)
+    parsed = _parse(completion, record)
     if not parsed.ok:
         return None
     return score_dense(parsed.objects, reference_objects(record))
@@ -42,23 +49,18 @@ def _scores(completion: str, record: Mapping[str, Any]) -> DenseScores | None:
 
 @register("dense_format")
 def dense_format(completion: str, record: Mapping[str, Any]) -> float:
-    """1 when the layout is right: header `<DOMAIN=X>, <TASK=DETECTION>` with the record's domain then one
-    JSON object line (target_dense*), or one JSON object line only (source_dense); else 0."""
-    ctx = record_context(record)
-    parsed = parse_dense(completion, expect_header=ctx.header)
-    if not parsed.format_ok:
-        return 0.0
-    if ctx.header and (parsed.header is None or parsed.header[0] != ctx.domain):
-        return 0.0
-    return 1.0
+    """1 when the layout is right: the template's exact header line for the record (e.g. `<DOMAIN=X>,
+    <TASK=DETECTION>` with the record's domain) when it has one, then one JSON object line (object map) or one
+    JSON list (Qwen list, in or out of its code fence); else 0."""
+    return 1.0 if _parse(completion, record).format_ok else 0.0
 
 
 @register("dense_parse")
 def dense_parse(completion: str, record: Mapping[str, Any]) -> float:
-    """1 when the output parses strictly (exact trained format: object_1..N in order, one geometry each,
-    point pairs, integer grid coordinates, `line_points` present and right, no duplicate keys); else 0."""
-    ctx = record_context(record)
-    return 1.0 if parse_dense(completion, expect_header=ctx.header).strict_ok else 0.0
+    """1 when the output parses strictly (exact trained text: object map with object_1..N in order, or the
+    Qwen list in the template's layout and fence; one geometry each, point pairs, integer grid coordinates,
+    `line_points` present and right, no duplicate keys); else 0."""
+    return 1.0 if _parse(completion, record).strict_ok else 0.0
 
 
 @register("dense_loc_fbeta")

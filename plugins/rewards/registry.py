@@ -42,6 +42,7 @@ class RecordContext:
     domain: str | None
     header: bool
     irrelevant: bool
+    spec: Any = None  # the `vlmdata.render.Template` (format, header line, fence)
 
 
 def record_context(record: Mapping[str, Any]) -> RecordContext:
@@ -55,8 +56,9 @@ def record_context(record: Mapping[str, Any]) -> RecordContext:
             value=record.get("id"),
         )
     tpl = get_template(name)
-    domain = record_domain(tpl, record) if tpl.header else None
-    return RecordContext(tpl.name, tpl.mode, domain, tpl.header, is_irrelevant(record))
+    irrelevant = is_irrelevant(record)
+    domain = record_domain(tpl, record) if tpl.header_needs_domain and not irrelevant else tpl.domain
+    return RecordContext(tpl.name, tpl.mode, domain, tpl.header, irrelevant, tpl)
 
 
 def render_rewards_markdown() -> str:
@@ -70,9 +72,10 @@ def render_rewards_markdown() -> str:
         "",
         "Named reward functions `(completion, record) -> float` for `vlmdata train --plugin grpo`, selected with",
         "`rlhf.reward_funcs` and weighted with `rlhf.reward_weights`. The record's template",
-        "(`metadata._template`) decides the expected format and domain. Dense scores use the 0–1000 grid, the",
-        "reference being the record's own target as rendered for training; matching and IoU are those of",
-        "`vlmdata eval` (docs/eval.md). Generated from the code: `python -m vlmdata_plugins.rewards.registry`.",
+        "(`metadata._template`) decides the expected format (object map or Qwen list), header line and domain,",
+        "built-in or defined in YAML. Dense scores use the 0–1000 grid, the reference being the record's own",
+        "target as rendered for training; parsing, matching and IoU are those of `vlmdata eval` (docs/eval.md).",
+        "Generated from the code: `python -m vlmdata_plugins.rewards.registry`.",
         "",
         "| reward | definition and range |",
         "|---|---|",

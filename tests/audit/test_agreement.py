@@ -89,8 +89,37 @@ def _record(rid: str, tmp: Path, size: tuple[int, int], n_images: int = 1, **fie
     return rec
 
 
+USER_TEMPLATES = {
+    # object map, header and prompts filled from the record's domain, a system prompt counting the images
+    "site.yaml": (
+        "name: site_map\nsystem: 'You inspect sites ({n_images} picture(s)).'\n"
+        "user: 'Locate every part of the {domain} site. {format}'\n"
+        "user_multi_image: 'Locate every part of the {domain} site across the pictures. {format}'\n"
+        "header: '<SITE={domain}>'\n"
+    ),
+    # Qwen3-VL's native list in its code fence
+    "coco.yaml": "name: coco_qwen\nuser: 'Find every object. {format}'\ntarget: qwen\n",
+    # the list without the fence, no system prompt, a prompt with literal braces
+    "bare.yaml": "name: bare_qwen\nuser: 'Objects as [{{...}}], nothing else.'\ntarget: {format: qwen, fence: false}\n",
+    # a summary with a header line of its own
+    "tally.yaml": "name: tally\nsystem: Count.\nuser: 'Count them. {format}'\nheader: 'TALLY'\ntarget: summary\n",
+}
+
+
+def _user_templates(tmp: Path) -> None:
+    from vlmdata.render import use_templates
+
+    folder = tmp / "templates"
+    folder.mkdir(exist_ok=True)
+    for name, text in USER_TEMPLATES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    use_templates([folder])
+
+
 def sample_records(tmp: Path) -> list[tuple[dict, str]]:
-    """(record, default template) pairs covering every shape the spec names."""
+    """(record, default template) pairs covering every shape the spec names, and templates defined in YAML
+    (object map and Qwen list, with and without fence, header or system prompt) and the neutral built-ins."""
+    _user_templates(tmp)
     chat_multi = json.dumps(
         [
             {"role": "system", "content": "You answer briefly."},
@@ -164,6 +193,52 @@ def sample_records(tmp: Path) -> list[tuple[dict, str]]:
         ),
         (_record("chat-multi", tmp, (640, 360), n_images=2, messages=chat_multi), "target_dense_bbu"),
         (_record("chat-text", tmp, (1, 1), n_images=0, messages=chat_text), "target_dense_bbu"),
+        (_record("grounding", tmp, (1024, 768), objects=_dense_objects(8, 1024, 768, 6)), "grounding"),
+        (
+            _record(
+                "grounding-qwen-multi", tmp, (800, 600), n_images=2, objects=_dense_objects(7, 800, 600, 7)
+            ),
+            "grounding_qwen",
+        ),
+        (
+            _record(
+                "user-map-domain",
+                tmp,
+                (1200, 900),
+                n_images=2,
+                objects=_dense_objects(6, 1200, 900, 8),
+                meta={"domain": "north"},  # digit-free: the dense fast path takes it
+            ),
+            "site_map",
+        ),
+        (
+            _record(
+                "user-qwen-capped",
+                tmp,
+                (2048, 1536),
+                objects=_dense_objects(11, 2048, 1536, 9),
+                meta={"max_pixels": 200000},
+            ),
+            "coco_qwen",
+        ),
+        (_record("user-qwen-empty", tmp, (333, 222)), "coco_qwen"),
+        (_record("user-bare", tmp, (640, 480), objects=_dense_objects(5, 640, 480, 10)), "bare_qwen"),
+        (
+            _record(
+                "user-summary", tmp, (500, 400), summary=BBU_SUMMARY.replace(', "备注": ["线缆整齐"]', "")
+            ),
+            "tally",
+        ),
+        (
+            _record(
+                "fused-user-template",
+                tmp,
+                (900, 600),
+                objects=_dense_objects(4, 900, 600, 11),
+                meta={"_template": "coco_qwen", "_source": "coco"},
+            ),
+            "target_dense_bbu",
+        ),
     ]
 
 
@@ -216,7 +291,7 @@ def test_audited_length_equals_ms_swift_encode(swift_template, tiny_model_dir: P
         std = swift_template.encode({**row, "messages": flat, "images": images})
         assert std["input_ids"] == ids, record["id"]
         checked += 1
-    assert checked == 14
+    assert checked == 22
     # the fast digit-split counter agreed with the tokenizer on every string it saw
     texts = list(counter._whole) + list(counter._before_digit)
     assert counter.verify(texts) == []

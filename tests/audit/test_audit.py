@@ -186,7 +186,7 @@ def test_config_paths_and_problems(tokenizer_dir: Path, tmp_path: Path) -> None:
     assert (tmp_path.parent / tokenizer_dir.name).exists()
     cfg = load_config(sub / "run.yaml")
     assert Path(cfg.model.path) == (tmp_path.parent / tokenizer_dir.name).resolve()
-    assert cfg.global_max_length == 4096 and cfg.template.name == "target_dense_bbu"
+    assert cfg.global_max_length == 4096 and cfg.template.name == "grounding"  # the neutral default
     (sub / "bad.yaml").write_text("model: {path: x}\ntemplate: {max_pixels: -3}\nglobal_max_length: 0\n")
     with pytest.raises(VlmdataError) as err:
         load_config(sub / "bad.yaml")

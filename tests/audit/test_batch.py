@@ -53,10 +53,29 @@ def _records(n: int, seed: int) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("template", ["target_dense_bbu", "source_dense"])
-def test_batch_equals_per_record(tokenizer_dir: Path, tmp_path: Path, template: str) -> None:
-    from vlmdata.io.dataset import save_records
+USER_TEMPLATES = {  # template files of every shape the batch path must take or leave alone
+    "user_map": "name: user_map\nsystem: Annotator.\nuser: 'Objects, please. {format}'\nheader: '<OBJECTS>'\n",
+    "user_qwen": "name: user_qwen\nuser: 'Objects in {n_images} image(s). {format}'\ntarget: qwen\n",
+    "user_domain": "name: user_domain\nuser: 'Parts of {domain}. {format}'\n",
+}
+BATCH_ENABLED = {"target_dense_bbu": True, "source_dense": True, "grounding": True, "user_map": True}
 
+
+@pytest.mark.parametrize(
+    "template", ["target_dense_bbu", "source_dense", "grounding", "grounding_qwen", *USER_TEMPLATES]
+)
+def test_batch_equals_per_record(tokenizer_dir: Path, tmp_path: Path, template: str) -> None:
+    from vlmdata.audit.batch import BatchSizer
+    from vlmdata.io.dataset import save_records
+    from vlmdata.render import get_template, use_templates
+
+    if template in USER_TEMPLATES:
+        (tmp_path / "t.yaml").write_text(USER_TEMPLATES[template], encoding="utf-8")
+        use_templates([tmp_path / "t.yaml"])
+    counter = TokenCounter.from_model_dir(tokenizer_dir)
+    sizer = BatchSizer(counter, get_template(template), None, (3072, 1048576))
+    # the batch path takes object-map templates whose header and prompts are the same for every record
+    assert sizer.enabled is BATCH_ENABLED.get(template, False)
     save_records(_records(200, seed=len(template)), tmp_path / "ds")
     cfg = {"model": {"path": str(tokenizer_dir)}, "template": {"name": template}, "global_max_length": 1200}
     fast = audit_dataset(tmp_path / "ds", cfg, counter=TokenCounter.from_model_dir(tokenizer_dir))

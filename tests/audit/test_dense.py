@@ -92,10 +92,14 @@ def _record(rng: random.Random, n_images: int = 1) -> dict:
     }
 
 
-@pytest.mark.parametrize("name", ["target_dense_bbu", "target_dense", "source_dense"])
-def test_fast_count_equals_tokenizer_on_rendered_target(counter: TokenCounter, name: str) -> None:
+@pytest.mark.parametrize("name", ["target_dense_bbu", "target_dense", "source_dense", "grounding", "user"])
+def test_fast_count_equals_tokenizer_on_rendered_target(counter: TokenCounter, name: str, tmp_path) -> None:
+    from vlmdata.render import use_templates
     from vlmdata.render.templates import record_domain
 
+    if name == "user":  # a user object-map template whose header line holds the record's domain
+        (tmp_path / "t.yaml").write_text("name: user\nuser: '{format}'\nheader: '== {domain} =='\n")
+        use_templates([tmp_path / "t.yaml"])
     dense = DenseCounter(counter)
     template = get_template(name)
     rng = random.Random(name)

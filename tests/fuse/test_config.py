@@ -63,7 +63,8 @@ def test_defaults_for_template_and_augment(tmp_path: Path, write_yaml) -> None:
     )
     cfg = load_fusion_config(top, check_paths=False)
     got = [(cfg.template_of(d, e), cfg.augment_of(d, e)) for d, e in cfg.entries()]
-    assert got == [("target_dense", True), ("summary", True), ("source_dense", False), ("chat", True)]
+    # the defaults are neutral: no domain prompt, no <DOMAIN=...> header
+    assert got == [("grounding", True), ("counting", True), ("source_dense", False), ("chat", True)]
     assert cfg.seed == 0 and cfg.interleave == "shuffle" and cfg.eval_sources is False
 
 

@@ -59,3 +59,35 @@ def test_targets_do_not_depend_on_the_hash_seed() -> None:
             ).stdout
         )
     assert len(outs) == 1
+
+
+def test_prompts_list_and_show_user_templates(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    (tpl / "site.yaml").write_text(
+        "name: site\nuser: 'Parts of {domain}. {format}'\nheader: '<SITE={domain}>'\n", encoding="utf-8"
+    )
+    (tpl / "coco.yaml").write_text("name: coco\nuser: 'Find. {format}'\ntarget: qwen\n", encoding="utf-8")
+    run = tmp_path / "cfg" / "run.yaml"
+    run.parent.mkdir()
+    run.write_text("templates: [../tpl]\nmodel: {path: nowhere}\n", encoding="utf-8")
+    assert main(["prompts", "list", "--config", str(run), "--format", "json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == set(TEMPLATES) | {"site", "coco"}
+    assert rows["coco"]["format"] == "qwen" and rows["coco"]["source"] == str((tpl / "coco.yaml").resolve())
+    assert rows["site"]["domain"] == "per record" and rows["site"]["header"] == "<SITE=X>"
+    assert rows["grounding"]["source"] == "built-in" and rows["grounding"]["header"] == "-"
+    # show takes a template file directly; a domain template needs the domain to print its prompt
+    assert main(["prompts", "show", str(tpl / "site.yaml")]) == 2
+    assert "--domain" in capsys.readouterr().err
+    assert main(["prompts", "show", str(tpl / "site.yaml"), "--domain", "north", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["user_prompt"].startswith(
+        "Parts of north. Answer in two lines. Line 1 is exactly <SITE=north>."
+    )
+    assert main(["prompts", "show", "coco", "--config", str(tpl), "--images", "2"]) == 0
+    assert '"image": k' in capsys.readouterr().out
+    (tpl / "broken.yaml").write_text("name: b\nuser: '{oops}'\n", encoding="utf-8")
+    assert main(["prompts", "list", "--config", str(tpl)]) == 1
+    err = capsys.readouterr().err
+    assert "VD621" in err and "broken.yaml" in err and "{oops}" in err

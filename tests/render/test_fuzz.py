@@ -79,10 +79,17 @@ def test_render_target_never_crashes(objs, width, height, n_images, template, su
         assert exc.code_str.startswith("VD4")
         return
     assert isinstance(out, str)
-    if TEMPLATES[template].mode == "dense":
-        body = json.loads(out.split("\n")[-1])
-        for entry in body.values():
-            geom = next(entry[k] for k in ("bbox_2d", "poly", "line") if k in entry)
+    tpl = TEMPLATES[template]
+    if tpl.mode == "dense":
+        if tpl.format == "qwen":
+            assert out.startswith("```json\n[") and out.endswith("]\n```")
+            entries = json.loads(out[len("```json\n") : -len("\n```")])
+            keys = ("bbox_2d", "polygon", "line")
+        else:
+            entries = list(json.loads(out.split("\n")[-1]).values())
+            keys = ("bbox_2d", "poly", "line")
+        for entry in entries:
+            geom = next(entry[k] for k in keys if k in entry)
             flat = geom if isinstance(geom[0], int) else [c for p in geom for c in p]
             assert all(isinstance(v, int) and 0 <= v <= 1000 for v in flat)
 

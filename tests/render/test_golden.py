@@ -154,12 +154,20 @@ CHAT_ITEMS = record(
     ),
 )
 
+PLAIN_SUMMARY = '{"统计": [{"类别": "person", "pose": {"standing": 2}}, {"类别": "kite"}]}'
+
 TARGET_CASES = [
-    ("mixed", MIXED, ["target_dense_bbu", "target_dense_rru", "source_dense"]),
-    ("ties", TIES, ["source_dense"]),
-    ("clamp", CLAMP, ["source_dense"]),
-    ("empty", record([], summary="无关图片"), ["target_dense_bbu", "source_dense"]),
-    ("multi", MULTI, ["target_dense_rru"]),
+    ("mixed", MIXED, ["target_dense_bbu", "target_dense_rru", "source_dense", "grounding", "grounding_qwen"]),
+    ("ties", TIES, ["source_dense", "grounding_qwen"]),
+    ("clamp", CLAMP, ["source_dense", "grounding_qwen"]),
+    (
+        "empty",
+        record([], summary="无关图片"),
+        ["target_dense_bbu", "source_dense", "grounding", "grounding_qwen"],
+    ),
+    ("multi", MULTI, ["target_dense_rru", "grounding", "grounding_qwen"]),
+    ("plain_summary", record([], summary=PLAIN_SUMMARY), ["counting"]),
+    ("irrelevant_counting", record([], summary="无关图片"), ["counting"]),
     ("generic_domain", {**MIXED, "metadata": '{"domain": "rru"}'}, ["target_dense", "summary_rru"]),
     ("bbu_summary", record([], summary=BBU_SUMMARY), ["summary_bbu"]),
     ("rru_summary", record([], summary=RRU_SUMMARY, metadata={"domain": "RRU"}), ["summary_rru", "summary"]),
@@ -178,6 +186,9 @@ def test_target_golden(case: str, rec: dict, template: str) -> None:
 
 
 MESSAGE_CASES = [
+    ("mixed", MIXED, "grounding"),
+    ("multi", MULTI, "grounding_qwen"),
+    ("plain_summary", record([], summary=PLAIN_SUMMARY, images=2), "counting"),
     ("mixed", MIXED, "target_dense_bbu"),
     ("multi", MULTI, "target_dense_rru"),
     ("bbu_summary", record([], summary=BBU_SUMMARY), "summary_bbu"),

@@ -290,3 +290,22 @@ def test_fusion_entry_may_name_a_jsonl(tmp_path: Path, monkeypatch: pytest.Monke
     assert len(data.train.order(0)) == 3
     _, record = data.train.record(0, 0)
     assert record["id"] in {"j0", "j1", "j2"} and record["images"][0].endswith(".png")
+
+
+def test_samples_carry_user_templates_to_spawned_workers(tmp_path: Path) -> None:
+    """A spawned dataloader worker unpickles the samples into a process that registered no template."""
+    import pickle
+
+    from vlmdata.render import templates, use_templates
+    from vlmdata.train.data.samples import TrainSamples
+
+    (tmp_path / "t.yaml").write_text(
+        "name: carried\nuser: 'Find. {format}'\ntarget: qwen\n", encoding="utf-8"
+    )
+    use_templates([tmp_path / "t.yaml"])
+    samples = TrainSamples.__new__(TrainSamples)
+    samples.__dict__.update({"system": None, "train": True})
+    blob = pickle.dumps(samples)
+    templates._USER.clear()  # the state of a fresh process
+    restored = pickle.loads(blob)
+    assert restored.train is True and templates.get_template("carried").format == "qwen"

@@ -12,6 +12,7 @@ over the limit when `length >= global_max_length` (it would not fit with the end
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -163,14 +164,16 @@ class AuditConfig:
 def load_config(run_config: Any) -> Any:
     """The audit's view of a run config: a YAML path, a mapping, or an already loaded `RunConfig`.
 
-    From a file only `model`, `template` and `global_max_length` are validated (with the run config's own
-    section models, `extends` chain and file-relative paths), so the audit runs where the trainer plugins
-    are not installed; `vlmdata train` validates the rest.
+    From a file only `model`, `template`, `templates` and `global_max_length` are validated (with the run
+    config's own section models, `extends` chain and file-relative paths), so the audit runs where the trainer
+    plugins are not installed; `vlmdata train` validates the rest. The template files the config lists are
+    registered, so records fused with a user template (`metadata._template`) are sized with it.
     """
     from pydantic import ValidationError
 
-    from vlmdata.config.layers import load_layered, problems_from_validation_error, raise_problems
+    from vlmdata.config.layers import Layered, load_layered, problems_from_validation_error, raise_problems
     from vlmdata.config.run import ModelConfig, RunConfig, TemplateConfig
+    from vlmdata.render.user import config_templates
 
     if isinstance(run_config, (str, Path)):
         layered = load_layered(run_config)
@@ -181,11 +184,13 @@ def load_config(run_config: Any) -> Any:
             origin = layered.origin_of(("model", "path")) or str(run_config)
             model["path"] = str((Path(origin).parent / raw_path).resolve())
     elif isinstance(run_config, Mapping):
-        layered, data = None, dict(run_config)
+        layered, data = None, copy.deepcopy(dict(run_config))  # template paths are replaced by names in place
         model = dict(data.get("model") or {})
     else:
         return run_config
-    problems = []
+    problems = config_templates(
+        layered if layered is not None else Layered(data), ("templates",), [("template", "name")]
+    )
     parsed: dict[str, Any] = {}
     limit_field = RunConfig.model_fields["global_max_length"]
     for key, cls, value in (

@@ -6,7 +6,8 @@ operations in the same order), digit counts by comparison, per-object sums with 
 here only when every rule below provably holds; anything else (-1) goes to the per-record path:
 
 - no `messages`, no `_template` / `min_pixels` / `max_pixels` in its metadata, exactly one image, a positive
-  width and height, and the run's template is dense with a fixed header (or none);
+  width and height, and the run's template writes the object map with a fixed header (or none) and prompts
+  that do not depend on the record (no `{domain}` in a user template);
 - every object is a box of 4 values, a polygon of at least 3 points with no repeated or near-collinear vertex
   (in pixels with a 1e-9 margin, exactly on the integer grid), or a line of at least 2 points; finite
   coordinates, `image_index` 0, a description without digits;
@@ -49,12 +50,14 @@ class BatchSizer:
         self.enabled = (
             counter.fast
             and template.mode == "dense"
+            and template.format == "object_map"
             and self.dense.order_free
-            and (not template.header or template.domain is not None)
+            and (not template.header or template.fixed_header is not None)
+            and not template.prompt_needs_domain
         )
         if not self.enabled:
             return
-        header = template.header_line(template.domain) if template.header else None
+        header = template.fixed_header
         prefix = (header + "\n") if header else ""
         self.empty_target = counter.cached(prefix + "{}")
         self.opening = counter.count_before_digit(prefix + '{"object_')

@@ -175,13 +175,18 @@ def size_conversation(
     return Sized(total, img)
 
 
-def _dense_messages(record: Mapping[str, Any], template: Any, system: str | None) -> list[dict[str, Any]]:
-    """`build_messages` for a dense template, with the target left out (it is counted, not rendered)."""
-    sys_text = template.system if system is None else system
-    out: list[dict[str, Any]] = [{"role": "system", "content": sys_text}] if sys_text else []
+def _dense_messages(
+    record: Mapping[str, Any], template: Any, system: str | None, domain: str | None = None
+) -> list[dict[str, Any]]:
+    """`build_messages` for a dense template, with the target left out (it is counted, not rendered).
+
+    `domain`: the record's domain, for templates whose prompts use it (`Template.prompt_needs_domain`).
+    """
     images = list(record.get("images") or [])
+    sys_text = template.system_prompt(len(images), domain) if system is None else system
+    out: list[dict[str, Any]] = [{"role": "system", "content": sys_text}] if sys_text else []
     content: list[dict[str, Any]] = [{"type": "image", "image": img} for img in images]
-    content.append({"type": "text", "text": template.prompt(len(images))})
+    content.append({"type": "text", "text": template.prompt(len(images), domain)})
     out.append({"role": "user", "content": content})
     out.append({"role": "assistant", "content": ""})
     return out
@@ -196,23 +201,27 @@ def size_record(
 ) -> tuple[Sized, str]:
     """(length, template name) of a record rendered the way training renders it.
 
-    Dense targets are counted without rendering when `vlmdata.audit.dense` can do it exactly; everything else
-    (and any dense record it is unsure of) is rendered with `build_messages` and counted.
+    Object-map targets (built-in or user templates) are counted without rendering when `vlmdata.audit.dense`
+    can do it exactly; everything else — Qwen-list and summary targets, chat records, and any dense record the
+    counter is unsure of — is rendered with `build_messages` and counted as text.
     """
     from vlmdata.render import build_messages, get_template, resolve_template
 
     name = resolve_template(record, default_template)
     template = get_template(name)
-    if template.mode == "dense" and counter.fast:
+    if template.mode == "dense" and template.format == "object_map" and counter.fast:
         from vlmdata.audit.dense import DenseCounter
-        from vlmdata.render.templates import record_domain
+        from vlmdata.render.templates import prompt_domain, record_domain
 
         if counter.dense is None:
             counter.dense = DenseCounter(counter)
-        header = template.header_line(record_domain(template, record)) if template.header else None
+        header = None
+        if template.header:
+            domain = record_domain(template, record) if template.header_needs_domain else template.domain
+            header = template.header_line(domain)
         target_tokens = counter.dense.count(record, header)
         if target_tokens is not None:
-            messages = _dense_messages(record, template, system)
+            messages = _dense_messages(record, template, system, prompt_domain(template, record))
             return size_conversation(record, messages, counter, pixel_bounds, target_tokens), name
     messages = build_messages(record, name, system=system)
     return size_conversation(record, messages, counter, pixel_bounds), name

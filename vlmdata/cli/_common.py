@@ -37,3 +37,12 @@ def require_exists(path: Path, what: str) -> Path:
     if not path.exists():
         raise UsageError(f"{what} not found: {path}", hint="check the path")
     return path
+
+
+def template_option(value: str | None) -> str | None:
+    """A `--template` value: a template name, or a template YAML file (loaded and registered) → its name."""
+    if value is None:
+        return None
+    from vlmdata.render.user import resolve_template_ref
+
+    return resolve_template_ref(value)

@@ -18,24 +18,20 @@ def register(app: typer.Typer) -> None:
             None, "--config", "-c", help="Run config: template name and system prompt."
         ),
         template: str = typer.Option(
-            None, "--template", help="Template for records that do not name their own."
+            None,
+            "--template",
+            help="Template (name or template YAML file) for records that do not name their own.",
         ),
         fmt: str = FORMAT_OPTION,
     ) -> None:
         """Write one `{"messages": [...], "images": [...]}` line per record, as `swift sft --dataset` reads."""
         import json
 
-        from vlmdata.cli._common import require_exists
-        from vlmdata.errors import UsageError
+        from vlmdata.cli._common import require_exists, template_option
         from vlmdata.export import export_dataset
-        from vlmdata.render import TEMPLATES
 
         require_exists(dataset, "dataset")
-        if template is not None and template not in TEMPLATES:
-            raise UsageError(
-                f"unknown template {template!r}", hint="known templates: " + ", ".join(TEMPLATES)
-            )
-        result = export_dataset(dataset, out, template=template, config=config)
+        result = export_dataset(dataset, out, template=template_option(template), config=config)
         if fmt == "json":
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
             return

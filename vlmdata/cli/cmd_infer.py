@@ -18,18 +18,30 @@ def register(app: typer.Typer) -> None:
         adapter: Path = typer.Option(
             None, "--adapter", help="LoRA adapter folder (a checkpoint of a LoRA run)."
         ),
-        template: str = typer.Option(None, "--template", help="Template for records that name none."),
+        template: str = typer.Option(
+            None,
+            "--template",
+            help="Template (name or template YAML file) for records that name none; default: the run "
+            "config's, else grounding.",
+        ),
+        config: Path = typer.Option(
+            None,
+            "--config",
+            "-c",
+            help="The run config: its template (name, system prompt, pixel bounds) and template files.",
+        ),
         batch_size: int = typer.Option(4, "--batch-size"),
         max_new_tokens: int = typer.Option(512, "--max-new-tokens"),
         limit: int = typer.Option(None, "--limit", help="Only the first N records."),
         max_pixels: int = typer.Option(
-            1024 * 1024, "--max-pixels", help="Per-image pixel cap, as in training."
+            None, "--max-pixels", help="Per-image pixel cap, as in training (default: the run config's)."
         ),
         fmt: str = typer.Option("table", "--format", help="table (a progress bar on a terminal) or json."),
     ) -> None:
         """Generate predictions with the trained model (greedy, batched); score them with `vlmdata eval`."""
-        from vlmdata.cli._common import console, require_exists
+        from vlmdata.cli._common import console, require_exists, template_option
         from vlmdata.cli._progress import progress_bar, progress_wanted
+        from vlmdata.config.load import load_template_section
         from vlmdata.errors import UsageError
         from vlmdata.eval.infer import infer
 
@@ -37,6 +49,10 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--format must be table or json, got {fmt!r}")
         require_exists(model, "model folder")
         require_exists(dataset, "dataset")
+        cfg = load_template_section(config) if config is not None else None
+        bounds = {"min_pixels": cfg.min_pixels, "max_pixels": cfg.max_pixels} if cfg is not None else {}
+        if max_pixels is not None:
+            bounds["max_pixels"] = max_pixels
         total = None
         if progress_wanted(fmt):
             from vlmdata.io.dataset import open_dataset
@@ -49,12 +65,13 @@ def register(app: typer.Typer) -> None:
                 dataset,
                 out,
                 adapter=adapter,
-                template=template,
+                template=template_option(template) or (cfg.name if cfg is not None else None),
                 batch_size=batch_size,
                 max_new_tokens=max_new_tokens,
                 limit=limit,
-                max_pixels=max_pixels,
+                system=cfg.system if cfg is not None else None,
                 progress=advance,
+                **bounds,
             )
         if fmt == "json":
             import json

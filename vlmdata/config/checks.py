@@ -181,7 +181,10 @@ def cross_checks(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
 
 def template_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
     from vlmdata.render import get_template
+    from vlmdata.render.user import is_template_path
 
+    if is_template_path(config.template.name):  # a file that did not load: reported with its own problems
+        return []
     try:
         get_template(config.template.name)
     except VlmdataError as exc:

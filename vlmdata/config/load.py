@@ -5,7 +5,8 @@ Order of work, all before any model loads:
 2. scan the raw mapping for removed knobs (packing, `max_length`/`truncation_strategy`, hard-sample mining)
    and for ms-swift command-line keys written where vlmdata expects a section (`lora_rank` at the top level,
    `dataset:`, `model.model`, `torch_dtype`), each reported with what replaced it;
-3. resolve relative paths against the directory of the file that set them (the same rule as `extends`);
+3. resolve relative paths against the directory of the file that set them (the same rule as `extends`), and
+   load and register the template files it lists (`templates`) or names (`template.name` as a path);
 4. validate with pydantic (all field errors of all sections together), then the semantic checks of each
    section that validated on its own, the cross-section checks, the plugin's `rlhf` section with its
    `config_model`, the plugin's own `validate`, the augmentation section, and (optionally) that input
@@ -88,6 +89,7 @@ def validate_run_config(
         layered.origins[("plugin",)] = "--plugin"
     problems, silenced = _removed_and_backend_keys(data, layered)
     _resolve_paths(data, layered)
+    problems += _template_files(layered)
     training = data.setdefault("training", {})
     if top_file is not None and isinstance(training, dict) and training.get("output_dir") is None:
         training["output_dir"] = str((Path.cwd() / "runs" / top_file.stem).resolve())
@@ -111,6 +113,36 @@ def validate_run_config(
         if trainer is not None and not problems:
             problems += _plugin_validate(trainer[0], config, layered)
     return (config if not problems else None), problems
+
+
+def load_template_section(path: str | Path) -> Any:
+    """Only the `template` section of a run config (and its `templates` files, registered) — for tools that
+    render conversations (export, infer, eval) without needing the model, the data or the plugins."""
+    from vlmdata.config.run import TemplateConfig
+
+    file = Path(path)
+    if not file.is_file():
+        raise VlmdataError(
+            rc.PATH_MISSING,
+            f"config not found: {file}",
+            hint="pass the run YAML (the one `vlmdata train` takes)",
+        )
+    layered = load_layered(file)
+    problems = _template_files(layered)
+    cfg = None
+    try:
+        cfg = TemplateConfig.model_validate(layered.data.get("template") or {})
+    except ValidationError as exc:
+        problems += problems_from_validation_error(exc, layered, ("template",))
+    raise_problems(problems, what="run config")
+    return cfg
+
+
+def _template_files(layered: Layered) -> list[ConfigProblem]:
+    """Register the template files the config lists (`templates`) or names (`template.name` as a path)."""
+    from vlmdata.render.user import config_templates
+
+    return config_templates(layered, ("templates",), [("template", "name")])
 
 
 REQUIRED_FIXES = {

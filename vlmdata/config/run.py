@@ -1,7 +1,7 @@
 """The run configuration: one pydantic model per YAML section, unknown keys rejected at every level.
 
-The sections mirror what a training run needs and nothing else: `model`, `template`, `global_max_length`,
-`data`, `augmentation`, `tuner`, `training`, `rlhf`, `deepspeed`. Checks that only involve one section live
+The sections mirror what a training run needs and nothing else: `model`, `template`, `templates` (template
+files written in YAML), `global_max_length`, `data`, `augmentation`, `tuner`, `training`, `rlhf`, `deepspeed`. Checks that only involve one section live
 in that section's model (so pydantic reports them together with every other field error); checks that span
 sections live in `vlmdata.config.load`. Paths are stored as absolute strings: the loader resolves every
 relative path against the file that set it before validation.
@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from vlmdata.augment.config import AugmentationConfig
+from vlmdata.render.templates import DEFAULT_TEMPLATE
 
 DTYPE_ALIASES = {
     "bf16": "bfloat16",
@@ -52,7 +53,10 @@ class ModelConfig(Section):
 
 
 class TemplateConfig(Section):
-    name: str = "target_dense_bbu"
+    name: str = Field(
+        default=DEFAULT_TEMPLATE,
+        description="A template name (`vlmdata prompts list`) or a template YAML file; neutral grounding by default.",
+    )
     system: str | None = None
     max_pixels: int = Field(default=1048576, gt=0)
     min_pixels: int = Field(default=3136, gt=0)
@@ -202,6 +206,10 @@ class RunConfig(Section):
     plugin: str = "sft"
     model: ModelConfig
     template: TemplateConfig = Field(default_factory=lambda: TemplateConfig())
+    templates: list[str] = Field(
+        default_factory=list,
+        description="Template YAML files or folders (relative to the file that lists them), known by name.",
+    )
     global_max_length: int = Field(
         default=4096, gt=0, description="The single length knob: template max_length and model max length."
     )

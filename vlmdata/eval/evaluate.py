@@ -2,7 +2,8 @@
 
 Predictions are one JSON object per line: `{"id": ..., "completion": ..., "template": optional}` (what
 `vlmdata infer` writes). Each record's template (prediction's `template`, else the record's
-`metadata._template`, else `--template`) decides how it is scored:
+`metadata._template`, else `--template`, else the neutral default `grounding`) decides how it is scored —
+its format (object map or Qwen list), its exact header line and its code fence:
 - dense templates: parse (a failed parse counts as a parse failure and as an empty prediction, so it costs
   recall), greedy matching per IoU threshold on the 0–1000 grid, micro-averaged precision / recall / F1
   per threshold and per geometry kind, category-aware F1 and attribute recall at IoU 0.5;
@@ -20,7 +21,7 @@ from typing import Any
 from vlmdata.errors import Location, VlmdataError
 from vlmdata.eval import codes
 from vlmdata.eval.metrics import DenseTotals, score_dense, summary_content_f1
-from vlmdata.eval.parse import canonical_summary, parse_dense, parse_summary
+from vlmdata.eval.parse import canonical_summary, parse_dense_answer, parse_summary_answer
 
 
 def read_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -53,8 +54,10 @@ def read_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
 
 def evaluate(predictions: str | Path, gt: str | Path | Any, template: str | None = None) -> dict[str, Any]:
     from vlmdata.io.dataset import load_dataset
-    from vlmdata.render import get_template, render_target, resolve_template
+    from vlmdata.render import DEFAULT_TEMPLATE, get_template, render_target, resolve_template
     from vlmdata.render.templates import is_irrelevant
+
+    template = template or DEFAULT_TEMPLATE
 
     preds = read_predictions(predictions)
     dataset = load_dataset(gt) if isinstance(gt, (str, Path)) else gt
@@ -78,14 +81,14 @@ def evaluate(predictions: str | Path, gt: str | Path | Any, template: str | None
         completion = pred["completion"]
         if tpl.mode == "dense":
             n_dense += 1
-            parsed = parse_dense(completion, expect_header=tpl.header)
-            refs = parse_dense(render_target(record, name)).objects
+            parsed = parse_dense_answer(completion, tpl, record)
+            refs = parse_dense_answer(render_target(record, name), tpl, record).objects
             if not parsed.ok:
                 dense_fail += 1
             dense.add(score_dense(parsed.objects if parsed.ok else [], refs))
         elif tpl.mode == "summary":
             n_summary += 1
-            parsed_s = parse_summary(completion)
+            parsed_s = parse_summary_answer(completion, tpl, record)
             ref_irrelevant = is_irrelevant(record)
             if not parsed_s.ok:
                 summary_fail += 1
@@ -96,7 +99,7 @@ def evaluate(predictions: str | Path, gt: str | Path | Any, template: str | None
                 score = 1.0 if parsed_s.irrelevant else 0.0
                 exact = parsed_s.irrelevant
             else:
-                ref = parse_summary(render_target(record, name)).data
+                ref = parse_summary_answer(render_target(record, name), tpl, record).data
                 pred_data = parsed_s.data if parsed_s.ok and not parsed_s.irrelevant else None
                 score = summary_content_f1(pred_data, ref) if pred_data is not None else 0.0
                 exact = (

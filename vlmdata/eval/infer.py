@@ -48,14 +48,19 @@ def infer(
     min_pixels: int = DEFAULT_MIN_PIXELS,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     device: str | None = None,
+    system: str | None = None,
     progress: Callable[..., None] | None = None,
 ) -> Path:
-    """Generate a completion for every record; `progress(n)` after each batch of n records."""
+    """`template`: for records that name none (default: the neutral `grounding`); `system` replaces the
+    template's system prompt, as the run config's `template.system` does in training; `progress(n)` after
+    each batch of n records."""
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from vlmdata.io.dataset import load_dataset
-    from vlmdata.render import build_messages, resolve_template
+    from vlmdata.render import DEFAULT_TEMPLATE, build_messages, resolve_template
+
+    template = template or DEFAULT_TEMPLATE
 
     ds = load_dataset(dataset) if isinstance(dataset, (str, Path)) else dataset
     if limit is not None:
@@ -79,7 +84,9 @@ def infer(
         for record in records:
             name = resolve_template(record, template)
             imgs = [_load_image(p, min_pixels, max_pixels) for p in record["images"]]
-            messages = build_messages(record, name, images=imgs if name != "chat" else None, prompt_only=True)
+            messages = build_messages(
+                record, name, images=imgs if name != "chat" else None, system=system, prompt_only=True
+            )
             texts.append(processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
             images.extend(imgs)
             names.append(name)

@@ -37,6 +37,8 @@ def _geoms(objs: Sequence[PredObject]) -> list[tuple[str, list[float]]]:
 
 def score_dense(preds: Sequence[PredObject], refs: Sequence[PredObject]) -> DenseScores:
     ious = iou_matrix(_geoms(preds), _geoms(refs))
+    if preds and refs and any(o.image for o in (*preds, *refs)):  # objects of different pictures never match
+        ious = ious * np.equal.outer([o.image for o in preds], [o.image for o in refs])
     tp = {t: len(greedy_match(ious, t)) for t in IOU_THRESHOLDS}
     same_cat = lambda p, r: preds[p].category == refs[r].category  # noqa: E731
     cat_pairs = greedy_match(ious, 0.5, allowed=same_cat)

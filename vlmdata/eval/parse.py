@@ -6,8 +6,15 @@ requires the exact trained format, and nothing is guessed — an object without 
 duplicate key or an unparsable line makes the parse fail rather than silently dropping content.
 
 Dense format (targets-audit.md): optional header `<DOMAIN=X>, <TASK=DETECTION>` on line 1, then one line of
-JSON `{"object_1": {"desc": ..., "bbox_2d"|"poly"|"line": ...}, ...}` on the 0–1000 grid.
-Summary format: `<DOMAIN=X>, <TASK=SUMMARY>` then one line of JSON with a `统计` list, or exactly `无关图片`.
+JSON `{"object_1": {"desc": ..., "bbox_2d"|"poly"|"line": ...}, ...}` on the 0–1000 grid. The Qwen-native
+list (`fmt="qwen"`) is read by `vlmdata.eval.qwen.parse_qwen`; `parse_dense` dispatches on the format, so
+`vlmdata eval` and the GRPO rewards read every dense template with one function.
+Summary format: `<DOMAIN=X>, <TASK=SUMMARY>` then one line of JSON with a `统计` list, or exactly `无关图片`;
+templates without a header (`counting`, user templates) write the JSON line alone.
+
+A template's exact header line (`header=`, user templates and the built-ins alike) is checked by equality; a
+record with several images gives each object an `"image": k` (PredObject.image is k - 1) and matching never
+pairs objects of different pictures.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ class PredObject:
     desc: str
     kind: str
     points: list[float]  # flat x, y on the 0–1000 grid
+    image: int = 0  # the picture the object lies on (0-based)
 
     @property
     def category(self) -> str:
@@ -65,6 +73,7 @@ class DenseParse:
     format_ok: bool = False  # right number of lines, header shape, line 2 a JSON object
     duplicate_keys: bool = False
     issues: list[str] = field(default_factory=list)
+    header_text: str | None = None  # line 1 as written, when the template has a header
 
 
 @dataclass
@@ -171,10 +180,14 @@ def _parse_objects(payload: Any, result: DenseParse) -> None:
             result.issues.append(f"{key}: needs exactly one geometry, has {kinds or 'none'}")
             return
         kind = kinds[0]
-        allowed = {"desc", kind} | ({"line_points"} if kind == "line" else set())
+        allowed = {"desc", "image", kind} | ({"line_points"} if kind == "line" else set())
         extra = set(body) - allowed
         if extra:
             result.issues.append(f"{key}: unexpected keys {sorted(extra)}")
+            return
+        image = body.get("image", 1)
+        if isinstance(image, bool) or not isinstance(image, int) or image < 1:
+            result.issues.append(f"{key}: image must be a picture number from 1")
             return
         n_issues = len(result.issues)
         points = _coerce_points(kind, body[kind], result.issues, key)
@@ -190,7 +203,7 @@ def _parse_objects(payload: Any, result: DenseParse) -> None:
             elif lp != len(points) // 2:
                 result.issues.append(f"{key}: line_points {lp} != {len(points) // 2} points")
                 return
-        objects.append((int(m.group(1)), PredObject(desc.strip(), kind, points)))
+        objects.append((int(m.group(1)), PredObject(desc.strip(), kind, points, image - 1)))
     numbers = [n for n, _ in objects]
     if numbers != list(range(1, len(numbers) + 1)):
         strict = False
@@ -215,8 +228,26 @@ def _load_json(line: str, result: DenseParse | SummaryParse) -> Any:
     return _FAILED
 
 
-def parse_dense(text: str, expect_header: bool | None = None) -> DenseParse:
-    """Parse a dense output. `expect_header`: True for target_dense*, False for source_dense, None = either."""
+def parse_dense(
+    text: str,
+    expect_header: bool | None = None,
+    *,
+    fmt: str = "object_map",
+    header: str | None = None,
+    fence: bool = True,
+) -> DenseParse:
+    """Parse a dense output of format `fmt` (`object_map` or `qwen`).
+
+    `header`: the exact header line the template writes for this record (then line 1 must equal it).
+    Without it, `expect_header` says whether a `<DOMAIN=X>, <TASK=DETECTION>` line is expected: True for
+    target_dense*, False for header-less templates, None = either. `fence`: the qwen format's code fence.
+    """
+    if fmt == "qwen":
+        from vlmdata.eval.qwen import parse_qwen
+
+        return parse_qwen(text, header, fence)
+    if header is not None:
+        expect_header = True
     result = DenseParse()
     lines = _split_lines(text)
     if text.strip() == "":
@@ -225,7 +256,10 @@ def parse_dense(text: str, expect_header: bool | None = None) -> DenseParse:
     json_line: str
     if len(lines) == 2:
         result.header = _parse_header(lines[0])
-        if result.header is None:
+        result.header_text = lines[0].strip()
+        if header is not None and result.header_text != header:
+            result.issues.append(f"line 1 is not the header {header!r}: {lines[0][:60]!r}")
+        elif header is None and result.header is None:
             result.issues.append(f"line 1 is not a header: {lines[0][:60]!r}")
         json_line = lines[1]
     elif len(lines) == 1:
@@ -236,7 +270,9 @@ def parse_dense(text: str, expect_header: bool | None = None) -> DenseParse:
     header_shape_ok = (
         len(lines) == 2 and result.header is not None and result.header[1] == "DETECTION"
     ) or len(lines) == 1
-    if expect_header is True:
+    if header is not None:
+        header_shape_ok = len(lines) == 2 and result.header_text == header
+    elif expect_header is True:
         header_shape_ok = header_shape_ok and result.header is not None
     elif expect_header is False:
         header_shape_ok = header_shape_ok and len(lines) == 1
@@ -249,22 +285,28 @@ def parse_dense(text: str, expect_header: bool | None = None) -> DenseParse:
     return result
 
 
-def parse_summary(text: str) -> SummaryParse:
+def parse_summary(text: str, header: bool | str = True) -> SummaryParse:
+    """Parse a summary output. `header`: True for a `<DOMAIN=X>, <TASK=SUMMARY>` line 1 (the BBU/RRU
+    templates), a string for that exact line 1, False for templates without a header (the JSON line alone)."""
     result = SummaryParse()
     stripped = text.strip()
     if stripped == IRRELEVANT:
         result.irrelevant = result.ok = result.format_ok = True
         return result
     lines = _split_lines(text)
-    if len(lines) != 2:
-        result.issues.append(f"expected 2 lines, got {len(lines)}")
-        if len(lines) >= 1:
+    want = 2 if header is not False else 1
+    if len(lines) != want:
+        result.issues.append(f"expected {want} line(s), got {len(lines)}")
+        if len(lines) >= 1 and header is not False:
             result.header = _parse_header(lines[0])
         return result
-    result.header = _parse_header(lines[0])
-    if result.header is None or result.header[1] != "SUMMARY":
-        result.issues.append(f"line 1 is not a summary header: {lines[0][:60]!r}")
-    payload = _load_json(lines[1], result)
+    if header is not False:
+        result.header = _parse_header(lines[0])
+        if isinstance(header, str) and lines[0].strip() != header:
+            result.issues.append(f"line 1 is not the header {header!r}: {lines[0][:60]!r}")
+        elif header is True and (result.header is None or result.header[1] != "SUMMARY"):
+            result.issues.append(f"line 1 is not a summary header: {lines[0][:60]!r}")
+    payload = _load_json(lines[-1], result)
     if payload is _FAILED:
         return result
     if not isinstance(payload, dict):
@@ -312,3 +354,31 @@ def canonical_summary(data: dict[str, Any]) -> str:
     if isinstance(copy.get("统计"), list):
         copy["统计"] = sorted(copy["统计"], key=lambda e: json.dumps(e, ensure_ascii=False, sort_keys=True))
     return json.dumps(copy, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+# -- one entry point per mode, shared by `vlmdata eval` and the GRPO rewards -------------------------------
+def parse_dense_answer(text: str, template: Any, record: Any) -> DenseParse:
+    """`text` parsed as a dense answer of `template` for `record` (its format, its exact header line)."""
+    from vlmdata.render.templates import target_header
+
+    return parse_dense(
+        text,
+        template.header,
+        fmt=template.format,
+        header=target_header(template, record),
+        fence=template.fence,
+    )
+
+
+def parse_summary_answer(text: str, template: Any, record: Any) -> SummaryParse:
+    """`text` parsed as a summary answer of `template` for `record`."""
+    from vlmdata.errors import VlmdataError
+    from vlmdata.render.templates import target_header
+
+    if template.header and not template.user_defined:
+        return parse_summary(text)  # built-in BBU/RRU: any `<DOMAIN=X>, <TASK=SUMMARY>` line
+    try:
+        header: bool | str = target_header(template, record) or False
+    except VlmdataError:  # an irrelevant record without a domain: its answer has no header anyway
+        header = template.header
+    return parse_summary(text, header)

@@ -7,8 +7,9 @@ ms-swift derives from the item form in-process) and the image paths as absolute 
 
 Templates resolve exactly as in training (`resolve_template`): a record's own `metadata._template` (fused
 data) wins, a record with `messages` is `chat`, and every other record takes `--template`, else the run
-config's `template.name`; the system prompt is the run config's `template.system` when set, else the
-template's.
+config's `template.name`, else the neutral default `grounding`; the system prompt is the run config's
+`template.system` when set, else the template's. The run config's template files (`templates:`) are
+registered, so fused records naming a user template export with it.
 
 Image sizes: a record with its own pixel bounds (`metadata.min_pixels` / `max_pixels`) carries
 `"chat_template_kwargs": {"min_pixels": …, "max_pixels": …}` — both keys, the missing one filled with the
@@ -57,29 +58,21 @@ class ExportResult:
 
 
 def template_config(config: str | Path | None) -> Any:
-    """The run config's `template` section (defaults without a config).
+    """The run config's `template` section (defaults without a config), its template files registered.
 
-    Only that section is read and validated (with the config's `extends` chain): an export does not need the
-    model, the plugins or the data paths of the run to exist.
+    Only that section and `templates` are read and validated (with the config's `extends` chain): an export
+    does not need the model, the plugins or the data paths of the run to exist.
     """
-    from pydantic import ValidationError
-
-    from vlmdata.config.layers import load_layered, problems_from_validation_error, raise_problems
+    from vlmdata.config.load import load_template_section
     from vlmdata.config.run import TemplateConfig
 
     if config is None:
         return TemplateConfig()
-    path = Path(config)
-    if not path.is_file():
+    if not Path(config).is_file():
         raise UsageError(
-            f"config not found: {path}", hint="pass the run YAML (the one `vlmdata train` takes)"
+            f"config not found: {config}", hint="pass the run YAML (the one `vlmdata train` takes)"
         )
-    layered = load_layered(path)
-    try:
-        return TemplateConfig.model_validate(layered.data.get("template") or {})
-    except ValidationError as exc:
-        raise_problems(problems_from_validation_error(exc, layered, ("template",)), what="run config")
-        raise  # unreachable: raise_problems raises on any problem
+    return load_template_section(config)
 
 
 def export_line(
@@ -178,9 +171,16 @@ def export_dataset(
     check_images: bool = True,
 ) -> ExportResult:
     """A vlmdata dataset (a folder or a `datasets.Dataset`) → ms-swift standard JSONL at `out`."""
+    from vlmdata.render import known_templates
+
     cfg = template_config(config)
+    if template is not None and template not in known_templates():
+        raise UsageError(
+            f"unknown template {template!r}",
+            hint="known templates: " + ", ".join(known_templates()) + " (or give a template YAML file)",
+        )
+    template = template or cfg.name  # the run's template, else the neutral default
     if config is not None:
-        template = template or cfg.name
         system = system if system is not None else cfg.system
     if isinstance(dataset, (str, Path)):
         from vlmdata.io.dataset import load_dataset

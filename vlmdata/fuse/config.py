@@ -11,8 +11,10 @@ datasets next to itself and a child can override one entry's `data` with a path 
 Defaults an experienced user would expect (docs/fusion.md has the reasoning):
 - `ratio` 1.0 for targets; sources must say their ratio (0.0 disables an entry without deleting it);
 - `augment` true for targets, false for sources (general data keeps its original geometry);
-- `template` from the mode and domain: targets `target_dense` / `summary` / `chat`, sources `source_dense` /
-  `summary` / `chat`;
+- `template` from the mode and domain, always a neutral one: targets `grounding` / `counting` / `chat`,
+  sources `source_dense` / `counting` / `chat` (BBU/RRU entries name theirs, e.g. `target_dense_bbu`); a
+  template is a name or a template YAML file, and `templates:` lists template files or folders whose
+  templates the entries may name (docs/templates.md);
 - `replacement` false: draws are whole passes plus a seeded remainder; true draws i.i.d. with replacement.
 """
 
@@ -36,12 +38,12 @@ Mode = Literal["dense", "summary", "chat"]
 Domain = Literal["target", "source"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
-_DEFAULT_TEMPLATES: dict[tuple[str, str], str] = {
-    ("target", "dense"): "target_dense",
-    ("target", "summary"): "summary",
+_DEFAULT_TEMPLATES: dict[tuple[str, str], str] = {  # neutral: no domain prompt, no domain header
+    ("target", "dense"): "grounding",
+    ("target", "summary"): "counting",
     ("target", "chat"): "chat",
     ("source", "dense"): "source_dense",
-    ("source", "summary"): "summary",
+    ("source", "summary"): "counting",
     ("source", "chat"): "chat",
 }
 
@@ -78,6 +80,7 @@ class SourceConfig(EntryConfig):
 
 class FusionConfig(_Strict):
     seed: int = Field(default=0, ge=0)
+    templates: list[str] = Field(default_factory=list, description="template YAML files or folders")
     targets: list[TargetConfig] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(default_factory=list)
     interleave: Literal["shuffle", "stratified"] = "shuffle"
@@ -109,10 +112,15 @@ class FusionConfig(_Strict):
     def to_manifest(self) -> dict[str, Any]:
         """The merged config with resolved paths and filled defaults (what the manifest records)."""
         data = self.model_dump(mode="json")
+        used = set()
         for key, domain in (("targets", "target"), ("sources", "source")):
             for raw, entry in zip(data[key], getattr(self, key), strict=True):
                 raw["template"] = self.template_of(domain, entry)  # type: ignore[arg-type]
                 raw["augment"] = self.augment_of(domain, entry)  # type: ignore[arg-type]
+                used.add(raw["template"])
+        definitions = _user_definitions(used)
+        if definitions:
+            data["template_definitions"] = definitions
         return data
 
 
@@ -120,13 +128,14 @@ def load_fusion_config(path: str | Path, *, check_paths: bool = True) -> FusionC
     """Load, merge and validate a fusion config; every problem is reported at once with file and key path."""
     layered = load_layered(path, merge_lists_by_name=("targets", "sources"))
     data = _resolve_paths(layered)
+    template_problems = _template_files(layered)
     try:
         config = FusionConfig.model_validate(data)
     except ValidationError as exc:
-        problems = problems_from_validation_error(exc, layered, model=FusionConfig)
+        problems = template_problems + problems_from_validation_error(exc, layered, model=FusionConfig)
         raise_problems([_recode(p) for p in problems], what="fusion config")
         raise  # unreachable: raise_problems raised
-    problems = check_fusion_config(config, layered, check_paths=check_paths)
+    problems = template_problems + check_fusion_config(config, layered, check_paths=check_paths)
     raise_problems(problems, what="fusion config")
     config._files = list(layered.files)
     return config
@@ -163,11 +172,13 @@ def check_fusion_config(
                     codes.DUPLICATE_ENTRY.code,
                 )
             )
+    from vlmdata.render.user import is_template_path
+
     templates = _known_templates()
     for key, domain in (("targets", "target"), ("sources", "source")):
         for i, entry in enumerate(getattr(config, key)):
             name = config.template_of(domain, entry)  # type: ignore[arg-type]
-            if templates is not None:
+            if templates is not None and not is_template_path(name):  # a file that did not load: reported
                 mode = templates.get(name)
                 if mode is None:
                     problems.append(
@@ -206,6 +217,18 @@ def check_fusion_config(
     return problems
 
 
+def _template_files(layered: Layered) -> list[ConfigProblem]:
+    """Register the template files listed under `templates` or named by an entry's `template` (a path)."""
+    from vlmdata.render.user import config_templates
+
+    keys = []
+    for key in ("targets", "sources"):
+        entries = layered.data.get(key)
+        if isinstance(entries, list):
+            keys += [(key, i, "template") for i, e in enumerate(entries) if isinstance(e, dict)]
+    return config_templates(layered, ("templates",), keys)
+
+
 def _resolve_paths(layered: Layered) -> dict[str, Any]:
     """Make `data`/`val` absolute, relative to the folder of the file that set each one."""
     data = layered.data
@@ -232,9 +255,23 @@ def _recode(problem: ConfigProblem) -> ConfigProblem:
 
 
 def _known_templates() -> dict[str, str] | None:
-    """Template name → mode from the renderer registry, or None where the renderers are not installed."""
+    """Template name → mode from the renderer registry (built-in and registered), or None without renderers."""
     try:
-        from vlmdata.render.templates import TEMPLATES
+        from vlmdata.render.templates import known_templates
     except ImportError:
         return None
-    return {name: t.mode for name, t in TEMPLATES.items()}
+    return {name: t.mode for name, t in known_templates().items()}
+
+
+def _user_definitions(names: set[str]) -> dict[str, Any]:
+    """The definitions of the user templates among `names` (the manifest records what the records were
+    rendered with, not only a name that another file could redefine)."""
+    try:
+        from vlmdata.render.templates import user_templates
+    except ImportError:
+        return {}
+    return {
+        name: {**t.definition(), "source": t.source}
+        for name, t in sorted(user_templates().items())
+        if name in names
+    }

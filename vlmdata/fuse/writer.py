@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,9 +94,38 @@ def input_sizes(config: FusionConfig) -> tuple[dict[str, int], dict[str, Any]]:
     return sizes, datasets
 
 
+def check_entry_domains(config: FusionConfig, datasets: dict[str, Any]) -> None:
+    """Every record of an entry whose template takes its domain from `metadata.domain` has one (VD411
+    listing the records otherwise): a missing domain is an error before anything is written, never a
+    silent default."""
+    check_template_domains(
+        (f"{key} {entry.name!r} ({entry.data})", config.template_of(domain, entry), datasets[entry.name])
+        for key, (domain, entry) in zip(_keys(config), config.entries(), strict=True)
+    )
+
+
+def check_template_domains(sources: Iterable[tuple[str, str, Any]]) -> None:
+    """`check_domains` for each (label, template name, dataset) whose template needs a domain."""
+    from vlmdata.render.domains import check_domains
+    from vlmdata.render.templates import get_template
+
+    for label, name, dataset in sources:
+        template = get_template(name)
+        if template.needs_domain:
+            check_domains(template, record_rows(dataset), label)
+
+
+def record_rows(dataset: Any, batch: int = 8192) -> Any:
+    """(id, metadata, summary) of every record, read column-wise in batches."""
+    part = dataset.select_columns(["id", "metadata", "summary"])
+    for rows in part.iter(batch_size=batch):
+        yield from zip(rows["id"], rows["metadata"], rows["summary"], strict=True)
+
+
 def plan_only(config: FusionConfig, epoch: int = 0) -> FuseResult:
     """The plan and its counts, without writing anything (`vlmdata fuse --plan`)."""
-    sizes, _ = input_sizes(config)
+    sizes, datasets = input_sizes(config)
+    check_entry_domains(config, datasets)
     plan = plan_epoch(config, sizes, epoch)
     return FuseResult(plan, summarise(config, plan), manifest={})
 
@@ -111,6 +140,7 @@ def fuse_epoch(
     from vlmdata.io.features import record_features
 
     sizes, datasets = input_sizes(config)
+    check_entry_domains(config, datasets)
     plan = plan_epoch(config, sizes, epoch)
     entries = config.entries()
     tags = [EntryTags.of(config, d, e) for d, e in entries]

@@ -1,4 +1,5 @@
-"""Error codes of templates, conversations, summaries and the ms-swift export (VD410–VD429)."""
+"""Error codes of templates, conversations, summaries and the ms-swift export (VD410–VD429), and of template
+files written in YAML (VD620–VD629)."""
 
 from vlmdata.errors import define
 
@@ -71,4 +72,26 @@ BAD_PIXEL_BOUNDS = define(
     "VD423",
     "Record's own min_pixels/max_pixels cannot be used",
     "Set metadata.min_pixels / metadata.max_pixels to positive integers with min ≤ max, or remove them.",
+)
+
+# VD62x — template files (YAML)
+TEMPLATE_FILE = define(
+    "VD620",
+    "Template file invalid",
+    "Fix the listed keys; docs/templates.md (User templates) lists every key of a template file.",
+)
+TEMPLATE_FIELD = define(
+    "VD621",
+    "Template text uses an unknown field, or a field its key cannot fill",
+    "Use only the fields listed for that key ({n_images} and {domain} in prompts, {format} in the user prompts, {domain} in the header); write {{ and }} for literal braces.",
+)
+TEMPLATE_CONFLICT = define(
+    "VD622",
+    "Template name taken by a built-in or by another definition",
+    "Give the template a name of its own (`vlmdata prompts list` shows the names in use).",
+)
+TEMPLATE_TEXT = define(
+    "VD623",
+    "Template text holds an image tag, a grounding placeholder or a special token",
+    "Prompts and headers are plain text: images are added by the conversation builder and special tokens by the chat template; remove <image>, <bbox>, <ref-object>, <|...|> and the like.",
 )

@@ -133,8 +133,14 @@ def _grid_object_unchecked(
     return key, kind, geom, index
 
 
-def dense_json(record: Mapping[str, Any], objects: Sequence[Mapping[str, Any]] | None = None) -> str:
-    """The one-line JSON of the record's objects (or of `objects`, e.g. after augmentation)."""
+def grid_objects(
+    record: Mapping[str, Any], objects: Sequence[Mapping[str, Any]] | None = None
+) -> list[tuple]:
+    """The record's objects (or `objects`) on the grid, canonical and in target order: (key, kind, geom, image).
+
+    Both dense formats (this object map and the Qwen list of `vlmdata.render.qwen`) write these, so the two
+    agree on every coordinate and on the order.
+    """
     objs = (record.get("objects") or []) if objects is None else objects
     n_images = len(record.get("images") or [])
     width, height = record.get("width"), record.get("height")
@@ -151,6 +157,13 @@ def dense_json(record: Mapping[str, Any], objects: Sequence[Mapping[str, Any]] |
     w, h = (float(width), float(height)) if objs else (0.0, 0.0)  # type: ignore[arg-type]
     rendered = [_grid_object(o, w, h, record, i, n_images) for i, o in enumerate(objs)]
     rendered.sort(key=lambda r: r[0])
+    return rendered
+
+
+def dense_json(record: Mapping[str, Any], objects: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """The one-line JSON of the record's objects (or of `objects`, e.g. after augmentation)."""
+    rendered = grid_objects(record, objects)
+    n_images = len(record.get("images") or [])
     out: dict[str, dict[str, Any]] = {}
     for n, (key, kind, geom, index) in enumerate(rendered, start=1):
         entry: dict[str, Any] = {"desc": key[-1]}

@@ -22,7 +22,7 @@ from typing import Any
 
 from vlmdata.errors import VlmdataError
 from vlmdata.render import codes
-from vlmdata.render.templates import get_template, where
+from vlmdata.render.templates import get_template, prompt_domain, where
 
 IMAGE_TAG = "<image>"
 _ROLES = ("system", "user", "assistant", "tool")
@@ -153,12 +153,13 @@ def build_messages(
             where=where(record, "images"),
             value=len(imgs),
         )
-    sys_text = template.system if system is None else system
+    domain = prompt_domain(template, record)
+    sys_text = template.system_prompt(len(imgs), domain) if system is None else system
     out: list[dict[str, Any]] = []
     if sys_text:
         out.append({"role": "system", "content": sys_text})
     content: list[dict[str, Any]] = [{"type": "image", "image": img} for img in imgs]
-    content.append({"type": "text", "text": template.prompt(len(imgs))})
+    content.append({"type": "text", "text": template.prompt(len(imgs), domain)})
     out.append({"role": "user", "content": content})
     if not prompt_only:
         out.append({"role": "assistant", "content": render_target(record, template_name, objects)})

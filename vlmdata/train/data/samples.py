@@ -108,6 +108,19 @@ class TrainSamples:
     def __len__(self) -> int:
         return len(self.sources.order(0))
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A worker process started by spawn (not fork) gets the templates registered from YAML with it."""
+        from vlmdata.render.templates import user_templates
+
+        return {**self.__dict__, "_user_templates": list(user_templates().values())}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from vlmdata.render.templates import register_template
+
+        for template in state.pop("_user_templates", []):
+            register_template(template)
+        self.__dict__.update(state)
+
     def __getitem__(self, key: Any) -> dict[str, Any]:
         if isinstance(key, (tuple, list)):
             epoch, position, step = (int(k) for k in key)

@@ -247,6 +247,10 @@ def open_sources(config: Any, split: str = "train") -> Sources:
             items.append(
                 Source(name, str(path), ds, config.template.name, split == "train", read_lengths(ds, name))
             )
+    if fusion is not None:  # as `vlmdata fuse` checks: a domain template needs a domain on every record
+        from vlmdata.fuse.writer import check_template_domains
+
+        check_template_domains((f"fusion entry {s.name!r} ({s.path})", s.template, s.dataset) for s in items)
     if split == "train" and (not items or sum(len(s) for s in items) == 0):
         raise VlmdataError(
             codes.NO_TRAIN_DATA,
