@@ -74,3 +74,23 @@ def test_an_error_inside_is_not_swallowed(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="boom"), quiet_backend(tmp_path / "b.log"):
         raise RuntimeError("boom")
     assert (sys.stdout, sys.stderr) == (out, err)
+
+
+def test_verbose_flag_lasts_one_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from vlmdata.cli import main
+    from vlmdata.errors import VlmdataError
+
+    monkeypatch.delenv(VERBOSE_ENV, raising=False)
+    seen: list[str | None] = []
+
+    def plan_run(*args: object, **kwargs: object) -> None:
+        seen.append(os.environ.get(VERBOSE_ENV))  # what the run (and torchrun workers) would inherit
+        raise VlmdataError("VD707", "stop before planning")
+
+    monkeypatch.setattr("vlmdata.train.launch.plan_run", plan_run)
+    (tmp_path / "run.yaml").write_text("plugin: sft\n", encoding="utf-8")
+    assert main(["train", "--config", str(tmp_path / "run.yaml"), "--dry-run", "--verbose"]) == 1
+    assert main(["train", "--config", str(tmp_path / "run.yaml"), "--dry-run"]) == 1
+    assert seen == ["1", None] and VERBOSE_ENV not in os.environ

@@ -22,7 +22,8 @@ def console(stderr: bool = False):  # noqa: ANN201 - rich is imported lazily
 
 
 def set_verbose(verbose: bool) -> None:
-    """`--verbose`: the libraries' own console output stays on the console (inherited by torchrun workers)."""
+    """`--verbose`: the libraries' own console output stays on the console. Set for the rest of the process
+    (torchrun workers started by this command inherit it); `vlmdata.cli.main` restores it afterwards."""
     import os
 
     from vlmdata.train.quiet import VERBOSE_ENV
