@@ -126,3 +126,31 @@ def test_reward_uses_the_exact_iou():
     s = score_dense([PredObject("x", "poly", pred)], [PredObject("x", "poly", ref)])
     assert s.tp_by_threshold[0.5] == 0
     assert geometry_iou("poly", pred, "poly", ref) == pytest.approx(30 / 61, abs=1e-12)
+
+
+def test_pathological_polygons_stay_bounded() -> None:
+    """Thousands of self-crossing edges (a degenerate generation) fall back to rasterising that pair instead
+    of an exact computation with millions of slabs; ordinary large polygons stay exact."""
+    import time
+
+    from vlmdata.geometry.overlap import TooComplex
+
+    rng = np.random.default_rng(0)
+    zigzag = rng.uniform(0, 1000, (3000, 2))
+    with pytest.raises(TooComplex):
+        region_areas(zigzag, np.array([[0, 0], [1000, 0], [1000, 1000], [0, 1000]], float))
+    start = time.perf_counter()
+    value = geometry_iou("poly", zigzag.ravel().tolist(), "poly", [0, 0, 1000, 0, 1000, 1000, 0, 1000])
+    assert 0.0 <= value <= 1.0 and time.perf_counter() - start < 30
+    ring = np.stack(
+        [
+            500 + 400 * np.cos(np.linspace(0, 2 * np.pi, 300, endpoint=False)),
+            500 + 400 * np.sin(np.linspace(0, 2 * np.pi, 300, endpoint=False)),
+        ],
+        1,
+    )
+    a, b = Polygon(ring), Polygon(ring + 3)
+    exact = a.intersection(b).area / a.union(b).area
+    assert geometry_iou("poly", ring.ravel().tolist(), "poly", (ring + 3).ravel().tolist()) == pytest.approx(
+        exact, abs=1e-9
+    )

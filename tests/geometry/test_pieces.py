@@ -160,3 +160,17 @@ def test_repeated_vertices_of_a_clipped_line_match_shapely():
             continue
         got = sum(LineString(p).length for p in pieces)
         assert got == pytest.approx(exact.length, abs=1e-9)
+
+
+def test_canonical_form_of_a_near_zero_area_bow_tie_is_a_fixed_point():
+    """Found by hypothesis: a self-intersecting ring whose signed area is ~0 flipped orientation on every pass."""
+    from vlmdata.geometry import canonicalize
+
+    p = np.array([(1.2992106044583807, 0.0), (1.0, 3.75), (67.0, 0.0), (0.0, 3.75)])
+    once = canonicalize("poly", p)
+    assert np.array_equal(canonicalize("poly", once), once)
+    rng = np.random.default_rng(4)
+    for _ in range(2000):
+        q = np.round(rng.uniform(-5, 70, (int(rng.integers(3, 9)), 2)), int(rng.integers(0, 3)))
+        once = canonicalize("poly", q)
+        assert np.array_equal(canonicalize("poly", once), once)
