@@ -216,6 +216,7 @@ def _thumbnail(path: str, side: int) -> str | None:
 
     try:
         with Image.open(path) as im:
+            im.draft("RGB", (side, side))  # JPEG: decode at a reduced scale, not the full frame
             im = ImageOps.exif_transpose(im).convert("RGB")
             im.thumbnail((side, side))
             buffer = io.BytesIO()
