@@ -153,3 +153,22 @@ def test_fusion_and_augmentation_configs_suggest_too(tmp_path: Path) -> None:
 )
 def test_closest_edges(word: str, choices: list[str], want: Any) -> None:
     assert closest(word, choices) == want
+
+
+def test_a_typo_of_every_template_file_key_suggests_it(tmp_path: Path) -> None:
+    from vlmdata.render.user import TemplateFile, load_template_file
+
+    checked = 0
+    for field in _fields(TemplateFile):
+        for typo in _typos(field):
+            if typo in TemplateFile.model_fields or closest(typo, TemplateFile.model_fields) != field:
+                continue
+            path = tmp_path / f"{typo}.yaml"
+            path.write_text(f"name: t\nuser: hi\n{typo}: 1\n", encoding="utf-8")
+            with pytest.raises(VlmdataError) as exc:
+                load_template_file(path)
+            assert any(
+                f": {typo}: unknown key" in x and f"did you mean `{field}`" in x for x in exc.value.details
+            )
+            checked += 1
+    assert checked >= 8

@@ -200,7 +200,7 @@ def load_config(run_config: Any) -> Any:
         try:
             parsed[key] = cls.model_validate(value)
         except ValidationError as exc:
-            problems += problems_from_validation_error(exc, layered, prefix=(key,))
+            problems += problems_from_validation_error(exc, layered, prefix=(key,), model=cls)
     limit = data.get("global_max_length", limit_field.default)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         from vlmdata.config.layers import ConfigProblem

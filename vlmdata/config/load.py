@@ -133,7 +133,7 @@ def load_template_section(path: str | Path) -> Any:
     try:
         cfg = TemplateConfig.model_validate(layered.data.get("template") or {})
     except ValidationError as exc:
-        problems += problems_from_validation_error(exc, layered, ("template",))
+        problems += problems_from_validation_error(exc, layered, ("template",), model=TemplateConfig)
     raise_problems(problems, what="run config")
     return cfg
 
