@@ -154,10 +154,12 @@ class Report:
         )
         for col in ("where", "code", "message"):
             table.add_column(col, overflow="fold")
+        # the file's name is enough when it names one input (the files table above has the full paths)
+        names = {os.path.basename(str(f.path)) for f in self.files}
+        short = len(names) == len(self.files)
         for entry in shown:
             file = str(entry["file"] or "")
-            with_cwd = os.path.relpath(file) if file else ""
-            where = f"{with_cwd if not with_cwd.startswith('..') else file}:{entry['line']}"
+            where = f"{os.path.basename(file) if short else file}:{entry['line']}"
             issues = entry["issues"]
             first = issues[0] if issues else {}
             message = (f"{first.get('field')}: " if first.get("field") else "") + str(
