@@ -101,6 +101,8 @@ def open_rows(pipeline: Any, split: str, *, prompt_only: bool, completion_budget
     sources = data.train if split == "train" else data.val
     if sources is None or not sources.items:
         return None
+    from vlmdata.audit.images import effective_pixel_bounds
+
     return RawRows(
         sources,
         _unused_encoder,
@@ -109,6 +111,7 @@ def open_rows(pipeline: Any, split: str, *, prompt_only: bool, completion_budget
         system=data.config.template.system,
         augment_pipeline=data.augment_pipeline if split == "train" else None,
         train=split == "train",
+        pixel_bounds=effective_pixel_bounds(data.config.template),
         prompt_only=prompt_only,
         completion_budget=completion_budget,
     )

@@ -136,6 +136,31 @@ def sample_records(tmp: Path) -> list[tuple[dict, str]]:
             {"role": "assistant", "content": "1+22+333+4444 = 4800"},
         ]
     )
+    chat_think = json.dumps(
+        [
+            {"role": "user", "content": "<image>Count the units."},
+            {"role": "assistant", "content": "<think>two cabinets, 3 units</think>\nThree units."},
+            {"role": "user", "content": "Which brand?"},
+            {"role": "assistant", "content": "<think>logo</think>华为"},
+        ],
+        ensure_ascii=False,
+    )
+    chat_merged = json.dumps(
+        [
+            {"role": "user", "content": "<image>Hello wor"},
+            {"role": "user", "content": "ld, and <image> 12"},
+            {"role": "assistant", "content": "as"},
+            {"role": "assistant", "content": "sistant 345"},
+        ]
+    )
+    chat_opening = json.dumps(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "assistant", "content": "How can I help?"},
+            {"role": "user", "content": "Say 42."},
+            {"role": "assistant", "content": "42"},
+        ]
+    )
     return [
         (
             _record("dense-bbu", tmp, (1024, 768), objects=_dense_objects(12, 1024, 768, 1)),
@@ -193,6 +218,11 @@ def sample_records(tmp: Path) -> list[tuple[dict, str]]:
         ),
         (_record("chat-multi", tmp, (640, 360), n_images=2, messages=chat_multi), "target_dense_bbu"),
         (_record("chat-text", tmp, (1, 1), n_images=0, messages=chat_text), "target_dense_bbu"),
+        # shapes the contract accepts because ms-swift encodes them: earlier reasoning kept, consecutive turns
+        # merged, an opening assistant turn given an empty user turn
+        (_record("chat-think", tmp, (320, 240), messages=chat_think), "chat"),
+        (_record("chat-merged", tmp, (320, 240), n_images=2, messages=chat_merged), "chat"),
+        (_record("chat-opens-assistant", tmp, (1, 1), n_images=0, messages=chat_opening), "chat"),
         (_record("grounding", tmp, (1024, 768), objects=_dense_objects(8, 1024, 768, 6)), "grounding"),
         (
             _record(
@@ -284,6 +314,10 @@ def test_audited_length_equals_ms_swift_encode(swift_template, tiny_model_dir: P
             row["chat_template_kwargs"] = record_image_kwargs(record)
         encoded = swift_template.encode(row)
         ids = encoded["input_ids"]
+        raw = json.loads(record["messages"]) if record["messages"] else None
+        if raw is not None:  # ms-swift given the record's own, unmerged turns encodes the same tokens
+            own = {"messages": raw, "images": record["images"]}
+            assert swift_template.encode(own)["input_ids"] == ids, record["id"]
         assert sized.length == len(ids), (record["id"], name, sized, len(ids))
         assert sized.image_tokens == ids.count(151655), record["id"]
         # the trainer's form: standard messages with <image> tags and the images beside them
@@ -291,7 +325,7 @@ def test_audited_length_equals_ms_swift_encode(swift_template, tiny_model_dir: P
         std = swift_template.encode({**row, "messages": flat, "images": images})
         assert std["input_ids"] == ids, record["id"]
         checked += 1
-    assert checked == 22
+    assert checked == 25
     # the fast digit-split counter agreed with the tokenizer on every string it saw
     texts = list(counter._whole) + list(counter._before_digit)
     assert counter.verify(texts) == []

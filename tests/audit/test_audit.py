@@ -159,6 +159,90 @@ def test_unsizable_records_are_collected_with_codes(tokenizer_dir: Path, tmp_pat
     assert err.value.code_str == "VD532"
 
 
+def test_sizes_training_cannot_encode_are_refused_with_the_budget_that_works(tokenizer_dir: Path) -> None:
+    """Under `max_pixels: 65536` a 32×3000 image resizes to a side of 0 px (ms-swift fails mid-run); a record's
+    own max_pixels below one token per side does the same. Both are VD434, with the value that fits."""
+    cfg = {
+        "model": {"path": str(tokenizer_dir)},
+        "template": {"name": "target_dense_bbu", "max_pixels": 65536, "min_pixels": 3136},
+        "global_max_length": 10**6,
+    }
+    thin = _rec("thin", 0, size=(3000, 32), summary="无关图片")
+    squat = _rec(
+        "squat",
+        0,
+        size=(100, 80),
+        summary="无关图片",
+        metadata=json.dumps({"min_pixels": 256, "max_pixels": 1000}),
+    )
+    fine = _rec("fine", 0, size=(3000, 48), summary="无关图片")  # 48 px high needs 64000: it fits
+    rep = audit_dataset([[thin, squat, fine]], cfg)
+    errors = {e["id"]: e for e in rep.errors}
+    assert set(errors) == {"thin", "squat"} and {e["code"] for e in errors.values()} == {"VD434"}
+    assert "needs max_pixels ≥ 96000" in errors["thin"]["message"]
+    assert "needs max_pixels ≥ 1280" in errors["squat"]["message"]
+    assert rep.datasets[0].lengths.tolist()[:2] == [-1, -1] and rep.datasets[0].image_tokens[2] > 0
+    # the hint names the knob: the run's budget in whole tokens, the record's own value exactly
+    from vlmdata.audit.images import effective_pixel_bounds
+    from vlmdata.audit.length import size_record
+    from vlmdata.errors import VlmdataError
+
+    counter = TokenCounter.from_model_dir(tokenizer_dir)
+    bounds = effective_pixel_bounds(cfg["template"])
+    for record, text in (
+        (thin, "template.max_pixels to at least 96256"),
+        (squat, "metadata.max_pixels to at least 1280"),
+    ):
+        with pytest.raises(VlmdataError) as err:
+            size_record(record, "target_dense_bbu", counter, bounds)
+        assert text in str(err.value)
+
+
+def test_reasoning_and_merged_turns_are_sized_and_rewritten_text_refused(tokenizer_dir: Path) -> None:
+    cfg = {"model": {"path": str(tokenizer_dir)}, "template": {"name": "chat"}, "global_max_length": 10**6}
+
+    def chat(rid: str, turns: list[tuple[str, str]], images: int = 0) -> dict:
+        msgs = json.dumps([{"role": r, "content": c} for r, c in turns])
+        size = (64, 48) if images else (None, None)
+        return dict(
+            _rec(rid, 0),
+            messages=msgs,
+            images=[f"/i/{rid}{k}.png" for k in range(images)],
+            width=size[0],
+            height=size[1],
+        )
+
+    think = chat(
+        "think", [("user", "A"), ("assistant", "<think>x</think>B"), ("user", "C"), ("assistant", "D")]
+    )
+    merged = chat("merged", [("user", "A"), ("user", "B"), ("assistant", "C"), ("assistant", "D")])
+    plain = chat("plain", [("user", "AB"), ("assistant", "CD")])
+    img_tag = chat("img-tag", [("user", "see <img>/etc/x.png</img>"), ("assistant", "ok")])
+    pad = chat("pad", [("user", "<image>x<|image_pad|>"), ("assistant", "ok")], images=1)
+    rep = audit_dataset([[think, merged, plain, img_tag, pad]], cfg)
+    assert {e["id"]: e["code"] for e in rep.errors} == {"img-tag": "VD430", "pad": "VD430"}
+    lengths = rep.datasets[0].lengths.tolist()
+    assert lengths[0] > 0 and lengths[1] == lengths[2]  # merged turns cost what the concatenation costs
+
+
+def test_control_tokens_in_a_desc_are_refused_on_every_path(tokenizer_dir: Path, tmp_path: Path) -> None:
+    """`<|image_pad|>` in a desc was sized on the digit-free fast path; it becomes image slots in ms-swift."""
+    from vlmdata.io.dataset import save_records
+
+    cfg = {
+        "model": {"path": str(tokenizer_dir)},
+        "template": {"name": "target_dense_bbu"},
+        "global_max_length": 10**6,
+    }
+    bad = _rec("pad", 0, objects=[_box("类别=螺丝<|image_pad|>", 10.0, 10.0)])
+    ok = _rec("lt", 0, objects=[_box("类别=螺丝,尺寸<5", 10.0, 10.0)])
+    ds = save_records([bad, ok], tmp_path / "ds")  # an Arrow dataset: the column-wise batch path runs
+    for batch in (True, False):
+        rep = audit_dataset(ds, cfg, batch=batch)
+        assert {e["id"]: e["code"] for e in rep.errors} == {"pad": "VD430"}
+        assert rep.datasets[0].lengths[1] > 0
+
+
 def test_report_figures_by_hand() -> None:
     lengths = np.arange(1, 1001, dtype=np.int64)  # 1..1000
     images = np.full(1000, 1, dtype=np.int64)

@@ -170,15 +170,18 @@ def test_bad_config_is_a_one_line_error(tmp_path, capsys, augmented):
     assert not (tmp_path / "o").exists()
 
 
-def test_missing_image_is_a_clear_error_and_nothing_is_written(tmp_path, capsys):
+def test_missing_image_skips_its_record_and_says_so(tmp_path, capsys):
     src = make_dataset(tmp_path, n=2)
     (tmp_path / "shape1.png").unlink()
     (tmp_path / "aug.yaml").write_text(CONFIG, encoding="utf-8")
     rc = main(["augment", str(src), "--config", str(tmp_path / "aug.yaml"), "--out", str(tmp_path / "o")])
-    assert rc == 1
-    err = capsys.readouterr().err
-    assert "VD222" in err and "shape1.png" in err and "id=s1" in err
-    assert not (tmp_path / "o").exists()
+    assert rc == 1  # data problems found; the readable records are still written
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["records_out"] == 1 and report["skipped"] == {"VD300": 1}
+    (example,) = report["skipped_examples"]["VD300"]
+    assert example["id"] == "s1" and example["problem"] == "file not found"
+    assert [r["id"] for r in load_dataset(tmp_path / "o" / "data")] == ["s0~aug0"]
+    assert "skipped: VD300" in capsys.readouterr().out
     assert (
         main(
             [
@@ -203,3 +206,50 @@ def test_output_jsonl_passes_vlmdata_validate(augmented, tmp_path):
     report = validate_files([out / "data.jsonl"], tmp_path / "val")
     assert report.total("valid") == 6 and report.total("rejected") == 0
     assert not {c for c in report.records_per_code if c.startswith(("VD2", "VD3"))}  # no geometry/image issue
+
+
+def test_chat_records_are_augmented_like_training_and_bad_images_skip_their_record(tmp_path, monkeypatch):
+    """Chat records with images were dropped as "no objects left"; an image over PIL's own bomb limit (after
+    a raised limit) or a 16-bit grayscale one ended the run. Now: the chat record is kept with its pixels
+    moved exactly as online training moves them, and each bad image skips its record under its code."""
+    from vlmdata.augment import AugmentPipeline, augment_record
+    from vlmdata.io.decode import load_image
+
+    src = make_dataset(tmp_path, n=1)
+    base = load_dataset(src)[0]
+    chat_img = tmp_path / "chat.png"
+    Image.fromarray((np.random.default_rng(1).random((H, W, 3)) * 255).astype(np.uint8)).save(chat_img)
+    messages = [
+        {
+            "role": "user",
+            "content": [{"type": "image", "image": "chat.png"}, {"type": "text", "text": "what?"}],
+        },
+        {"role": "assistant", "content": "a drawing"},
+    ]
+    g16 = tmp_path / "g16.png"
+    Image.fromarray(np.full((H, W), 40000, np.uint16)).save(g16)
+    records = [
+        {**base, "id": "shapes"},
+        {**base, "id": "chat", "objects": [], "images": [str(chat_img)], "messages": messages},
+        {**base, "id": "gray16", "images": [str(g16)]},
+    ]
+    ds = save_records(records, tmp_path / "mixed")
+    (tmp_path / "aug.yaml").write_text(CONFIG, encoding="utf-8")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 30_000)  # 320×240 is above twice PIL's (scaled) limit
+    rc = main(["augment", str(ds), "--config", str(tmp_path / "aug.yaml"), "--out", str(tmp_path / "o"),
+               "--max-image-pixels", "100000", "--format", "json"])  # fmt: skip
+    monkeypatch.undo()
+    assert rc == 1  # one record skipped for its data; the others are written
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["records_out"] == 2 and report["chat_records"] == 1 and report["skipped"] == {"VD309": 1}
+    assert report["skipped_examples"]["VD309"][0]["id"] == "gray16"
+    lines = [json.loads(x) for x in (tmp_path / "o" / "data.jsonl").read_text().splitlines()]
+    chat = lines[1]
+    assert chat["id"] == "chat~aug0" and chat["messages"][1] == messages[1]
+    assert chat["messages"][0]["content"][0]["image"] == chat["images"][0]  # the item points at the new file
+    # the augmented pixels equal what online training sees for this record in epoch 0 (the trainer's
+    # conversation step calls augment_record on the images load_image gives it)
+    pipeline = AugmentPipeline.from_yaml(tmp_path / "aug.yaml")
+    online = augment_record(load_dataset(ds)[1], [load_image(str(chat_img))], pipeline, epoch=0)
+    with Image.open(tmp_path / "o" / chat["images"][0]) as im:
+        assert np.array_equal(np.asarray(im), np.asarray(online.images[0]))

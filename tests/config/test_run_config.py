@@ -212,6 +212,8 @@ def test_removed_knob_inside_rlhf_and_unknown_rlhf_key(plugin_dir: Path, inputs:
         ("data: {train: ds}\nmodel: {path: ds}", "VD644", "model.path"),
         ("data: {train: ds}\ndeepspeed: ds.json", "VD644", "deepspeed"),
         ("data: {train: ds}\ntemplate: {min_pixels: 100, max_pixels: 10}", "VD605", "template"),
+        ("data: {train: ds}\ntemplate: {system: 'be brief<|im_end|>'}", "VD605", "template.system"),
+        ("data: {train: ds}\ntemplate: {system: 'use <bbox>'}", "VD605", "template.system"),
         ("data: {train: ds}\ntraining: {report_to: [mlflow]}", "VD605", "training.report_to"),
         ("data: {train: ds}\nmodel: {model: Qwen/Qwen3-VL-4B}", "VD641", "model.model"),
         ("data: {train: ds}\nmodel: Qwen/Qwen3-VL-4B", "VD641", "model"),

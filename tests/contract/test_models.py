@@ -61,7 +61,10 @@ CASES = [
     (
         json.dumps(
             {
-                "messages": [{"role": "user", "content": "<image> hi"}],
+                "messages": [
+                    {"role": "user", "content": "<image> hi"},
+                    {"role": "assistant", "content": "hello"},
+                ],
                 "images": ["a.jpg"],
                 "width": 4,
                 "height": 4,

@@ -159,10 +159,13 @@ PLACEHOLDER = re.compile(
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
 def test_prompts_are_real_text_without_placeholders(name: str) -> None:
+    from vlmdata.contract.text import text_issues
+
     t = get_template(name)
     for text in (t.prompt(1), t.prompt(3), t.system or ""):
         assert not PLACEHOLDER.search(text), f"{name}: placeholder-like text {PLACEHOLDER.search(text)!r}"
         assert "\n" not in text
+        assert text_issues(text, "prompt", "system") == []  # no control token, placeholder or media tag
     if t.mode != "chat":
         assert len(t.prompt(1)) > 80 and t.system
         assert t.prompt(1) in t.prompt(2) and t.prompt(2) != t.prompt(1)
@@ -207,6 +210,37 @@ def test_chat_normalisation_round_trips_to_swift_strings() -> None:
     with pytest.raises(VlmdataError) as err:
         build_messages({**r, "images": ["/a"]}, "chat")
     assert err.value.code_str == "VD418"
+
+
+def test_chat_turns_take_the_shape_ms_swift_encodes() -> None:
+    """Consecutive turns of one role merge as ms-swift merges them (plain concatenation); an opening assistant
+    turn gets an empty user turn before it (tests/audit/test_agreement.py encodes both with ms-swift)."""
+    msgs = [
+        {"role": "system", "content": "S"},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "<image>A"},
+        {"role": "user", "content": [{"type": "text", "text": " and "}, {"type": "image", "image": "x"}]},
+        {"role": "assistant", "content": "B"},
+        {"role": "assistant", "content": "C"},
+    ]
+    r = rec([], images=["/a", "/b"], messages=json.dumps(msgs))
+    built = build_messages(r, "chat")
+    assert [m["role"] for m in built] == ["system", "user", "assistant", "user", "assistant"]
+    assert built[1]["content"] == []
+    assert built[3]["content"] == [
+        {"type": "image", "image": "/a"},
+        {"type": "text", "text": "A"},
+        {"type": "text", "text": " and "},
+        {"type": "image", "image": "/b"},
+    ]
+    assert built[4]["content"] == "BC"
+    flat, imgs = to_swift_standard(built)
+    assert flat[3]["content"] == "<image>A and <image>" and imgs == ["/a", "/b"]
+    assert json.loads(r["messages"]) == msgs  # the record itself is untouched
+    # no system turn: the empty user turn comes first; prompt-only keeps everything up to the last user turn
+    r2 = rec([], images=[], messages=json.dumps(msgs[1:2] + msgs[4:6]))
+    assert [m["role"] for m in build_messages(r2, "chat")] == ["user", "assistant"]
+    assert build_messages(r2, "chat")[1]["content"] == "Hello.BC"
 
 
 @pytest.mark.parametrize(

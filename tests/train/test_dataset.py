@@ -292,6 +292,77 @@ def test_fusion_entry_may_name_a_jsonl(tmp_path: Path, monkeypatch: pytest.Monke
     assert record["id"] in {"j0", "j1", "j2"} and record["images"][0].endswith(".png")
 
 
+def _sized(root: Path, name: str, sizes: list[tuple[int, int]], metas: list[dict] | None = None) -> Path:
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    records = []
+    for i, (w, h) in enumerate(sizes):
+        path = root / "images" / f"{name}_{i}.png"
+        Image.new("RGB", (w, h), (90, 80, 70)).save(path)
+        records.append(
+            {
+                "id": f"{name}-{i}",
+                "images": [str(path)],
+                "width": w,
+                "height": h,
+                "objects": [{"desc": "螺丝", "kind": "bbox_2d", "points": [0.0, 0.0, 4.0, 4.0]}],
+                "metadata": {"domain": "BBU", **((metas or [{}] * len(sizes))[i])},
+            }
+        )
+    return save_records(records, root / name / "data")
+
+
+def test_images_the_resize_cannot_encode_refuse_the_run_before_step_one(tmp_path: Path) -> None:
+    """Under max_pixels 65536 a 3000×32 image resizes to a side of 0 px: ms-swift would fail mid-run. The
+    pre-flight names every such record (and one whose own max_pixels is too small) before anything loads."""
+    ds = _sized(
+        tmp_path,
+        "thin",
+        [(64, 48), (3000, 32), (3000, 48), (100, 80), (32, 3000)],
+        [{}, {}, {}, {"min_pixels": 256, "max_pixels": 1000}, {}],
+    )
+    cfg = run_config(tmp_path, data={"train": [str(ds)]}, template={"max_pixels": 65536, "min_pixels": 3136})
+    with pytest.raises(VlmdataError) as err:
+        open_train_data(cfg)
+    e = err.value
+    assert e.code_str == "VD434" and "3 train record(s)" in e.message
+    listed = "\n".join(e.details)
+    assert all(f"thin-{i}" in listed for i in (1, 3, 4)) and "thin-2" not in listed and "thin-0" not in listed
+    assert "needs max_pixels ≥ 96000" in listed and "needs max_pixels ≥ 1280" in listed
+    # the default budget encodes the thin ones; the record's own max_pixels is still too small
+    with pytest.raises(VlmdataError) as err:
+        open_train_data(run_config(tmp_path, data={"train": [str(ds)]}))
+    assert "1 train record(s)" in err.value.message and "thin-3" in "\n".join(err.value.details)
+
+
+def test_an_augmented_canvas_is_checked_before_encoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Online augmentation may change the canvas (crop, resize, pad): the pixels about to be encoded are checked
+    with the pre-flight's rule, naming the record, instead of failing inside the backend's encode."""
+    import vlmdata.augment as augment
+    from vlmdata.augment.pipeline import AugmentResult
+
+    ds = _sized(tmp_path, "aug", [(256, 64)])
+    cfg = run_config(
+        tmp_path,
+        data={"train": [str(ds)]},
+        template={"max_pixels": 8192, "min_pixels": 1024},
+        augmentation={"ops": [{"name": "hflip", "params": {"p": 1.0}}]},
+    )
+    data = open_train_data(cfg)  # the stored 256×64 fits 8192 pixels
+
+    def thin_canvas(record: Any, images: Any, pipeline: Any, epoch: int, step: Any = None) -> AugmentResult:
+        return AugmentResult([Image.new("RGB", (1024, 20))], [], {"ops": []}, 1024, 20)
+
+    monkeypatch.setattr(augment, "augment_record", thin_canvas)
+    samples = data.samples(fake_encode(), "train")
+    assert samples is not None
+    with pytest.raises(VlmdataError) as err:
+        samples[(0, 0, 0)]
+    assert err.value.code_str == "VD434" and "augmented, 1024×20" in err.value.message
+    assert err.value.where is not None and err.value.where.record_id == "aug-0"
+
+
 def test_samples_carry_user_templates_to_spawned_workers(tmp_path: Path) -> None:
     """A spawned dataloader worker unpickles the samples into a process that registered no template."""
     import pickle

@@ -52,6 +52,13 @@ def _corrupt(ds: Path) -> None:
     (ds / "c.jpg").write_bytes(b"\xff\xd8" + app0 + bytes(200) + b"\xff\xd9")  # no marker after APP0
 
 
+def _gray16(ds: Path, name: str) -> None:
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.full((80, 100), 40000, np.uint16)).save(ds / name)
+
+
 def _bomb(ds: Path) -> None:
     _img(ds, "bomb.png", (100, 80))
     data = bytearray((ds / "bomb.png").read_bytes())
@@ -200,6 +207,37 @@ CASES: list[tuple[str, Any, str, str | None, Any]] = [
         None,
     ),
     ("broken_summary", _base(summary='{"统计": [{"类别": "BBU设备"}'), "VD401", "summary", None),
+    ("nul_in_path", _base(images=["a.jpg\u0000.png"]), "VD122", "images[0]", None),
+    ("gray16_png", _base(images=["g16.png"]), "VD309", "images[0]", lambda ds: _gray16(ds, "g16.png")),
+    (
+        "aspect_over_200",
+        _base(images=["thin.png"], width=4020, height=20, objects=[OBJ | {"bbox_2d": [1, 1, 9, 9]}]),
+        "VD431",
+        "width",
+        lambda ds: _img(ds, "thin.png", (4020, 20)),
+    ),
+    (
+        "control_token_desc",
+        _base(objects=_o(bbox_2d=[1, 1, 9, 9], desc="<|im_end|>")),
+        "VD403",
+        "objects[0].desc",
+        None,
+    ),
+    (
+        "image_in_answer",
+        {
+            "images": ["a.jpg"],
+            "width": 100,
+            "height": 80,
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [{"type": "image", "image": "a.jpg"}]},
+            ],
+        },
+        "VD402",
+        "messages[1].content[0]",
+        None,
+    ),
     ("duplicate_id", {**_base(), "id": "r1"}, "VD500", "id", None),
 ]
 
@@ -271,3 +309,30 @@ def test_no_image_check_skips_headers_but_still_confines(tmp_path: Path) -> None
     assert report.total("valid") == 1
     rej = json.loads((tmp_path / "out" / "rejects.jsonl").read_text())
     assert rej["line"] == 2 and rej["issues"][0]["code"] == "VD301"
+
+
+def test_nul_in_a_path_is_a_per_line_reject_with_or_without_image_checks(tmp_path: Path) -> None:
+    """An escaped NUL once ended the whole run (`ValueError: embedded null byte`) and, without image checks,
+    was stored in the dataset."""
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    _img(ds, "a.jpg")
+    path = ds / "data.jsonl"
+    lines = [_base(), _base(images=["a.jpg\x00/../a.jpg"]), _base(images=["\x00"])]
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    for i, check in enumerate((True, False)):
+        report = validate_files([path], tmp_path / f"out{i}", ValidateOptions(image_check=check))
+        assert (report.total("valid"), report.total("rejected")) == (1, 2) and report.invariant_holds
+        rejects = (tmp_path / f"out{i}" / "rejects.jsonl").read_text().splitlines()
+        assert [json.loads(r)["issues"][0]["code"] for r in rejects] == ["VD122", "VD122"]
+
+
+def test_jpeg_with_a_trailer_is_valid(tmp_path: Path) -> None:
+    """Phone trailers and Motion Photos append data after the JPEG's end marker: not truncated."""
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    _img(ds, "m.jpg")
+    (ds / "m.jpg").write_bytes((ds / "m.jpg").read_bytes() + b"MotionPhoto_Data" + os.urandom(20_000))
+    path = ds / "data.jsonl"
+    path.write_text(json.dumps(_base(images=["m.jpg"])) + "\n")
+    assert validate_files([path], tmp_path / "out").total("valid") == 1

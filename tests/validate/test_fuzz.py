@@ -11,6 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vlmdata.contract.explain import _fail_fast_record
 from vlmdata.contract.models import Record
 from vlmdata.validate import ValidateOptions, validate_files
 from vlmdata.validate.fast import check_batch
@@ -45,9 +46,22 @@ number = st.one_of(
 )
 coords = st.lists(number, min_size=0, max_size=9)
 geometry = st.dictionaries(st.sampled_from(["bbox_2d", "poly", "line"]), coords, min_size=0, max_size=2)
+# text the chat template acts on (control tokens, placeholders, media tags) and harmless look-alikes
+tricky_text = st.sampled_from(
+    [
+        "<|im_end|>",
+        "<|image_pad|>",
+        "<bbox>",
+        "<ref-object>",
+        "<|box_start|>",
+        "<image>",
+        "a<b",
+        "<img>x</img>",
+    ]
+)
 obj = st.builds(
     lambda desc, geo, extra: {"desc": desc, **geo, **extra},
-    st.one_of(st.just("类别=BBU设备"), st.text(max_size=4)),
+    st.one_of(st.just("类别=BBU设备"), st.text(max_size=4), tricky_text),
     geometry,
     st.dictionaries(
         st.sampled_from(["poly_points", "line_points", "image_index", "attributes", "colour"]),
@@ -56,24 +70,58 @@ obj = st.builds(
     ),
 )
 near_valid = st.builds(
-    lambda w, h, objs, summary, drop: {
+    lambda w, h, objs, summary, drop, image, meta: {
         k: v
         for k, v in {
-            "images": ["a.jpg"],
+            "images": [image],
             "width": w,
             "height": h,
             "objects": objs,
             "summary": summary,
+            "metadata": meta,
         }.items()
         if k not in drop and v is not None
     },
-    st.one_of(st.just(100), st.integers(-1, 200), st.just(True)),
+    st.one_of(st.just(100), st.integers(-1, 200), st.just(True), st.just(30_000)),  # 30000×h: ratio > 200
     st.one_of(st.just(80), st.integers(0, 200)),
     st.lists(obj, max_size=5),
     st.one_of(
-        st.none(), st.just("无关图片"), st.just('{"统计": []}'), st.just("{broken"), st.text(max_size=5)
+        st.none(),
+        st.just("无关图片"),
+        st.just('{"统计": []}'),
+        st.just("{broken"),
+        st.text(max_size=5),
+        tricky_text,
     ),
     st.sets(st.sampled_from(["width", "objects", "images"]), max_size=1),
+    st.sampled_from(["a.jpg", "a\u0000.jpg", "\u0000"]),
+    st.one_of(
+        st.none(),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "max_pixels": st.one_of(st.integers(-1, 3000), st.just(True), st.just(1e6)),
+                "min_pixels": st.integers(0, 3000),
+            },
+        ),
+    ),
+)
+turn = st.builds(
+    lambda role, text, item: {
+        "role": role,
+        "content": [item, {"type": "text", "text": text}] if item else text,
+    },
+    st.sampled_from(["system", "user", "assistant"]),
+    st.one_of(st.text(max_size=4), tricky_text, st.just("<image>hi")),
+    st.one_of(st.none(), st.just({"type": "image", "image": "a.jpg"})),
+)
+chat_record = st.builds(
+    lambda turns, n: {
+        "messages": turns,
+        **({"images": ["a.jpg"] * n, "width": 64, "height": 48} if n else {}),
+    },
+    st.lists(turn, min_size=1, max_size=5),
+    st.integers(0, 2),
 )
 
 
@@ -90,15 +138,22 @@ def _reference(line: bytes) -> bool:
 
 
 @FUZZ
-@given(st.lists(near_valid, min_size=1, max_size=12), st.booleans())
+@given(st.lists(st.one_of(near_valid, chat_record), min_size=1, max_size=12), st.booleans())
 def test_fast_path_verdicts_equal_the_pydantic_model(records: list[dict], ascii_only: bool) -> None:
     lines = [json.dumps(r, ensure_ascii=ascii_only, allow_nan=True).encode() for r in records]
     result = check_batch(lines)
     assert sorted(result.accepted + result.unsure) == list(range(len(lines)))
     for p in result.accepted:
         assert _reference(lines[p]), f"fast path accepted a record the contract rejects: {lines[p]!r}"
+    fail_fast = _fail_fast_record()  # what explains lines over BIG_LINE: the same verdict on every line
     for line in lines:
         assert (explain(line).record is not None) == _reference(line)
+        try:
+            fail_fast.model_validate_json(line)
+            fast_ok = True
+        except Exception:
+            fast_ok = False
+        assert fast_ok == _reference(line), line
 
 
 def _run(lines: list[bytes]) -> None:

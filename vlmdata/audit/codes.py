@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+from vlmdata.contract.codes import ASPECT_RATIO, BAD_PIXEL_OVERRIDE, ZERO_SIZE_IMAGE
 from vlmdata.errors import define
+
+__all__ = [
+    "ASPECT_RATIO",
+    "BAD_PIXEL_OVERRIDE",
+    "NO_IMAGE_SIZE",
+    "NO_TOKENIZER",
+    "OVER_LENGTH",
+    "UNSIZABLE_CONVERSATION",
+    "UNSIZED_RECORDS",
+    "ZERO_SIZE_IMAGE",
+]
 
 UNSIZABLE_CONVERSATION = define(
     "VD430",
     "The audit cannot size this conversation exactly",
-    "Use plain alternating user/assistant turns (an optional system turn first); tool turns, consecutive turns of "
-    "one role and reasoning blocks in earlier assistant turns are reshaped by ms-swift and are not audited.",
-)
-ASPECT_RATIO = define(
-    "VD431",
-    "Image aspect ratio beyond what the Qwen-VL resize accepts",
-    "The longer side may be at most 200 times the shorter (qwen_vl_utils raises otherwise): crop or pad the image.",
+    "Validate the source data: `vlmdata validate` refuses every conversation shape ms-swift cannot encode as "
+    "written (tool turns, a system turn after the first, no final assistant turn, control tokens in the text).",
 )
 NO_IMAGE_SIZE = define(
     "VD432",
     "Record has images but no width/height",
     "Run `vlmdata validate` on the source JSONL: it stores every record's displayed image size.",
-)
-BAD_PIXEL_OVERRIDE = define(
-    "VD433",
-    "Per-record min_pixels/max_pixels override is not usable",
-    "metadata.min_pixels and metadata.max_pixels must be positive integers with min_pixels <= max_pixels.",
 )
 OVER_LENGTH = define(
     "VD530",

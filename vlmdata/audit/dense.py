@@ -77,7 +77,8 @@ class DenseCounter:
             return n
         esc = json.dumps(desc, ensure_ascii=False)
         text = '": {"desc": ' + esc + (', "image": ' if multi else ", " + _KIND_HEAD[kind])
-        n = self.counter.count_before_digit(text) if _digit_free(text) else None
+        # a desc with `<` may hold a token the template acts on: the full path renders and checks it
+        n = self.counter.count_before_digit(text) if _digit_free(text) and "<" not in desc else None
         self._piece_a[key] = n
         return n
 

@@ -24,42 +24,44 @@ So a run's `template.min_pixels` / `template.max_pixels` act as whole tokens: `p
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
-PATCH_SIZE = 16
-MERGE_SIZE = 2
-FACTOR = PATCH_SIZE * MERGE_SIZE  # 32 px per image token side
+from vlmdata.contract.imagesize import (
+    FACTOR,
+    MAX_RATIO,
+    MERGE_SIZE,
+    PATCH_SIZE,
+    ResizeError,
+    checked_resize,
+    smart_resize,
+)
+
+__all__ = [
+    "FACTOR",
+    "MAX_RATIO",
+    "MERGE_SIZE",
+    "PATCH_SIZE",
+    "ResizeError",
+    "backend_image_env",
+    "bound_tokens",
+    "effective_pixel_bounds",
+    "image_tokens",
+    "record_image_kwargs",
+    "record_pixel_bounds",
+    "smart_resize",
+]
+
 DEFAULT_MIN_TOKENS = 4  # qwen_vl_utils IMAGE_MIN_TOKEN_NUM
 DEFAULT_MAX_TOKENS = 16384  # qwen_vl_utils IMAGE_MAX_TOKEN_NUM
-MAX_RATIO = 200
-
-
-def smart_resize(
-    height: int, width: int, min_pixels: int, max_pixels: int, factor: int = FACTOR
-) -> tuple[int, int]:
-    """qwen_vl_utils' resize target (same float operations, Python's round-half-even included)."""
-    if max_pixels < min_pixels:
-        raise ValueError(f"max_pixels {max_pixels} < min_pixels {min_pixels}")
-    if max(height, width) / min(height, width) > MAX_RATIO:
-        raise ValueError(f"aspect ratio {max(height, width) / min(height, width):.1f} exceeds {MAX_RATIO}")
-    h_bar = max(factor, round(height / factor) * factor)
-    w_bar = max(factor, round(width / factor) * factor)
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt((height * width) / max_pixels)
-        h_bar = math.floor(height / beta / factor) * factor
-        w_bar = math.floor(width / beta / factor) * factor
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
-    return h_bar, w_bar
 
 
 def image_tokens(height: int, width: int, min_pixels: int, max_pixels: int) -> int:
-    """Number of `<|image_pad|>` tokens for an image of this displayed size under these pixel bounds."""
-    h, w = smart_resize(int(height), int(width), int(min_pixels), int(max_pixels))
+    """Number of `<|image_pad|>` tokens for an image of this displayed size under these pixel bounds.
+
+    Raises `ResizeError` (a ValueError) for a size Qwen-VL cannot encode: ratio above 200, a side resized to
+    0 px, or max_pixels < min_pixels."""
+    h, w = checked_resize(int(height), int(width), int(min_pixels), int(max_pixels))
     return (h // FACTOR) * (w // FACTOR)
 
 
@@ -121,11 +123,13 @@ def record_pixel_bounds(record: Mapping[str, Any], default: tuple[int, int]) -> 
 
     Raises ValueError with a message when an override is unusable (the audit turns it into VD433).
     """
+    from vlmdata.contract.rules import pixel_override_issues
+
     over = record_image_kwargs(record)
     lo, hi = default
-    for key, value in over.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"metadata.{key} must be a positive integer, got {value!r}")
+    problems = pixel_override_issues(over, None, None)  # the contract's rule on the values themselves
+    if problems:
+        raise ValueError(problems[0].message)
     lo = over.get("min_pixels", lo)
     hi = over.get("max_pixels", hi)
     if hi < lo:

@@ -13,8 +13,13 @@ one string; since every run boundary except prompt → response sits at a specia
 splits on before anything else), counting the prompt and the response separately and adding the fixed pieces
 is exact. The final suffix is dropped when the response already ends with a stop word, as ms-swift does.
 
-Shapes ms-swift rewrites before encoding (tool turns, consecutive turns of one role, reasoning in earlier
-assistant turns, literal `<|image_pad|>` text) are refused with VD430 rather than guessed.
+Conversations arrive in the shape ms-swift encodes (`vlmdata.render.build_messages` merges consecutive turns of
+one role and opens with a user turn, as ms-swift does). Earlier reasoning blocks are counted as written: the
+`qwen3_vl` template keeps `<think>…</think>` of earlier assistant turns when training (it is not a thinking
+template, so `preserve_thinking` resolves to True). What ms-swift would still rewrite is refused with VD430
+rather than guessed: tool turns, a system turn after the first, a conversation that does not end with the
+assistant, and text holding control tokens or media tags (`vlmdata.contract.text.text_issues`: `<|image_pad|>`
+would become image slots, `<img>…</img>` in a chat without images an image read from disk).
 """
 
 from __future__ import annotations
@@ -24,8 +29,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from vlmdata.audit import codes
-from vlmdata.audit.images import image_tokens, record_pixel_bounds
+from vlmdata.audit.images import (
+    FACTOR,
+    ResizeError,
+    image_tokens,
+    record_image_kwargs,
+    record_pixel_bounds,
+)
 from vlmdata.audit.tokens import TokenCounter
+from vlmdata.contract.codes import CONTROL_TOKEN
 from vlmdata.errors import Location, VlmdataError
 
 VISION = "<|vision_start|><|image_pad|><|vision_end|>"
@@ -33,7 +45,6 @@ ROUND_OPEN = "<|im_start|>user\n"
 ROUND_PROMPT_END = "<|im_end|>\n<|im_start|>assistant\n"
 TURN_END = "<|im_end|>\n"
 STOP_WORDS = ("<|endoftext|>", "<|im_end|>")
-_RESERVED = ("<|image_pad|>", "<|video_pad|>")
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,16 @@ def _refuse(record: Mapping[str, Any], message: str, field: str | None = None) -
     return VlmdataError(codes.UNSIZABLE_CONVERSATION, message, where=_where(record, field))
 
 
+def _check_text(record: Mapping[str, Any], text: str, field: str, role: str) -> None:
+    """Refuse text the template would act on (the contract's VD403 rule; validated data never holds it)."""
+    from vlmdata.contract.text import text_issues
+
+    has_images = bool(record.get("images"))
+    for issue in text_issues(text, field, role, has_images):
+        if issue.code == CONTROL_TOKEN.code:
+            raise _refuse(record, f"ms-swift would rewrite this text: {issue.message}", field)
+
+
 def _query_text(record: Mapping[str, Any], content: Any, field: str) -> tuple[str, int]:
     if isinstance(content, str):
         content = [{"type": "text", "text": content}]
@@ -69,8 +90,7 @@ def _query_text(record: Mapping[str, Any], content: Any, field: str) -> tuple[st
             parts.append(VISION)
             n_images += 1
         elif item.get("type") == "text":
-            if any(tok in item["text"] for tok in _RESERVED):
-                raise _refuse(record, "text contains a literal <|image_pad|>/<|video_pad|> token", field)
+            _check_text(record, item["text"], field, "user")
             parts.append(item["text"])
         else:
             raise _refuse(record, f"unsupported content item type {item.get('type')!r}", field)
@@ -87,6 +107,7 @@ def conversation_pieces(
         system = msgs.pop(0)["content"]
         if not isinstance(system, str):
             raise _refuse(record, "the system turn must be text", "messages[0]")
+        _check_text(record, system, "messages[0]", "system")
     if not msgs or len(msgs) % 2:
         raise _refuse(
             record, "the conversation must alternate user/assistant turns and end with the assistant"
@@ -107,16 +128,7 @@ def conversation_pieces(
         response = assistant["content"]
         if not isinstance(response, str):
             raise _refuse(record, "assistant turns must be text", f"messages[{i + 1}]")
-        if i + 2 < len(msgs) and "</think>" in response:
-            raise _refuse(
-                record,
-                "reasoning blocks in earlier assistant turns are removed by ms-swift",
-                f"messages[{i + 1}]",
-            )
-        if any(tok in response for tok in _RESERVED):
-            raise _refuse(
-                record, "text contains a literal <|image_pad|>/<|video_pad|> token", f"messages[{i + 1}]"
-            )
+        _check_text(record, response, f"messages[{i + 1}]", "assistant")
         head = f"<|im_start|>system\n{system}<|im_end|>\n" if (i == 0 and system) else ""
         prompts.append(head + ROUND_OPEN + query + ROUND_PROMPT_END)
         responses.append(response)
@@ -166,13 +178,29 @@ def size_conversation(
             raise VlmdataError(codes.BAD_PIXEL_OVERRIDE, str(exc), where=_where(record, "metadata")) from None
         try:
             per_image = image_tokens(int(height), int(width), lo, hi)
-        except ValueError as exc:
+        except ResizeError as exc:
+            code = {"aspect": codes.ASPECT_RATIO, "zero": codes.ZERO_SIZE_IMAGE}.get(
+                exc.kind, codes.BAD_PIXEL_OVERRIDE
+            )
+            hint = None
+            if exc.kind == "zero":
+                field = "metadata.max_pixels" if "max_pixels" in record_image_kwargs(record) else None
+                hint = (
+                    f"raise {field or 'template.max_pixels'} to at least {_budget_fix(exc, field)} or pad the "
+                    "image to a less extreme aspect ratio; training would fail on it"
+                )
             raise VlmdataError(
-                codes.ASPECT_RATIO, str(exc), where=_where(record, "images"), value=f"{width}x{height}"
+                code, str(exc), where=_where(record, "images"), value=f"{width}x{height}", hint=hint
             ) from None
         img = per_image * n_images
         total += img - n_images  # each <|image_pad|> was counted once in the prompt
     return Sized(total, img)
+
+
+def _budget_fix(exc: ResizeError, field: str | None) -> int:
+    """The value to suggest: exact for a record's own max_pixels, whole tokens for the run's (see images.py)."""
+    need = int(exc.needed_max_pixels or 0)
+    return need if field else -(-need // FACTOR**2) * FACTOR**2
 
 
 def _dense_messages(

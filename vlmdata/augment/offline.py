@@ -13,8 +13,14 @@ and seed. Output, built in a temporary folder and swapped in atomically:
 
 Every output record keeps its source's `source_file`/`source_line` and carries in `metadata`
 `_augmented_from = {id, dataset, images}` and `_augment` (the provenance of `augment_record`).
-Records without images (chat-only) have nothing to augment and are skipped; a copy that loses all its
-objects and has no summary would break the contract (VD119) and is skipped too; both are counted.
+
+Chat records with images are augmented as online training augments them (the pixels move, the messages are
+kept verbatim; their image items point at the new files) and counted as `chat_records`; text that describes
+positions is not rewritten, exactly as in training. Records without images (chat-only) have nothing to
+augment and are skipped; a copy that loses all its objects and has no summary would break the contract
+(VD119) and is skipped too. A record whose images cannot be read (missing, corrupt, truncated, above
+`max_image_pixels`, a pixel mode that is not 8-bit) or no longer have the record's size is skipped under its
+error code, with the first examples in the report: one bad file never ends the run. All skips are counted.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any, Literal
 from vlmdata.augment.config import AugmentationConfig, load_augmentation_config
 from vlmdata.augment.pipeline import AugmentPipeline, augment_record
 from vlmdata.errors import Location, UsageError, VlmdataError
+from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS, ImageProblem
 
 ImageFormat = Literal["auto", "jpg", "png"]
 
@@ -40,7 +47,15 @@ class OfflineResult:
     copies: int = 1
     seed: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    skipped_examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
+    chat_records: int = 0
+
+    @property
+    def problems(self) -> int:
+        """Records skipped for a problem of their own data (an error code), not by design."""
+        return sum(v for k, v in self.skipped.items() if k.startswith("VD"))
+
     split: int = 0
     converted_to_poly: int = 0
     rewritten: int = 0
@@ -74,8 +89,25 @@ def contract_line(rec: dict[str, Any], image_paths: list[str]) -> dict[str, Any]
     line["objects"] = objects
     if rec.get("summary") is not None:
         line["summary"] = rec["summary"]
+    if rec.get("messages"):
+        line["messages"] = _with_images(_decode(rec["messages"]), image_paths)
     line["metadata"] = _decode(rec.get("metadata")) or {}
     return line
+
+
+def _with_images(messages: list[dict[str, Any]], paths: list[str]) -> list[dict[str, Any]]:
+    """The messages with their image items pointing at `paths` in order (`<image>` tags need nothing)."""
+    todo = iter(paths)
+    out = []
+    for msg in messages:
+        content = msg.get("content")
+        if isinstance(content, list):
+            content = [
+                {**item, "image": next(todo, item.get("image"))} if item.get("type") == "image" else item
+                for item in content
+            ]
+        out.append({**msg, "content": content})
+    return out
 
 
 def _save_image(img: Any, path: Path, fmt: str) -> None:
@@ -114,9 +146,11 @@ def augment_dataset(
     step: int | None = None,
     total_steps: int | None = None,
     image_format: ImageFormat = "auto",
+    max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
 ) -> OfflineResult:
     from vlmdata.io.atomic import atomic_dir, atomic_write_json
     from vlmdata.io.dataset import load_dataset, records_to_dataset
+    from vlmdata.io.decode import load_image
 
     if copies < 1:
         raise UsageError("--copies must be ≥ 1", hint="one copy per record is --copies 1")
@@ -132,6 +166,13 @@ def augment_dataset(
     skipped: Counter[str] = Counter()
     dropped: Counter[str] = Counter()
     rows: list[dict[str, Any]] = []
+
+    def skip(reason: str, rec: dict[str, Any], problem: str, **where: Any) -> None:
+        skipped[reason] += 1
+        examples = result.skipped_examples.setdefault(reason, [])
+        if len(examples) < 5:
+            examples.append({"id": rec.get("id"), **where, "problem": problem})
+
     with atomic_dir(out) as tmp:
         (tmp / "images").mkdir()
         jsonl = tmp / "data.jsonl"
@@ -140,15 +181,26 @@ def augment_dataset(
                 if not rec["images"]:
                     skipped["no_images"] += 1
                     continue
+                try:
+                    sources = [load_image(p, max_image_pixels) for p in rec["images"]]
+                except ImageProblem as exc:
+                    skip(exc.code, rec, exc.message, source_file=rec.get("source_file"))
+                    continue
+                is_chat = bool(rec.get("messages"))
+                result.chat_records += int(is_chat)
                 for k in range(copies):
-                    res = augment_record(rec, None, pipeline, epoch=k, step=step)
+                    try:
+                        res = augment_record(rec, sources, pipeline, epoch=k, step=step)
+                    except VlmdataError as exc:  # the record's own data (sizes changed since validation, …)
+                        skip(exc.code_str, rec, exc.message, copy=k)
+                        continue
                     prov = res.provenance
                     dropped.update(prov.get("dropped", {}))
                     result.split += prov.get("split", 0)
                     result.converted_to_poly += prov.get("converted_to_poly", 0)
                     result.rewritten += prov.get("rewritten", 0)
                     result.bypassed += int(prov.get("bypassed", False))
-                    if not res.objects and rec.get("summary") is None:
+                    if not res.objects and rec.get("summary") is None and not is_chat:
                         skipped["no_objects_left"] += 1
                         continue
                     n = len(rows)
@@ -176,6 +228,10 @@ def augment_dataset(
                     _check_contract(line, n + 1, out / "data.jsonl")
                     fh.write(json.dumps(line, ensure_ascii=False) + "\n")
                     new["images"] = absolute
+                    if is_chat:
+                        new["messages"] = json.dumps(
+                            _with_images(_decode(rec["messages"]), absolute), ensure_ascii=False
+                        )
                     rows.append(new)
         from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
 

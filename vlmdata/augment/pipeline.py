@@ -111,17 +111,18 @@ def _to_array(img: Any) -> tuple[np.ndarray, bool]:
 
 
 def _load_images(record: Mapping[str, Any]) -> list[Any]:
-    from PIL import Image, ImageOps
+    """The record's images decoded as training decodes them (`vlmdata.io.decode`, the default bomb limit)."""
+    from vlmdata.io.decode import load_image
+    from vlmdata.io.images import ImageProblem
 
     out = []
     for path in record.get("images") or []:
         try:
-            with Image.open(path) as im:
-                out.append(ImageOps.exif_transpose(im).convert("RGB"))
-        except OSError as exc:
+            out.append(load_image(str(path)))
+        except ImageProblem as exc:
             raise VlmdataError(
                 codes.IMAGE_UNREADABLE,
-                f"cannot read image: {exc}",
+                f"cannot read image: {exc.code} {exc.message}",
                 where=Location(file=str(path), record_id=record.get("id")),
             ) from None
     return out

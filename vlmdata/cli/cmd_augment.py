@@ -42,6 +42,11 @@ def register(app: typer.Typer) -> None:
         image_format: str = typer.Option(
             "auto", "--image-format", help="auto (PNG stays PNG, else JPEG q95), jpg or png."
         ),
+        max_image_pixels: int = typer.Option(
+            89_478_485,
+            "--max-image-pixels",
+            help="Decompression-bomb limit on width × height (as validate's); larger images skip their record.",
+        ),
         fmt: str = FORMAT_OPTION,
     ) -> None:
         """Augment every record (images + geometry together) into a new dataset that points back at its source."""
@@ -52,6 +57,8 @@ def register(app: typer.Typer) -> None:
 
         require_exists(in_dataset, "input dataset")
         require_exists(config, "config")
+        if max_image_pixels < 1:
+            raise UsageError("--max-image-pixels must be positive")
         if image_format not in ("auto", "jpg", "png"):
             raise UsageError(f"--image-format must be auto, jpg or png, got {image_format!r}")
         result = augment_dataset(
@@ -63,9 +70,12 @@ def register(app: typer.Typer) -> None:
             step=step,
             total_steps=total_steps,
             image_format=image_format,  # type: ignore[arg-type]
+            max_image_pixels=max_image_pixels,
         )
         if fmt == "json":
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+            if result.problems:
+                raise typer.Exit(1)
             return
         from rich.table import Table
 
@@ -83,7 +93,13 @@ def register(app: typer.Typer) -> None:
             ("boxes turned into polygons", result.converted_to_poly),
         ]
         rows += [("descs rewritten (visibility)", result.rewritten), ("copies bypassed", result.bypassed)]
+        rows += [("chat records (images augmented, messages kept)", result.chat_records)]
         rows += [(f"skipped: {k}", v) for k, v in result.skipped.items()]
         for name, value in rows:
             table.add_row(name, str(value))
         console().print(table)
+        if result.problems:  # data problems found: the rest is written, the examples are in report.json
+            console().print(
+                f"{result.problems} record(s) skipped for their data: see {result.out}/report.json"
+            )
+            raise typer.Exit(1)

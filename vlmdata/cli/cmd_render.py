@@ -23,6 +23,11 @@ def register(app: typer.Typer) -> None:
         max_side: int = typer.Option(
             1024, "--max-side", help="Scale images down so their longer side is at most this."
         ),
+        max_image_pixels: int = typer.Option(
+            89_478_485,
+            "--max-image-pixels",
+            help="Decompression-bomb limit on width × height (as validate's); larger images are not decoded.",
+        ),
         fmt: str = FORMAT_OPTION,
     ) -> None:
         """Boxes, polygons, polylines and desc labels on the images; before/after pairs for augmented data."""
@@ -37,12 +42,20 @@ def register(app: typer.Typer) -> None:
         total = len(wanted) if wanted else n
         with progress_bar("rendering", total, fmt=fmt, min_total=32) as advance:
             result = render_dataset(
-                dataset, out, n=n, ids=wanted or None, max_side=max_side, progress=advance
+                dataset,
+                out,
+                n=n,
+                ids=wanted or None,
+                max_side=max_side,
+                max_image_pixels=max_image_pixels,
+                progress=advance,
             )
         if fmt == "json":
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
             return
         pairs = f", {result.pairs} before/after pair(s)" if result.pairs else ""
+        if result.unreadable:
+            pairs += f", {len(result.unreadable)} image(s) not drawn (listed in index.html)"
         font = result.font or "PIL built-in"
         console().print(
             f"rendered {result.records} record(s){pairs} → {result.out}/index.html (font: {font}{'' if result.cjk_font else ', no CJK glyphs'})"

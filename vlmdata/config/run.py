@@ -61,6 +61,18 @@ class TemplateConfig(Section):
     max_pixels: int = Field(default=1048576, gt=0)
     min_pixels: int = Field(default=3136, gt=0)
 
+    @field_validator("system")
+    @classmethod
+    def _plain_system(cls, value: str | None) -> str | None:
+        # the system prompt is rendered into every sample: it may not write chat structure either
+        if value is not None:
+            from vlmdata.contract.text import text_issues
+
+            issues = text_issues(value, "system", "system")
+            if issues:
+                raise ValueError(f"{issues[0].code}: {issues[0].message}")
+        return value
+
     @model_validator(mode="after")
     def _pixels_ordered(self) -> TemplateConfig:
         if self.min_pixels > self.max_pixels:

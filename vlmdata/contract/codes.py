@@ -82,6 +82,11 @@ NO_OBJECTS = define(
 IMAGE_INDEX = define(
     "VD120", "Object image_index points past the record's images", "Use an index in [0, len(images))."
 )
+NUL_IN_PATH = define(
+    "VD122",
+    "Image path holds a NUL character",
+    "No file system allows NUL in a path; the JSON holds an escaped `\\u0000` by mistake: fix the path.",
+)
 EXTRA_MOVED = define(
     "VD121",
     "Unknown keys moved into metadata (--allow-extra)",
@@ -179,6 +184,13 @@ IMAGE_SIZES_DIFFER = define(
     "All images of a record must share one size; split the record or resize.",
 )
 UNSUPPORTED_FORMAT = define("VD308", "Unsupported image format", "Convert to JPEG, PNG, WebP, BMP or TIFF.")
+HIGH_BIT_DEPTH = define(
+    "VD309",
+    "Image pixel mode vlmdata does not turn into 8-bit RGB faithfully (16-bit grayscale, 12-bit JPEG, 32-bit "
+    "integer or float, LAB/HSV)",
+    "Convert it to an 8-bit RGB or grayscale image with the scaling your data needs (e.g. value / 257 for "
+    "full-range 16-bit, or a stretch of the range used); PIL and ms-swift would clip 16-bit values to white.",
+)
 
 # VD4xx — conversation
 PLACEHOLDER_COUNT = define(
@@ -194,7 +206,36 @@ SUMMARY_JSON = define(
 BAD_MESSAGES = define(
     "VD402",
     "messages malformed (role, content or order)",
-    "Use roles system/user/assistant and string or typed-item content.",
+    "Use roles system/user/assistant and string or typed-item content; a system turn only first, images only "
+    "in user turns, and end with an assistant turn.",
+)
+CONTROL_TOKEN = define(
+    "VD403",
+    "Text holds a model control token or a media tag the chat template would act on",
+    "Remove tokens such as <|im_start|>, <|im_end|>, <|vision_start|>, <|image_pad|> from the text (and "
+    "<image> from descs and summaries, <img>…</img> from chats without images): the template writes them itself.",
+)
+GROUNDING_PLACEHOLDER = define(
+    "VD404",
+    "Text still holds a grounding placeholder",
+    "Replace <bbox>, <ref-object>, <|box_start|>…<|box_end|>, <|object_ref_start|>…, <|quad_start|>… with the "
+    "real text and coordinates (or import the data with `objects`): the model would learn the placeholder.",
+)
+ASPECT_RATIO = define(
+    "VD431",
+    "Image aspect ratio beyond what the Qwen-VL resize accepts",
+    "The longer side may be at most 200 times the shorter (qwen_vl_utils raises otherwise): crop or pad the image.",
+)
+BAD_PIXEL_OVERRIDE = define(
+    "VD433",
+    "Per-record min_pixels/max_pixels override is not usable",
+    "metadata.min_pixels and metadata.max_pixels must be positive integers with min_pixels <= max_pixels.",
+)
+ZERO_SIZE_IMAGE = define(
+    "VD434",
+    "Image resizes to 0 px under the pixel budget",
+    "Raise template.max_pixels (or the record's metadata.max_pixels) to the value the message gives, or pad the "
+    "image to a less extreme aspect ratio.",
 )
 
 # VD5xx — dataset

@@ -11,6 +11,9 @@ they are checked by `vlmdata validate`. `vlmdata schema` prints `Record.model_js
 from __future__ import annotations
 
 import math
+from collections import Counter
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -20,19 +23,47 @@ from vlmdata.contract import codes
 from vlmdata.contract.rules import (
     GEOMETRY_KEYS,
     Issue,
+    aspect_issue,
     bounds_issues,
-    count_placeholders,
+    bounds_ok,
     desc_ok,
-    is_remote,
+    frame_warning,
+    image_path_issue,
     object_issues,
-    summary_issue,
+    pixel_override_issues,
 )
+from vlmdata.contract.text import conversation_issues, summary_issue, text_issues
 
 CONTRACT_VERSION = 1
 
 
+@dataclass
+class DetailBudget:
+    """Issues still to be detailed for the record being explained (`explain.explain_bounded` sets one).
+
+    Past the budget a broken rule is only counted in `deferred`, and the record's own validator fails the
+    record once for all of them: the verdict never changes, but a record with thousands of bad objects costs
+    about what validating it costs, not one full pydantic error and explanation per object.
+    """
+
+    remaining: int
+    deferred: Counter[str] = field(default_factory=Counter)
+
+
+DETAIL_BUDGET: ContextVar[DetailBudget | None] = ContextVar("vlmdata_detail_budget", default=None)
+
+
 def _raise_issues(issues: list[Issue]) -> None:
     if issues:
+        budget = DETAIL_BUDGET.get()
+        if budget is not None:
+            listed = max(budget.remaining, 0)
+            if len(issues) > listed:
+                budget.deferred.update(i.code for i in issues[listed:])
+                issues = issues[:listed]
+                if not issues:
+                    return
+            budget.remaining -= len(issues)
         detail = "; ".join(f"{i.code} {i.field or ''}: {i.message}".replace(" :", ":") for i in issues)
         raise PydanticCustomError(
             "contract", "{detail}", {"detail": detail, "issues": [i.as_dict() for i in issues]}
@@ -90,6 +121,7 @@ class Object(_Strict):
                     codes.BAD_DESC.code, "desc contains a newline, carriage return or tab", "desc", self.desc
                 )
             )
+        issues += text_issues(self.desc, "desc", "desc")
         issues += object_issues(self.__dict__)
         _raise_issues(issues)
         return self
@@ -152,6 +184,9 @@ class Record(_Strict):
     @model_validator(mode="after")
     def _record_rules(self) -> Record:
         _raise_issues(record_issues(self))
+        budget = DETAIL_BUDGET.get()
+        if budget is not None and budget.deferred:  # counted past the budget (see DetailBudget)
+            raise PydanticCustomError("contract_more", "further issues are counted, not listed")
         return self
 
 
@@ -171,18 +206,24 @@ def record_issues(rec: Record) -> list[Issue]:
             out.append(Issue(codes.MISSING_FIELD.code, "objects need `images`", "images"))
     else:
         for i, path in enumerate(images):
-            if is_remote(path):
-                out.append(Issue(codes.REMOTE_URL.code, "remote image URL", f"images[{i}]", path))
-            elif not path:
-                out.append(Issue(codes.OUT_OF_RANGE.code, "empty image path", f"images[{i}]", path))
+            issue = image_path_issue(path, f"images[{i}]")
+            if issue is not None:
+                out.append(issue)
         for key in ("width", "height"):
             if getattr(rec, key) is None:
                 out.append(Issue(codes.MISSING_FIELD.code, f"`{key}` is required with images", key))
         if rec.messages is None and not rec.objects and rec.summary is None:
             what = "empty objects" if rec.objects is not None else "no objects"
             out.append(Issue(codes.NO_OBJECTS.code, f"record has {what} and no summary", "objects"))
+        if rec.width is not None and rec.height is not None:
+            issue = aspect_issue(rec.width, rec.height)
+            if issue is not None:
+                out.append(issue)
+            out += pixel_override_issues(rec.metadata, rec.width, rec.height)
     n_images = len(images or [])
     w, h = rec.width, rec.height
+    out_of_bounds = False
+    budget = DETAIL_BUDGET.get()
     for i, obj in enumerate(rec.objects or []):
         if images is not None and obj.image_index >= n_images:
             out.append(
@@ -194,24 +235,25 @@ def record_issues(rec: Record) -> list[Issue]:
                 )
             )
         if w is not None and h is not None:
-            errors, _ = bounds_issues(obj.points, w, h, f"objects[{i}].{obj.kind}")
+            points = getattr(obj, obj.kind)
+            if budget is not None and len(out) >= budget.remaining:  # past the budget: count, do not explain
+                if not bounds_ok(points, w, h):
+                    budget.deferred[codes.OUT_OF_BOUNDS.code] += 1
+                    out_of_bounds = True
+                continue
+            errors, _ = bounds_issues(points, w, h, f"objects[{i}].{obj.kind}")
             out += errors
+            out_of_bounds = out_of_bounds or bool(errors)
+    if (
+        out_of_bounds and w is not None and h is not None
+    ):  # the usual cause: 0–1000 grid values stored as pixels
+        hint = frame_warning([o.points for o in rec.objects or []], w, h)
+        if hint is not None:
+            out.append(hint)
     if rec.summary is not None:
         issue = summary_issue(rec.summary)
         if issue is not None:
             out.append(issue)
     if rec.messages is not None:
-        turns = [m.model_dump() for m in rec.messages]
-        seen = count_placeholders(turns)
-        if seen != n_images:
-            at = next((i for i, t in enumerate(turns) if count_placeholders([t])), None)
-            at = at if at is not None else next((i for i, t in enumerate(turns) if t["role"] == "user"), 0)
-            out.append(
-                Issue(
-                    codes.PLACEHOLDER_COUNT.code,
-                    f"{seen} image placeholder(s) for {n_images} image(s)",
-                    f"messages[{at}].content",
-                    seen,
-                )
-            )
+        out += conversation_issues([m.model_dump() for m in rec.messages], n_images)
     return out

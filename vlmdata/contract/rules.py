@@ -9,19 +9,19 @@ the record (`objects[3].bbox_2d`), a message and the value seen.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from vlmdata.contract import codes
+from vlmdata.contract.imagesize import ResizeError, aspect_ratio_exceeded, checked_resize
 
 GEOMETRY_KEYS = ("bbox_2d", "poly", "line")
 IRRELEVANT_SUMMARY = "无关图片"
 BOUNDS_TOLERANCE = 0.5  # px: a point outside by at most this is a warning, beyond it an error
 ZERO_AREA = 1e-9  # px²: a polygon whose |area| is at most this has zero area
 IMAGE_TAG = "<image>"
+PIXEL_OVERRIDE_KEYS = ("min_pixels", "max_pixels")  # per-record resize bounds, read from `metadata`
 
 
 @dataclass
@@ -146,6 +146,17 @@ def object_issues(obj: dict[str, Any], prefix: str = "") -> list[Issue]:
     return out
 
 
+def bounds_ok(points: Sequence[float], width: int, height: int) -> bool:
+    """True when no point lies outside [0, W] × [0, H] by more than the tolerance (`bounds_issues` has no error)."""
+    xs, ys = points[0::2], points[1::2]
+    return (
+        min(xs) >= -BOUNDS_TOLERANCE
+        and min(ys) >= -BOUNDS_TOLERANCE
+        and max(xs) - width <= BOUNDS_TOLERANCE
+        and max(ys) - height <= BOUNDS_TOLERANCE
+    )
+
+
 def bounds_issues(
     points: Sequence[float], width: int, height: int, field: str
 ) -> tuple[list[Issue], list[Issue]]:
@@ -193,36 +204,70 @@ def frame_warning(all_points: Sequence[Sequence[float]], width: int, height: int
     return None
 
 
-def summary_issue(summary: str) -> Issue | None:
-    if summary == IRRELEVANT_SUMMARY:
-        return None
-    if "\n" in summary or "\r" in summary:
-        return Issue(codes.SUMMARY_JSON.code, "summary must be one line", "summary", summary)
-    if summary.lstrip().startswith(("{", "[")):
-        try:
-            parsed = msgspec.json.decode(summary)
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            return Issue(codes.SUMMARY_JSON.code, f"summary JSON does not parse: {exc}", "summary", summary)
-        if not isinstance(parsed, dict):
-            return Issue(codes.SUMMARY_JSON.code, "summary JSON must be an object", "summary", summary)
-    return None
-
-
 def is_remote(path: str) -> bool:
     head = path[:16].lower()
     return "://" in head or head.startswith(("http:", "https:", "s3:", "gs:", "ftp:", "data:"))
 
 
-def count_placeholders(messages: Sequence[dict[str, Any]]) -> int:
-    count = 0
-    for msg in messages:
-        content = msg.get("content")
-        if isinstance(content, str):
-            count += content.count(IMAGE_TAG)
-        elif isinstance(content, list):
-            for item in content:
-                if item.get("type") == "image":
-                    count += 1
-                elif item.get("type") == "text":
-                    count += str(item.get("text", "")).count(IMAGE_TAG)
-    return count
+def image_path_issue(path: str, field: str) -> Issue | None:
+    if is_remote(path):
+        return Issue(codes.REMOTE_URL.code, "remote image URL", field, path)
+    if not path:
+        return Issue(codes.OUT_OF_RANGE.code, "empty image path", field, path)
+    if "\x00" in path:
+        return Issue(codes.NUL_IN_PATH.code, "image path holds a NUL character", field, path)
+    return None
+
+
+def aspect_issue(width: int, height: int) -> Issue | None:
+    if not aspect_ratio_exceeded(height, width):
+        return None
+    return Issue(
+        codes.ASPECT_RATIO.code,
+        f"a {width}×{height} image has aspect ratio {max(width, height) / min(width, height):.1f}; the Qwen-VL "
+        "resize refuses more than 200",
+        "width" if width > height else "height",
+        f"{width}x{height}",
+    )
+
+
+def pixel_override_issues(
+    metadata: Mapping[str, Any] | None, width: int | None, height: int | None
+) -> list[Issue]:
+    """`metadata.min_pixels` / `metadata.max_pixels`: positive integers, min ≤ max, and a max_pixels under which
+    the record's images keep at least one token per side (the floor path of the resize depends on max only)."""
+    if not metadata:
+        return []
+    out: list[Issue] = []
+    given: dict[str, int] = {}
+    for key in PIXEL_OVERRIDE_KEYS:
+        value = metadata.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            out.append(
+                Issue(
+                    codes.BAD_PIXEL_OVERRIDE.code,
+                    f"metadata.{key} must be a positive integer, got {value!r}",
+                    f"metadata.{key}",
+                    value,
+                )
+            )
+        else:
+            given[key] = value
+    lo, hi = given.get("min_pixels"), given.get("max_pixels")
+    if lo is not None and hi is not None and hi < lo:
+        out.append(
+            Issue(
+                codes.BAD_PIXEL_OVERRIDE.code,
+                f"max_pixels {hi} < min_pixels {lo}",
+                "metadata.max_pixels",
+                hi,
+            )
+        )
+    elif hi is not None and width and height and not aspect_ratio_exceeded(height, width):
+        try:
+            checked_resize(height, width, 1, hi)
+        except ResizeError as exc:
+            out.append(Issue(codes.ZERO_SIZE_IMAGE.code, str(exc), "metadata.max_pixels", hi))
+    return out

@@ -20,13 +20,24 @@ DEFAULT_MIN_PIXELS = 32 * 32 * 4
 DEFAULT_MAX_PIXELS = 1024 * 1024
 
 
-def _load_image(path: str, min_pixels: int, max_pixels: int) -> Any:
-    from PIL import Image, ImageOps
-    from qwen_vl_utils import smart_resize
+def _load_image(path: str, record_id: str, min_pixels: int, max_pixels: int) -> Any:
+    from PIL import Image
 
-    with Image.open(path) as im:
-        img = ImageOps.exif_transpose(im).convert("RGB")
-    h, w = smart_resize(img.height, img.width, factor=32, min_pixels=min_pixels, max_pixels=max_pixels)
+    from vlmdata.contract.imagesize import ResizeError, checked_resize
+    from vlmdata.errors import CODES, Location, VlmdataError
+    from vlmdata.io.decode import load_image
+    from vlmdata.io.images import ImageProblem
+
+    try:
+        img = load_image(path)  # decoded exactly as training decodes it
+        h, w = checked_resize(img.height, img.width, min_pixels, max_pixels)
+    except ImageProblem as exc:
+        raise VlmdataError(
+            CODES[exc.code], exc.message, where=Location(file=path, record_id=record_id)
+        ) from None
+    except ResizeError as exc:
+        code = {"aspect": "VD431", "zero": "VD434"}.get(exc.kind, "VD433")
+        raise VlmdataError(CODES[code], str(exc), where=Location(file=path, record_id=record_id)) from None
     return img if (h, w) == (img.height, img.width) else img.resize((w, h), Image.Resampling.BICUBIC)
 
 
@@ -83,7 +94,7 @@ def infer(
         texts, images, names = [], [], []
         for record in records:
             name = resolve_template(record, template)
-            imgs = [_load_image(p, min_pixels, max_pixels) for p in record["images"]]
+            imgs = [_load_image(p, str(record["id"]), min_pixels, max_pixels) for p in record["images"]]
             messages = build_messages(
                 record, name, images=imgs if name != "chat" else None, system=system, prompt_only=True
             )

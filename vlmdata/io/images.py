@@ -3,8 +3,16 @@
 Nothing here decodes pixels. JPEG and PNG (the formats of almost all grounding data) are parsed directly:
 the JPEG marker walk stops at the first SOF segment (reading the EXIF orientation from APP1 on the way), the
 PNG chunk walk reads IHDR and an `eXIf` chunk before IDAT; truncation is detected from the file's end marker
-(JPEG EOI `FFD9`, which cannot occur inside entropy-coded data, or PNG `IEND`) in its last bytes. Other formats
-go through `PIL.Image.open` (which also reads headers only) and are not checked for truncation.
+(JPEG EOI `FFD9`, which cannot occur inside entropy-coded data, or PNG `IEND`) in its last bytes. When the end
+marker is not there, the file may still be whole with bytes appended after it (phone trailers, Motion Photos
+with their video, a second MPO frame): the segments are then walked — JPEG scans skipped marker by marker up
+to the EOI that ends the image, PNG chunks by their lengths up to IEND — and only a file that ends before that
+marker is truncated. Other formats go through `PIL.Image.open` (which also reads headers only) and are not
+checked for truncation.
+
+Pixel modes that do not become 8-bit RGB faithfully are refused from the header (VD309): 16-bit grayscale PNG
+(PIL reads it as `I;16` and clips every value above 255 to white), JPEG with other than 8-bit samples, and
+through PIL any `I`/`F`/LAB/HSV mode. 16-bit RGB(A) PNGs are fine: PIL keeps their high byte.
 
 The displayed size is the stored size with width and height swapped for EXIF orientations 5–8, which is what
 `PIL.ImageOps.exif_transpose` produces and what viewers show. Paths are confined to a root after resolving
@@ -13,7 +21,9 @@ The displayed size is the stored size with width and height swapped for EXIF ori
 
 from __future__ import annotations
 
+import mmap
 import os
+import re
 import stat
 import struct
 from dataclasses import dataclass
@@ -26,6 +36,11 @@ _HEAD = 4096
 _TAIL = 32
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
+# PIL modes that become 8-bit RGB as displayed (`vlmdata.io.decode`); anything else is VD309
+FAITHFUL_MODES = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"})
+_MAX_SEGMENTS = 100_000
+_SCAN_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")  # a marker after entropy-coded data (not a stuffed
+# byte, a restart marker or fill)
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,8 @@ def _probe_jpeg(fh, buf: bytes) -> ImageInfo:  # noqa: ANN001 - a binary file ob
         if marker == 0xE1 and buf[pos + 4 : pos + 10] == b"Exif\x00\x00":
             orientation = _exif_orientation(buf[pos + 10 : end])
         elif marker in _SOF:
+            if buf[pos + 4] != 8:
+                raise ImageProblem(codes.HIGH_BIT_DEPTH.code, f"JPEG with {buf[pos + 4]}-bit samples")
             height, width = struct.unpack_from(">HH", buf, pos + 5)
             return ImageInfo("JPEG", width, height, orientation)
         pos = end
@@ -120,6 +137,8 @@ def _probe_png(fh, buf: bytes) -> ImageInfo:  # noqa: ANN001
     if len(buf) < 24 or buf[12:16] != b"IHDR":
         raise ImageProblem(codes.IMAGE_UNREADABLE.code, "PNG without an IHDR header")
     width, height = struct.unpack_from(">II", buf, 16)
+    if buf[24:26] == b"\x10\x00":  # bit depth 16, colour type 0 (grayscale): PIL's I;16
+        raise ImageProblem(codes.HIGH_BIT_DEPTH.code, "16-bit grayscale PNG")
     orientation, pos = 1, 8
     while pos + 8 <= len(buf):
         (length,) = struct.unpack_from(">I", buf, pos)
@@ -136,6 +155,61 @@ def _probe_png(fh, buf: bytes) -> ImageInfo:  # noqa: ANN001
     return ImageInfo("PNG", width, height, orientation)
 
 
+def _jpeg_ends(data: mmap.mmap) -> bool:
+    """True when the JPEG's segments and scans reach the EOI that ends the image (bytes after it are a trailer)."""
+    pos, n = 2, len(data)
+    for _ in range(_MAX_SEGMENTS):  # real files have tens of segments; a crafted one cannot make this slow
+        if pos + 1 >= n:
+            return False
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+        elif marker == 0xD9:
+            return True
+        elif marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
+            pos += 2
+        elif pos + 4 > n:
+            return False
+        else:
+            end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+            if marker != 0xDA:
+                pos = end
+                continue
+            hit = _SCAN_MARKER.search(data, end)  # skip the scan's entropy-coded data
+            if hit is None:
+                return False
+            pos = hit.end() - 2
+    return False
+
+
+def _png_ends(fh, size: int) -> bool:  # noqa: ANN001 - a binary file object
+    """True when the PNG's chunks, followed by their lengths, reach IEND within the file."""
+    pos = 8
+    for _ in range(_MAX_SEGMENTS):
+        if pos + 8 > size:
+            return False
+        fh.seek(pos)
+        head = fh.read(8)
+        if len(head) < 8:
+            return False
+        length, ctype = struct.unpack(">I4s", head)
+        if ctype == b"IEND":
+            return True
+        pos += 12 + length
+    return False
+
+
+def _ends_inside(fh, fmt: str) -> bool:  # noqa: ANN001 - a binary file object
+    """The slow check when the end marker is not in the last bytes: is it inside, followed by a trailer?"""
+    size = os.fstat(fh.fileno()).st_size
+    if fmt == "PNG":
+        return _png_ends(fh, size)
+    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _jpeg_ends(data)
+
+
 def _probe_pil(path: str) -> ImageInfo:
     import warnings
 
@@ -145,6 +219,8 @@ def _probe_pil(path: str) -> ImageInfo:
         warnings.simplefilter("ignore")
         try:
             with Image.open(path) as im:
+                if im.format in SUPPORTED_FORMATS and im.mode not in FAITHFUL_MODES:
+                    raise ImageProblem(codes.HIGH_BIT_DEPTH.code, f"{im.format} in pixel mode {im.mode}")
                 # PIL's TIFF reader already reports the oriented size (and exif_transpose keeps it)
                 orientation = im.getexif().get(0x0112, 1) if im.format in ("WEBP", "MPO") else 1
                 return ImageInfo(
@@ -177,12 +253,12 @@ def probe_image(path: str, max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS) ->
                 end_marker = b"IEND"
             else:
                 info, end_marker = None, None
-            if end_marker is not None:
+            if info is not None and end_marker is not None:
                 fh.seek(max(0, st.st_size - _TAIL))
-                if end_marker not in fh.read(_TAIL):
+                if end_marker not in fh.read(_TAIL) and not _ends_inside(fh, info.format):
                     raise ImageProblem(
                         codes.IMAGE_TRUNCATED.code, f"{info.format} end marker missing: the file is truncated"
-                    )  # type: ignore[union-attr]
+                    )
     except (OSError, struct.error) as exc:
         raise ImageProblem(codes.IMAGE_UNREADABLE.code, f"cannot read header ({exc})") from None
     if info is None:

@@ -12,6 +12,12 @@ items in which string content is split at each `<image>` tag (text pieces kept v
 dropped) and `image_url` items become `image` items; image slots are filled with the record's images (or the
 given replacements) in order, and their number must equal the number of images. System and assistant turns
 stay strings. A record's own system turn is kept; `system=` replaces it (or adds one).
+
+Then the conversation takes the shape ms-swift 4.6.0 gives it before encoding (`Template._swift_prepare_inputs`,
+`_get_std_messages`), so the audit, the export and every trainer see the turns the model sees: consecutive
+user turns become one (their items concatenated, as ms-swift concatenates the texts without a separator),
+consecutive assistant turns become one (texts concatenated), and an assistant turn that opens the conversation
+gets an empty user turn before it.
 """
 
 from __future__ import annotations
@@ -118,6 +124,21 @@ def chat_messages(
     if system is not None:
         out = [m for m in out if m["role"] != "system"]
         out.insert(0, {"role": "system", "content": system})
+    return _as_encoded(out)
+
+
+def _as_encoded(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge consecutive user (items) and assistant (text) turns; open with a user turn (module docstring)."""
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        prev = out[-1] if out else None
+        if prev is not None and prev["role"] == msg["role"] and msg["role"] in ("user", "assistant"):
+            prev["content"] = prev["content"] + msg["content"]
+        else:
+            out.append(msg)
+    first = 1 if out and out[0]["role"] == "system" else 0
+    if first < len(out) and out[first]["role"] == "assistant":
+        out.insert(first, {"role": "user", "content": []})
     return out
 
 

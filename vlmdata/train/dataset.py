@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from vlmdata.train.data.preflight import check_image_budget
 from vlmdata.train.data.sampler import StreamBatchSampler, group_by_length
 from vlmdata.train.data.samples import Encoder, TrainSamples, open_image, over_length_error
 from vlmdata.train.data.sources import Source, Sources, check_audited_lengths, open_sources
@@ -27,6 +28,7 @@ __all__ = [
     "TrainSamples",
     "build_augment_pipeline",
     "check_audited_lengths",
+    "check_image_budget",
     "group_by_length",
     "open_image",
     "open_sources",
@@ -65,11 +67,14 @@ class TrainData:
         sources = self.train if split == "train" else self.val
         if sources is None or not sources.items:
             return None
+        from vlmdata.audit.images import effective_pixel_bounds
+
         return TrainSamples(
             sources,
             encode,
             global_max_length=self.config.global_max_length,
             system=self.config.template.system,
+            pixel_bounds=effective_pixel_bounds(self.config.template),
             augment_pipeline=self.augment_pipeline if split == "train" else None,
             train=split == "train",
         )
@@ -108,7 +113,8 @@ class TrainData:
 
 
 def open_train_data(config: Any, *, check_lengths: bool = True) -> TrainData:
-    """Open the run's datasets; with `check_lengths` refuse known over-length records (`VD551`) up front."""
+    """Open the run's datasets; refuse up front records whose images cannot be encoded under the run's pixel
+    budget (VD431/VD433/VD434) and, with `check_lengths`, known over-length records (`VD551`)."""
     train = open_sources(config, "train")
     fusion = train.fusion
     has_val = bool(config.data.val) or (
@@ -119,4 +125,7 @@ def open_train_data(config: Any, *, check_lengths: bool = True) -> TrainData:
         check_audited_lengths(train, config.global_max_length)
         if val is not None:
             check_audited_lengths(val, config.global_max_length)
+    for sources in (train, val):  # images the resize cannot encode would stop the run mid-epoch
+        if sources is not None:
+            check_image_budget(sources, config.template)
     return TrainData(config, train, val, build_augment_pipeline(config.augmentation))

@@ -10,6 +10,7 @@ refused later for a reason the dry run could have seen, and both refuse with the
 | every `training.report_to` logger is installed | VD716 |
 | the data opens: dataset folders, a `data.train`/`data.val` JSONL (validated on the fly, as fusion entries are; rejected lines refuse the run with the fix), the fusion config | VD520, VD524 … |
 | no record's audited `length` reaches `global_max_length` | VD551 |
+| every record's images can be resized under the run's pixel budget (`vlmdata.train.data.preflight`) | VD431, VD433, VD434 |
 | the run folder: a fresh run needs a folder without a run; a resume names a checkpoint and reads the same data stream | VD735, VD731, VD732 |
 
 Whether a model path exists (VD644) or a hub id is cached (VD669), and the plugins' own model checks (gkd's
@@ -220,8 +221,9 @@ def preflight(plan: Any, backend: tuple[str, ...] = ("swift", "torch")) -> tuple
     report.checked.append("model folders complete")
     check_reporters(config)
     report.checked.append("loggers installed")
-    data = open_train_data(config)  # opens every dataset (a JSONL is validated on the fly) and refuses VD551
-    report.checked += ["data opens", "audited lengths fit"]
+    # opens every dataset (a JSONL is validated on the fly), refuses VD551 and images the resize cannot encode
+    data = open_train_data(config)
+    report.checked += ["data opens", "audited lengths fit", "image sizes encodable"]
     report.resume_step = check_run_dir(
         Path(plan.output_dir), plan.backend_args.get("resume_from_checkpoint"), data.manifest()
     )

@@ -19,9 +19,18 @@ from typing import Annotated, Any
 import msgspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vlmdata.contract import codes
-from vlmdata.contract.rules import BOUNDS_TOLERANCE, ZERO_AREA, Issue, is_remote, summary_issue
+from vlmdata.contract.imagesize import MAX_RATIO
+from vlmdata.contract.rules import (
+    BOUNDS_TOLERANCE,
+    PIXEL_OVERRIDE_KEYS,
+    ZERO_AREA,
+    Issue,
+    is_remote,
+)
+from vlmdata.contract.text import summary_issue
 from vlmdata.validate.coords import parse_flat
 from vlmdata.validate.ids import derive_id
 from vlmdata.validate.strings import parse_strings
@@ -97,6 +106,8 @@ def _decode(lines: list[bytes]) -> tuple[list[int], list[FRecord], list[int]]:
             unsure.append(i)
         elif (r.summary is not None and summary_issue(r.summary) is not None) or not all(r.images):
             unsure.append(i)
+        elif r.metadata and any(k in r.metadata for k in PIXEL_OVERRIDE_KEYS):
+            unsure.append(i)  # per-record resize bounds: the models check them
         else:
             pos.append(i)
             recs.append(r)
@@ -118,8 +129,12 @@ def check_batch(lines: list[bytes]) -> FastResult:
     bad_rec = np.zeros(n_rec, bool)
     if ":" in "\x00".join(chain.from_iterable(map(attrgetter("images"), recs))):  # a URL needs a colon
         bad_rec |= np.array([any(map(is_remote, r.images or ())) for r in recs], bool)
+    if b"\\u0000" in blob:  # an escaped NUL somewhere: the models decide records with one in a path
+        bad_rec |= np.array([any("\x00" in p for p in r.images or ()) for r in recs], bool)
     W = np.fromiter(map(attrgetter("width"), recs), np.float64, count=n_rec)
     H = np.fromiter(map(attrgetter("height"), recs), np.float64, count=n_rec)
+    if n_rec:
+        bad_rec |= np.maximum(W, H) / np.minimum(W, H) > MAX_RATIO  # the same float division as the models
     n_img = np.fromiter((len(r.images or ()) for r in recs), np.int64, count=n_rec)
 
     geoms = {k: list(map(attrgetter(k), objs)) for k in _GEOMETRY}
@@ -133,6 +148,10 @@ def check_batch(lines: list[bytes]) -> FastResult:
     bad_obj = n_geom != 1
     desc_column, desc_bad = parse_strings(list(map(attrgetter("desc"), objs)))
     bad_obj |= desc_bad
+    if n and (
+        b"<" in blob or b"\\u003c" in blob or b"\\u003C" in blob
+    ):  # `<` may start a token: models decide
+        bad_obj |= pc.match_substring(desc_column, "<").to_numpy(zero_copy_only=False)
     nvals = np.zeros(n, np.int64)  # values in each object's geometry
     worst = np.zeros(n)  # per object: how far outside the image its worst point lies
     obj_min = np.full(n, np.inf)

@@ -53,11 +53,19 @@ class Report:
     seconds: float = 0.0
 
     def add(
-        self, fr: FileReport, line: int | None, issues: list[Issue], record_id: str | None = None
+        self,
+        fr: FileReport,
+        line: int | None,
+        issues: list[Issue],
+        record_id: str | None = None,
+        more: Counter[str] | None = None,
     ) -> None:
-        for code in {i.code for i in issues}:
+        """Count a record's issues; `more` counts, per code, the issues past those listed."""
+        for code in {i.code for i in issues} | set(more or ()):
             self.records_per_code[code] += 1
             fr.codes[code] += 1
+        if more:
+            self.occurrences_per_code.update(more)
         for issue in issues:
             self.occurrences_per_code[issue.code] += 1
             ex = self.examples.setdefault(issue.code, [])

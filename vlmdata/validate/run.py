@@ -16,6 +16,7 @@ import gc
 import hashlib
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -98,13 +99,19 @@ class _Run:
         issues: list[Issue],
         record_id: str | None = None,
         extra: dict[str, Any] | None = None,
+        more: Counter[str] | None = None,
+        note: str | None = None,
     ) -> None:
         fr.rejected += 1
-        self.report.add(fr, line, issues, record_id)
+        self.report.add(fr, line, issues, record_id, more)
         entry: dict[str, Any] = {"file": fr.path, "line": line}
         if record_id is not None:
             entry["id"] = record_id
         entry["issues"] = [i.as_dict() for i in issues]
+        if more:
+            entry["more_issues"] = dict(sorted(more.items()))  # past the listed ones, counted per code
+        if note:
+            entry["note"] = note
         if raw is not None:
             try:
                 entry["raw"] = raw.decode("utf-8")
@@ -263,7 +270,7 @@ class _Run:
         for p in fast.unsure:
             out = explain(lines[p], self.o.allow_extra)
             if out.record is None:
-                self._reject(fr, numbers[p], lines[p], out.issues)
+                self._reject(fr, numbers[p], lines[p], out.issues, more=out.more, note=out.note)
                 continue
             imgs = [resolve(i) for i in out.record.images or []]
             row = normalised_row(out, imgs)

@@ -7,17 +7,19 @@ its geometry warnings computed by the same rule functions the models use.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from vlmdata.contract import codes
-from vlmdata.contract.explain import explain_line
+from vlmdata.contract.explain import explain_bounded
 from vlmdata.contract.models import Object, Record
 from vlmdata.contract.rules import Issue, bounds_issues, frame_warning
 from vlmdata.validate.ids import derive_id
 
+MAX_LISTED_ISSUES = 100  # per rejected record; the rest are counted per code (`more`)
 _RECORD_KEYS = frozenset(Record.model_fields)
 _OBJECT_KEYS = frozenset(Object.model_fields)
 
@@ -28,6 +30,8 @@ class SlowOutcome:
     issues: list[Issue]
     warnings: list[Issue] = field(default_factory=list)
     raw: bytes = b""  # the bytes that were validated (after --allow-extra moves)
+    more: Counter[str] = field(default_factory=Counter)  # issues past MAX_LISTED_ISSUES, per code
+    note: str | None = None  # why the explanation is partial, when it is
 
 
 def _move_extra(raw: bytes) -> tuple[bytes, list[str]]:
@@ -63,8 +67,9 @@ def explain(raw: bytes, allow_extra: bool = False) -> SlowOutcome:
     moved: list[str] = []
     if allow_extra:
         raw, moved = _move_extra(raw)
-    record, issues = explain_line(raw)
-    out = SlowOutcome(record, issues, raw=raw)
+    explained = explain_bounded(raw, MAX_LISTED_ISSUES)
+    record = explained.record
+    out = SlowOutcome(record, explained.issues, raw=raw, more=explained.more, note=explained.note)
     if record is None:
         return out
     if moved:

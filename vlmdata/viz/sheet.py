@@ -3,12 +3,19 @@
 For an augmented dataset (records whose metadata holds `_augmented_from`), each PNG shows the source record
 (before) next to the augmented one (after), both drawn at the same height; the sheet lists each record's
 descs in full, the ops applied with their sampled parameters, and the drop counts. Large images are scaled
-down to `max_side` before drawing so lines stay crisp. The output folder is written atomically.
+down to `max_side` before drawing so lines stay crisp (JPEGs are decoded at a reduced scale). The output folder
+is written atomically.
+
+Images are read with `vlmdata.io.decode` under `max_image_pixels` (as `validate`'s `--max-image-pixels`). An
+image that cannot be drawn — missing, corrupt, truncated, over the limit, a 16-bit mode — never ends the run:
+its panel is a grey canvas of the record's size scaled to `max_side` (never the full declared size, which may
+be anything) with the geometry on it, its title and the sheet say why (the code and message), and
+`RenderResult.unreadable` lists it. Everything the page shows from the data (ids, descs, paths, provenance,
+which anyone can write into `metadata`) is escaped by `vlmdata.io.html`.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Callable
@@ -16,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
 
+from vlmdata.io.html import Safe, href, html, join
+from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS, ImageProblem
 from vlmdata.viz.draw import _font, draw_objects, find_font
 
 
@@ -29,32 +38,50 @@ class RenderResult:
     pairs: int = 0
     font: str | None = None
     cjk_font: bool = False
+    unreadable: list[dict[str, Any]] = field(default_factory=list)  # {id, image, code, message} per panel
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def _open(path: str) -> Image.Image | None:
+def _size(record: dict[str, Any]) -> tuple[int, int]:
     try:
-        with Image.open(path) as im:
-            return ImageOps.exif_transpose(im).convert("RGB")
-    except OSError:
-        return None
+        w, h = int(record.get("width") or 0), int(record.get("height") or 0)
+    except (TypeError, ValueError):
+        return 64, 64
+    return (w, h) if w > 0 and h > 0 else (64, 64)
 
 
-def _panel(record: dict[str, Any], index: int, max_side: int, title: str) -> Image.Image:
-    w, h = int(record.get("width") or 0), int(record.get("height") or 0)
-    img = _open(record["images"][index]) if index < len(record.get("images") or []) else None
-    if img is None:  # missing image: draw the geometry on a grey canvas of the record's size
-        img = Image.new("RGB", (max(w, 64), max(h, 64)), (128, 128, 128))
-    s = min(1.0, max_side / max(img.width, img.height))
-    if s < 1.0:
-        img = img.resize(
-            (max(1, round(img.width * s)), max(1, round(img.height * s))), Image.Resampling.LANCZOS
-        )
+def _panel(
+    record: dict[str, Any],
+    index: int,
+    max_side: int,
+    title: str,
+    max_pixels: int | None,
+    result: RenderResult,
+) -> Image.Image:
+    from vlmdata.io.decode import load_image_fit
+
+    images = record.get("images") or []
+    path = images[index] if index < len(images) else None
+    img, problem = None, None
+    if path is not None:
+        try:
+            img, s = load_image_fit(str(path), max_side, max_pixels)
+        except ImageProblem as exc:
+            problem = exc
+            result.unreadable.append(
+                {"id": record.get("id"), "image": path, "code": exc.code, "message": exc.message}
+            )
+    if img is None:  # no image to show: the geometry on a grey canvas of the record's size, scaled to fit
+        w, h = _size(record)
+        s = min(1.0, max_side / max(w, h))
+        img = Image.new("RGB", (max(1, round(w * s)), max(1, round(h * s))), (128, 128, 128))
+        if problem is not None:
+            title = f"{title} (image not drawn: {problem.code})"
     drawn = draw_objects(img, record.get("objects") or [], index, s)
     bar = 26
-    canvas = Image.new("RGB", (drawn.width, drawn.height + bar), (255, 255, 255))
+    canvas = Image.new("RGB", (max(drawn.width, 64), drawn.height + bar), (255, 255, 255))
     canvas.paste(drawn, (0, bar))
     ImageDraw.Draw(canvas).text((4, 4), title, fill=(0, 0, 0), font=_font(16))
     return canvas
@@ -94,25 +121,40 @@ class _Sources:
         return entry[0][entry[1][ref["id"]]]
 
 
-def _provenance_html(meta: dict[str, Any]) -> str:
+def _number(value: Any) -> Any:
+    return round(value, 3) if isinstance(value, float) else value
+
+
+def _provenance_html(meta: dict[str, Any]) -> Safe:
+    """The augmentation provenance under `metadata._augment`: data, so every part of it is escaped."""
     prov = meta.get("_augment")
     if not prov:
-        return ""
+        return Safe("")
+    if not isinstance(prov, dict):
+        return html("<p>augment provenance: <code>{}</code></p>", json.dumps(prov, ensure_ascii=False)[:500])
     if prov.get("bypassed"):
-        return "<p>bypassed (left untouched)</p>"
+        return Safe("<p>bypassed (left untouched)</p>")
     ops = []
-    for op in prov.get("ops", []):
-        if op.get("applied"):
-            params = ", ".join(
-                f"{k}={round(v, 3) if isinstance(v, float) else v}" for k, v in op.get("params", {}).items()
+    for op in prov.get("ops") or []:
+        if not isinstance(op, dict):
+            ops.append(str(op))
+        elif op.get("applied"):
+            params = op.get("params")
+            args = (
+                ", ".join(f"{k}={_number(v)}" for k, v in params.items())
+                if isinstance(params, dict)
+                else str(params or "")
             )
-            ops.append(f"{op['name']}({params})")
-    drops = ", ".join(f"{k}: {v}" for k, v in (prov.get("dropped") or {}).items() if v)
-    parts = [f"ops: {html.escape(' → '.join(ops) or 'none applied')}"]
-    parts.append(f"size {prov.get('size_in')} → {prov.get('size_out')}, warps: {prov.get('warps', 0)}")
+            ops.append(f"{op.get('name')}({args})")
+    dropped = prov.get("dropped")
+    drops = ", ".join(f"{k}: {v}" for k, v in dropped.items() if v) if isinstance(dropped, dict) else ""
+    parts = [
+        html("ops: {}", " → ".join(ops) or "none applied"),
+        html("size {} → {}, warps: {}", prov.get("size_in"), prov.get("size_out"), prov.get("warps", 0)),
+    ]
     if drops:
-        parts.append(f"dropped {html.escape(drops)}")
-    return "<p>" + "<br>".join(parts) + "</p>"
+        parts.append(html("dropped {}", drops))
+    return html("<p>{}</p>", join(parts, "<br>"))
 
 
 def render_dataset(
@@ -121,6 +163,7 @@ def render_dataset(
     n: int = 16,
     ids: list[str] | None = None,
     max_side: int = 1024,
+    max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
     progress: Callable[..., None] | None = None,
 ) -> RenderResult:
     """Draw the picked records into `out_dir`; `progress(1)` after each record."""
@@ -142,6 +185,8 @@ def render_dataset(
         if n < 1:
             raise UsageError("--n must be ≥ 1")
         picks = list(range(min(n, len(ds))))
+    if max_side < 1:
+        raise UsageError("--max-side must be ≥ 1")
     font, cjk = find_font()
     out = Path(out_dir)
     result = RenderResult(str(out.resolve()), font=font, cjk_font=cjk)
@@ -150,7 +195,11 @@ def render_dataset(
     with atomic_dir(out) as tmp:
         for k, idx in enumerate(picks):
             rec = ds[idx]
-            meta = json.loads(rec.get("metadata") or "{}")
+            try:
+                meta = json.loads(rec.get("metadata") or "{}")
+            except ValueError:
+                meta = {}
+            meta = meta if isinstance(meta, dict) else {}
             src = (
                 sources.find(meta["_augmented_from"])
                 if isinstance(meta.get("_augmented_from"), dict)
@@ -159,22 +208,33 @@ def render_dataset(
             result.pairs += int(src is not None)
             cells = []
             for j in range(max(1, len(rec["images"] or []))):
-                panel = _panel(rec, j, max_side, f"after: {rec['id']}" if src is not None else str(rec["id"]))
+                title = f"after: {rec['id']}" if src is not None else str(rec["id"])
+                panel = _panel(rec, j, max_side, title, max_image_pixels, result)
                 if src is not None:
-                    panel = _side_by_side(_panel(src, j, max_side, f"before: {src['id']}"), panel)
+                    before = _panel(src, j, max_side, f"before: {src['id']}", max_image_pixels, result)
+                    panel = _side_by_side(before, panel)
                 name = f"{k:04d}-{_safe(str(rec['id']))}-i{j}.png"
                 panel.save(tmp / name, format="PNG")
                 result.pngs.append(name)
-                cells.append(
-                    f'<a href="{html.escape(name)}"><img src="{html.escape(name)}" loading="lazy"></a>'
-                )
-            descs = "".join(
-                f"<li>#{i} <code>{html.escape(o['kind'])}</code> {html.escape(o['desc'])}</li>"
+                cells.append(html('<a href="{0}"><img src="{0}" loading="lazy"></a>', href(name)))
+            descs = join(
+                html("<li>#{} <code>{}</code> {}</li>", i, o["kind"], o["desc"])
                 for i, o in enumerate(rec["objects"] or [])
             )
+            problems = join(
+                html("<li><code>{}</code> {}: {}</li>", p["code"], p["image"], p["message"])
+                for p in result.unreadable
+                if p["id"] in (rec["id"], src["id"] if src is not None else None)
+            )
             rows.append(
-                f"<section><h2>{html.escape(str(rec['id']))}</h2>{''.join(cells)}"
-                f"{_provenance_html(meta)}<ol start=0>{descs}</ol></section>"
+                html(
+                    "<section><h2>{}</h2>{}{}{}<ol start=0>{}</ol></section>",
+                    rec["id"],
+                    join(cells),
+                    html("<ul class=problems>{}</ul>", problems) if problems else "",
+                    _provenance_html(meta),
+                    descs,
+                )
             )
             if progress is not None:
                 progress(1)
@@ -183,12 +243,16 @@ def render_dataset(
             if cjk
             else "<p><em>No CJK font installed: PNG labels show only their number for CJK text; descs are listed in full below each image.</em></p>"
         )
-        page = (
+        page = html(
             "<!doctype html><html><head><meta charset='utf-8'><title>vlmdata render</title><style>"
-            "body{font-family:sans-serif;margin:1em}section{border-top:1px solid #ccc;padding:.5em 0}"
-            "img{max-width:100%;margin:4px 0}code{color:#555}</style></head><body>"
-            f"<h1>{html.escape(str(dataset_dir))}</h1><p>{len(picks)} record(s)"
-            f"{f', {result.pairs} before/after pair(s)' if result.pairs else ''}</p>{note}{''.join(rows)}</body></html>"
+            "body{{font-family:sans-serif;margin:1em}}section{{border-top:1px solid #ccc;padding:.5em 0}}"
+            "img{{max-width:100%;margin:4px 0}}code{{color:#555}}.problems{{color:#a00}}</style></head><body>"
+            "<h1>{}</h1><p>{} record(s){}</p>{}{}</body></html>",
+            dataset_dir,
+            len(picks),
+            f", {result.pairs} before/after pair(s)" if result.pairs else "",
+            Safe(note),
+            join(rows),
         )
         (tmp / "index.html").write_text(page, encoding="utf-8")
     result.records = len(picks)

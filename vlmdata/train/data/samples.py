@@ -5,8 +5,9 @@ with the keys `StreamBatchSampler` yields, `(epoch, position, step)`, or with pl
 evaluation split (epoch 0, no augmentation). For one key it:
 
 1. fetches the record at that position of that epoch's stream (`Sources.record`);
-2. opens its images lazily from their paths, applies the EXIF orientation (`ImageOps.exif_transpose`) and
-   converts to RGB (transparent images composited on white, as ms-swift's own image loader does): the pixels then match the displayed size that validation checked the geometry against;
+2. opens its images lazily from their paths with `vlmdata.io.decode.load_image` (EXIF orientation applied,
+   8-bit RGB, transparent images composited on white as ms-swift's own image loader does): the pixels then match
+   the displayed size that validation checked the geometry against;
 3. on the training split of an augmented source, runs `vlmdata.augment.augment_record(record, images,
    pipeline, epoch, step)`: images stay in memory as PIL images (no temporary files) and the objects come back
    rewritten; the curriculum reads `step`, the optimiser step that consumes the sample;
@@ -37,25 +38,17 @@ Encoder = Callable[[list[dict[str, Any]], dict[str, Any]], dict[str, Any]]
 
 
 def open_image(path: str, record_id: str, source: str) -> Any:
-    """The image at `path` as an RGB PIL image with its EXIF orientation applied (fully loaded, file closed)."""
-    from PIL import Image, ImageOps
+    """The image at `path` as an 8-bit RGB PIL image with its EXIF orientation applied (`vlmdata.io.decode`:
+    transparency composited on white, as qwen_vl_utils does for paths; 16-bit grayscale refused, not clipped)."""
+    from vlmdata.io.decode import load_image
+    from vlmdata.io.images import ImageProblem
 
     try:
-        with Image.open(path) as im:
-            im.load()
-            oriented = ImageOps.exif_transpose(im)
-            if oriented.mode in ("RGBA", "LA", "PA") or (
-                oriented.mode == "P" and "transparency" in oriented.info
-            ):
-                rgba = oriented.convert("RGBA")  # composite on white, as qwen_vl_utils does for paths
-                out = Image.new("RGB", rgba.size, (255, 255, 255))
-                out.paste(rgba, mask=rgba.getchannel("A"))
-                return out
-            return oriented.convert("RGB") if oriented.mode != "RGB" else oriented.copy()
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        return load_image(path)
+    except ImageProblem as exc:
         raise VlmdataError(
             codes.IMAGE_UNREADABLE,
-            f"cannot read image {path}: {exc}",
+            f"cannot read image {path}: {exc.code} {exc.message}",
             where=Location(file=source, record_id=record_id, field="images"),
         ) from None
 
@@ -97,6 +90,7 @@ class TrainSamples:
         system: str | None = None,
         augment_pipeline: Any = None,
         train: bool = True,
+        pixel_bounds: tuple[int, int] | None = None,
     ) -> None:
         self.sources = sources
         self.encode = encode
@@ -104,6 +98,7 @@ class TrainSamples:
         self.system = system
         self.augment_pipeline = augment_pipeline
         self.train = train
+        self.pixel_bounds = pixel_bounds  # the run's (min, max) pixels: images are checked before encoding
 
     def __len__(self) -> int:
         return len(self.sources.order(0))
@@ -149,6 +144,8 @@ class TrainSamples:
             record = result.apply_to(record)
             objects = record["objects"]
             augmented = True
+        if self.pixel_bounds is not None:
+            self._check_sizes(source, record, images, augmented)
         template = resolve_record_template(record, source.template)
         try:
             messages = build_messages(
@@ -163,6 +160,31 @@ class TrainSamples:
                 where=Location(file=source.path, record_id=rid),
             ) from exc
         return Conversation(messages, template, record, images, augmented)
+
+    def _check_sizes(
+        self, source: Source, record: dict[str, Any], images: list[Any], augmented: bool
+    ) -> None:
+        """The pre-flight's rule on the pixels about to be encoded (augmentation may have changed the canvas)."""
+        from vlmdata.errors import CODES
+        from vlmdata.train.data.preflight import image_problem
+
+        assert self.pixel_bounds is not None
+        for i, img in enumerate(images):
+            size = {
+                "images": [""],
+                "width": img.width,
+                "height": img.height,
+                "metadata": record.get("metadata"),
+            }
+            problem = image_problem(size, self.pixel_bounds)
+            if problem is not None:
+                what = "augmented" if augmented else "stored"
+                raise VlmdataError(
+                    CODES[problem[0]],
+                    f"image {i} of record {record.get('id')!r} ({what}, {img.width}×{img.height}) cannot be "
+                    f"encoded: {problem[1]}",
+                    where=Location(file=source.path, record_id=str(record.get("id")), field=f"images[{i}]"),
+                )
 
     def build(self, source: Source, record: dict[str, Any], epoch: int, step: int | None) -> dict[str, Any]:
         rid = str(record.get("id"))
