@@ -7,7 +7,7 @@ every desc is text (an SVG `<title>` on the shape, a label, and a list under the
 in the browser's fonts. A small script filters the gallery by source and category.
 
 Every user-controlled string (dataset paths, sources, categories, descs, ids, messages, file names) is
-escaped with `html.escape(..., quote=True)` on the way out; data for the script is JSON with `<`, `>` and `&`
+escaped on the way out by `vlmdata.io.html.escape`, the one escaping helper; data for the script is JSON with `<`, `>` and `&`
 written as `\\u003c`, `\\u003e`, `\\u0026`, so no record can close the `<script>` element or inject markup.
 Elements carrying counts have `data-count` attributes, which the browser test compares with the dataset.
 """
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import html
 import json
 from typing import Any
 
+from vlmdata.io.html import escape
 from vlmdata.viz.report import KINDS, ReportData
 
 PALETTE = [
@@ -29,7 +29,9 @@ PALETTE = [
 
 
 def e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    """Data as HTML text through the one escaping helper (`& < > " '` escaped, so single- and double-quoted
+    attributes are both safe); None shows as nothing."""
+    return escape("" if value is None else value)
 
 
 def _colour(category: str) -> str:
