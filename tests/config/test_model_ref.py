@@ -121,3 +121,16 @@ def test_gkd_teacher_may_be_a_cached_id(caches: Path) -> None:
         load_run_config(_run(caches, "Org/Student", "plugin: gkd\nrlhf: {teacher_model: Org/Teacher}\n"))
     assert any(line.startswith("VD669") and "rlhf.teacher_model" in line for line in exc.value.details)
     assert student.is_dir()
+
+
+def test_infer_model_flag_takes_a_cached_id_or_names_the_download(caches: Path, capsys) -> None:
+    from vlmdata.cli import main
+    from vlmdata.io.model_ref import local_model
+
+    snap = _hf_snapshot(caches, "Org/Tiny")
+    assert local_model("Org/Tiny") == snap
+    assert (
+        main(["infer", str(caches / "nope"), "--model", "Org/Missing", "--out", str(caches / "p.jsonl")]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "hf download Org/Missing" in err and "Traceback" not in err

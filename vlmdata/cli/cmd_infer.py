@@ -12,7 +12,9 @@ def register(app: typer.Typer) -> None:
     def infer_cmd(
         dataset: Path = typer.Argument(..., help="vlmdata Arrow dataset to predict on."),
         model: Path = typer.Option(
-            ..., "--model", help="Model folder (base model, or a full fine-tuned model)."
+            ...,
+            "--model",
+            help="Model folder (base model, or a full fine-tuned model), or a Hugging Face / ModelScope id in the local cache.",
         ),
         out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL to write."),
         adapter: Path = typer.Option(
@@ -47,7 +49,9 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in ("table", "json"):
             raise UsageError(f"--format must be table or json, got {fmt!r}")
-        require_exists(model, "model folder")
+        from vlmdata.io.model_ref import local_model
+
+        model = local_model(model)
         require_exists(dataset, "dataset")
         cfg = load_template_section(config) if config is not None else None
         bounds = {"min_pixels": cfg.min_pixels, "max_pixels": cfg.max_pixels} if cfg is not None else {}

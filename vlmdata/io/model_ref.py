@@ -151,3 +151,18 @@ def model_folder_problem(path: str | Path) -> str | None:
     if not any((folder / name).is_file() for name in WEIGHT_FILES) and not any(folder.glob("*.safetensors")):
         return f"model folder without weights (no {' / '.join(WEIGHT_FILES[::2])}): {folder}"
     return None
+
+
+def local_model(value: str | Path) -> Path:
+    """`--model` of a command: a folder, or a cached hub id → its folder; otherwise a usage error (exit 2)
+    naming the download command."""
+    from vlmdata.errors import UsageError
+
+    try:
+        return Path(resolve_model_ref(str(value)).path)
+    except ModelNotCached as exc:
+        raise UsageError(str(exc), hint=exc.fix) from None
+    except FileNotFoundError:
+        raise UsageError(
+            f"model folder not found: {value}", hint="pass a model folder or a cached hub id"
+        ) from None
