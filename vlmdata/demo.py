@@ -13,7 +13,7 @@ Every stage calls the library function of its area; nothing is simulated:
 9. summary   counts, lengths, losses and where the adapter is (`OUT/demo_report.json` and the terminal)
 
 The console gets one line per stage with its result, then the output root, every artefact and three next
-commands (`summary_lines`). Everything the libraries print on the way (ms-swift's argument dump, logging,
+commands (the CLI renders `DemoReport.artefacts` and `next_commands`). Everything the libraries print on the way (ms-swift's argument dump, logging,
 warnings, tqdm bars) goes to `OUT/demo.log` and the run's `backend.log` (`vlmdata.train.quiet`;
 `--verbose` keeps it on the console).
 
@@ -242,18 +242,6 @@ def next_commands(report: DemoReport) -> list[str]:
         f" --out {out / 'preds.jsonl'}",
         f"vlmdata eval {out / 'preds.jsonl'} --gt {out / 'validated' / 'bbu' / 'val'}",
     ]
-
-
-def summary_lines(report: DemoReport) -> list[str]:
-    """What the console shows after the stage lines: the output root, every artefact, the next commands."""
-    lines = [f"output: {report.out}"]
-    width = max((len(kind) for kind in report.artefacts), default=0)
-    for kind, paths in report.artefacts.items():
-        shown = paths if len(paths) <= 4 else [*paths[:3], f"… {len(paths) - 3} more"]
-        lines.append(f"  {kind:<{width}}  {', '.join(shown)}")
-    lines.append("next:")
-    lines += [f"  {command}" for command in next_commands(report)]
-    return lines
 
 
 def _synth(out: Path, report: DemoReport) -> None:

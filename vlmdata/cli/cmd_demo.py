@@ -19,11 +19,25 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the whole job on embedded defaults: synthetic data and a tiny offline model, a few minutes on a CPU."""
         from vlmdata.cli._common import set_verbose
-        from vlmdata.demo import run_demo, summary_lines
+        from vlmdata.demo import run_demo
 
         set_verbose(verbose)
         con = console()
         spinner = (lambda stage: con.status(f"{stage} …")) if con.is_terminal else None
         report = run_demo(out, log=lambda line: con.print(line, markup=False), working=spinner)
-        for line in summary_lines(report):
+        for line in _summary_lines(report):
             con.print(line, markup=False)
+
+
+def _summary_lines(report) -> list[str]:  # noqa: ANN001 - DemoReport, imported lazily
+    """After the stage lines: the output root, every artefact by kind, the next three commands."""
+    from vlmdata.demo import next_commands
+
+    lines = [f"output: {report.out}"]
+    width = max((len(kind) for kind in report.artefacts), default=0)
+    for kind, paths in report.artefacts.items():
+        shown = paths if len(paths) <= 4 else [*paths[:3], f"… {len(paths) - 3} more"]
+        lines.append(f"  {kind:<{width}}  {', '.join(shown)}")
+    lines.append("next:")
+    lines += [f"  {command}" for command in next_commands(report)]
+    return lines
