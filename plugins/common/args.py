@@ -114,6 +114,8 @@ def tuner_args(tuner: Any) -> dict[str, Any]:
 
 
 def training_args(config: Any, gradient_accumulation_steps: int, has_val: bool) -> dict[str, Any]:
+    from vlmdata.train.best import best_model_args
+
     t = config.training
     scheduler, scheduler_kwargs = t.backend_scheduler
     out: dict[str, Any] = {
@@ -134,7 +136,6 @@ def training_args(config: Any, gradient_accumulation_steps: int, has_val: bool) 
         "data_seed": t.seed,
         "logging_steps": t.logging_steps,
         "save_steps": t.save_steps,
-        "save_strategy": "steps",
         "dataloader_num_workers": t.dataloader_num_workers,
         "report_to": [r for r in t.report_to if r != "none"] or ["none"],
         "group_by_length": False,
@@ -149,11 +150,7 @@ def training_args(config: Any, gradient_accumulation_steps: int, has_val: bool) 
         out["aligner_lr"] = t.aligner_lr
     if t.save_total_limit is not None:
         out["save_total_limit"] = t.save_total_limit
-    if has_val:
-        out["eval_strategy"] = "steps"
-        out["eval_steps"] = t.eval_steps or t.save_steps
-    else:
-        out["eval_strategy"] = "no"
+    out.update(best_model_args(config, has_val))
     if t.resume_from_checkpoint:
         out["resume_from_checkpoint"] = resolve_checkpoint(t.resume_from_checkpoint, "resume_from_checkpoint")
     return out
@@ -205,4 +202,8 @@ def build_swift_args(
     out.update(training_args(config, gradient_accumulation_steps, has_val))
     if config.deepspeed:
         out["deepspeed"] = deepspeed_config(config.deepspeed)
+    if config.training.world_size > 1 and not (cuda_available() if has_cuda is None else has_cuda):
+        # without it accelerate treats each CPU rank as a single process (no gloo group, no sharding)
+        out["use_cpu"] = True
+        notes.append("no CUDA device: the ranks train on the CPU as one gloo process group")
     return out

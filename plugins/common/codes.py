@@ -26,3 +26,9 @@ TRAINING_FAILED = define(
     "The backend failed while training",
     "The message carries the backend's error; set VLMDATA_DEBUG=1 for the full traceback.",
 )
+BEST_DISAGREE = define(
+    "VD737",
+    "Ranks evaluated different values of the best-checkpoint metric",
+    "Every rank takes rank 0's decision; a metric that is not reduced across ranks is the cause (report it).",
+    severity="warning",
+)

@@ -127,11 +127,8 @@ class VlmdataPipelineMixin:
         if args.tuner_type in ("lora", "longlora"):
             resolve_lora_targets(args, self.model)
         try:
-            self.model = self.prepare_model(
-                args,
-                self.model,
-                template=self.template,  # type: ignore[attr-defined]
-                train_dataset=train_dataset,
+            self.model = self.prepare_model(  # type: ignore[attr-defined]
+                args, self.model, template=self.template, train_dataset=train_dataset
             )
         except ValueError as exc:
             if "target modules" in str(exc).lower() or "target_modules" in str(exc):

@@ -13,15 +13,24 @@ training split) → conversation path as `sft`, then
   (the generation budget of on-policy steps) must stay below `global_max_length`, else the run stops naming
   the record (never a silent drop);
 - `vlmdata_record`: the record as JSON with its template in `metadata._template` (augmented geometry when
-  augmented), for rewards that score against the reference.
+  augmented), for rewards that score against the reference;
+- `vlmdata_key`: `[epoch, position, step]` of the row in the data stream (the draw log reads it).
+
+Rollout trainers read one round several times (each prompt `num_generations` times, each round once per
+micro-batch that reuses its completions); the rows of the last keys are kept, so the images are read and
+augmented once per key.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+from collections import OrderedDict
 from typing import Any
 
 from vlmdata.train.data.samples import TrainSamples, image_kwargs, over_length_error
+
+RECENT_ROWS = 32  # distinct rows kept per process: a round's prompts, read again for every repeat
 
 
 def exif_rotated(path: str) -> bool:
@@ -48,6 +57,22 @@ class RawRows(TrainSamples):
         self.row_encode = row_encode  # (messages, images, image_kwargs) -> encoded, see `row_encoder`
         self.prompt_only = prompt_only
         self.completion_budget = int(completion_budget)
+        self._recent: OrderedDict[tuple[int, int, int], dict[str, Any]] = OrderedDict()
+
+    def __getitem__(self, key: Any) -> dict[str, Any]:
+        if isinstance(key, (tuple, list)):
+            epoch, position, step = (int(k) for k in key)
+        else:
+            epoch, position, step = 0, int(key), 0
+        cached = self._recent.get((epoch, position, step))
+        if cached is None:
+            source, record = self.sources.record(epoch, position)
+            cached = self.build(source, record, epoch, step)
+            cached["vlmdata_key"] = [epoch, position, step]
+            self._recent[(epoch, position, step)] = cached
+            while len(self._recent) > RECENT_ROWS:
+                self._recent.popitem(last=False)
+        return copy.deepcopy(cached)
 
     def build(self, source: Any, record: dict[str, Any], epoch: int, step: int | None) -> dict[str, Any]:
         from vlmdata.render import to_swift_standard

@@ -67,6 +67,9 @@ def fusion_plan_digests(data: Any, epochs: int) -> dict[str, Any]:
     for epoch in range(max(1, epochs)):
         plan = plan_epoch(sources.fusion, sources.sizes(), epoch)
         out[str(epoch)] = {"digest": plan.digest(), "counts": plan.counts(), "length": len(plan)}
+        if sources.sample_limit is not None:  # what the run reads of that plan (`data.sample_limit`)
+            order = sources.order(epoch)
+            out[str(epoch)]["sample_limit"] = {"length": len(order), "counts": order.counts(sources.names)}
     return out
 
 

@@ -7,14 +7,16 @@
       fusion_manifest.json   fusion runs: the resolved fusion config and each epoch's plan digest; runs on a
                              dataset written by `vlmdata fuse`: a copy of that dataset's manifest.json
       logging.jsonl          one row per logging step (see callbacks)
+      draws/rank-<r>.jsonl   rollout trainers (gkd, grpo): the record and augmentation draws of every step
+      best_model.json        with metric_for_best_model: every evaluation of it (each rank's value), the best
       runs/                  TensorBoard events
       checkpoint-N/          adapters (LoRA/DoRA) or full weights, optimizer, scheduler, RNG, trainer state
       train_result.json      the final summary (last checkpoint, global step, final metrics)
 
 A folder that already holds a run is refused unless the config resumes it; a resume must read the same data
 stream (same sources, sizes, fingerprints, fusion config and seed), checked against `data_manifest.json`.
-Rows of `logging.jsonl` written after the resumed checkpoint (by the interrupted process) are dropped, so the
-log reads as one uninterrupted run.
+Rows of `logging.jsonl` and lines of the draw log written after the resumed checkpoint (by the interrupted
+process) are dropped, so both read as one uninterrupted run.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ def prepare_run_dir(output_dir: Path, resume: str | None, data_manifest: dict[st
     step = check_run_dir(output_dir, resume, data_manifest)
     if step is None:
         return None
+    from .best import trim_best
+    from .draws import trim_draws
+
+    trim_draws(output_dir, step)
+    trim_best(output_dir, step)
     log = output_dir / "logging.jsonl"
     if log.is_file():
         kept = [

@@ -11,6 +11,8 @@
   They are token-weighted means over the logging window, reduced across ranks as (sum, count) pairs, so all
   ranks log the same value and take the same best-checkpoint decision. The extra work is one cross-entropy
   over the supervised positions only, without gradients.
+- `_determine_best_metric` makes rank 0's best-checkpoint decision every rank's and records it in
+  `best_model.json` (`best`).
 - `create_optimizer` groups parameters for `vit_lr` / `aligner_lr` by their path in the base model (the
   prefixes of ms-swift's `multimodal` optimizer, matched with the PEFT wrappers `base_model.model.`,
   `.modules_to_save.default`, `.base_layer` stripped) and tags every group with `vlmdata_group`
@@ -69,20 +71,15 @@ class VlmdataTrainerMixin:
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
     ) -> Any:
-        channels = inputs.get("channel") if self.vlmdata_per_source else None
-        labels = inputs.get("labels")
+        per_source = self.vlmdata_per_source and isinstance(inputs, dict)
+        channels = inputs.get("channel") if per_source else None
+        labels = inputs.get("labels") if per_source else None
         if channels is None or labels is None:
-            return super().compute_loss(
-                model,
-                inputs,
-                return_outputs=return_outputs,  # type: ignore[misc]
-                num_items_in_batch=num_items_in_batch,
+            return super().compute_loss(  # type: ignore[misc]
+                model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
             )
-        loss, outputs = super().compute_loss(
-            model,
-            inputs,
-            return_outputs=True,  # type: ignore[misc]
-            num_items_in_batch=num_items_in_batch,
+        loss, outputs = super().compute_loss(  # type: ignore[misc]
+            model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
         )
         logits = outputs.get("logits") if isinstance(outputs, dict) else getattr(outputs, "logits", None)
         if logits is not None:
@@ -106,6 +103,13 @@ class VlmdataTrainerMixin:
                 lb = shift_labels[i][mask[i]]
                 metrics[f"{channel}_loss"].update(F.cross_entropy(lg, lb, reduction="none"))
                 metrics[f"{channel}_token_acc"].update((lg.argmax(-1) == lb).float())
+
+    def _determine_best_metric(self, metrics: dict[str, float], trial: Any) -> bool:
+        """transformers' decision, then rank 0's for every rank (`best.agree_on_best`)."""
+        from .best import agree_on_best
+
+        is_new = super()._determine_best_metric(metrics=metrics, trial=trial)  # type: ignore[misc]
+        return agree_on_best(self, metrics, is_new)
 
     def _separate_lrs(self) -> bool:
         args = self.args  # type: ignore[attr-defined]

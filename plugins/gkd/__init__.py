@@ -62,6 +62,16 @@ class GkdPlugin(TrainerPlugin):
     )
     config_model = GkdConfig
     path_fields: ClassVar[tuple[str, ...]] = ("teacher_model",)
+    per_source_eval: ClassVar[bool] = True
+
+    def eval_metrics(self, config: Any) -> list[str]:
+        rl: GkdConfig = config.rlhf
+        names = ["loss", "sft_loss", "token_acc"]
+        if rl.eval_teacher:
+            names += ["llm_kd_loss"] if rl.llm_kd_weight > 0 else []
+            targets = list(rl.visual_kd.enabled_targets())
+            names += ["vision_kd_loss", *(f"vision_kd_{t}" for t in targets)] if targets else []
+        return names
 
     def validate(self, config: Any) -> list[Any]:
         rl: GkdConfig = config.rlhf
@@ -164,6 +174,11 @@ class GkdPlugin(TrainerPlugin):
             "forward-only GKD (the teacher scores the ground truth)"
             if rl.lmbda == 0
             else f"on-policy GKD: {rl.lmbda:.0%} of batches are student generations"
+        )
+        plan.notes.append(
+            "evaluation runs the teacher too (eval/llm_kd_loss, eval/vision_kd_loss)"
+            if rl.eval_teacher
+            else "evaluation skips the teacher (cross-entropy and token accuracy only)"
         )
         return plan
 

@@ -48,4 +48,9 @@ class GkdConfig(BaseModel):
     temperature: float = Field(1.0, gt=0)
     max_completion_length: int = Field(512, gt=0, description="Generation budget of on-policy batches.")
     logits_topk: int | None = Field(None, gt=0, description="Distil on the teacher's top-k logits only.")
+    eval_teacher: bool = Field(
+        False,
+        description="Run the teacher in evaluation too: adds eval/llm_kd_loss and eval/vision_kd_loss "
+        "(a teacher/template mismatch shows as a jump); off, evaluation is cross-entropy only.",
+    )
     visual_kd: VisualKDConfig = Field(default_factory=VisualKDConfig)

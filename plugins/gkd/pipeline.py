@@ -10,8 +10,14 @@ chunked generalised JSD) and the teacher set-up stay ms-swift's:
 
 Metrics go through ms-swift's `custom_metrics` (sum and count all-reduced across ranks, so every rank logs the
 same value and takes the same best-checkpoint decision): `sft_loss`, `llm_kd_loss` (weighted), `vision_kd_loss`
-and `vision_kd_<target>` (weighted), `token_acc` (correct/total over supervised tokens). The telemetry
-callback prefixes them once (`train/…`, `eval/…`). Evaluation never runs the teacher: CE and accuracy only.
+and `vision_kd_<target>` (weighted), `token_acc` (correct/total over supervised tokens), and in runs that read
+several datasets `{name}_loss` / `{name}_token_acc` per dataset (as in `sft`; each micro-batch carries its rows'
+channels). The telemetry callback prefixes them once (`train/…`, `eval/…`). Evaluation skips the teacher (CE
+and accuracy only) unless `rlhf.eval_teacher` is on: then it also reports `eval/llm_kd_loss` and
+`eval/vision_kd_loss`, the check for a teacher/template mismatch; `eval/loss` stays the cross-entropy.
+
+Rows come from `RolloutBatchSampler` (`vlmdata.train.data.rollout`): each epoch reads its own stream (fusion
+plan, augmentation draws, curriculum step), resumable by position, and the draw log records them.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ import contextlib
 from typing import Any
 
 from swift.pipelines.train.rlhf import SwiftRLHF
+from vlmdata_plugins.common.draws import DrawLog, DrawLogMixin
 from vlmdata_plugins.common.pipeline import VlmdataPipelineMixin
 from vlmdata_plugins.common.rows import open_rows
+from vlmdata_plugins.common.trainer import make_trainer_cls
 from vlmdata_plugins.gkd.loss import bounded_jsd
 from vlmdata_plugins.gkd.visual import VisualKD
 
@@ -39,9 +47,22 @@ def make_gkd_trainer_cls(base: type) -> type:
     from swift.rlhf_trainers.gkd_loss import DataSource, TeacherOutput
     from swift.trainers import disable_gradient_checkpointing
 
-    class VlmdataGKDTrainer(base):  # type: ignore[misc, valid-type]
+    class VlmdataGKDTrainer(DrawLogMixin, base):  # type: ignore[misc, valid-type]
         vlmdata_rl: Any = None
         vlmdata_visual: VisualKD | None = None
+
+        def _prepare_batch_inputs(self, samples: list[Any]) -> list[dict[str, Any]]:
+            """ms-swift's encoded micro-batches, each with its rows' channels (per-dataset metrics)."""
+            batches = super()._prepare_batch_inputs(samples)
+            chunks = self.split_by_mini_batches(samples)
+            for batch, chunk in zip(batches, chunks, strict=True):
+                batch["vlmdata_channels"] = [s.extra.get("channel") for s in chunk]
+            return batches
+
+        def _vlmdata_per_source(self, logits: Any, labels: Any, inputs: dict[str, Any]) -> None:
+            channels = inputs.get("vlmdata_channels") if self.vlmdata_per_source else None
+            if channels:
+                self._per_source_metrics(logits, labels, channels)
 
         # -- visual KD hooks, attached on first use (the teacher is prepared by then) ------------------
         def _vlmdata_visual(self, model: Any) -> VisualKD | None:
@@ -140,12 +161,14 @@ def make_gkd_trainer_cls(base: type) -> type:
                 visual.clear()
             with torch.no_grad():
                 self._vlmdata_metric("token_acc", token_accuracy(logits, labels))
+            self._vlmdata_per_source(logits, labels, inputs)
             return (loss, outputs) if return_outputs else loss
 
         def prediction_step(
             self, model: Any, inputs: Any, prediction_loss_only: bool, ignore_keys: Any = None
         ) -> Any:
-            """Evaluation skips the teacher: cross-entropy and token accuracy on the ground truth only."""
+            """Evaluation on the ground truth: cross-entropy and token accuracy; the teacher only with
+            `rlhf.eval_teacher` (then the KD terms too). The returned loss (`eval/loss`) is the cross-entropy."""
             lmbda: float = self.lmbda  # type: ignore[has-type]  # set by ms-swift's __init__
             self.lmbda = 0.0  # evaluation reads the dataset, never student generations
             try:
@@ -154,9 +177,13 @@ def make_gkd_trainer_cls(base: type) -> type:
                 self.lmbda = lmbda
             model_inputs = prepared["model_inputs"]
             with torch.no_grad(), self.compute_loss_context_manager():
+                if self.vlmdata_rl.eval_teacher:
+                    _, outputs = self.compute_loss(model, prepared, return_outputs=True)
+                    return outputs.loss.detach(), None, None
                 outputs = model(**model_inputs)
             self._vlmdata_metric("sft_loss", outputs.loss)
             self._vlmdata_metric("token_acc", token_accuracy(outputs.logits, model_inputs["labels"]))
+            self._vlmdata_per_source(outputs.logits, model_inputs["labels"], prepared)
             return outputs.loss.detach(), None, None
 
     return VlmdataGKDTrainer
@@ -175,7 +202,7 @@ class VlmdataGkdPipeline(VlmdataPipelineMixin, SwiftRLHF):
 
         args = self.args
         self.prepare_vlmdata_model(train_dataset)
-        trainer_cls: Any = make_gkd_trainer_cls(TrainerFactory.get_trainer_cls(args))
+        trainer_cls: Any = make_gkd_trainer_cls(make_trainer_cls(TrainerFactory.get_trainer_cls(args)))
         trainer_cls.vlmdata_rl = self.vlmdata_plan.config.rlhf
         trainer = trainer_cls(
             model=self.model,
@@ -185,10 +212,18 @@ class VlmdataGkdPipeline(VlmdataPipelineMixin, SwiftRLHF):
             eval_dataset=val_dataset,
             **self._get_trainer_kwargs(),
         )
-        trainer.shuffle_dataset = False  # the data stream is already in its deterministic, seeded order
         targs = trainer.args
-        per_step = targs.per_device_train_batch_size * targs.world_size * targs.gradient_accumulation_steps
-        return self.finish_trainer(trainer, len(train_dataset) / max(1, per_step))
+        data = self.vlmdata_data
+        trainer.vlmdata_sampler = data.rollout_sampler(
+            prompts_per_round=targs.generation_batch_size,
+            round_repeat=targs.steps_per_generation,
+            world_size=targs.world_size,
+            rank=targs.process_index,
+            gradient_accumulation_steps=targs.gradient_accumulation_steps,
+        )
+        trainer.vlmdata_per_source = data.multi_source
+        trainer.vlmdata_draws = DrawLog(targs.output_dir, targs.process_index)
+        return self.finish_trainer(trainer, trainer.vlmdata_sampler.updates_per_epoch())
 
 
 def run_gkd(plan: Any, extra_callbacks: list[Any] | None = None) -> Any:

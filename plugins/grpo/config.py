@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class VllmConfig(BaseModel):
+    """vLLM settings of the rollout: `gpu_memory_utilization`/`tensor_parallel_size` for `vllm_colocate` (the
+    engine runs inside the training processes), `server_*` for `vllm_server` (a `swift rollout` server)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    tensor_parallel_size: int = Field(1, ge=1)
+    server_host: str = "127.0.0.1"
+    server_port: int = Field(8000, gt=0, lt=65536)
+    server_timeout: float = Field(240.0, gt=0, description="Seconds to wait for the server at start.")
+
+
+COLOCATE_KEYS = ("gpu_memory_utilization", "tensor_parallel_size")
+SERVER_KEYS = ("server_host", "server_port", "server_timeout")
 
 
 class GrpoConfig(BaseModel):
@@ -25,6 +44,12 @@ class GrpoConfig(BaseModel):
     num_iterations: int = Field(1, gt=0)
     epsilon: float = Field(0.2, gt=0)
     scale_rewards: bool = True
+    rollout: Literal["hf", "vllm_colocate", "vllm_server"] = Field(
+        "hf",
+        description="Who generates the completions: the training model (hf), a vLLM engine in the training "
+        "processes (vllm_colocate), or a vLLM server started with `swift rollout` (vllm_server).",
+    )
+    vllm: VllmConfig = Field(default_factory=VllmConfig)
     rollout_dump_steps: int | None = Field(
         None,
         gt=0,

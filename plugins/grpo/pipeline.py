@@ -10,6 +10,10 @@
   logging.jsonl).
 - Rollout dumps (`rlhf.rollout_dump_steps`): every N steps, `rollouts/step-<N>.jsonl` gets one line per
   completion with the prompt text, completion, reference and every reward.
+- Order: `RolloutBatchSampler` (`vlmdata.train.data.rollout`) replaces trl's `RepeatSampler` with the same
+  layout (each prompt `num_generations` times, each round once per micro-batch reusing its completions), built
+  on each epoch's own stream: fusion plan, augmentation draws and curriculum step per epoch, resumable by
+  position; `draws/rank-<r>.jsonl` records what every step read.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from typing import Any
 from swift.pipelines.train.rlhf import SwiftRLHF
 from swift.rewards import orms
 from swift.utils import is_master
+from vlmdata_plugins.common.draws import DrawLog, DrawLogMixin
 from vlmdata_plugins.common.pipeline import VlmdataPipelineMixin
 from vlmdata_plugins.common.rows import open_rows
+from vlmdata_plugins.common.trainer import make_trainer_cls
 
 from vlmdata.errors import VlmdataError
 
@@ -60,7 +66,7 @@ def register_rewards(names: list[str]) -> None:
 
 
 def make_grpo_trainer_cls(base: type) -> type:
-    class VlmdataGRPOTrainer(base):  # type: ignore[misc, valid-type]
+    class VlmdataGRPOTrainer(DrawLogMixin, base):  # type: ignore[misc, valid-type]
         vlmdata_dump_steps: int | None = None
 
         def _score_completions(self, samples: list[Any]) -> list[Any]:
@@ -118,7 +124,7 @@ class VlmdataGrpoPipeline(VlmdataPipelineMixin, SwiftRLHF):
 
         args = self.args
         self.prepare_vlmdata_model(train_dataset)
-        trainer_cls = make_grpo_trainer_cls(TrainerFactory.get_trainer_cls(args))
+        trainer_cls = make_grpo_trainer_cls(make_trainer_cls(TrainerFactory.get_trainer_cls(args)))
         trainer = trainer_cls(
             model=self.model,
             args=args.training_args,
@@ -129,10 +135,16 @@ class VlmdataGrpoPipeline(VlmdataPipelineMixin, SwiftRLHF):
         )
         trainer.vlmdata_dump_steps = self.vlmdata_plan.config.rlhf.rollout_dump_steps
         targs = trainer.args
-        prompts_per_step = (
-            args.generation_batch_size // args.num_generations * max(1, targs.gradient_accumulation_steps)
+        trainer.vlmdata_sampler = self.vlmdata_data.rollout_sampler(
+            prompts_per_round=targs.generation_batch_size // trainer.num_generations,
+            mini_repeat=trainer.num_generations,
+            round_repeat=trainer.num_iterations * targs.steps_per_generation,
+            world_size=targs.world_size,
+            rank=targs.process_index,
+            gradient_accumulation_steps=targs.gradient_accumulation_steps,
         )
-        return self.finish_trainer(trainer, len(train_dataset) / max(1, prompts_per_step))
+        trainer.vlmdata_draws = DrawLog(targs.output_dir, targs.process_index)
+        return self.finish_trainer(trainer, trainer.vlmdata_sampler.updates_per_epoch())
 
 
 def run_grpo(plan: Any, extra_callbacks: list[Any] | None = None) -> Any:

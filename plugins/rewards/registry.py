@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,11 +15,34 @@ RewardFn = Callable[[str, Mapping[str, Any]], float]
 REWARDS: dict[str, RewardFn] = {}
 
 
+END_TOKENS = ("<|im_end|>", "<|endoftext|>")
+
+
+def clean_completion(completion: str) -> str:
+    """The completion without trailing whitespace and chat end tokens (`<|im_end|>`, `<|endoftext|>`), which a
+    rollout may or may not keep: they never change a reward."""
+    text = completion.rstrip()
+    while True:
+        for token in END_TOKENS:
+            if text.endswith(token):
+                text = text[: -len(token)].rstrip()
+                break
+        else:
+            return text
+
+
 def register(name: str) -> Callable[[RewardFn], RewardFn]:
+    """Register `fn` under `name`; the registered function sees the completion cleaned by `clean_completion`."""
+
     def wrap(fn: RewardFn) -> RewardFn:
         if name in REWARDS:
             raise ValueError(f"reward {name!r} registered twice")
-        REWARDS[name] = fn
+
+        @functools.wraps(fn)
+        def reward(completion: str, record: Mapping[str, Any]) -> float:
+            return fn(clean_completion(completion), record)
+
+        REWARDS[name] = reward
         return fn
 
     return wrap
@@ -75,7 +99,8 @@ def render_rewards_markdown() -> str:
         "(`metadata._template`) decides the expected format (object map or Qwen list), header line and domain,",
         "built-in or defined in YAML. Dense scores use the 0–1000 grid, the reference being the record's own",
         "target as rendered for training; parsing, matching and IoU are those of `vlmdata eval` (docs/eval.md).",
-        "Generated from the code: `python -m vlmdata_plugins.rewards.registry`.",
+        "Every reward sees the completion without trailing whitespace and chat end tokens (`<|im_end|>`), so they",
+        "never change a score. Generated from the code: `python -m vlmdata_plugins.rewards.registry`.",
         "",
         "| reward | definition and range |",
         "|---|---|",

@@ -17,18 +17,9 @@ from typing import Any, ClassVar
 from vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan, TrainResult
 
 
-def has_val_data(config: Any) -> bool:
-    if config.data.val:
-        return True
-    if config.data.fusion:
-        from vlmdata.fuse import load_fusion_config
-
-        fusion = load_fusion_config(config.data.fusion)
-        return any(e.val for d, e in fusion.entries() if d == "target" or fusion.eval_sources)
-    return False
-
-
 def sft_plan(config: Any, plugin: str = "sft") -> TrainPlan:
+    from vlmdata.train.dataset import has_val_data
+
     from ..common.args import build_swift_args
     from ..common.env import image_env_for
 
@@ -61,6 +52,10 @@ class SftPlugin(TrainerPlugin):
     name: ClassVar[str] = "sft"
     description: ClassVar[str] = "Supervised fine-tuning (LoRA / DoRA / full) on ms-swift, in-process"
     config_model = None
+    per_source_eval: ClassVar[bool] = True
+
+    def eval_metrics(self, config: Any) -> list[str]:
+        return ["loss", "token_acc"]
 
     def plan(self, config: Any) -> TrainPlan:
         return sft_plan(config, self.name)

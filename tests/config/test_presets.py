@@ -45,7 +45,15 @@ def test_presets_exist() -> None:
         "sft/full.yaml",
         "sft/stage1_aligner.yaml",
         "sft/stage2_llm.yaml",
+        "gkd/forward_only.yaml",
+        "gkd/on_policy.yaml",
+        "gkd/visual_kd.yaml",
+        "gkd/full.yaml",
+        "grpo/summary.yaml",
+        "grpo/dense.yaml",
         "demo/sft.yaml",
+        "demo/gkd.yaml",
+        "demo/grpo.yaml",
     ):
         assert required in names
 
@@ -171,3 +179,40 @@ def test_base_holds_runtime_defaults_only() -> None:
     assert set(base["model"]) <= {"dtype", "attn_impl"}, "base.yaml names no model: a run file does"
     for preset in ("sft/lora.yaml", "sft/full.yaml", "sft/stage1_aligner.yaml", "sft/stage2_llm.yaml"):
         assert _extends(CONFIGS / preset) == [(CONFIGS / "base.yaml").resolve()], preset
+
+
+def _merged(name: str) -> dict:
+    from vlmdata.config.layers import load_layered
+
+    return load_layered(CONFIGS / name).data
+
+
+def test_presets_follow_the_playbook() -> None:
+    """The numbers the playbook gives for each recipe (docs/config.md, Presets)."""
+    stage1, stage2 = _merged("sft/stage1_aligner.yaml"), _merged("sft/stage2_llm.yaml")
+    assert (stage1["tuner"]["train_type"], stage1["tuner"]["target_modules"]) == ("lora", ["all-linear"])
+    assert (
+        stage1["tuner"]["freeze_llm"],
+        stage1["tuner"]["freeze_vit"],
+        stage1["tuner"]["freeze_aligner"],
+    ) == (
+        True,
+        True,
+        False,
+    )
+    assert (stage1["training"]["num_train_epochs"], stage1["training"]["learning_rate"]) == (3, 1e-4)
+    assert stage2["training"]["learning_rate"] == 5e-5 and "aligner_lr" not in stage2["training"]
+    assert stage2["training"]["init_from_checkpoint"] == "../../runs/stage1_aligner"
+    assert (stage2["tuner"]["freeze_llm"], stage2["tuner"]["freeze_aligner"]) == (False, False)
+    summary = _merged("grpo/summary.yaml")["rlhf"]
+    assert (summary["temperature"], summary["max_completion_length"]) == (0.3, 2048)
+    full = _merged("gkd/full.yaml")
+    assert full["plugin"] == "gkd" and full["tuner"]["train_type"] == "full"
+    assert full["rlhf"]["llm_kd_weight"] > 0 and full["rlhf"]["lmbda"] == 0
+    assert {t for t, v in full["rlhf"]["visual_kd"].items() if v["enabled"]} == {"aligner", "deepstack"}
+    forward = _merged("gkd/forward_only.yaml")["rlhf"]
+    assert (forward["sft_alpha"], forward["beta"], forward["lmbda"]) == (1.0, 0.1, 0.0)
+    for demo in ("demo/gkd.yaml", "demo/grpo.yaml"):
+        data = _merged(demo)
+        assert data["training"]["num_train_epochs"] == 2 and "max_steps" not in data["training"], demo
+        assert data["data"]["fusion"] and data["data"]["sample_limit"] and data["augmentation"]["ops"], demo

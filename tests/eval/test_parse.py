@@ -8,7 +8,7 @@ from vlmdata.eval.parse import (
     parse_dense,
     parse_summary,
     summary_facts,
-    summary_total,
+    summary_object_count,
 )
 
 GOOD = (
@@ -82,7 +82,7 @@ def test_summary_parsing_and_facts() -> None:
         ("天线", "品牌", "中兴"): 1,
         ("螺丝", "可见性", "完整"): 3,
     }
-    assert summary_total(s.data) == 6
+    assert summary_object_count(s.data) == 6
     assert parse_summary("无关图片").irrelevant
     assert parse_summary('<DOMAIN=RRU>, <TASK=SUMMARY>\n{"统计": [], "统计": []}').duplicate_keys
     assert not parse_summary('<DOMAIN=RRU>, <TASK=SUMMARY>\n{"统计": {}}').ok

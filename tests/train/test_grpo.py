@@ -175,3 +175,69 @@ def test_full_grpo_with_kl_loads_a_reference_model(
     step = next(r for r in rows if "train/loss" in r)
     assert "train/kl" in step and math.isfinite(step["train/kl"])
     assert result.checkpoint_dir is not None and not (result.checkpoint_dir / "adapter_config.json").exists()
+
+
+def test_rollout_maps_to_ms_swift_vllm_arguments(
+    tmp_path: Path, tiny_model_dir: Path, summary_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rlhf.rollout` → ms-swift 4.6.0's arguments, which its own argument class accepts; vLLM itself cannot
+    be installed here, so the package's presence is simulated for the mapping and its absence is the error."""
+    import importlib.util
+    import inspect
+
+    from swift.arguments import RLHFArguments
+
+    from vlmdata.train.registry import get_plugin
+
+    plugin = get_plugin("grpo")
+    hf = plugin.plan(_load(tmp_path, _config(tiny_model_dir, summary_data, tmp_path / "o")))
+    assert hf.backend_args["use_vllm"] is False and "vllm_mode" not in hf.backend_args
+    with pytest.raises(VlmdataError) as err:
+        _load(tmp_path, _config(tiny_model_dir, summary_data, tmp_path / "o", rollout="vllm_colocate"))
+    assert "VD750" in str(err.value) and "pip install vllm" in str(err.value)
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real(name, *a)
+    )
+    colocate = _config(
+        tiny_model_dir,
+        summary_data,
+        tmp_path / "o",
+        rollout="vllm_colocate",
+        vllm={"gpu_memory_utilization": 0.5, "tensor_parallel_size": 2},
+    )
+    args = plugin.plan(_load(tmp_path, colocate)).backend_args
+    assert {k: args[k] for k in args if k.startswith(("use_vllm", "vllm_"))} == {
+        "use_vllm": True,
+        "vllm_mode": "colocate",
+        "vllm_gpu_memory_utilization": 0.5,
+        "vllm_tensor_parallel_size": 2,
+        "vllm_max_model_len": 512,
+    }
+    server = _config(
+        tiny_model_dir,
+        summary_data,
+        tmp_path / "o",
+        rollout="vllm_server",
+        vllm={"server_host": "10.1.2.3", "server_port": 8001, "server_timeout": 60},
+    )
+    args = plugin.plan(_load(tmp_path, server)).backend_args
+    assert {k: args[k] for k in args if k.startswith(("use_vllm", "vllm_"))} == {
+        "use_vllm": True,
+        "vllm_mode": "server",
+        "vllm_server_host": ["10.1.2.3"],
+        "vllm_server_port": [8001],
+        "vllm_server_timeout": 60.0,
+    }
+    fields = set(inspect.signature(RLHFArguments).parameters)
+    assert {k for k in args if k.startswith(("use_vllm", "vllm_"))} <= fields  # ms-swift's own names
+    wrong = _config(
+        tiny_model_dir, summary_data, tmp_path / "o", rollout="vllm_server", vllm={"tensor_parallel_size": 2}
+    )
+    with pytest.raises(VlmdataError) as err:
+        _load(tmp_path, wrong)
+    assert "VD751" in str(err.value) and "rlhf.vllm.tensor_parallel_size" in str(err.value)
+    with pytest.raises(VlmdataError) as err:
+        _load(tmp_path, _config(tiny_model_dir, summary_data, tmp_path / "o", vllm={"server_port": 9}))
+    assert "has no effect with `rollout: hf`" in str(err.value)

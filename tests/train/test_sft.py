@@ -488,3 +488,56 @@ def test_metric_keys_are_prefixed_exactly_once() -> None:
         "completions/mean_length": "train/completions/mean_length",
     }
     assert {k: metric_key(k) for k in cases} == cases
+
+
+def test_two_stage_presets_lora_aligner_then_merged_into_stage2(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """The playbook's two-stage recipe from the presets themselves: stage 1 puts LoRA on the aligner only (LLM
+    and ViT frozen); stage 2 starts from the base weights with stage 1's adapter merged in, at lr 5e-5."""
+    import yaml
+    from safetensors.torch import load_file
+    from vlmdata_plugins.common.trainer import clean_param_name
+
+    from vlmdata.config import load_run_config
+
+    plugin = sft_plugin()
+    small = {
+        "max_steps": 2,
+        "save_steps": 2,
+        "effective_batch_size": 2,
+        "gradient_checkpointing": False,
+        "dataloader_num_workers": 0,
+        "report_to": ["none"],
+    }
+
+    def stage(preset: str, out: Path, **training: Any) -> tuple[Any, Any]:
+        run = {
+            "extends": str(ROOT / "configs" / "sft" / preset),
+            "model": {"path": str(tiny_model_dir), "dtype": "float32"},
+            "template": {"max_pixels": 64 * 64, "min_pixels": 32 * 32},
+            "global_max_length": 1024,
+            "data": {"train": [str(data_dir)]},
+            "tuner": {"lora_dropout": 0.0},
+            "training": {"output_dir": str(out), **small, **training},
+        }
+        path = tmp_path / f"{out.name}.yaml"
+        path.write_text(yaml.safe_dump(run), encoding="utf-8")
+        snap = Snapshot()
+        return plugin.run(plugin.plan(load_run_config(path)), extra_callbacks=[snap]), snap
+
+    aligner = ("model.visual.merger", "model.visual.deepstack_merger_list")
+    res1, snap1 = stage("stage1_aligner.yaml", tmp_path / "stage1")
+    trainable1 = {clean_param_name(n) for n in snap1.trainable}
+    assert trainable1 and all(n.startswith(aligner) and "lora_" in n for n in trainable1)
+    assert res1.adapter_dir is not None  # stage 1 saves an adapter
+    res2, snap2 = stage("stage2_llm.yaml", tmp_path / "stage2", init_from_checkpoint=str(tmp_path / "stage1"))
+    assert json.loads((tmp_path / "stage2" / "args.json").read_text())["learning_rate"] == 5e-5
+    base = load_file(str(tiny_model_dir / "model.safetensors"))
+    start = {clean_param_name(n): v for n, v in snap2.before.items() if "lora_" not in n}
+    merged = [n for n in start if n.startswith(aligner) and n.endswith(".weight") and n in base]
+    moved = [n for n in merged if not start[n].equal(base[n])]
+    assert moved, "stage 2 must start from the aligner weights stage 1 trained"
+    llm = [n for n in start if "language_model" in n and n in base]
+    assert llm and all(start[n].equal(base[n]) for n in llm)  # stage 1 never touched the LLM
+    assert res2.adapter_dir is not None

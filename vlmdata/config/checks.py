@@ -157,6 +157,7 @@ def section_checks(sections: dict[str, Any], layered: Layered) -> list[ConfigPro
                     "set master_addr to node 0's address, reachable from every node",
                 )
             )
+        problems += best_checkpoint_checks(training, layered)
         if training.node_rank >= training.nnodes:
             problems.append(
                 problem(
@@ -190,3 +191,57 @@ def template_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem
     except VlmdataError as exc:
         return [problem(layered, ("template", "name"), exc.message, rc.UNKNOWN_TEMPLATE, exc.hint)]
     return []
+
+
+def best_checkpoint_checks(training: Any, layered: Layered) -> list[ConfigProblem]:
+    """Best-checkpoint settings that only involve `training` (the metric's name is checked against what the
+    plugin logs in `vlmdata.train.best`)."""
+    problems = []
+    selecting = training.metric_for_best_model is not None or training.load_best_model_at_end
+    if training.greater_is_better is not None and not selecting:
+        problems.append(
+            problem(
+                layered,
+                ("training", "greater_is_better"),
+                "`greater_is_better` without `metric_for_best_model`",
+                rc.BEST_CHECKPOINT,
+                "name the metric it applies to, or delete the key",
+            )
+        )
+    if selecting and training.eval_strategy == "no":
+        problems.append(
+            problem(
+                layered,
+                ("training", "eval_strategy"),
+                "selecting the best checkpoint needs an evaluation, but eval_strategy is `no`",
+                rc.BEST_CHECKPOINT,
+            )
+        )
+    if training.load_best_model_at_end and training.eval_strategy != "no":
+        evaluation = training.eval_strategy or "steps"
+        if evaluation != training.save_strategy:
+            problems.append(
+                problem(
+                    layered,
+                    ("training", "save_strategy"),
+                    f"load_best_model_at_end needs saving and evaluating on one schedule: save_strategy "
+                    f"{training.save_strategy}, eval_strategy {evaluation}",
+                    rc.BEST_CHECKPOINT,
+                    f"set eval_strategy: {training.save_strategy}"
+                    if training.eval_strategy is None
+                    else "give both the same value",
+                )
+            )
+        elif evaluation == "steps":
+            every = training.eval_steps or training.save_steps
+            if training.save_steps % every:
+                problems.append(
+                    problem(
+                        layered,
+                        ("training", "save_steps"),
+                        f"load_best_model_at_end needs save_steps ({training.save_steps}) to be a multiple of "
+                        f"eval_steps ({every}): a checkpoint is only kept where it was evaluated",
+                        rc.BEST_CHECKPOINT,
+                    )
+                )
+    return problems

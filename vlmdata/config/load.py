@@ -171,6 +171,7 @@ def _plugin_validate(trainer: Any, config: RunConfig, layered: Layered) -> list[
 
     try:
         found = list(trainer.validate(config))
+        found += _best_checkpoint_problems(trainer, config, layered)
         for p in found:
             if p.file is None and p.path:
                 p.file = layered.origin_of(p.path)
@@ -180,6 +181,17 @@ def _plugin_validate(trainer: Any, config: RunConfig, layered: Layered) -> list[
     except Exception as exc:  # a plugin bug: report it as such, with the plugin's name
         message = f"plugin {trainer.name!r} failed in validate(): {type(exc).__name__}: {exc}"
         return [ConfigProblem((), message, None, None, train_codes.PLAN_FAILED.code)]
+
+
+def _best_checkpoint_problems(trainer: Any, config: RunConfig, layered: Layered) -> list[ConfigProblem]:
+    """The best-checkpoint metric against what the plugin logs and the run's evaluation data."""
+    from vlmdata.train.best import best_model_problems
+    from vlmdata.train.dataset import has_val_data
+
+    return [
+        problem(layered, path, message, rc.BEST_CHECKPOINT, fix)
+        for path, message, fix in best_model_problems(trainer, config, has_val_data(config))
+    ]
 
 
 def _silenced(path: KeyPath, silenced: list[KeyPath]) -> bool:

@@ -31,6 +31,13 @@ DEEPSPEED_PRESETS = ("zero0", "zero1", "zero2", "zero3", "zero2_offload", "zero3
 SCHEDULERS_WITH_FLOOR = ("cosine", "cosine_with_min_lr")
 
 
+def hf_metric_name(name: str) -> str:
+    """`eval/x` (logging.jsonl), `eval_x` (transformers) or `x` → `eval_x`, the name transformers selects on."""
+    bare = name[len("eval/") :] if name.startswith("eval/") else name
+    bare = bare[len("eval_") :] if bare.startswith("eval_") else bare
+    return "eval_" + bare
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
@@ -84,6 +91,12 @@ class DataConfig(Section):
     train: list[str] = Field(default_factory=list)
     val: list[str] = Field(default_factory=list)
     fusion: str | None = None
+    sample_limit: int | None = Field(
+        default=None,
+        gt=0,
+        description="Smoke runs: each dataset keeps its first N positions of every epoch's stream (after the "
+        "fusion plan or the seeded order); evaluation sets their first N records.",
+    )
 
     _list = field_validator("train", "val", mode="before")(_as_list)
 
@@ -161,7 +174,26 @@ class TrainingConfig(Section):
     eval_steps: int | None = Field(
         default=None, gt=0, description="None: evaluate every save_steps when data.val is set."
     )
-    save_total_limit: int | None = Field(default=None, gt=0)
+    save_total_limit: int | None = Field(
+        default=None, gt=0, description="Keep at most N checkpoints (the best one is never deleted)."
+    )
+    save_strategy: Literal["steps", "epoch"] = "steps"
+    eval_strategy: Literal["steps", "epoch", "no"] | None = Field(
+        default=None, description="None: `steps` when the run has evaluation data, else `no`."
+    )
+    metric_for_best_model: str | None = Field(
+        default=None,
+        description="An evaluation metric the run logs (`eval_loss`, `eval/token_acc`, `eval_bbu_loss`, "
+        "`eval_reward`, …), stored as `eval_<name>`; selects the best checkpoint.",
+    )
+    greater_is_better: bool | None = Field(
+        default=None,
+        description="None: inferred from the metric's name (lower for *loss, higher for *acc/reward).",
+    )
+    load_best_model_at_end: bool = Field(
+        default=False,
+        description="Reload the best checkpoint when training ends (default metric: eval_loss).",
+    )
     dataloader_num_workers: int = Field(default=0, ge=0)
     group_by_length: bool = True
     resume_from_checkpoint: str | None = Field(
@@ -180,6 +212,16 @@ class TrainingConfig(Section):
     report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
 
     _list = field_validator("report_to", mode="before")(_as_list)
+
+    @field_validator("metric_for_best_model")
+    @classmethod
+    def _eval_metric_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = value.strip()
+        if name in ("", "eval_", "eval/"):
+            raise ValueError("name an evaluation metric, e.g. eval_loss")
+        return hf_metric_name(name)
 
     @field_validator("report_to")
     @classmethod

@@ -74,3 +74,9 @@ MODEL_NOT_CACHED = define(
     "Model id is neither a local folder nor in the local Hugging Face / ModelScope cache",
     "Download it first with the command in the message (`hf download ORG/NAME` or `modelscope download --model ORG/NAME`), or set the local folder.",
 )
+BEST_CHECKPOINT = define(
+    "VD663",
+    "Best-checkpoint settings invalid",
+    "`metric_for_best_model` must name an evaluation metric the run logs (the message lists them), with "
+    "evaluation data and an eval_strategy; `load_best_model_at_end` saves and evaluates on one schedule.",
+)

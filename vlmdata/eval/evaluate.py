@@ -7,7 +7,8 @@ its format (object map or Qwen list), its exact header line and its code fence:
 - dense templates: parse (a failed parse counts as a parse failure and as an empty prediction, so it costs
   recall), greedy matching per IoU threshold on the 0–1000 grid, micro-averaged precision / recall / F1
   per threshold and per geometry kind, category-aware F1 and attribute recall at IoU 0.5;
-- summary templates: parse-failure rate, mean count-weighted content F1, exact-match rate, and the
+- summary templates: parse-failure rate, mean count-weighted content F1 over every fact (`统计` counts,
+  `备注` notes, `分组统计` groups, with the domain gates of `summary_content_f1`), exact-match rate, and the
   irrelevant-image accuracy (exactly `无关图片` iff the reference is irrelevant).
 Ground-truth records without a prediction are reported (`missing_predictions`) and not scored.
 """
@@ -55,7 +56,7 @@ def read_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
 def evaluate(predictions: str | Path, gt: str | Path | Any, template: str | None = None) -> dict[str, Any]:
     from vlmdata.io.dataset import load_dataset
     from vlmdata.render import DEFAULT_TEMPLATE, get_template, render_target, resolve_template
-    from vlmdata.render.templates import is_irrelevant
+    from vlmdata.render.templates import is_irrelevant, record_domain
 
     template = template or DEFAULT_TEMPLATE
 
@@ -100,8 +101,9 @@ def evaluate(predictions: str | Path, gt: str | Path | Any, template: str | None
                 exact = parsed_s.irrelevant
             else:
                 ref = parse_summary_answer(render_target(record, name), tpl, record).data
+                domain = record_domain(tpl, record) if tpl.header_needs_domain else tpl.domain
                 pred_data = parsed_s.data if parsed_s.ok and not parsed_s.irrelevant else None
-                score = summary_content_f1(pred_data, ref) if pred_data is not None else 0.0
+                score = summary_content_f1(pred_data, ref, domain) if pred_data is not None else 0.0
                 exact = (
                     pred_data is not None
                     and ref is not None

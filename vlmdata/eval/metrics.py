@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from vlmdata.eval.match import IOU_THRESHOLDS, f_beta, greedy_match, iou_matrix
-from vlmdata.eval.parse import PredObject, desc_attributes, summary_facts
+from vlmdata.eval.parse import PredObject, desc_attributes, summary_fact_counts
 
 
 @dataclass
@@ -74,9 +74,21 @@ def attr_recall(scores: DenseScores) -> float:
     return 1.0 if scores.attr_total == 0 else scores.attr_hit / scores.attr_total
 
 
-def summary_content_f1(pred: dict[str, Any] | None, ref: dict[str, Any] | None) -> float:
-    """Count-weighted F1 over (category, attribute, value) facts: tp = Σ min(pred count, ref count)."""
-    pf, rf = summary_facts(pred), summary_facts(ref)
+# The extra key a domain's summary may carry, and the one it must not (targets-audit.md).
+SUMMARY_DOMAIN_EXTRAS = {"BBU": "备注", "RRU": "分组统计"}
+SUMMARY_FORBIDDEN = {"BBU": "分组统计", "RRU": "备注"}
+
+
+def summary_content_f1(
+    pred: dict[str, Any] | None, ref: dict[str, Any] | None, domain: str | None = None
+) -> float:
+    """Count-weighted F1 over every fact of the summaries (`summary_fact_counts`: `统计` counts, `备注` notes as
+    a multiset, `分组统计` groups): tp = Σ min(pred weight, ref weight). With `domain`, an answer carrying the
+    key that domain must not have (`备注` for RRU, `分组统计` for BBU) scores 0."""
+    forbidden = SUMMARY_FORBIDDEN.get((domain or "").upper())
+    if forbidden is not None and isinstance(pred, dict) and forbidden in pred:
+        return 0.0
+    pf, rf = summary_fact_counts(pred), summary_fact_counts(ref)
     n_pred, n_ref = sum(pf.values()), sum(rf.values())
     tp = sum(min(c, rf.get(k, 0)) for k, c in pf.items())
     return f_beta(tp, n_pred, n_ref, 1.0)

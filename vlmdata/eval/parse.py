@@ -337,22 +337,64 @@ def summary_facts(data: dict[str, Any] | None) -> dict[tuple[str, str, str], int
             if attr == "类别" or not isinstance(values, dict):
                 continue
             for value, count in values.items():
-                if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                if _is_count(count):
                     key = (category, str(attr), str(value))
                     facts[key] = facts.get(key, 0) + count
     return facts
 
 
-def summary_total(data: dict[str, Any] | None) -> int:
-    """The sum of every count in `统计` (the quantity `summary_objects_total` compares)."""
-    return sum(summary_facts(data).values())
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def summary_fact_counts(data: dict[str, Any] | None) -> dict[tuple[str, ...], int]:
+    """Every fact of a summary with its weight, the multiset `summary_content_f1` compares:
+
+    - `("统计", category, attribute, value)` → its count (positive integer counts only);
+    - `("备注", note)` → how many times the note appears (notes are a multiset: order never matters);
+    - `("分组统计", group id)` → the group's member count.
+    """
+    facts: dict[tuple[str, ...], int] = {("统计", *key): count for key, count in summary_facts(data).items()}
+    if not isinstance(data, dict):
+        return facts
+    notes = data.get("备注")
+    if isinstance(notes, list):
+        for note in notes:
+            if isinstance(note, str):
+                key = ("备注", note)
+                facts[key] = facts.get(key, 0) + 1
+    groups = data.get("分组统计")
+    if isinstance(groups, dict):
+        for gid, count in groups.items():
+            if _is_count(count):
+                facts[("分组统计", str(gid))] = count
+    return facts
+
+
+def summary_object_count(data: dict[str, Any] | None) -> int:
+    """The number of objects a summary states: per `统计` category, the largest total over its attributes
+    (an object may show several values of one attribute, and some attributes only on some objects, so the
+    largest total is the best lower bound; dropping an attribute of the same objects leaves it unchanged), and
+    1 for a category listed without any count."""
+    total = 0
+    for entry in (data or {}).get("统计", []) if isinstance(data, dict) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("类别"), str):
+            continue
+        sums = [
+            sum(c for c in values.values() if _is_count(c))
+            for attr, values in entry.items()
+            if attr != "类别" and isinstance(values, dict)
+        ]
+        total += max([1, *sums])
+    return total
 
 
 def canonical_summary(data: dict[str, Any]) -> str:
-    """Order-insensitive canonical form: keys sorted, `统计` entries sorted by category."""
+    """Order-insensitive canonical form: keys sorted, `统计` entries and `备注` notes sorted."""
     copy = dict(data)
-    if isinstance(copy.get("统计"), list):
-        copy["统计"] = sorted(copy["统计"], key=lambda e: json.dumps(e, ensure_ascii=False, sort_keys=True))
+    for key in ("统计", "备注"):
+        if isinstance(copy.get(key), list):
+            copy[key] = sorted(copy[key], key=lambda e: json.dumps(e, ensure_ascii=False, sort_keys=True))
     return json.dumps(copy, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 

@@ -24,10 +24,16 @@ Resolution (`resolve_template`): `metadata._template` (set by fusion) wins; othe
 `messages` is `chat`; otherwise the caller's default. A summary template keeps its prompt on an irrelevant
 record — only the target becomes `无关图片` — because the model cannot know in advance that an image is
 irrelevant.
+
+Training (`epoch_template`): an irrelevant record under the generic `summary` template is asked with the
+`summary_bbu` or the `summary_rru` prompt instead, alternating per epoch — a pure function of (seed, epoch,
+record id), about half each — so the model learns to refuse off-domain images under both domain prompts. The
+target stays the single line `无关图片` (no header, no assistant prefix).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import string
 from collections.abc import Mapping
@@ -365,3 +371,17 @@ def target_header(template: Template, record: Mapping[str, Any]) -> str | None:
 def prompt_domain(template: Template, record: Mapping[str, Any]) -> str | None:
     """The domain the prompts of `template` need for `record` (None when they need none)."""
     return record_domain(template, record) if template.prompt_needs_domain else None
+
+
+IRRELEVANT_PROMPTS = ("summary_bbu", "summary_rru")
+
+
+def epoch_template(record: Mapping[str, Any], name: str, seed: int, epoch: int) -> str:
+    """The template a training epoch renders `record` with: `name`, except for an irrelevant record under the
+    generic `summary` template, which gets `summary_bbu` or `summary_rru` by a hash of (seed, epoch, record id)."""
+    template = get_template(name)
+    generic = template.mode == "summary" and template.header_needs_domain and not template.user_defined
+    if not generic or not is_irrelevant(record):
+        return name
+    key = json.dumps(["vlmdata.render/1", "irrelevant-prompt", int(seed), int(epoch), str(record.get("id"))])
+    return IRRELEVANT_PROMPTS[hashlib.sha256(key.encode("utf-8")).digest()[0] & 1]

@@ -1,7 +1,8 @@
 """The shared dataset layer of the trainer plugins: validated Arrow data in, encoded samples out.
 
     RunConfig.data ─► Sources (datasets or a fusion config; per-epoch deterministic order)
-                  ─► StreamBatchSampler (length-grouped batches of keys (epoch, position, step))
+                  ─► StreamBatchSampler (length-grouped batches of keys (epoch, position, step)), or
+                     RolloutBatchSampler (the same keys in the layout of ms-swift's GRPO/GKD trainers)
                   ─► TrainSamples[key] (lazy EXIF-aware image read → online augmentation on the training
                      split → conversation → the backend's encode → over-length check)
 
@@ -16,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from vlmdata.train.data.preflight import check_image_budget
+from vlmdata.train.data.rollout import RolloutBatchSampler
 from vlmdata.train.data.sampler import StreamBatchSampler, group_by_length
 from vlmdata.train.data.samples import Encoder, TrainSamples, open_image, over_length_error
 from vlmdata.train.data.sources import Source, Sources, check_audited_lengths, open_sources
 
 __all__ = [
+    "RolloutBatchSampler",
     "Source",
     "Sources",
     "StreamBatchSampler",
@@ -30,6 +33,7 @@ __all__ = [
     "check_audited_lengths",
     "check_image_budget",
     "group_by_length",
+    "has_val_data",
     "open_image",
     "open_sources",
     "open_train_data",
@@ -98,6 +102,27 @@ class TrainData:
             gradient_accumulation_steps=gradient_accumulation_steps,
         )
 
+    def rollout_sampler(
+        self,
+        *,
+        prompts_per_round: int,
+        mini_repeat: int = 1,
+        round_repeat: int = 1,
+        world_size: int = 1,
+        rank: int = 0,
+        gradient_accumulation_steps: int = 1,
+    ) -> RolloutBatchSampler:
+        """The per-epoch batches of a rollout trainer (GRPO, GKD): see `vlmdata.train.data.rollout`."""
+        return RolloutBatchSampler(
+            self.train,
+            prompts_per_round=prompts_per_round,
+            mini_repeat=mini_repeat,
+            round_repeat=round_repeat,
+            world_size=world_size,
+            rank=rank,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
+
     @property
     def multi_source(self) -> bool:
         """Several datasets feed the run: per-dataset metrics are logged (fusion configs, several `data.train`
@@ -110,6 +135,19 @@ class TrainData:
 
     def manifest(self) -> dict[str, Any]:
         return {"train": self.train.manifest(), "val": self.val.manifest() if self.val is not None else None}
+
+
+def has_val_data(config: Any) -> bool:
+    """The run has evaluation data: `data.val`, or `val` sets of the fusion targets (and sources with
+    `eval_sources: true`). Reads the fusion config, no dataset."""
+    if config.data.val:
+        return True
+    if config.data.fusion:
+        from vlmdata.fuse import load_fusion_config
+
+        fusion = load_fusion_config(config.data.fusion)
+        return any(e.val for d, e in fusion.entries() if d == "target" or fusion.eval_sources)
+    return False
 
 
 def open_train_data(config: Any, *, check_lengths: bool = True) -> TrainData:

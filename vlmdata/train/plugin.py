@@ -17,6 +17,9 @@ A plugin is a class registered under the `vlmdata.trainers` entry-point group (s
   and what the run will do (`vlmdata train --dry-run` prints it; `vlmdata.train.preflight`). The default
   computes only the figures that need no data; plugins that read `vlmdata.train.dataset` run the full
   preflight, and their `run` calls the same function first.
+- `eval_metrics(config)`: the evaluation metrics the run logs (names without `eval_`), so
+  `training.metric_for_best_model` is checked before anything loads; None (the default) accepts any name.
+  `per_source_eval` says whether multi-dataset runs add `{name}_loss` / `{name}_token_acc` per dataset.
 
 Plugin modules must not import torch or ms-swift at import time: `vlmdata plugins` and config loading import
 every plugin, and they must stay fast and work without the `train` extra.
@@ -98,6 +101,11 @@ class TrainerPlugin(ABC):
     description: ClassVar[str] = ""
     config_model: ClassVar[type[BaseModel] | None] = None
     path_fields: ClassVar[tuple[str, ...]] = ()
+    per_source_eval: ClassVar[bool] = False
+
+    def eval_metrics(self, config: RunConfig) -> list[str] | None:
+        """Evaluation metrics this run logs, without the `eval_` prefix (None: not listed, any name accepted)."""
+        return None
 
     def validate(self, config: RunConfig) -> list[ConfigProblem]:
         """Cross-section checks only this plugin knows; returned problems join the config's error list."""

@@ -2,7 +2,7 @@
 
 A folder that already holds a run (a `checkpoint-N` or a `logging.jsonl`) is refused unless the config resumes
 it (VD735); a resume must name a real checkpoint (VD731) and read the same data stream (same sources, sizes,
-fingerprints, fusion config and seed) as the run that wrote it, checked against its `data_manifest.json`
+fingerprints, fusion config, sample limit and seed) as the run that wrote it, checked against its `data_manifest.json`
 (VD732). `vlmdata train --dry-run` and the real run both call `check_run_dir`; the plugins then write the run
 files (`vlmdata_plugins.common.runfolder`).
 """
@@ -21,6 +21,7 @@ def stream_identity(manifest: dict[str, Any]) -> Any:
     train = manifest.get("train") or {}
     return {
         "seed": train.get("seed"),
+        "sample_limit": train.get("sample_limit"),
         "fusion": train.get("fusion"),
         "sources": [
             {k: s.get(k) for k in ("name", "size", "fingerprint", "template", "augment")}

@@ -12,7 +12,9 @@ evaluation split (epoch 0, no augmentation). For one key it:
    pipeline, epoch, step)`: images stay in memory as PIL images (no temporary files) and the objects come back
    rewritten; the curriculum reads `step`, the optimiser step that consumes the sample;
 4. builds the conversation with `vlmdata.render.build_messages` under the record's resolved template
-   (`_template` in its metadata wins over the source's template; chat records use their own messages);
+   (`_template` in its metadata wins over the source's template; chat records use their own messages); on
+   the training split an irrelevant record under the generic `summary` template gets the `summary_bbu` or
+   `summary_rru` prompt, alternating per epoch (`vlmdata.render.epoch_template`);
 5. calls the backend's `encode(messages, image_kwargs)` (the record's own pixel bounds, if any) and checks the encoded length: a sample with
    `length >= global_max_length` stops the run with a `VD550` error naming the record, its source and its
    length. Nothing is truncated and nothing is silently skipped.
@@ -147,6 +149,10 @@ class TrainSamples:
         if self.pixel_bounds is not None:
             self._check_sizes(source, record, images, augmented)
         template = resolve_record_template(record, source.template)
+        if self.train:  # irrelevant records under `summary` alternate between the domain prompts per epoch
+            from vlmdata.render import epoch_template
+
+            template = epoch_template(record, template, self.sources.seed, epoch)
         try:
             messages = build_messages(
                 record, template, images=images or None, objects=objects, system=self.system

@@ -8,12 +8,16 @@ stream is record `index[k]` of source `source[k]`.
 - Fusion: the order is the fusion plan of that epoch (`vlmdata.fuse.plan_epoch`), so the trainer sees exactly
   the records, quotas and interleaving `vlmdata fuse` would write; records come from `FusionStream`, which
   adds `_source`/`_domain`/`_mode`/`_template` to their metadata and applies `max_objects`.
-- Plain datasets (`data.train`/`data.val` entries open like fusion entries: an Arrow dataset, or a JSONL
-  validated on the fly): the concatenation in a seeded permutation per epoch
+- Plain datasets: the concatenation in a seeded permutation per epoch
   (`PCG64(sha256(["vlmdata.train/1", "order", seed, epoch]))`), so no Python `hash()` or global RNG is involved.
 
 Either way the order is a pure function of (config, dataset sizes, seed, epoch): every process and every
-dataloader worker recomputes the same arrays, and a resumed run continues the same stream.
+dataloader worker recomputes the same arrays, and a resumed run continues the same stream. With
+`data.sample_limit: N` (smoke runs) each dataset keeps only its first N positions of every epoch's stream,
+in stream order, after the plan; evaluation sets keep their first N records.
+
+A `data.train`/`data.val` entry may also be a JSONL file: it is validated on the fly and cached by content,
+as a fusion entry's JSONL is (`vlmdata.fuse.inputs`).
 """
 
 from __future__ import annotations
@@ -60,6 +64,18 @@ class Source:
             return False
         return any('"_source"' in (m or "") for m in self.dataset.select(range(n))["metadata"])
 
+    def channels(self) -> list[str]:
+        """The dataset names this source's samples are tagged with (their `_source`, else the source's name)."""
+        if not self.tagged():
+            return [self.name]
+        names: list[str] = []
+        for meta in self.dataset["metadata"]:
+            tag = json.loads(meta or "{}").get("_source")
+            name = str(tag) if tag else self.name
+            if name not in names:
+                names.append(name)
+        return names
+
     @property
     def fingerprint(self) -> str:
         return str(getattr(self.dataset, "_fingerprint", "") or "")
@@ -69,9 +85,25 @@ class Source:
 class EpochOrder:
     source: np.ndarray  # int array: source id per position
     index: np.ndarray  # int64 array: row of that source per position
+    planned: np.ndarray | None = None  # position in the unlimited stream (set when `sample_limit` cut it)
 
     def __len__(self) -> int:
         return int(self.source.shape[0])
+
+    def counts(self, names: list[str]) -> dict[str, int]:
+        found = np.bincount(self.source.astype(np.int64), minlength=len(names))
+        return {name: int(found[i]) for i, name in enumerate(names)}
+
+
+def limit_order(order: EpochOrder, n_sources: int, limit: int | None) -> EpochOrder:
+    """Keep each source's first `limit` positions of the stream, in stream order (`data.sample_limit`)."""
+    if limit is None:
+        return order
+    keep = np.zeros(len(order), dtype=bool)
+    for i in range(n_sources):
+        keep[np.flatnonzero(order.source == i)[:limit]] = True
+    kept = np.flatnonzero(keep)
+    return EpochOrder(order.source[kept], order.index[kept], kept)
 
 
 @dataclass
@@ -82,6 +114,7 @@ class Sources:
     items: list[Source]
     seed: int
     fusion: Any = None  # FusionConfig when the run fuses
+    sample_limit: int | None = None  # `data.sample_limit`: each dataset's first N positions of every epoch
     _orders: dict[int, EpochOrder] = field(default_factory=dict, repr=False)
     _streams: dict[int, Any] = field(default_factory=dict, repr=False)
 
@@ -101,6 +134,9 @@ class Sources:
         return self._orders[epoch]
 
     def _compute_order(self, epoch: int) -> EpochOrder:
+        return limit_order(self._planned_order(epoch), len(self.items), self.sample_limit)
+
+    def _planned_order(self, epoch: int) -> EpochOrder:
         if self.fusion is not None and self.split == "train":
             from vlmdata.fuse.plan import plan_epoch
 
@@ -138,7 +174,8 @@ class Sources:
         src = self.items[int(order.source[position])]
         row = int(order.index[position])
         if self.fusion is not None and self.split == "train":
-            record = self._fusion_stream(epoch)[position]
+            planned = position if order.planned is None else int(order.planned[position])
+            record = self._fusion_stream(epoch)[planned]
         else:
             record = dict(src.dataset[row])
             meta = json.loads(record.get("metadata") or "{}")
@@ -159,9 +196,12 @@ class Sources:
 
     def manifest(self) -> dict[str, Any]:
         """What identifies this stream: names, paths, sizes and dataset fingerprints (saved in the run folder)."""
+        first = self.order(0)
         return {
             "split": self.split,
             "seed": self.seed,
+            "sample_limit": self.sample_limit,
+            "epoch_0": {"length": len(first), "counts": first.counts(self.names)},
             "fusion": self.fusion.to_manifest() if self.fusion is not None else None,
             "sources": [
                 {
@@ -180,8 +220,13 @@ class Sources:
 
 
 def _source_name(path: Path, taken: set[str]) -> str:
-    base = path.name
-    if base in {"data", "dataset", "train", "val", "validation", "test", ""} and path.parent.name:
+    jsonl = path.suffix in JSONL_SUFFIXES
+    base = path.stem if jsonl else path.name
+    if (
+        not jsonl
+        and base in {"data", "dataset", "train", "val", "validation", "test", ""}
+        and path.parent.name
+    ):
         base = path.parent.name  # `vlmdata validate --out X` writes X/data (and X/val for a split)
     name, k = base, 2
     while name in taken:
@@ -203,12 +248,19 @@ def read_lengths(dataset: Any, name: str) -> np.ndarray | None:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _open(path: str, field: str) -> Any:
-    """A `data.train`/`data.val` entry opens as a fusion entry does: an Arrow dataset, or a JSONL validated on
-    the fly (cached by content; any rejected line refuses the run with the fix)."""
-    from vlmdata.fuse.inputs import open_dataset
+JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
-    return open_dataset(path, field)
+
+def _open(path: str, field: str) -> Any:
+    """An Arrow dataset folder, or a JSONL validated on the fly exactly as a fusion entry's (`vlmdata.fuse.inputs`:
+    cached by content, refused when any record is rejected)."""
+    if Path(path).suffix in JSONL_SUFFIXES and Path(path).is_file():
+        from vlmdata.fuse.inputs import open_dataset
+
+        return open_dataset(path, field)
+    from vlmdata.io.dataset import load_dataset
+
+    return load_dataset(path)
 
 
 def open_sources(config: Any, split: str = "train") -> Sources:
@@ -257,7 +309,7 @@ def open_sources(config: Any, split: str = "train") -> Sources:
             "the run has no training records",
             where=Location(field="data.fusion" if data.fusion else "data.train"),
         )
-    return Sources(split, items, seed, fusion if split == "train" else None)
+    return Sources(split, items, seed, fusion if split == "train" else None, data.sample_limit)
 
 
 def check_audited_lengths(sources: Sources, global_max_length: int, show: int = 20) -> None:
