@@ -82,7 +82,14 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_audited_over_length_records(inputs, tiny_model_dir: Path, tmp_path: Path, capsys) -> None:
-    assert _same_refusal(_config(tmp_path, tiny_model_dir, str(inputs["long"])), capsys) == (1, "VD551")
+    import yaml
+
+    config = _config(tmp_path, tiny_model_dir, str(inputs["long"]))
+    assert _same_refusal(config, capsys) == (1, "VD551")
+    # a refusal still shows the plan (the ms-swift arguments) on stdout, as YAML
+    assert main(["train", "--config", str(config), "--dry-run"]) == 1
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["preflight"] == {"refused": "VD551"} and shown["backend_args"]["max_steps"] == 1
 
 
 def test_output_dir_that_already_holds_a_run(inputs, tiny_model_dir: Path, tmp_path: Path, capsys) -> None:

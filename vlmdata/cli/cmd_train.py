@@ -55,12 +55,21 @@ def register(app: typer.Typer) -> None:
         if dry_run or debug:
             import yaml
 
-            # every check the run makes before its first step, with the same codes; nothing is written
-            check = trainer.preflight(plan)
+            from vlmdata.errors import VlmdataError
+
+            # every check the run makes before its first step, with the same codes; nothing is written. A
+            # refusal still shows the plan (the ms-swift arguments), then exits as the run would.
             shown = plan.to_dict()
-            shown["preflight"] = check.to_dict()
             if needs_launch(plan.config):
                 shown["launch"] = torchrun_command(plan.config, cli_args)
+            try:
+                check = trainer.preflight(plan)
+            except VlmdataError as exc:
+                shown["preflight"] = {"refused": exc.code_str}
+                typer.echo(f"# preflight refused the run: {exc.code_str} (details below)")
+                typer.echo(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True).rstrip())
+                raise
+            shown["preflight"] = check.to_dict()
             typer.echo("\n".join(f"# {line}" for line in check.lines()))
             typer.echo(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True).rstrip())
             if debug:
