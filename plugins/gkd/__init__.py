@@ -170,6 +170,26 @@ class GkdPlugin(TrainerPlugin):
             steps_per_generation=1,
             generation_batch_size=t.per_device_train_batch_size * plan.world_size,
         )
+        args = plan.backend_args
+        if args.get("vlmdata_fused") is not None:
+            reason = None
+            if rl.logits_topk is not None:
+                reason = "top-k distillation keeps ms-swift's logits path"
+            elif config.deepspeed and "zero3" in str(config.deepspeed):
+                reason = "ZeRO-3 partitions the output projection the fused loss reads"
+            if reason:
+                args.pop("vlmdata_fused")
+                args.pop("use_liger_kernel", None)
+                plan.notes.append(f"liger_kernel is off for this run: {reason}")
+            else:
+                # vlmdata's own fused linear JSD on both machines; on CUDA ms-swift's switch adds Liger's
+                # model kernels (RMSNorm, RoPE) to the student
+                args["vlmdata_fused"] = "chunked"
+                plan.notes = [n for n in plan.notes if "liger_kernel runs as" not in n]
+                plan.notes.append(
+                    "liger_kernel: the JSD and the cross-entropy come from the hidden states and the lm_head "
+                    "weights in chunks (vlmdata's fused linear JSD; the logits are never materialised)"
+                )
         plan.notes.append(
             "forward-only GKD (the teacher scores the ground truth)"
             if rl.lmbda == 0

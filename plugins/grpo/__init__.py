@@ -161,6 +161,17 @@ class GrpoPlugin(TrainerPlugin):
                         f"make per_device_eval_batch_size x world size a multiple of {rl.num_generations}",
                     )
                 )
+        if config.training.liger_kernel:
+            files = getattr(config, "_files", None) or []
+            problems.append(
+                ConfigProblem(
+                    ("training", "liger_kernel"),
+                    "liger_kernel applies to the sft and gkd plugins; the grpo plugin does not wire a fused "
+                    "GRPO loss (its logits cover the completion tokens only)",
+                    files[-1] if files else None,
+                    "remove training.liger_kernel from the GRPO config",
+                )
+            )
         if rl.max_completion_length >= config.global_max_length:
             problems.append(
                 _problem(
