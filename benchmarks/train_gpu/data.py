@@ -114,9 +114,9 @@ def chat_set(work: Path, n: int, seed: int = 0) -> Path:
 def audit_lengths(datasets: list[Path], run_config: Path) -> dict[str, Any]:
     """Exact sequence lengths under the run config, stored as the `length` column of every dataset."""
     from vlmdata.audit.audit import audit_dataset, write_lengths
-    from vlmdata.config import load_run_config
+    from vlmdata.train.config import load_train_config
 
-    report = audit_dataset([str(p) for p in datasets], load_run_config(run_config))
+    report = audit_dataset([str(p) for p in datasets], load_train_config(run_config))
     if not report.ok:
         raise RuntimeError(f"audit: {len(report.over_limit())} over-length, {len(report.errors)} unsized")
     write_lengths(report)
@@ -130,13 +130,13 @@ def export_in_stream_order(dataset: Path, run_config: Path, out: Path) -> dict[s
     With ms-swift's shuffling off, the plain ms-swift run then reads exactly the batches `vlmdata train` reads
     with random (ungrouped) batching: same samples, same padding, so step times compare like for like.
     """
-    from vlmdata.config import load_run_config
     from vlmdata.export import export_dataset
+    from vlmdata.train.config import load_train_config
     from vlmdata.train.dataset import open_train_data
 
     result = export_dataset(dataset, out.with_suffix(".dataset_order.jsonl"), config=run_config)
     lines = out.with_suffix(".dataset_order.jsonl").read_text(encoding="utf-8").splitlines()
-    order = open_train_data(load_run_config(run_config)).train.order(0)
+    order = open_train_data(load_train_config(run_config)).train.order(0)
     assert len(order) == len(lines), (len(order), len(lines))
     atomic_write_text(out, "".join(lines[int(i)] + "\n" for i in order.index))
     return {"records": result.records, "env": dict(result.env)}
@@ -156,12 +156,12 @@ def grpo_rows_in_stream_order(dataset: Path, run_config: Path, out: Path) -> dic
     (`messages`, `images`), the assistant turn as `solution`, and the record with its template as
     `vlmdata_record` (what `vlmdata_plugins.common.rows.RawRows` adds for the rewards).
     """
-    from vlmdata.config import load_run_config
     from vlmdata.export import export_dataset
     from vlmdata.render.templates import record_metadata
+    from vlmdata.train.config import load_train_config
     from vlmdata.train.dataset import open_train_data
 
-    config = load_run_config(run_config)
+    config = load_train_config(run_config)
     staged = out.with_suffix(".dataset_order.jsonl")
     result = export_dataset(dataset, staged, config=run_config)
     lines = staged.read_text(encoding="utf-8").splitlines()

@@ -20,10 +20,10 @@ from benchmarks.train_gpu.runs import run_config
 
 def cli_tokens(config_path: Path, world: int, batch: int, steps: int) -> list[dict[str, int]]:
     """Per global step: real and padded tokens summed over ranks, and ranks whose batch has no image."""
-    from vlmdata.config import load_run_config
+    from vlmdata.train.config import load_train_config
     from vlmdata.train.dataset import open_train_data
 
-    data = open_train_data(load_run_config(config_path))
+    data = open_train_data(load_train_config(config_path))
     lengths = data.train.lengths(0)
     assert lengths is not None
     per_rank = [data.sampler(batch, world_size=world, rank=r).rank_batches(0) for r in range(world)]

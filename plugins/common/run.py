@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmdata.errors import VlmdataError
+from vlmdata.models.qwen import over_length
 
 from . import codes
 from .env import image_env
@@ -170,7 +171,7 @@ def debug_sample(plan: Any) -> Any:
     problems = []
     if image_tokens != grid_tokens:
         problems.append(f"{image_tokens} <|image_pad|> tokens but the image grids hold {grid_tokens}")
-    if len(ids) >= plan.config.global_max_length:  # pragma: no cover - build() raises first
+    if over_length(len(ids), plan.config.global_max_length):  # pragma: no cover - build() raises first
         problems.append(f"length {len(ids)} >= global_max_length")
     return DebugSample(
         record_id=str(record.get("id")),

@@ -19,11 +19,12 @@ from typing import Any, ClassVar
 
 from vlmdata_plugins.gkd.config import GkdConfig
 
+from vlmdata.models.qwen import over_length
 from vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan, TrainResult
 
 
 def _problem(config: Any, key: str, message: str, fix: str) -> Any:
-    from vlmdata.config.layers import ConfigProblem
+    from vlmdata.io.layered import ConfigProblem
 
     files = getattr(config, "_files", None) or []
     return ConfigProblem(("rlhf", key), message, files[-1] if files else None, fix)
@@ -137,7 +138,7 @@ class GkdPlugin(TrainerPlugin):
                     "enable at least one of llm_kd_weight, sft_alpha, visual_kd",
                 )
             )
-        if rl.lmbda > 0 and rl.max_completion_length >= config.global_max_length:
+        if rl.lmbda > 0 and over_length(rl.max_completion_length, config.global_max_length):
             problems.append(
                 _problem(
                     config,

@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 
 from vlmdata_plugins.grpo.config import GrpoConfig
 
+from vlmdata.models.qwen import over_length
 from vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan, TrainResult
 
 
 def _problem(config: Any, key: str, message: str, fix: str, code: str = "VD605") -> Any:
-    from vlmdata.config.layers import ConfigProblem
+    from vlmdata.io.layered import ConfigProblem
 
     files = getattr(config, "_files", None) or []
     return ConfigProblem(("rlhf", *key.split(".")), message, files[-1] if files else None, fix, code)
@@ -112,7 +113,7 @@ class GrpoPlugin(TrainerPlugin):
     def validate(self, config: Any) -> list[Any]:
         from vlmdata_plugins.rewards import REWARDS
 
-        from vlmdata.config.layers import ConfigProblem
+        from vlmdata.io.layered import ConfigProblem
         from vlmdata.train.dataset import has_val_data
 
         rl: GrpoConfig = config.rlhf
@@ -172,7 +173,7 @@ class GrpoPlugin(TrainerPlugin):
                     "remove training.liger_kernel from the GRPO config",
                 )
             )
-        if rl.max_completion_length >= config.global_max_length:
+        if over_length(rl.max_completion_length, config.global_max_length):
             problems.append(
                 _problem(
                     config,

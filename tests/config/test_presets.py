@@ -89,7 +89,7 @@ def _overlay(
 ) -> Path:
     """A run file that extends the preset and points its inputs (the plugin's `path_fields` included, e.g.
     a GKD teacher) at the tiny models and data."""
-    from vlmdata.config.layers import load_layered
+    from vlmdata.io.layered import load_layered
 
     merged = load_layered(preset).data
     overlay: dict = {"extends": str(preset), "model": {"path": str(model)}}
@@ -144,7 +144,7 @@ def test_preset_validates(
 
     model = request.getfixturevalue("tiny_model_dir")
     data = request.getfixturevalue("tiny_data")
-    from vlmdata.config.layers import load_layered
+    from vlmdata.io.layered import load_layered
     from vlmdata.train.registry import get_plugin
 
     path_fields = get_plugin(load_layered(preset).data.get("plugin", "sft")).path_fields
@@ -182,7 +182,7 @@ def test_base_holds_runtime_defaults_only() -> None:
 
 
 def _merged(name: str) -> dict:
-    from vlmdata.config.layers import load_layered
+    from vlmdata.io.layered import load_layered
 
     return load_layered(CONFIGS / name).data
 

@@ -1,5 +1,5 @@
-"""`vlmdata demo`: end to end on a CPU (slow), its embedded config equal to configs/demo/sft.yaml, and a
-missing stage named rather than skipped."""
+"""`vlmdata demo`: end to end on a CPU (slow), its embedded config equal to configs/demo/sft.yaml, a stage
+needing an uninstalled extra stopped with the install command, and the `--out` rule for its folder."""
 
 from __future__ import annotations
 
@@ -26,15 +26,6 @@ def test_preset_matches_embedded_config() -> None:
     assert {k: v for k, v in preset["model"].items() if k != "path"} == {
         k: v for k, v in RUN_CONFIG["model"].items() if k != "path"
     }
-
-
-def test_missing_stage_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vlmdata.demo import _need
-
-    monkeypatch.setitem(sys.modules, "vlmdata.fuse", None)
-    with pytest.raises(VlmdataError) as exc:
-        _need("fuse", "vlmdata.fuse", "fuse_epoch")
-    assert exc.value.code_str == "VD711" and "'fuse'" in exc.value.message
 
 
 @pytest.mark.slow
@@ -78,19 +69,22 @@ def test_demo_end_to_end(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     assert not (adapter / "model.safetensors").exists(), "a LoRA run saves an adapter, not the full model"
 
 
-def test_stage_needing_an_uninstalled_module_is_named(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_stage_needing_an_uninstalled_extra_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     import vlmdata.demo as demo
+    from vlmdata.cli import main
 
     def synth(out: Path, report: object) -> None:
-        import torch_that_is_not_installed  # noqa: F401
+        import torch  # noqa: F401
 
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if the `train` extra were not installed
     monkeypatch.setattr(demo, "_synth", synth)
-    with pytest.raises(VlmdataError) as exc:
-        demo.run_demo(tmp_path / "out", log=lambda line: None)
-    assert exc.value.code_str == "VD711" and "'synth'" in exc.value.message
-    assert "torch_that_is_not_installed" in exc.value.message
+    assert main(["demo", "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert "[synth]" in captured.out  # the log names the stage that stopped
+    assert "VD006" in captured.err and "pip install 'vlmdata[train]'" in captured.err
+    assert "Traceback" not in captured.err
 
 
 def test_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
@@ -99,5 +93,5 @@ def test_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     (tmp_path / "mine.txt").write_text("keep", encoding="utf-8")
     with pytest.raises(VlmdataError) as exc:
         run_demo(tmp_path, log=lambda line: None)
-    assert exc.value.exit_code == 2 and "not a vlmdata demo folder" in exc.value.message
+    assert exc.value.exit_code == 2 and exc.value.code_str == "VD003"
     assert (tmp_path / "mine.txt").read_text(encoding="utf-8") == "keep"

@@ -319,8 +319,8 @@ def test_sft_with_liger_kernel_on_a_cpu_equals_the_unfused_run(tmp_path: Path, t
 def test_grpo_refuses_liger_kernel(tmp_path: Path, tiny_model_dir: Path) -> None:
     import yaml
 
-    from vlmdata.config import load_run_config
     from vlmdata.errors import VlmdataError
+    from vlmdata.train.config import load_train_config
 
     data = tmp_path / "d"
     from vlmdata.io.dataset import save_records
@@ -350,7 +350,7 @@ def test_grpo_refuses_liger_kernel(tmp_path: Path, tiny_model_dir: Path) -> None
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     with pytest.raises(VlmdataError, match="liger_kernel"):
-        load_run_config(path)
+        load_train_config(path)
 
 
 def _load_helpers(name: str) -> Any:

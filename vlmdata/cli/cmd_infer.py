@@ -6,23 +6,29 @@ from pathlib import Path
 
 import typer
 
+from vlmdata.cli._skin import FORMAT_OPTION, Format, out_file_option
+
 
 def register(app: typer.Typer) -> None:
     @app.command("infer")
     def infer_cmd(
-        dataset: Path = typer.Argument(..., help="vlmdata Arrow dataset to predict on."),
+        dataset: Path = typer.Argument(
+            ..., metavar="DATASET", help="Dataset to predict on (or a `validate --out` folder)."
+        ),
         model: Path = typer.Option(
             ...,
             "--model",
+            metavar="DIR|ID",
             help="Model folder (base model, or a full fine-tuned model), or a Hugging Face / ModelScope id in the local cache.",
         ),
-        out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL to write."),
+        out: Path = out_file_option("Predictions JSONL to write."),
         adapter: Path = typer.Option(
-            None, "--adapter", help="LoRA adapter folder (a checkpoint of a LoRA run)."
+            None, "--adapter", metavar="DIR", help="LoRA adapter folder (a checkpoint of a LoRA run)."
         ),
         template: str = typer.Option(
             None,
             "--template",
+            metavar="NAME|FILE",
             help="Template (name or template YAML file) for records that name none; default: the run "
             "config's, else grounding.",
         ),
@@ -30,6 +36,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--config",
             "-c",
+            metavar="FILE",
             help="The run config: its template (name, system prompt, pixel bounds) and template files.",
         ),
         batch_size: int = typer.Option(4, "--batch-size"),
@@ -38,17 +45,14 @@ def register(app: typer.Typer) -> None:
         max_pixels: int = typer.Option(
             None, "--max-pixels", help="Per-image pixel cap, as in training (default: the run config's)."
         ),
-        fmt: str = typer.Option("table", "--format", help="table (a progress bar on a terminal) or json."),
+        fmt: Format = FORMAT_OPTION,
     ) -> None:
         """Generate predictions with the trained model (greedy, batched); score them with `vlmdata eval`."""
-        from vlmdata.cli._common import console, require_exists, template_option
         from vlmdata.cli._progress import progress_bar, progress_wanted
+        from vlmdata.cli._render import show
+        from vlmdata.cli._skin import require_exists, template_option
         from vlmdata.config.load import load_template_section
-        from vlmdata.errors import UsageError
         from vlmdata.eval.infer import infer
-
-        if fmt not in ("table", "json"):
-            raise UsageError(f"--format must be table or json, got {fmt!r}")
         from vlmdata.io.model_ref import local_model
 
         model = local_model(model)
@@ -77,9 +81,4 @@ def register(app: typer.Typer) -> None:
                 progress=advance,
                 **bounds,
             )
-        if fmt == "json":
-            import json
-
-            typer.echo(json.dumps({"out": str(path)}))
-        else:
-            console().print(f"predictions written to {path}", markup=False)
+        show(fmt, {"out": str(path)}, [f"predictions written to {path}"])

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from vlmdata.cli._common import CONFIG_OPTION, console
+from vlmdata.cli._render import console
+from vlmdata.cli._skin import CONFIG_OPTION
 
 
 def register(app: typer.Typer) -> None:
@@ -15,7 +16,7 @@ def register(app: typer.Typer) -> None:
     def train(
         config: Path = CONFIG_OPTION,
         base_config: Path = typer.Option(
-            None, "--base-config", help="A YAML layer below the config and its `extends`."
+            None, "--base-config", metavar="FILE", help="A YAML layer below the config and its `extends`."
         ),
         plugin: str = typer.Option(
             None, "--plugin", help="Trainer plugin; overrides the config's `plugin:` key."
@@ -37,10 +38,10 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Train with a trainer plugin (sft, gkd, grpo, or any installed one). Everything else lives in YAML."""
-        from vlmdata.cli._common import require_exists, set_verbose
+        from vlmdata.cli._skin import require_exists, set_verbose
+        from vlmdata.train.launch import launch, needs_launch, plan_run, run_plan, torchrun_command
 
         set_verbose(verbose)
-        from vlmdata.train.launch import launch, needs_launch, plan_run, torchrun_command
 
         require_exists(config, "config")
         if base_config is not None:
@@ -85,7 +86,7 @@ def register(app: typer.Typer) -> None:
         early = io.StringIO()  # what importing the backend prints before the run folder exists
         try:
             with quiet_backend(early):
-                result = trainer.run(plan)
+                result = run_plan(trainer, plan)
         finally:
             _keep_early_output(early.getvalue(), Path(plan.output_dir))
         out.print(

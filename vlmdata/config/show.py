@@ -31,14 +31,28 @@ class ShownValue:
         return {"key": format_key_path(self.path), "value": self.value, "origin": self.origin}
 
 
-def _origin(layered: Layered, path: KeyPath) -> str:
+def _present(data: Any, path: KeyPath) -> bool:
+    node = data
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return False
+    return True
+
+
+def _origin(layered: Layered, path: KeyPath, defaults: dict[KeyPath, str]) -> str:
     """The layer that set this leaf; a leaf no layer set is a default (its section's origin does not count)."""
     key = tuple(path)
-    if key not in layered.origins:
+    if not _present(layered.data, key):
+        return defaults.get(key, "default")
+    source = layered.origin_of(key)
+    if source is None:
         return "default"
     note = layered.notes.get(key)
-    source = _short(layered.origins[key])
-    return f"{source} ({note})" if note else source
+    return f"{_short(source)} ({note})" if note else _short(source)
 
 
 def _short(source: str) -> str:
@@ -51,12 +65,14 @@ def _short(source: str) -> str:
     return rel if not rel.startswith("../..") else source
 
 
-def _leaves(node: Any, path: KeyPath, layered: Layered, out: list[ShownValue]) -> None:
+def _leaves(
+    node: Any, path: KeyPath, layered: Layered, defaults: dict[KeyPath, str], out: list[ShownValue]
+) -> None:
     if isinstance(node, dict) and node:
         for key, value in node.items():
-            _leaves(value, (*path, key), layered, out)
+            _leaves(value, (*path, key), layered, defaults, out)
         return
-    out.append(ShownValue(path, node, _origin(layered, path)))
+    out.append(ShownValue(path, node, _origin(layered, path, defaults)))
 
 
 def show_config(
@@ -69,12 +85,9 @@ def show_config(
     config, problems = validate_run_config(layered, plugin=plugin, check_paths=False, top_file=Path(path))
     raise_problems(problems, what="run config")
     assert config is not None
-    if ("training", "output_dir") not in layered.origins:
-        layered.origins[("training", "output_dir")] = (
-            "default: runs/<config name> under the working directory"
-        )
+    defaults = {("training", "output_dir"): "default: runs/<config name> under the working directory"}
     out: list[ShownValue] = []
-    _leaves(config.to_dict(), (), layered, out)
+    _leaves(config.to_dict(), (), layered, defaults, out)
     return out
 
 

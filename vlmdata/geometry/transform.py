@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 
+from vlmdata.contract.kinds import GEOMETRY_KINDS, MIN_POINTS
 from vlmdata.geometry.kernels import KERNELS, affine_points, bbox_corners, keeps_axes, length_line
 
 BBoxRotation = Literal["poly", "enclose"]
@@ -153,15 +154,18 @@ def object_points(kind: str, flat: list[float] | np.ndarray) -> np.ndarray:
     from vlmdata.errors import VlmdataError
     from vlmdata.geometry import codes
 
-    if kind not in ("bbox_2d", "poly", "line"):
+    if kind not in GEOMETRY_KINDS:
         raise VlmdataError(
-            codes.UNKNOWN_KIND, "unknown geometry kind", value=kind, hint="use bbox_2d, poly or line"
+            codes.UNKNOWN_KIND,
+            "unknown geometry kind",
+            value=kind,
+            hint="use one of " + ", ".join(GEOMETRY_KINDS),
         )
     try:
         arr = np.asarray(flat, dtype=np.float64)
     except (TypeError, ValueError):
         raise VlmdataError(codes.BAD_POINTS, "points must be a flat list of numbers", value=flat) from None
-    need = {"bbox_2d": 2, "poly": 3, "line": 2}[kind]
+    need = MIN_POINTS[kind]
     if arr.ndim != 1 or len(arr) % 2 or len(arr) // 2 < need or (kind == "bbox_2d" and len(arr) != 4):
         raise VlmdataError(codes.BAD_POINTS, f"wrong number of values for {kind}", value=arr.size)
     if not np.isfinite(arr).all():

@@ -1,8 +1,10 @@
 """`vlmdata summarize`: fill the `summary` field of BBU/RRU records that lack it, from their objects.
 
-Input is a contract JSONL file or a vlmdata Arrow dataset; the output has the same form. Records that already
-carry a summary keep it (validated; `overwrite=True` rebuilds them), irrelevant records (`无关图片`) and
-chat records without objects are never touched. The domain of a record is the `domain` argument, else its `metadata.domain`, else none (plain
+Input is a contract JSONL file or a vlmdata Arrow dataset (any form the one opener accepts); the output has the
+same form and follows the `--out` rule (`vlmdata.io.output`): a JSONL as a single file, a dataset as a folder,
+never over the input. Records that already carry a summary keep it (validated; `overwrite=True` rebuilds them),
+irrelevant records (`无关图片`) and chat records without objects are never touched. The domain of a record is
+the `domain` argument, else its `metadata.domain`, else none (plain
 counts, no 备注/分组统计). Every problem of every record is collected and reported together and nothing is
 written unless all records are fine: a partial output would silently lose summaries. JSONL lines that do not
 change are copied byte for byte.
@@ -23,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from vlmdata.errors import Location, UsageError, VlmdataError
+from vlmdata.models.qwen import record_metadata
 from vlmdata.render import codes
 from vlmdata.render.summary import build_summary, parse_summary, summary_json
-from vlmdata.render.templates import IRRELEVANT, record_metadata
+from vlmdata.render.templates import IRRELEVANT
 
 
 @dataclass
@@ -113,8 +116,10 @@ def _summarize_jsonl(
     import copy
 
     from vlmdata.contract.codes import INVALID_JSON, NOT_OBJECT
-    from vlmdata.io.atomic import atomic_write_bytes
+    from vlmdata.io.output import check_out, write_output
     from vlmdata.io.relocate import relocate_record
+
+    check_out(out, command="summarize", kind="file", inputs=[src, image_root])
 
     result = SummarizeResult(out=str(out))
     old_base = str(image_root if image_root is not None else src.absolute().parent)
@@ -154,14 +159,17 @@ def _summarize_jsonl(
                 chunks.append(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
     _check_paths(result, pairs, old_base, new_base)
     if not result.problems:
-        atomic_write_bytes(out, b"".join(chunks))
+        write_output(out, b"".join(chunks), command="summarize", inputs=[src, image_root])
     return result
 
 
 def _summarize_dataset(src: Path, out: Path, domain: str | None, overwrite: bool) -> SummarizeResult:
-    from vlmdata.io.dataset import load_dataset, save_dataset
+    from vlmdata.io.dataset import locate_dataset, open_dataset, write_dataset
+    from vlmdata.io.output import check_out, output_dir
 
-    ds = load_dataset(src)
+    folder = locate_dataset(src)
+    check_out(out, command="summarize", inputs=[src, folder])
+    ds = open_dataset(folder)
     result = SummarizeResult(out=str(out))
     summaries: list[str | None] = []
     cols = ["id", "objects", "summary", "metadata", "source_file", "source_line", "images", "messages"]
@@ -178,7 +186,8 @@ def _summarize_dataset(src: Path, out: Path, domain: str | None, overwrite: bool
         features = ds.features
         ds = ds.remove_columns(["summary"]).add_column("summary", summaries)
         ds = ds.select_columns(list(features)).cast(features)
-        save_dataset(ds, out)
+        with output_dir(out, command="summarize", inputs=[src, folder]) as tmp:
+            write_dataset(ds, tmp)
     return result
 
 
@@ -203,10 +212,6 @@ def summarize_path(
         )
     if domain is not None and (not domain.strip() or any(c in domain for c in "<>,=\n")):
         raise UsageError(f"bad domain {domain!r}", hint="use a plain name such as BBU or RRU")
-    if out.resolve() == src.resolve():
-        raise UsageError(
-            "--out must differ from the input", hint="write to a new path; the input is never modified"
-        )
     if src.is_dir():
         return _summarize_dataset(src, out, domain, overwrite)
     return _summarize_jsonl(src, out, domain, overwrite, root, absolute_paths)

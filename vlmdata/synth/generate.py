@@ -1,6 +1,7 @@
 """`generate`: write a synthetic dataset folder (JSONL + image files [+ val split] [+ planted defects]).
 
-Output folder (written atomically: built in a temporary sibling, then renamed into place):
+Output folder (the `--out` rule of `vlmdata.io.output`: built in a temporary sibling, then swapped in; an
+existing folder is replaced only when vlmdata wrote it):
 - `data.jsonl` — the clean records, with the planted defects (if any) interleaved at seeded positions;
 - `val.jsonl` — with `val_fraction > 0`, a held-out share of clean records (never a planted one);
 - `images/<shard>/<index>.jpg|png` — one file per record image; `images/corrupt/…` for planted records;
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from vlmdata.errors import UsageError
-from vlmdata.io.atomic import atomic_dir
+from vlmdata.io.output import output_dir
 from vlmdata.synth.corrupt import DEFECTS, Defect, Plant, dumps
 from vlmdata.synth.imagefiles import ImageJob, encode_image
 from vlmdata.synth.records import SynthOptions, build_record, pick_domain, plan_kinds, sample_size
@@ -89,12 +90,8 @@ def generate(
     opts = SynthOptions(n=n, seed=seed, corrupt=corrupt, **options)
     _check(opts)
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / INFO_NAME).exists())):
-        raise UsageError(
-            f"{out} exists and is not a synthetic dataset folder", hint="pick a new or empty folder"
-        )
     start = time.perf_counter()
-    with atomic_dir(out) as tmp:
+    with output_dir(out, command="synth", flag="OUT") as tmp:
         result = _write(tmp, opts)
     result.out_dir = out
     result.data_path = out / "data.jsonl"

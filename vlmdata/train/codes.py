@@ -1,7 +1,7 @@
 """Error codes of the trainer plugin system (VD700–VD719) and of the checks every run makes before its first
 step, which `vlmdata train --dry-run` makes too (`vlmdata.train.preflight`; VD716 and VD730–VD735)."""
 
-from vlmdata.errors import define
+from vlmdata.errors import define, retire
 
 PLUGIN_NOT_FOUND = define(
     "VD700",
@@ -58,10 +58,10 @@ DEBUG_MISMATCH = define(
     "Image tokens do not match the image grids",
     "The encoded sample's <|image_pad|> count differs from the vision grids; check template.max_pixels/min_pixels.",
 )
-DEMO_STAGE_MISSING = define(
+retire(
     "VD711",
     "A demo stage's library is missing from this install",
-    "Install the `train` extra of vlmdata (torch, ms-swift); the message names the stage and the module it needs.",
+    "the demo imports its stages directly; a missing `train` extra is VD006 with the install command.",
 )
 DEMO_STAGE_FAILED = define(
     "VD712",

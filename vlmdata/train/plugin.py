@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from vlmdata.config.layers import ConfigProblem
     from vlmdata.config.run import RunConfig
+    from vlmdata.io.layered import ConfigProblem
 
 
 @dataclass

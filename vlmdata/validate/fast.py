@@ -1,11 +1,14 @@
 """The fast bulk path: typed msgspec decoding plus vectorised numpy checks over every coordinate of a batch.
 
 It only ever says "valid" or "not sure". Each line is decoded into msgspec structs that mirror the contract
-(strict types, unknown keys forbidden, list lengths, desc pattern, positive sizes); the remaining rules
+(`vlmdata.contract.structs`, derived from the pydantic models: strict types, unknown keys forbidden, list
+lengths, positive sizes); the remaining rules
 (inverted boxes, odd/short/zero-area polygons, degenerate lines, bounds, `*_points`, image_index) run as numpy
 operations over all objects of the batch at once. A line that fails to decode or breaks any rule, and every
 chat record, goes to the pydantic models (`vlmdata.contract.explain`), which give the verdict and explain
-it. So the fast path can make validation faster but never change a verdict; the benchmark checks both agree.
+it, and so does a line that repeats a key in one object (`vlmdata.validate.keyscan` finds those at C speed;
+JSON's last-wins would hide the repeat from the structs). So the fast path can make validation faster but
+never change a verdict; the benchmark checks both agree.
 Accepted records come out as one Arrow table in the normalised schema, built from flat arrays.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import chain, compress
 from operator import attrgetter
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -23,6 +26,8 @@ import pyarrow.compute as pc
 
 from vlmdata.contract import codes
 from vlmdata.contract.imagesize import MAX_RATIO
+from vlmdata.contract.kinds import GEOMETRY_KINDS
+from vlmdata.contract.rows import OBJECT_COLUMNS, json_text
 from vlmdata.contract.rules import (
     BOUNDS_TOLERANCE,
     PIXEL_OVERRIDE_KEYS,
@@ -30,53 +35,16 @@ from vlmdata.contract.rules import (
     Issue,
     is_remote,
 )
+from vlmdata.contract.structs import FObject, FRecord
 from vlmdata.contract.text import summary_issue
 from vlmdata.validate.coords import parse_flat
 from vlmdata.validate.ids import derive_id
+from vlmdata.validate.keyscan import repeated_key_positions
 from vlmdata.validate.strings import parse_strings
 
-_EMPTY = msgspec.Raw(b"")
-_GEOMETRY = ("bbox_2d", "poly", "line")
-
-
-class FObject(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    desc: msgspec.Raw  # raw JSON text, checked and converted in bulk by `strings.parse_strings`
-    bbox_2d: msgspec.Raw = _EMPTY  # raw JSON text, parsed in bulk by `coords.parse_flat`
-    poly: msgspec.Raw = _EMPTY
-    line: msgspec.Raw = _EMPTY
-    poly_points: int | None = None
-    line_points: int | None = None
-    image_index: Annotated[int, msgspec.Meta(ge=0)] = 0
-    attributes: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class FItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    type: str
-    text: str | None = None
-    image: str | None = None
-
-
-class FMessage(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    role: str
-    content: str | list[FItem]
-
-
-class FRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    id: Annotated[str, msgspec.Meta(min_length=1)] | None = None
-    images: Annotated[list[str], msgspec.Meta(min_length=1)] | None = None
-    width: Annotated[int, msgspec.Meta(gt=0, le=2**31 - 1)] | None = None
-    height: Annotated[int, msgspec.Meta(gt=0, le=2**31 - 1)] | None = None
-    objects: list[FObject] | None = None
-    summary: str | None = None
-    messages: list[FMessage] | None = None
-    metadata: dict[str, Any] | None = None
-
-
 DECODER = msgspec.json.Decoder(FRecord)
-_ENCODER = msgspec.json.Encoder(order="deterministic")
-KIND_NAMES = np.array(["bbox_2d", "poly", "line"])
-_KIND_ARROW = pa.array(["bbox_2d", "poly", "line"], pa.string())
+KIND_NAMES = np.array(GEOMETRY_KINDS)
+_KIND_ARROW = pa.array(GEOMETRY_KINDS, pa.string())
 _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError, OverflowError)
 
 
@@ -121,6 +89,10 @@ def _segments_any(flags: np.ndarray, starts: np.ndarray) -> np.ndarray:
 def check_batch(lines: list[bytes]) -> FastResult:
     blob = b"\n".join(lines)  # one buffer to ask "does any line mention key K?" before mapping over objects
     pos, recs, unsure = _decode(lines)
+    repeats = repeated_key_positions(lines, blob, pos, recs)  # JSON keeps the last value: the models decide
+    if repeats:
+        kept = [i for i, p in enumerate(pos) if p not in repeats]
+        pos, recs, unsure = [pos[i] for i in kept], [recs[i] for i in kept], sorted(unsure + list(repeats))
     n_rec = len(recs)
     counts = np.fromiter((len(r.objects) if r.objects else 0 for r in recs), np.int64, count=n_rec)
     obj_rec = np.repeat(np.arange(n_rec), counts)
@@ -137,11 +109,11 @@ def check_batch(lines: list[bytes]) -> FastResult:
         bad_rec |= np.maximum(W, H) / np.minimum(W, H) > MAX_RATIO  # the same float division as the models
     n_img = np.fromiter((len(r.images or ()) for r in recs), np.int64, count=n_rec)
 
-    geoms = {k: list(map(attrgetter(k), objs)) for k in _GEOMETRY}
+    geoms = {k: list(map(attrgetter(k), objs)) for k in GEOMETRY_KINDS}
     sizes = {k: np.fromiter(map(len, v), np.int64, count=n) for k, v in geoms.items()}
     kind = np.full(n, -1, np.int8)
     n_geom = np.zeros(n, np.int8)
-    for code, k in enumerate(_GEOMETRY):
+    for code, k in enumerate(GEOMETRY_KINDS):
         has = sizes[k] > 0
         kind[has] = code
         n_geom += has
@@ -163,7 +135,7 @@ def check_batch(lines: list[bytes]) -> FastResult:
     order_parts: list[np.ndarray] = []
     ow, oh = W[obj_rec], H[obj_rec]
 
-    for code, k in enumerate(_GEOMETRY):
+    for code, k in enumerate(GEOMETRY_KINDS):
         mask = (kind == code) & ~bad_obj
         idx = np.flatnonzero(mask)
         flat, lens, good = parse_flat(list(compress(geoms[k], mask)), sizes[k][idx])
@@ -301,7 +273,7 @@ def _warnings(
 def _json_col(values: list[Any]) -> pa.Array:
     if values.count(None) == len(values):
         return pa.nulls(len(values), pa.string())
-    return pa.array([None if v is None else _ENCODER.encode(v).decode() for v in values], pa.string())
+    return pa.array(list(map(json_text, values)), pa.string())
 
 
 def _objects_array(
@@ -344,7 +316,7 @@ def _objects_array(
             if has_metadata
             else pa.nulls(len(kept), pa.string()),
         ],
-        names=["desc", "kind", "points", "image_index", "attributes", "metadata"],
+        names=list(OBJECT_COLUMNS),
     )
     offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), struct)

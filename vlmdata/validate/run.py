@@ -3,10 +3,12 @@
 Per batch of lines (a few MB): the fast path accepts what it is sure of, the pydantic models decide and
 explain the rest, then image headers and dataset-level rules (duplicate ids, duplicate images, train/val
 overlap) run on the accepted rows in line order. Every line ends up exactly once in the dataset, in
-`rejects.jsonl` or in the blank count. Accepted rows are written once, batch by batch, into `datasets`-compatible
-Arrow shards (`data/`, `val/`; no second pass through `save_to_disk`). The whole output folder is built in a temporary sibling and renamed
-into place at the end, so a killed run leaves the previous output (or none). The first occurrence of a
-duplicate id is kept, later ones are rejected; a val record sharing an image with train is rejected.
+`rejects.jsonl` or in the blank count. Accepted rows are written once, batch by batch, through the one dataset
+writer (`vlmdata.io.writer`: `data/`, `val/`). The output folder follows the `--out` rule (`vlmdata.io.output`):
+the JSONL files, `--val` files and an explicit `--image-root` are inputs, each JSONL's own folder (the implicit
+image root) may hold the output but not be it; the folder is built in a temporary sibling and swapped in at the
+end, so a killed run leaves the previous output (or none). The first occurrence of a duplicate id is kept,
+later ones are rejected; a val record sharing an image with train is rejected.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ import numpy as np
 import pyarrow as pa
 
 from vlmdata.contract import codes
+from vlmdata.contract.rows import json_text
 from vlmdata.contract.rules import Issue
-from vlmdata.errors import UsageError
-from vlmdata.io.atomic import atomic_dir
+from vlmdata.errors import UsageError, at
 from vlmdata.io.features import arrow_schema
 from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS, resolve_image_path
 from vlmdata.io.jsonl import (
@@ -40,7 +42,10 @@ from vlmdata.io.jsonl import (
     LineBatch,
     iter_line_batches,
 )
+from vlmdata.io.output import output_dir
+from vlmdata.io.writer import DatasetWriter
 from vlmdata.validate.fast import FastResult, check_batch, record_ids
+from vlmdata.validate.ids import own_id
 from vlmdata.validate.imagecheck import ImageChecker
 from vlmdata.validate.report import FileReport, Report
 from vlmdata.validate.slow import explain, normalised_row
@@ -77,7 +82,7 @@ class _Run:
         self.o, self.report, self.tmp = options, report, tmp
         self.rejects: IO[bytes] = open(tmp / "rejects.jsonl", "wb")  # noqa: SIM115 - closed in finish()
         self.warnings: IO[bytes] = open(tmp / "warnings.jsonl", "wb")  # noqa: SIM115
-        self.writers: dict[str, _SplitWriter] = {}
+        self.writers: dict[str, DatasetWriter] = {}
         self.ids: dict[str, str] = {}
         self.images: dict[str, str] = {}
         self.train_images: set[str] = set()
@@ -87,7 +92,7 @@ class _Run:
     # -- output --------------------------------------------------------------------------------------------
     def _write_rows(self, split: str, table: pa.Table) -> None:
         if split not in self.writers:
-            self.writers[split] = _SplitWriter(self.tmp / ("data" if split == "train" else "val"))
+            self.writers[split] = DatasetWriter(self.tmp / ("data" if split == "train" else "val"))
         if table.num_rows:
             self.writers[split].write(table)
 
@@ -134,7 +139,8 @@ class _Run:
         checker = ImageChecker(base, self.o.image_check, self.o.allow_outside_root, self.o.max_image_pixels)
         done = 0
         for batch in iter_line_batches(path, stats, self.o.block_bytes, self.o.max_line_bytes):
-            self._batch(fr, batch, split, base, checker)
+            with at(file=str(path), line=batch.numbers[0] if batch.numbers else None):
+                self._batch(fr, batch, split, base, checker)
             if self.o.progress is not None:
                 self.o.progress(stats.bytes - done)
                 done = stats.bytes
@@ -256,10 +262,7 @@ class _Run:
                 fast.objects_table,
                 pa.array([r.summary for r in recs], pa.string()),
                 pa.nulls(len(recs), pa.string()),
-                pa.array(
-                    ["{}" if r.metadata is None else _ENC.encode(r.metadata).decode() for r in recs],
-                    pa.string(),
-                ),
+                pa.array([json_text(r.metadata or {}) for r in recs], pa.string()),
                 pa.array([fr.path] * len(recs), pa.string()),
                 pa.array([numbers[p] for p in fast.accepted], pa.int64()),
             ],
@@ -270,7 +273,9 @@ class _Run:
         for p in fast.unsure:
             out = explain(lines[p], self.o.allow_extra)
             if out.record is None:
-                self._reject(fr, numbers[p], lines[p], out.issues, more=out.more, note=out.note)
+                self._reject(
+                    fr, numbers[p], lines[p], out.issues, own_id(lines[p]), more=out.more, note=out.note
+                )
                 continue
             imgs = [resolve(i) for i in out.record.images or []]
             row = normalised_row(out, imgs)
@@ -299,48 +304,6 @@ class _Run:
             writer.close(fingerprint)
 
 
-class _SplitWriter:
-    """A split's rows streamed once, batch by batch, into `datasets`-compatible Arrow shards (the layout
-    `save_to_disk` writes and `load_from_disk` reads; the fused-dataset writer's shard naming and metadata)."""
-
-    def __init__(self, folder: Path) -> None:
-        from datasets.arrow_writer import ArrowWriter
-
-        from vlmdata.fuse.writer import SHARD_BYTES
-        from vlmdata.io.features import record_features
-
-        self.folder, self.features, self.limit = folder, record_features(), SHARD_BYTES
-        self._new = ArrowWriter
-        folder.mkdir()
-        self.shards: list[Path] = []
-        self.rows = self._bytes = 0
-        self._writer: Any = None
-
-    def write(self, table: pa.Table) -> None:
-        if self._writer is None or self._bytes >= self.limit:
-            self._close_shard()
-            self.shards.append(self.folder / f"shard-{len(self.shards):05d}.arrow")
-            self._writer = self._new(features=self.features, path=str(self.shards[-1]))
-            self._bytes = 0
-        self._writer.write_table(table)
-        self._bytes += table.nbytes
-        self.rows += table.num_rows
-
-    def _close_shard(self) -> None:
-        if self._writer is not None:
-            self._writer.finalize()
-            self._writer.close()
-            self._writer = None
-
-    def close(self, fingerprint: str) -> None:
-        from vlmdata.fuse.writer import _finish_dataset
-
-        if not self.shards:  # an empty split still gets one (empty) shard, so `load_from_disk` reads it back
-            self.write(pa.Table.from_batches([], self.features.arrow_schema))
-        self._close_shard()
-        _finish_dataset(self.folder, self.shards, self.features, fingerprint)
-
-
 def _images_column(images: list[list[str]], resolve: Callable[[str], str]) -> pa.Array:
     """The `images` column: each distinct reference of the batch is resolved once, then gathered in bulk."""
     lengths = np.fromiter(map(len, images), np.int64, count=len(images))
@@ -350,24 +313,6 @@ def _images_column(images: list[list[str]], resolve: Callable[[str], str]) -> pa
     offsets = np.zeros(len(images) + 1, np.int32)
     np.cumsum(lengths, out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), values)
-
-
-def _check_out(out: Path, inputs: list[Path], image_root: str | Path | None) -> None:
-    """The output folder is replaced as a whole, so refuse one that holds inputs or is not a previous output."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out exists and is not a folder: {out}")
-    target = out.resolve()
-    guarded = [p.resolve() for p in inputs] + ([Path(image_root).resolve()] if image_root else [])
-    for p in guarded:
-        if p == target or target in p.parents:
-            raise UsageError(
-                f"--out {out} would replace a folder holding {p}", hint="write the output to a new folder"
-            )
-    if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
-        raise UsageError(
-            f"--out {out} is a non-empty folder that is not a previous `vlmdata validate` output",
-            hint="choose a new or empty folder (a previous output is replaced atomically)",
-        )
 
 
 def validate_files(
@@ -390,7 +335,6 @@ def validate_files(
     if o.max_line_bytes < 1 or (o.max_image_pixels is not None and o.max_image_pixels < 1):
         raise UsageError("--max-line-bytes and --max-image-pixels must be positive")
     out = Path(out_dir)
-    _check_out(out, inputs + vals, o.image_root)
     report = Report(str(out), options=o.public())
     start = time.perf_counter()
     # Everything allocated here is acyclic; the cyclic GC would only rescan the growing id/image maps.
@@ -408,7 +352,10 @@ def _validate(
 ) -> Report:
     from vlmdata.io.atomic import atomic_write_json
 
-    with atomic_dir(out) as tmp:
+    # an explicit --image-root is an input; each JSONL's own folder (the implicit root) may hold the output
+    explicit = [o.image_root] if o.image_root else []
+    implicit = [] if o.image_root else [p.parent for p in inputs + vals]
+    with output_dir(out, command="validate", inputs=[*inputs, *vals, *explicit], roots=implicit) as tmp:
         run = _Run(tmp, o, report)
         try:
             for p in inputs:
