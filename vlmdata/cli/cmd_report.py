@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vlmdata.cli._common import FORMAT_OPTION, console
+from vlmdata.cli._skin import FORMAT_OPTION, Format, out_folder_option
 
 
 def register(app: typer.Typer) -> None:
@@ -18,42 +18,33 @@ def register(app: typer.Typer) -> None:
             show_default=False,
             metavar="DATASET…",
         ),
-        out: Path = typer.Option(..., "--out", "-o", help="Output folder; the page is OUT/index.html."),
+        out: Path = out_folder_option("Output folder; the page is OUT/index.html."),
         audit: Path = typer.Option(
             None,
             "--audit",
+            metavar="FILE",
             help="An audit report (`vlmdata audit --out report.json`): token-length histogram.",
         ),
         gallery: int = typer.Option(48, "--gallery", help="Records in the gallery (0: none)."),
-        fmt: str = FORMAT_OPTION,
+        fmt: Format = FORMAT_OPTION,
     ) -> None:
         """Counts per source, category / geometry / image-size / token-length distributions, the validate
         run's rejects and warnings, and a filterable gallery with geometry drawn over the images."""
-        import json
-
         from vlmdata.cli._progress import progress_bar
+        from vlmdata.cli._render import show
         from vlmdata.errors import UsageError
         from vlmdata.viz.report import write_report
 
-        if fmt not in ("table", "json"):
-            raise UsageError(f"--format must be table or json, got {fmt!r}")
         if audit is not None and not audit.is_file():
             raise UsageError(
                 f"audit report not found: {audit}", hint="pass the JSON `vlmdata audit --out` wrote"
             )
         with progress_bar("reading", len(datasets), fmt=fmt, unit="datasets", min_total=2) as advance:
             result = write_report(datasets, out, audit=audit, gallery=gallery, progress=advance)
-        if fmt == "json":
-            typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
-            return
-        con = console()
-        con.print(
+        lines = [
             f"{result['records']} records, {result['objects']} objects in {len(result['sources'])} source(s), "
             f"{result['categories']} categories; {result['rejected']} rejected and {result['warned']} warned "
             f"line(s) listed; {result['gallery']} records in the gallery",
-            markup=False,
-        )
-        con.print(
             f"open {result['out']} in a browser (one self-contained file, {result['bytes'] // 1024} KiB)",
-            markup=False,
-        )
+        ]
+        show(fmt, result, lines)
