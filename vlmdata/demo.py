@@ -8,8 +8,14 @@ Every stage calls the library function of its area; nothing is simulated:
 4. fuse      `vlmdata.fuse.fuse_epoch`: the embedded fusion config → one fused Arrow dataset + manifest
 5. model     `vlmdata.models.tiny.build_tiny_model`: a random Qwen3-VL of a few million parameters
 6. audit     `vlmdata.audit.audit_dataset` with `write_lengths`: exact lengths, none over the limit
-7. train     `vlmdata.train.launch.plan_run` + the `sft` plugin's `run`: LoRA for a few steps
-8. report    counts, lengths, losses and where the adapter is (`OUT/demo_report.json` and the terminal)
+7. report    `vlmdata.viz.report.write_report`: the data report page, `OUT/report/index.html`
+8. train     `vlmdata.train.launch.plan_run` + the `sft` plugin's `run`: LoRA for a few steps
+9. summary   counts, lengths, losses and where the adapter is (`OUT/demo_report.json` and the terminal)
+
+The console gets one line per stage with its result, then the output root, every artefact and three next
+commands (the CLI renders `DemoReport.artefacts` and `next_commands`). Everything the libraries print on the way (ms-swift's argument dump, logging,
+warnings, tqdm bars) goes to `OUT/demo.log` and the run's `backend.log` (`vlmdata.train.quiet`;
+`--verbose` keeps it on the console).
 
 The embedded configs (`RUN_CONFIG`, `FUSION_CONFIG`) are written into OUT so the run can be repeated by hand
 with `vlmdata train --config OUT/run.yaml`; `configs/demo/sft.yaml` carries the same training settings
@@ -118,16 +124,27 @@ class DemoReport:
     adapter_dir: str | None = None
     log_file: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    results: dict[str, str] = field(default_factory=dict)  # the one line each stage printed
+    artefacts: dict[str, list[str]] = field(default_factory=dict)  # kind -> paths (relative to `out`)
 
 
-def run_demo(out: str | Path = "runs/demo", log: Callable[[str], None] = print) -> DemoReport:
+def run_demo(
+    out: str | Path = "runs/demo",
+    log: Callable[[str], None] = print,
+    working: Callable[[str], Any] | None = None,
+) -> DemoReport:
     """Run every stage into `out` and return what happened.
 
     `out` must be new, empty, or an earlier demo's folder (the `--out` rule's workspace marker): a rerun
     replaces every stage's output, the previous training run included, and never touches a folder the demo
-    did not make.
+    did not make. `log` gets one line per finished stage; `working(stage)`, when given, is a context manager
+    held while the stage runs (the CLI shows a transient spinner on a terminal).
     """
+    import contextlib
+
+    from vlmdata.io.atomic import atomic_write_json
     from vlmdata.io.output import workspace
+    from vlmdata.train.quiet import quiet_backend
 
     out = Path(os.path.abspath(out))  # not resolved: the `--out` rule refuses a symlink itself
     with workspace(out, command="demo"):
@@ -139,17 +156,64 @@ def run_demo(out: str | Path = "runs/demo", log: Callable[[str], None] = print) 
             ("fuse", _fuse),
             ("model", _model),
             ("audit", _audit),
+            ("report", _report),
             ("train", _train),
         ]
-        for name, stage in stages:
-            log(f"[{name}] …")
-            start = time.perf_counter()
-            stage(out, report)
-            report.seconds[name] = round(time.perf_counter() - start, 2)
-        from vlmdata.io.atomic import atomic_write_json
-
+        width = max(len(name) for name, _ in stages)
+        with quiet_backend(out / "demo.log", progress=False):
+            for name, stage in stages:
+                start = time.perf_counter()
+                with working(name) if working is not None else contextlib.nullcontext():
+                    stage(out, report)
+                report.seconds[name] = round(time.perf_counter() - start, 2)
+                log(f"{name:<{width}}  {report.results.get(name, 'done')}  ({report.seconds[name]:.1f} s)")
+        report.artefacts = _artefacts(out, report)
         atomic_write_json(out / "demo_report.json", asdict(report))
     return report
+
+
+def _rel(out: Path, path: str | Path) -> str:
+    p = Path(path)
+    try:
+        return str(p.relative_to(out)) + ("/" if p.is_dir() else "")
+    except ValueError:
+        return str(p)
+
+
+def _artefacts(out: Path, report: DemoReport) -> dict[str, list[str]]:
+    """Everything the demo left for the user, by kind, relative to `out` (only paths that exist)."""
+    candidates = {
+        "datasets": [
+            *(out / "validated" / d / split for d in SYNTH for split in ("data", "val")),
+            out / "fused" / "data",
+        ],
+        "configs": [out / "run.yaml", out / "fusion.yaml"],
+        "reports": [out / "report" / "index.html", out / "audit.json", out / "demo_report.json"],
+        "adapter": [Path(report.adapter_dir)] if report.adapter_dir else [],
+        "logs": [
+            *([Path(report.log_file)] if report.log_file else []),
+            out / "run" / "backend.log",
+            out / "demo.log",
+        ],
+        "previews": [Path(p) for p in report.augment_previews],
+    }
+    found = {
+        kind: [_rel(out, p) for p in paths if p.exists() or p.name == "demo_report.json"]
+        for kind, paths in candidates.items()
+    }
+    return {kind: paths for kind, paths in found.items() if paths}
+
+
+def next_commands(report: DemoReport) -> list[str]:
+    """Three commands to try next on the demo's own outputs."""
+    out = Path(report.out)
+    adapter = report.adapter_dir or str(out / "run")
+    return [
+        f"vlmdata train --config {out / 'run.yaml'} --dry-run",
+        f"vlmdata infer {out / 'validated' / 'bbu' / 'val'} --model {out / 'tiny-model'} --adapter {adapter}"
+        f" --out {out / 'preds.jsonl'}",
+        f"vlmdata eval {out / 'preds.jsonl'} --gt {out / 'validated' / 'bbu' / 'val'}",
+    ]
 
 
 def _synth(out: Path, report: DemoReport) -> None:
@@ -165,6 +229,8 @@ def _synth(out: Path, report: DemoReport) -> None:
             **SYNTH_SIZE,
         )
         report.synth[domain] = result.records + result.val_records
+    counts = ", ".join(f"{d} {n}" for d, n in report.synth.items())
+    report.results["synth"] = f"{sum(report.synth.values())} records ({counts}) → synth/"
 
 
 def _validate(out: Path, report: DemoReport) -> None:
@@ -184,6 +250,9 @@ def _validate(out: Path, report: DemoReport) -> None:
             raise VlmdataError(
                 codes.DEMO_STAGE_FAILED, f"validate kept no {domain} record", details=[str(result.files)]
             )
+    valid = sum(c["valid"] for c in report.validate.values())
+    rejected = sum(c["rejected"] for c in report.validate.values())
+    report.results["validate"] = f"{valid} valid, {rejected} rejected → validated/{{{','.join(SYNTH)}}}/"
 
 
 def _augment_preview(out: Path, report: DemoReport) -> None:
@@ -204,6 +273,7 @@ def _augment_preview(out: Path, report: DemoReport) -> None:
         png = _side_by_side(record, result)
         path = atomic_write_bytes(preview / f"{record['id']}.png", png)
         report.augment_previews.append(str(path))
+    report.results["augment"] = f"{len(report.augment_previews)} before | after previews → augment_preview/"
 
 
 def _side_by_side(record: dict[str, Any], result: Any) -> bytes:
@@ -245,6 +315,8 @@ def _fuse(out: Path, report: DemoReport) -> None:
     result = fuse_epoch(load_fusion_config(path), out / "fused", epoch=0)
     report.fused = {row.name: row.realised for row in result.entries}
     report.fused["total"] = result.total
+    parts = ", ".join(f"{k} {v}" for k, v in report.fused.items() if k != "total")
+    report.results["fuse"] = f"{result.total} records ({parts}) → fused/data"
 
 
 def _model(out: Path, report: DemoReport) -> None:
@@ -252,6 +324,7 @@ def _model(out: Path, report: DemoReport) -> None:
 
     if not (out / "tiny-model" / "config.json").exists():
         build_tiny_model(out / "tiny-model", seed=0)
+    report.results["model"] = "tiny random Qwen3-VL (offline) → tiny-model/"
 
 
 def _write_run_config(out: Path) -> Path:
@@ -284,6 +357,22 @@ def _audit(out: Path, report: DemoReport) -> None:
     stats = result.stats()["all"]
     report.lengths = {k: stats[k] for k in ("count", "min", "p50", "max", "image_token_share") if k in stats}
     report.lengths["limit"] = result.global_max_length
+    lg = report.lengths
+    report.results["audit"] = (
+        f"{lg.get('count')} records, {lg.get('min')}–{lg.get('max')} tokens (p50 {lg.get('p50')}), "
+        f"none over {lg['limit']} → audit.json"
+    )
+
+
+def _report(out: Path, report: DemoReport) -> None:
+    from vlmdata.viz.report import write_report
+
+    datasets = [out / "validated" / domain for domain in SYNTH] + [out / "fused"]
+    result = write_report(datasets, out / "report", audit=out / "audit.json", gallery=24)
+    report.results["report"] = (
+        f"{result['records']} records, {result['categories']} categories, {result['gallery']} in the gallery"
+        " → report/index.html (open it in a browser)"
+    )
 
 
 def _train(out: Path, report: DemoReport) -> None:
@@ -305,3 +394,8 @@ def _train(out: Path, report: DemoReport) -> None:
             report.losses.append(float(row.get("train/loss", row.get("loss"))))
         if "eval/loss" in row:
             report.eval_loss = float(row["eval/loss"])
+    loss = f", loss {report.losses[0]:.3f} → {report.losses[-1]:.3f}" if report.losses else ""
+    evaluation = f", eval {report.eval_loss:.3f}" if report.eval_loss is not None else ""
+    report.results["train"] = (
+        f"{result.global_step} LoRA steps{loss}{evaluation} → {_rel(out, report.adapter_dir)}"
+    )

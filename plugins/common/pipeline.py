@@ -167,7 +167,12 @@ class VlmdataPipelineMixin:
         samples_per_step = (
             targs.per_device_train_batch_size * targs.gradient_accumulation_steps * targs.world_size
         )
-        trainer.add_callback(TelemetryCallback(targs.output_dir, samples_per_step, show_progress=True))
+        from vlmdata.train.quiet import progress_enabled, user_stream
+
+        shown = progress_enabled()
+        trainer.add_callback(
+            TelemetryCallback(targs.output_dir, samples_per_step, show_progress=shown, stream=user_stream())
+        )
         for cb in self.extra_callbacks:
             trainer.add_callback(cb)
         trainer.vlmdata_plan = self.vlmdata_plan

@@ -208,6 +208,11 @@ class GkdPlugin(TrainerPlugin):
 
         return run_gkd(plan, extra_callbacks)
 
+    def preflight(self, plan: TrainPlan) -> Any:
+        from vlmdata_plugins.common.run import swift_preflight
+
+        return swift_preflight(plan)
+
     def debug(self, plan: TrainPlan) -> DebugSample:
         from vlmdata_plugins.common.run import debug_sample
 

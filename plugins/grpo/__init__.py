@@ -243,6 +243,11 @@ class GrpoPlugin(TrainerPlugin):
 
         return run_grpo(plan, extra_callbacks)
 
+    def preflight(self, plan: TrainPlan) -> Any:
+        from vlmdata_plugins.common.run import swift_preflight
+
+        return swift_preflight(plan)
+
     def debug(self, plan: TrainPlan) -> DebugSample:
         from vlmdata_plugins.common.run import debug_sample
 

@@ -64,7 +64,7 @@ def test_every_table_command_offers_json() -> None:
         "demo",
         "prompts-list",
     }
-    text_commands = {"render", "synth", "summarize", "prompts-show"}
+    text_commands = {"render", "synth", "summarize", "prompts-show", "report", "infer", "config-show"}
     names = {"-".join(c) for c in COMMANDS}
     assert table_commands | text_commands <= names
     for name in table_commands | text_commands:

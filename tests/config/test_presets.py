@@ -153,6 +153,15 @@ def test_preset_validates(
     capsys.readouterr()
     code = main(["train", "--config", str(run), "--dry-run"])
     captured = capsys.readouterr()
+    from importlib.util import find_spec
+
+    if load_layered(run).data.get("deepspeed") and find_spec("deepspeed") is None:
+        # the dry run is the run's preflight: on a machine without DeepSpeed it refuses as the run would
+        assert code == 2 and "VD734" in captured.err, captured.err
+        with run.open("a", encoding="utf-8") as fh:
+            fh.write("\ndeepspeed: null\n")  # …and the rest of the preset is checked without it
+        code = main(["train", "--config", str(run), "--dry-run"])
+        captured = capsys.readouterr()
     assert code == 0, captured.err
     shown = yaml.safe_load(captured.out)
     assert shown["plugin"] == shown["config"]["plugin"]

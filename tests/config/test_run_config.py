@@ -130,7 +130,7 @@ def test_all_problems_reported_together_with_file_key_and_fix(plugin_dir: Path, 
     assert len(lines) == 10, joined
     expect = {
         "training.packing": ("VD640", "base.yaml", "group_by_length"),
-        "model.dtpye": ("VD606", "run.yaml", "spelling"),
+        "model.dtpye": ("VD606", "run.yaml", "did you mean `dtype`?"),
         "template.max_length": ("VD640", "run.yaml", "use global_max_length"),
         "training.padding_free": ("VD640", "run.yaml", "packing is not supported"),
         "training.learning_rate": ("VD605", "run.yaml", "greater than 0"),

@@ -30,12 +30,34 @@ def test_preset_matches_embedded_config() -> None:
 
 @pytest.mark.slow
 @pytest.mark.train
-def test_demo_end_to_end(tmp_path: Path) -> None:
+def test_demo_end_to_end(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     from vlmdata.cli import main
+    from vlmdata.demo import next_commands
 
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
+    console = capfd.readouterr()
+    lines = console.out.splitlines()
+    stages = ["synth", "validate", "augment", "fuse", "model", "audit", "report", "train"]
+    # one line per stage with its result, then the output root, the artefacts and three next commands
+    assert [line.split()[0] for line in lines[: len(stages)]] == stages
+    assert lines[len(stages)] == f"output: {out.resolve()}"
+    body = "\n".join(lines[len(stages) :])
+    for kind in ("datasets", "configs", "reports", "adapter", "logs", "previews"):
+        assert f"  {kind} " in body, body
+    assert lines[-4] == "next:" and len(lines) - lines.index("next:") - 1 == 3
+    # the libraries' chatter is in the logs, not on the console
+    assert "SftArguments(" not in console.out + console.err and "[INFO:swift]" not in console.err
+    assert console.err.strip() == "", console.err[:2000]
+    assert "SftArguments(" in (out / "run" / "backend.log").read_text(encoding="utf-8")
+    page = (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert "report/index.html" in body and "data-count='records'" in page
     report = json.loads((out / "demo_report.json").read_text(encoding="utf-8"))
+    from vlmdata.demo import DemoReport
+
+    commands = next_commands(DemoReport(**report))
+    assert [c.split()[1] for c in commands] == ["train", "infer", "eval"]
+    assert all(f"  {c}" in lines for c in commands)
     assert report["validate"]["bbu"]["valid"] == report["validate"]["bbu"]["lines"] > 0
     assert len(report["augment_previews"]) == 3 and all(Path(p).exists() for p in report["augment_previews"])
     assert report["fused"]["total"] == report["fused"]["bbu"] + report["fused"]["rru"]

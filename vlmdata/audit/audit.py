@@ -14,7 +14,7 @@ What the audit writes — the `length` column (`write_lengths`) and the report f
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,11 +198,17 @@ def _batch_rows(batch: Mapping[str, list[Any]]):
 
 # -- the audit ----------------------------------------------------------------------------------------------
 def audit_dataset(
-    dataset_or_path: Any, run_config: Any, *, counter: TokenCounter | None = None, batch: bool = True
+    dataset_or_path: Any,
+    run_config: Any,
+    *,
+    counter: TokenCounter | None = None,
+    batch: bool = True,
+    progress: Callable[..., None] | None = None,
 ) -> AuditReport:
     """Size every record of one dataset (or a list of datasets) under `run_config`.
 
     `batch=False` sizes every record one by one (the reference the batch path is tested against).
+    `progress(n)` is called after every n more records are sized.
     """
     config = audit_config(run_config)
     model_dir = str(config.model.path)
@@ -217,7 +223,9 @@ def audit_dataset(
     for item in inputs:
         dataset, name, path = _open(item)
         report.datasets.append(
-            _audit_one(dataset, name, path, counter, bounds, default_template, system, report, batch)
+            _audit_one(
+                dataset, name, path, counter, bounds, default_template, system, report, batch, progress
+            )
         )
     report.seconds = time.perf_counter() - started
     return report
@@ -233,6 +241,7 @@ def _audit_one(
     system: str | None,
     report: AuditReport,
     batch: bool = True,
+    progress: Callable[..., None] | None = None,
 ) -> DatasetLengths:
     n = len(dataset)
     lengths = np.full(n, -1, dtype=np.int64)
@@ -278,11 +287,17 @@ def _audit_one(
             images[start : start + len(got)] = img
             for j in np.nonzero(got < 0)[0]:
                 one(start + int(j), part.slice(int(j), 1).to_pylist()[0])
+            if progress is not None:
+                progress(len(got))
         return DatasetLengths(name, path, ids, sources, lengths, images)
     for i, record in enumerate(_rows(dataset)):
         ids.append(str(record.get("id")))
         sources.append(metadata_source(record.get("metadata"), name))
         one(i, record)
+        if progress is not None and (i + 1) % 256 == 0:
+            progress(256)
+    if progress is not None and n % 256:
+        progress(n % 256)
     return DatasetLengths(name, path, ids, sources, lengths, images)
 
 

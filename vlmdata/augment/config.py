@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_valid
 from vlmdata.augment import codes
 from vlmdata.augment.ops import OPS, OpParams, valid_params
 from vlmdata.config.base import ConfigModel
-from vlmdata.errors import Location, VlmdataError
+from vlmdata.errors import Location, VlmdataError, closest
 from vlmdata.io.layered import Layered, format_key_path, load_layered
 
 
@@ -53,12 +53,17 @@ class OpConfig(ConfigModel):
     @model_validator(mode="after")
     def _check(self) -> OpConfig:
         if self.name not in OPS:
-            raise ValueError(f"unknown op {self.name!r}; valid ops: {', '.join(OPS)}")
+            guess = closest(self.name, OPS)
+            hint = f"did you mean {guess!r}? " if guess else ""
+            raise ValueError(f"unknown op {self.name!r}; {hint}valid ops: {', '.join(OPS)}")
         spec = OPS[self.name]
         unknown = sorted(set(self.params) - set(spec.params.model_fields))
         if unknown:
+            valid = valid_params(self.name)
+            guesses = [f"{u!r} → {g!r}" for u in unknown if (g := closest(u, valid)) is not None]
+            hint = f"did you mean {', '.join(guesses)}? " if guesses else ""
             raise ValueError(
-                f"unknown parameter(s) {', '.join(unknown)} for op {self.name!r}; valid: {', '.join(valid_params(self.name))}"
+                f"unknown parameter(s) {', '.join(unknown)} for op {self.name!r}; {hint}valid: {', '.join(valid)}"
             )
         try:
             self._parsed = spec.params(**self.params)
@@ -166,7 +171,12 @@ def to_vlmdata_error(
                 loc[-2] if len(loc) > 1 else "", ""
             )
             valid = _valid_keys(loc[:-1])
-            msg = f"unknown key {loc[-1]!r}{' in ' + owner if owner else ''}; valid keys: {', '.join(valid)}"
+            guess = closest(loc[-1], valid)
+            msg = (
+                f"unknown key {loc[-1]!r}{' in ' + owner if owner else ''}; "
+                + (f"did you mean {guess!r}? " if guess else "")
+                + f"valid keys: {', '.join(valid)}"
+            )
         if "unknown op" in msg:
             code = codes.UNKNOWN_OP
         elif (loc and loc[0] == "curriculum") or msg.startswith("curriculum"):

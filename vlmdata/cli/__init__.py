@@ -80,6 +80,18 @@ def _command_line(argv: list[str] | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; the exit code has one meaning per value (`vlmdata.errors`: 0, 1, 2, 70, 130)."""
+    debug = os.environ.get("VLMDATA_DEBUG") == "1"
+    verbose = os.environ.get("VLMDATA_VERBOSE")  # `--verbose` sets it for one command (set_verbose)
+    try:
+        return _run(argv, debug)
+    finally:
+        if verbose is None:
+            os.environ.pop("VLMDATA_VERBOSE", None)
+        else:
+            os.environ["VLMDATA_VERBOSE"] = verbose
+
+
+def _run(argv: list[str] | None, debug: bool) -> int:
     from vlmdata.errors import (
         EXIT_INTERNAL,
         EXIT_USAGE,
@@ -88,7 +100,6 @@ def main(argv: list[str] | None = None) -> int:
         missing_dependency,
     )
 
-    debug = os.environ.get("VLMDATA_DEBUG") == "1"
     try:
         result = app(args=argv, prog_name="vlmdata", standalone_mode=False)
         if isinstance(result, int):  # click returns the code of `typer.Exit(code)` when not standalone

@@ -46,9 +46,13 @@ Block = Table | Cell
 
 
 def console(stderr: bool = False) -> Any:
+    """A rich console bound to the stream of this moment (so a quiet block's redirection of the libraries'
+    output does not swallow what the command itself prints)."""
+    import sys
+
     from rich.console import Console
 
-    con = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    con = Console(file=sys.stderr if stderr else sys.stdout, highlight=False, soft_wrap=True)
     if not con.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
         con.width = max(con.width, 120)
     return con

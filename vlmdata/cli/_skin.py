@@ -100,3 +100,14 @@ def template_option(value: str | None) -> str | None:
     from vlmdata.render.user import resolve_template_ref
 
     return resolve_template_ref(value)
+
+
+def set_verbose(verbose: bool) -> None:
+    """`--verbose`: the libraries' own console output stays on the console. Set for the rest of the process
+    (torchrun workers started by this command inherit it); `vlmdata.cli.main` restores it afterwards."""
+    import os
+
+    from vlmdata.train.quiet import VERBOSE_ENV
+
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"

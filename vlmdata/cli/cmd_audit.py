@@ -37,9 +37,17 @@ def register(app: typer.Typer) -> None:
         for dataset in datasets:
             require_exists(dataset, "dataset")
         require_exists(config, "config")
+        from vlmdata.cli._progress import progress_bar, progress_wanted
+
         if out is not None:
             check_report_out(out, inputs=[*datasets, config])
-        report = audit_dataset([str(d) for d in datasets], config)
+        total = None
+        if progress_wanted(fmt):
+            from vlmdata.io.dataset import open_dataset
+
+            total = sum(len(open_dataset(d)) for d in datasets)
+        with progress_bar("auditing", total, fmt=fmt, min_total=2048) as advance:
+            report = audit_dataset([str(d) for d in datasets], config, progress=advance)
         rep = report.to_dict()
         notes: list[str] = []
         if out is not None:

@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         if plan:
             result = plan_only(cfg, epoch)
         else:
-            result = _fuse_with_progress(fuse_epoch, cfg, out, epoch)
+            result = _fuse_with_progress(fuse_epoch, cfg, out, epoch, fmt)
         data = {
             "epoch": epoch,
             "seed": cfg.seed,
@@ -53,22 +53,18 @@ def register(app: typer.Typer) -> None:
         show(fmt, data, _blocks(cfg, result, epoch, None if plan else out))
 
 
-def _fuse_with_progress(fuse_epoch, cfg, out: Path, epoch: int):  # noqa: ANN001, ANN202 - lazily imported
-    """A transient progress bar on a terminal's stderr; plain call otherwise (logs stay clean)."""
-    from vlmdata.cli._render import console
+def _fuse_with_progress(fuse_epoch, cfg, out: Path, epoch: int, fmt: str):  # noqa: ANN001, ANN202 - lazily imported
+    """The shared transient progress bar (terminal, table output only); a plain call otherwise."""
+    from vlmdata.cli._progress import progress_bar
 
-    err = console(stderr=True)
-    if not err.is_terminal:
-        return fuse_epoch(cfg, out, epoch)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    done = [0]
 
-    with Progress(
-        "fusing", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
-    ) as bar:
-        task = bar.add_task("fuse", total=None)
-        return fuse_epoch(
-            cfg, out, epoch, progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    def report(written: int, total: int) -> None:
+        advance(written - done[0], total=total)
+        done[0] = written
+
+    with progress_bar("fusing", None, fmt=fmt) as advance:
+        return fuse_epoch(cfg, out, epoch, progress=report)
 
 
 def _blocks(cfg: Any, result: Any, epoch: int, out: Path | None) -> list[Any]:

@@ -36,9 +36,19 @@ def register(app: typer.Typer) -> None:
 
         require_exists(dataset, "dataset")
         wanted = [i for chunk in ids or [] for i in chunk.split(",") if i]
-        result = render_dataset(
-            dataset, out, n=n, ids=wanted or None, max_side=max_side, max_image_pixels=max_image_pixels
-        )
+        from vlmdata.cli._progress import progress_bar
+
+        total = len(wanted) if wanted else n
+        with progress_bar("rendering", total, fmt=fmt, min_total=32) as advance:
+            result = render_dataset(
+                dataset,
+                out,
+                n=n,
+                ids=wanted or None,
+                max_side=max_side,
+                max_image_pixels=max_image_pixels,
+                progress=advance,
+            )
         pairs = f", {result.pairs} before/after pair(s)" if result.pairs else ""
         if result.unreadable:
             pairs += f", {len(result.unreadable)} image(s) not drawn (listed in index.html)"

@@ -51,9 +51,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Validate records (lines, schema, geometry, images, conversation, dataset); write OUT/data, rejects, report."""
-        import sys
-
-        from vlmdata.cli._render import console, show
+        from vlmdata.cli._render import show
         from vlmdata.validate import ValidateOptions, validate_files
 
         options = ValidateOptions(
@@ -65,29 +63,13 @@ def register(app: typer.Typer) -> None:
             max_image_pixels=max_image_pixels,
             max_line_bytes=max_line_bytes,
         )
-        total = sum(p.stat().st_size for p in [*data, *val] if p.is_file())
-        if fmt == "table" and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
+        from vlmdata.cli._progress import progress_bar
 
-            with Progress(
-                "validating",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=console(stderr=True),
-                transient=True,
-            ) as bar:
-                task = bar.add_task("validate", total=total)
-                options.progress = lambda n: bar.advance(task, n)
-                report = validate_files(data, out, options)
-        else:
+        total = sum(p.stat().st_size for p in [*data, *val] if p.is_file())
+        with progress_bar(
+            "validating", total, fmt=fmt, min_total=PROGRESS_MIN_BYTES, in_bytes=True
+        ) as advance:
+            options.progress = advance
             report = validate_files(data, out, options)
         show(fmt, report.as_dict(), _blocks(report))
         raise typer.Exit(report.exit_code)
@@ -125,7 +107,37 @@ def _blocks(report: Any) -> list[Any]:
     lines, valid, rejected, blank = (report.total(a) for a in ("lines", "valid", "rejected", "blank"))
     holds = report.invariant_holds
     line = f"valid {valid} + rejected {rejected} + blank {blank} == lines read {lines}: "
+    blocks += _first_rejects(report)
     blocks.append(Styled(line + ("holds" if holds else "BROKEN"), "green" if holds else "bold red"))
     out = report.out_dir
     blocks.append(f"output: {out}/data  rejects: {out}/rejects.jsonl  report: {out}/report.json")
     return blocks
+
+
+def _first_rejects(report: Any) -> list[Any]:
+    """The first rejected lines with `file:line`, code and message (every one is in rejects.jsonl)."""
+    import os
+
+    from vlmdata.cli._render import Table
+
+    rejected = report.total("rejected")
+    shown = report.first_rejects()
+    if not rejected or not shown:
+        return []
+    table = Table(
+        f"first rejects ({len(shown)} of {rejected}; every one in {report.out_dir}/rejects.jsonl)",
+        ["where", "code", "message"],
+    )
+    # the file's name is enough when it names one input (the files table above has the full paths)
+    names = {os.path.basename(str(f.path)) for f in report.files}
+    short = len(names) == len(report.files)
+    for entry in shown:
+        file = str(entry["file"] or "")
+        where = f"{os.path.basename(file) if short else file}:{entry['line']}"
+        issues = entry["issues"]
+        first = issues[0] if issues else {}
+        message = (f"{first.get('field')}: " if first.get("field") else "") + str(first.get("message", ""))
+        if len(issues) > 1:
+            message += f" (+{len(issues) - 1} more)"
+        table.rows.append([where, str(first.get("code", "")), message])
+    return [table]

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from vlmdata.config import run_codes as rc
 from vlmdata.config.checks import cross_checks, problem, section_checks, template_problems
 from vlmdata.config.run import DEEPSPEED_PRESETS, SECTION_MODELS, RunConfig, Section
-from vlmdata.errors import VlmdataError
+from vlmdata.errors import VlmdataError, unknown_key_fix
 from vlmdata.io import yaml_codes as codes
 from vlmdata.io.dataset import is_jsonl_name, locate_dataset
 from vlmdata.io.layered import (
@@ -138,7 +138,7 @@ def check_run_config(
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as exc:
-        found = problems_from_validation_error(exc, layered)
+        found = problems_from_validation_error(exc, layered, model=RunConfig)
         problems += [_with_fix(p, layered) for p in found if not _silenced(p.path, silenced)]
     sections = _sections(config, data)
     problems += section_checks(sections, layered)
@@ -170,7 +170,7 @@ def load_run_sections(source: ConfigSource, names: Sequence[str], *, base: str |
                     (key,),
                     "unknown key",
                     layered.origin_of((key,)),
-                    "remove it or fix the spelling; see the section's allowed keys",
+                    unknown_key_fix(str(key), [*RunConfig.model_fields, "extends"]),
                     codes.UNKNOWN_CONFIG_KEY.code,
                 )
             )
@@ -179,7 +179,7 @@ def load_run_sections(source: ConfigSource, names: Sequence[str], *, base: str |
     try:
         view = model.model_validate({k: data[k] for k in names if k in data})
     except ValidationError as exc:
-        found = problems_from_validation_error(exc, layered)
+        found = problems_from_validation_error(exc, layered, model=model)
         problems += [_with_fix(p, layered) for p in found if not _silenced(p.path, silenced)]
     if view is not None and "template" in names:
         problems += template_problems(view, layered)
@@ -322,11 +322,29 @@ def resolve_path(value: Any, path: KeyPath, layered: Layered) -> Any:
     return str((Path(origin).parent / value).resolve())
 
 
+def resolve_model_path(value: Any, path: KeyPath, layered: Layered) -> Any:
+    """A model reference: a path (relative to the file that set it), or a hub id found in the local cache
+    (its snapshot folder; the id is kept in `layered.notes`). An uncached id stays as written and is
+    reported by the path checks with its download command."""
+    from vlmdata.io.model_ref import ModelNotCached, looks_like_hub_id, resolve_model_ref
+
+    resolved = resolve_path(value, path, layered)
+    if not isinstance(value, str) or Path(resolved).exists() or not looks_like_hub_id(value):
+        return resolved
+    try:
+        ref = resolve_model_ref(value)
+    except (ModelNotCached, FileNotFoundError):
+        return value
+    layered.notes[path] = f"{ref.source} cache: {value}"
+    return ref.path
+
+
 def _resolve_paths(data: dict[str, Any], layered: Layered) -> None:
     for path in INPUT_PATHS:
         section = data.get(path[0])
         if isinstance(section, dict) and path[1] in section:
-            section[path[1]] = resolve_path(section[path[1]], path, layered)
+            resolve = resolve_model_path if path == ("model", "path") else resolve_path
+            section[path[1]] = resolve(section[path[1]], path, layered)
     data_section = data.get("data")
     if isinstance(data_section, dict):
         for split in ("train", "val"):
@@ -368,9 +386,19 @@ def _missing_paths(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
     problems = []
     for path, value in checks:
         if isinstance(value, str) and not Path(value).exists():
-            problems.append(problem(layered, path, f"no such file or folder: {value}", rc.PATH_MISSING))
+            problems.append(missing_path_problem(layered, path, value))
     problems += _shape_problems(config, layered)
     return problems
+
+
+def missing_path_problem(layered: Layered, path: KeyPath, value: str) -> ConfigProblem:
+    from vlmdata.io.model_ref import ModelNotCached, download_commands, looks_like_hub_id
+
+    is_model = path == ("model", "path") or (path[0] == "rlhf" and "model" in str(path[-1]))
+    if is_model and looks_like_hub_id(value):
+        err = ModelNotCached(value, download_commands(value))
+        return problem(layered, path, str(err), rc.MODEL_NOT_CACHED, err.fix)
+    return problem(layered, path, f"no such file or folder: {value}", rc.PATH_MISSING)
 
 
 def _shape_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem]:

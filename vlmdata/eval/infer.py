@@ -11,7 +11,7 @@ written under the single-file `--out` rule (`vlmdata.io.output`; checked before 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +59,11 @@ def infer(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     device: str | None = None,
     system: str | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> Path:
     """`template`: for records that name none (default: the neutral `grounding`); `system` replaces the
-    template's system prompt, as the run config's `template.system` does in training."""
+    template's system prompt, as the run config's `template.system` does in training; `progress(n)` after
+    each batch of n records."""
     from vlmdata.io.dataset import open_dataset
     from vlmdata.io.output import check_out, write_output
 
@@ -115,4 +117,6 @@ def infer(
                     {"id": record["id"], "template": name, "completion": text.strip()}, ensure_ascii=False
                 )
             )
+        if progress is not None:
+            progress(len(records))
     return write_output(out, "".join(line + "\n" for line in lines), command="infer", inputs=sources)

@@ -138,7 +138,7 @@ def load_fusion_config(path: str | Path, *, check_paths: bool = True) -> FusionC
     try:
         config = FusionConfig.model_validate(data)
     except ValidationError as exc:
-        problems = template_problems + problems_from_validation_error(exc, layered)
+        problems = template_problems + problems_from_validation_error(exc, layered, model=FusionConfig)
         raise_problems([_recode(p) for p in problems], what="fusion config")
         raise  # unreachable: raise_problems raised
     problems = template_problems + check_fusion_config(config, layered, check_paths=check_paths)

@@ -8,7 +8,9 @@ counter-clockwise on screen, as in PIL, OpenCV's `getRotationMatrix2D` and album
 points), the measure before clipping (area or length after the affine) and the measure kept, so the caller
 computes visibility as kept / before. A box under a matrix that does not keep axes follows `bbox_rotation`:
 `poly` turns it into the exact (clipped) polygon, `enclose` keeps the tight box of the clipped polygon.
-A polyline cut into several pieces follows `line_split`: `split` keeps every piece, `longest` the longest.
+A polyline cut into several pieces follows `line_split`: `split` keeps every piece, `longest` the longest. A
+concave polygon cut into several parts keeps every part as its own object (the caller copies the desc); the
+extra pieces are counted in `split`.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class Transformed:
     before: float = 0.0
     kept: float = 0.0
     converted: bool = False  # a box became a polygon
-    split: int = 0  # extra pieces created by cutting a line
+    split: int = 0  # extra pieces created by cutting a line or a concave polygon
 
     @property
     def visibility(self) -> float:
@@ -130,6 +132,8 @@ def transform_object(
     moved = KERNELS["affine"][kind](pts, matrix)
     out.before = KERNELS["measure"][kind](moved)
     pieces = KERNELS["clip"][kind](moved, rect)
+    if kind == "poly" and len(pieces) > 1:
+        out.split = len(pieces) - 1  # a concave polygon cut into parts: one object per part, like a line
     if kind == "line" and len(pieces) > 1:
         if line_split == "longest":
             lengths = [length_line(p) for p in pieces]

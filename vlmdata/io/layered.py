@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmdata.errors import Location, VlmdataError
+from vlmdata.errors import Location, VlmdataError, model_keys_at, unknown_key_fix
 from vlmdata.io import yaml_codes as codes
 
 KeyPath = tuple[Any, ...]
@@ -53,6 +53,7 @@ class Layered:
 
     data: dict[str, Any]
     files: list[str] = field(default_factory=list)
+    notes: dict[KeyPath, str] = field(default_factory=dict)  # how a value was resolved (a hub id's cache)
     _origins: _Origin = field(default_factory=_Origin, repr=False)
 
     def set_origin(self, path: Sequence[Any], file: str) -> None:
@@ -287,23 +288,27 @@ class ConfigProblem:
 
 
 def problems_from_validation_error(
-    exc: Any, layered: Layered | None, prefix: KeyPath = ()
+    exc: Any, layered: Layered | None, prefix: KeyPath = (), model: Any = None
 ) -> list[ConfigProblem]:
-    """Turn a pydantic ValidationError into ConfigProblems with files and key paths (all of them)."""
+    """Turn a pydantic ValidationError into ConfigProblems with files and key paths (all of them).
+
+    `model` is the pydantic model that was validated: an unknown key's fix then names the closest valid key
+    at that place and lists the valid ones."""
     problems = []
     for err in exc.errors():
-        loc = (*prefix, *err.get("loc", ()))
+        rel = tuple(err.get("loc", ()))
+        loc = (*prefix, *rel)
         file = layered.origin_of(loc) if layered is not None else None
         if err.get("type") == "extra_forbidden":
-            problems.append(
-                ConfigProblem(
-                    loc,
-                    "unknown key",
-                    file,
-                    "remove it or fix the spelling; see the section's allowed keys",
-                    codes.UNKNOWN_CONFIG_KEY.code,
-                )
+            keys = model_keys_at(model, rel[:-1]) if model is not None and rel else None
+            if keys is not None and not prefix and len(rel) == 1:
+                keys.append("extends")  # the layered loader's own key, valid in every file
+            fix = (
+                unknown_key_fix(str(rel[-1]), keys)
+                if keys is not None
+                else "remove it or fix the spelling; see the section's allowed keys"
             )
+            problems.append(ConfigProblem(loc, "unknown key", file, fix, codes.UNKNOWN_CONFIG_KEY.code))
         else:
             value = err.get("input")
             msg = err.get("msg", "invalid value")

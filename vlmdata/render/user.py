@@ -184,7 +184,8 @@ def load_template_file(path: str | Path) -> Template:
     try:
         spec = TemplateFile.model_validate(layered.data)
     except ValidationError as exc:
-        raise_problems([_recode(p) for p in problems_from_validation_error(exc, layered)], "template file")
+        found = problems_from_validation_error(exc, layered, model=TemplateFile)
+        raise_problems([_recode(p) for p in found], "template file")
         raise  # unreachable: raise_problems raised
     raise_problems(_check(spec, layered), "template file")
     fmt = spec.target.format

@@ -252,15 +252,18 @@ def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def _record_id(opts: SynthOptions, i: int, rng: np.random.Generator) -> str | None:
-    # A few records carry no id: the contract derives one from their content.
-    return None if rng.random() < 0.03 else f"s{opts.seed}-{i:06d}"
+def _record_id(opts: SynthOptions, i: int, rng: np.random.Generator, kind: str) -> str | None:
+    # A few records carry no id: the contract derives one from their content. Only records whose content is
+    # unique by construction (they name their own image files) may: two text-only chats drawn from the same
+    # question list can be identical, and identical content derives the same id (a duplicate, VD500).
+    anonymous = rng.random() < 0.03
+    return None if anonymous and kind != "chat_text" else f"s{opts.seed}-{i:06d}"
 
 
 def _clean(writer: _Writer, opts: SynthOptions, i: int, kind: str, counts: dict[str, int]) -> dict[str, Any]:
     rng = np.random.default_rng([opts.seed, i, 0])
     domain = pick_domain(rng, opts.domain, kind)
-    record_id = _record_id(opts, i, rng)
+    record_id = _record_id(opts, i, rng, kind)
     key = f"{i // 1000:04d}/{i:06d}"
     record, jobs = build_record(kind, rng, opts, key, (opts.seed, i, 1), domain, record_id)
     writer.jobs(jobs)

@@ -22,7 +22,14 @@ from pydantic import BaseModel, ValidationError
 
 from vlmdata.config import run_codes as rc
 from vlmdata.config.checks import problem
-from vlmdata.config.load import RunCheck, check_run_config, layered_source, resolve_path
+from vlmdata.config.load import (
+    RunCheck,
+    check_run_config,
+    layered_source,
+    missing_path_problem,
+    resolve_model_path,
+    resolve_path,
+)
 from vlmdata.config.run import RunConfig
 from vlmdata.errors import VlmdataError
 from vlmdata.io.layered import ConfigProblem, Layered, problems_from_validation_error, raise_problems
@@ -67,9 +74,7 @@ def train_problems(checked: RunCheck, *, check_paths: bool = True) -> list[Confi
             for key in trainer.path_fields:
                 value = getattr(config.rlhf, key)
                 if isinstance(value, str) and not Path(value).exists():
-                    problems.append(
-                        problem(layered, ("rlhf", key), f"no such file or folder: {value}", rc.PATH_MISSING)
-                    )
+                    problems.append(missing_path_problem(layered, ("rlhf", key), value))
         if config.data.fusion is not None and Path(config.data.fusion).is_file():
             problems += _fusion_problems(config.data.fusion, layered)
     if trainer is not None and not checked.problems and not problems:
@@ -109,11 +114,14 @@ def _plugin_section(
     section = dict(raw) if isinstance(raw, dict) else ({} if raw is None else raw)
     if isinstance(section, dict):
         for key in trainer.path_fields:
-            section[key] = resolve_path(section.get(key), ("rlhf", key), layered)
+            resolve = (
+                resolve_model_path if "model" in key else resolve_path
+            )  # a teacher: a folder or a hub id
+            section[key] = resolve(section.get(key), ("rlhf", key), layered)
     try:
         return trainer, model.model_validate(section)
     except ValidationError as exc:
-        found = problems_from_validation_error(exc, layered, prefix=("rlhf",))
+        found = problems_from_validation_error(exc, layered, prefix=("rlhf",), model=model)
         problems.extend(p for p in found if not checked.is_silenced(p.path))
         return trainer, None
 
@@ -129,7 +137,9 @@ def _augmentation_section(
     try:
         return AugmentationConfig.model_validate(raw)
     except ValidationError as exc:
-        found = problems_from_validation_error(exc, layered, prefix=("augmentation",))
+        found = problems_from_validation_error(
+            exc, layered, prefix=("augmentation",), model=AugmentationConfig
+        )
         problems.extend(p for p in found if not checked.is_silenced(p.path))
         return None
 

@@ -9,6 +9,7 @@ from typing import Any
 from vlmdata.contract.rules import Issue
 
 EXAMPLES_PER_CODE = 5
+FIRST_REJECTS = 10  # rejected lines the terminal summary lists (every one is in rejects.jsonl)
 
 
 @dataclass
@@ -116,3 +117,31 @@ class Report:
                 "warnings": "warnings.jsonl",
             },
         }
+
+    def first_rejects(self, n: int = FIRST_REJECTS) -> list[dict[str, Any]]:
+        """The first `n` rejected lines (from `rejects.jsonl`), each with file, line, id and its issues."""
+        import json
+        from pathlib import Path
+
+        path = Path(self.out_dir) / "rejects.jsonl"
+        out: list[dict[str, Any]] = []
+        if n <= 0 or not path.is_file():
+            return out
+        with path.open(encoding="utf-8") as fh:
+            for raw in fh:
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    continue
+                errors = [i for i in entry.get("issues") or [] if i.get("severity") == "error"]
+                out.append(
+                    {
+                        "file": entry.get("file"),
+                        "line": entry.get("line"),
+                        "id": entry.get("id"),
+                        "issues": errors or list(entry.get("issues") or []),
+                    }
+                )
+                if len(out) == n:
+                    break
+        return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,7 +212,9 @@ def render_dataset(
     ids: list[str] | None = None,
     max_side: int = 1024,
     max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
+    progress: Callable[..., None] | None = None,
 ) -> RenderResult:
+    """Draw the picked records into `out_dir`; `progress(1)` after each record."""
     from vlmdata.errors import UsageError, at
     from vlmdata.io.dataset import image_dirs, locate_dataset, open_dataset
     from vlmdata.io.output import output_dir
@@ -243,6 +246,8 @@ def render_dataset(
             rec = ds[idx]
             with at(rec.get("source_file") or str(folder), rec.get("source_line"), str(rec["id"])):
                 rows.append(_section(k, rec, sources, tmp, max_side, max_image_pixels, result))
+            if progress is not None:
+                progress(1)
         note = (
             ""
             if cjk
