@@ -106,7 +106,7 @@ def swift_template(model_dir: Path):
     from swift import get_processor, get_template
     from swift.model.models.qwen import patch_qwen_vl_utils
 
-    from vlmdata.audit import backend_image_env
+    from vlmdata.models.qwen import backend_image_env
 
     os.environ.update(backend_image_env(TEMPLATE))
     processor = get_processor(str(model_dir), model_type="qwen3_vl", check_model=False)

@@ -1,37 +1,43 @@
-"""Training on a GPU: vlmdata's `sft` plugin vs plain ms-swift, length-grouped vs random batching, GKD cost,
-peak memory; and (`--gpus 2`) a ZeRO-2 run on a fusion of text-only chat and image records.
+"""Training on a GPU: vlmdata's `sft` plugin vs plain ms-swift, fused kernels, length grouping, GKD and GRPO cost,
+peak memory and MFU; and (`--gpus 2`) a ZeRO-2 run on a fusion of text-only chat and image records.
 
 One GPU (one device call): a randomly initialised model with the published Qwen3-VL-2B-Instruct
 architecture (`benchmarks/train_gpu/model.py`), bf16, synthetic dense-caption data (1024x768-class images,
 targets of 200-2000 tokens) through `vlmdata synth → validate → audit --write-lengths → export`, LoRA r32 on
-all linear layers + the aligner (`model.visual.merger`) trained as a whole module, batch 8, gradient
-checkpointing. Each run is its own process (`benchmarks/train_gpu/worker.py`); measured side by side:
+all linear layers + the aligner (`model.visual.merger`) trained as a whole module, batch 8. Each run is its own
+process (`benchmarks/train_gpu/worker.py`). Runs (`--runs`, any order, repeats pooled):
 
-1. `vlmdata train --plugin sft` (random batching) vs plain ms-swift SFT on the export of the same records in the
-   same order with the same ms-swift arguments: step time and real (non-pad) tokens/s — target within 3%;
-2. length-grouped (audited lengths) vs random batching: padding tokens over the epoch and real tokens/s —
-   target >= 30% fewer padding tokens;
-3. forward-only GKD (teacher: a second random model of the same architecture) over SFT step time, on the same
-   batches — target <= 1.6x;
-4. peak GPU memory of each run.
+    swift        plain ms-swift with its defaults: random batches, no fused kernels, gradient checkpointing
+    sft_random   vlmdata `sft`, the same batches and arguments (overhead: target within 3% of swift)
+    sft_grouped  + length-grouped batches (padding: target >= 30% fewer padding tokens)
+    sft_liger    + `training.liger_kernel` (Liger's fused linear cross-entropy), random batches, checkpointing:
+                 the same batches as swift, so its losses must equal swift's over the first 20 steps
+    sft_fast     fused + grouped + no gradient checkpointing, batch 8 (target >= 2.5x swift's real tokens/s)
+    sft_fit      fused + grouped + no gradient checkpointing, batch 4 x accumulation 2 (<= 75 GiB, >= 2x)
+    gkd          forward-only GKD, full-vocabulary JSD from the logits (bounded chunks)
+    gkd_fused    forward-only GKD with `liger_kernel` (fused linear JSD), vs sft_liger (<= 1.3x, <= 40 GiB)
+    gkd_topk     forward-only GKD on the teacher's top-k logits
 
-`--gpus 2`: `vlmdata train` (the CLI; it launches torchrun) with `nproc_per_node: 2` and DeepSpeed ZeRO-2 on a
-fusion of image records and text-only chat records, length-grouped (so some ranks get batches without
-images), against the same fusion on one GPU on the same machine: finishes or not (a timeout catches a hang),
-per-dataset telemetry in logging.jsonl, real tokens/s ratio (target >= 1.8x). Token counts of CLI runs come
-from the audited lengths of the batches the (deterministic) sampler gives every rank.
+`--grpo`: the summary GRPO preset (`configs/grpo/summary.yaml`) on the same model architecture with HF
+generation, vlmdata's `grpo` plugin vs plain ms-swift GRPO with the same arguments (`--grpo-runs`), the step
+split into generation / reward / reference+old-policy forwards / encoding / training, generated tokens/s and
+every reward (`benchmarks/train_gpu/grpo.py`).
 
-The first `--warmup` steps are excluded from rates. One JSON line per figure on stdout; everything also in
-OUT/train_gpu.json. `--quick`: the tiny model, small images, few steps, float32 on the CPU (the smoke test).
+`--gpus 2`: `vlmdata train` with `nproc_per_node: 2` and DeepSpeed ZeRO-2 on a fusion of image records and
+text-only chat records vs the same fusion on one GPU (`benchmarks/train_gpu/multi.py`).
+
+Every run reports MFU (`benchmarks/train_gpu/flops.py`: 6·N·tokens + attention for trained forwards, 2·N·tokens
++ attention for forwards without gradients, the frozen vision tower's forward, image tokens included,
+recomputation not counted). The first `--warmup` steps are excluded from rates. One JSON line per figure on
+stdout, all of them also in OUT/train_gpu.json (rewritten after every line). `--quick`: the tiny model, small
+images, few steps, float32 on the CPU (the smoke test; Liger's kernels then run as vlmdata's chunked path).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,80 +46,83 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.train_gpu.common import emit, sizes, start_figures, worker  # noqa: E402
 from benchmarks.train_gpu.data import (  # noqa: E402
     audit_lengths,
-    chat_set,
     dense_set,
     export_in_stream_order,
     write_yaml,
 )
 from benchmarks.train_gpu.model import build_model  # noqa: E402
-from benchmarks.train_gpu.runs import pooled, ratio, run_config, summarise  # noqa: E402
+from benchmarks.train_gpu.runs import losses_agree, pooled, ratio, run_config, summarise  # noqa: E402
 
-FIGURES: list[dict[str, Any]] = []
-
-
-def emit(**row: Any) -> None:
-    row = {"bench": "train_gpu", **row}
-    FIGURES.append(row)
-    print(json.dumps(row), flush=True)
-
-
-def sizes(args: argparse.Namespace) -> dict[str, Any]:
-    if args.quick:
-        return {
-            "model": "tiny",
-            "min_size": 96,
-            "max_size": 160,
-            "min_objects": 2,
-            "max_objects": 12,
-            "max_pixels": 65536,
-            "workers": 0,
-            "timeout": 900,
-        }
-    return {
-        "model": "2b",
-        "min_size": 768,
-        "max_size": 1024,
-        "min_objects": 3,
-        "max_objects": 28,
-        "max_pixels": 1048576,
-        "workers": 4,
-        "timeout": 240,
-    }
+SFT_RUNS: dict[str, dict[str, Any]] = {
+    "sft_random": {"grouped": False},
+    "swift": {"grouped": False},
+    "sft_grouped": {"grouped": True},
+    "sft_liger": {"grouped": False, "liger": True},
+    "sft_fast": {"grouped": True, "liger": True, "checkpointing": False},
+    "sft_fit": {"grouped": True, "liger": True, "checkpointing": False, "half_batch": True},
+}
+TARGETS = {
+    "sft_fast": "real tokens/s >= 2.5x swift",
+    "sft_fit": "real tokens/s >= 2x swift at <= 75 GiB peak allocated",
+    "sft_liger": "losses equal to swift's (same batches) within bf16 tolerance",
+}
 
 
-def worker(
-    kind: str, config: Path, result: Path, log: Path, timeout: int, *extra: str
-) -> dict[str, Any] | None:
-    cmd = [sys.executable, "-m", "benchmarks.train_gpu.worker", kind, str(config), str(result), *extra]
-    started = time.perf_counter()
-    with log.open("w", encoding="utf-8") as fh:
-        try:
-            rc = subprocess.run(
-                cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout
-            ).returncode
-        except subprocess.TimeoutExpired:
-            rc = "timeout"
-    if rc != 0 or not result.is_file():
-        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-        emit(
-            figure="run_failed",
-            run=config.stem,
-            kind=kind,
-            rc=rc,
-            seconds=time.perf_counter() - started,
-            log_tail=tail,
+def configs(args: argparse.Namespace, work: Path, student: Path, teacher: Path | None, data: Path) -> dict:
+    sz = sizes(args)
+    common = dict(quick=args.quick, workers=sz["workers"], max_pixels=sz["max_pixels"], steps=args.steps)
+    cfgs: dict[str, Any] = {}
+    for name, opts in SFT_RUNS.items():
+        opts = dict(opts)
+        half = opts.pop("half_batch", False)
+        batch = max(1, args.batch // 2) if half else args.batch
+        cfgs[name] = run_config(
+            student,
+            work / "runs" / name,
+            {"train": [str(data)]},
+            batch=batch,
+            accumulation=args.batch // batch,
+            **opts,
+            **common,
         )
-        return None
-    return json.loads(result.read_text(encoding="utf-8"))
+    if teacher is not None:
+        rlhf = {
+            "teacher_model": str(teacher),
+            "beta": 0.5,
+            "sft_alpha": 0.0,
+            "llm_kd_weight": 1.0,
+            "lmbda": 0.0,
+            "seq_kd": False,
+            "temperature": 1.0,
+            "max_completion_length": 64,
+        }
+        variants = {"gkd": (rlhf, False), "gkd_fused": (rlhf, True)}
+        variants["gkd_topk"] = (dict(rlhf, logits_topk=args.gkd_topk), False)
+        for name, (section, liger) in variants.items():
+            cfgs[name] = run_config(
+                student,
+                work / "runs" / name,
+                {"train": [str(data)]},
+                batch=args.batch,
+                grouped=False,
+                plugin="gkd",
+                rlhf=section,
+                liger=liger,
+                **common,
+            )
+    return cfgs
 
 
 def one_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
     sz = sizes(args)
+    names = args.runs.split(",")
     t0 = time.perf_counter()
     student = build_model(work / "student", seed=0, size=sz["model"])
-    teacher = build_model(work / "teacher", seed=1, size=sz["model"]) if not args.skip_gkd else None
+    wants_teacher = any(n.startswith("gkd") for n in names) and not args.skip_gkd
+    teacher = build_model(work / "teacher", seed=1, size=sz["model"]) if wants_teacher else None
     emit(figure="prepare_models_seconds", value=time.perf_counter() - t0)
     n = args.steps * args.batch  # one epoch = the measured run: padding compares whole epochs
     t0 = time.perf_counter()
@@ -127,56 +136,10 @@ def one_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
         min_objects=sz["min_objects"],
         max_objects=sz["max_objects"],
     )
-    common = dict(
-        steps=args.steps,
-        batch=args.batch,
-        quick=args.quick,
-        workers=sz["workers"],
-        max_pixels=sz["max_pixels"],
-    )
-    cfgs = {
-        "sft_random": run_config(
-            student, work / "runs" / "sft_random", {"train": [str(data)]}, grouped=False, **common
-        ),
-        "swift": run_config(
-            student, work / "runs" / "swift", {"train": [str(data)]}, grouped=False, **common
-        ),
-        "sft_grouped": run_config(
-            student, work / "runs" / "sft_grouped", {"train": [str(data)]}, grouped=True, **common
-        ),
+    paths = {
+        name: write_yaml(work / f"{name}.yaml", cfg)
+        for name, cfg in configs(args, work, student, teacher, data).items()
     }
-    if teacher is not None:
-        rlhf = {
-            "teacher_model": str(teacher),
-            "beta": 0.5,
-            "sft_alpha": 0.0,
-            "llm_kd_weight": 1.0,
-            "lmbda": 0.0,
-            "seq_kd": False,
-            "temperature": 1.0,
-            "max_completion_length": 64,
-        }
-        cfgs["gkd"] = run_config(
-            student,
-            work / "runs" / "gkd",
-            {"train": [str(data)]},
-            grouped=False,
-            plugin="gkd",
-            rlhf=rlhf,
-            **common,
-        )
-        # the teacher's top-k logits only: ms-swift's full-vocabulary JSD keeps [chunk, vocab] tensors of every
-        # supervised position for the backward pass (out of memory at batch 8 on an H200, see docs)
-        cfgs["gkd_topk"] = run_config(
-            student,
-            work / "runs" / "gkd_topk",
-            {"train": [str(data)]},
-            grouped=False,
-            plugin="gkd",
-            rlhf=dict(rlhf, logits_topk=args.gkd_topk),
-            **common,
-        )
-    paths = {name: write_yaml(work / f"{name}.yaml", cfg) for name, cfg in cfgs.items()}
     lengths = audit_lengths([data], paths["sft_random"])
     export = export_in_stream_order(data, paths["sft_random"], work / "export.jsonl")
     emit(
@@ -189,7 +152,7 @@ def one_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
     )
 
     raw_runs: dict[str, list[dict[str, Any]]] = {}
-    for i, name in enumerate(args.runs.split(",")):
+    for i, name in enumerate(names):
         if name not in paths:
             continue
         kind = "swift" if name == "swift" else "vlmdata"
@@ -202,23 +165,52 @@ def one_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
         if raw is None:
             continue
         raw_runs.setdefault(name, []).append(raw)
-        emit(figure="run", run=tag, order=i, **summarise(raw, args.warmup))
+        emit(figure="run", run=tag, order=i, losses=raw.get("losses"), **summarise(raw, args.warmup))
+    compare(args, raw_runs)
+
+
+def compare(args: argparse.Namespace, raw_runs: dict[str, list[dict[str, Any]]]) -> None:
     results = {name: pooled(rs, args.warmup) for name, rs in raw_runs.items()}
     for name, r in results.items():
         if r["runs"] > 1:
             emit(figure="pooled", run=name, **r)
-
-    a, b = results.get("sft_random"), results.get("swift")
-    if a and b:
+    base = results.get("swift")
+    a = results.get("sft_random")
+    if a and base:
         emit(
             figure="sft_vs_swift",
-            step_time_ratio=ratio(a["step_seconds_median"], b["step_seconds_median"]),
-            real_tokens_per_second_ratio=ratio(a["real_tokens_per_second"], b["real_tokens_per_second"]),
-            same_batches=a["real_tokens_all_steps"] == b["real_tokens_all_steps"],
+            step_time_ratio=ratio(a["step_seconds_median"], base["step_seconds_median"]),
+            real_tokens_per_second_ratio=ratio(a["real_tokens_per_second"], base["real_tokens_per_second"]),
+            same_batches=a["real_tokens_all_steps"] == base["real_tokens_all_steps"],
             target="step time within 3%",
         )
-    g = results.get("sft_grouped")
-    if a and g:
+    for name in ("sft_liger", "sft_fast", "sft_fit", "sft_grouped"):
+        r = results.get(name)
+        if r and base:
+            emit(
+                figure="speedup_over_swift_defaults",
+                run=name,
+                real_tokens_per_second_ratio=ratio(
+                    r["real_tokens_per_second"], base["real_tokens_per_second"]
+                ),
+                step_time_ratio=ratio(r["step_seconds_median"], base["step_seconds_median"]),
+                peak_allocated_gib=r.get("peak_allocated_gib"),
+                swift_peak_allocated_gib=base.get("peak_allocated_gib"),
+                mfu=r.get("mfu"),
+                swift_mfu=base.get("mfu"),
+                target=TARGETS.get(name),
+            )
+    pairs = (("sft_liger", "swift"), ("gkd_fused", "gkd"))
+    for fused, plain in pairs:
+        if raw_runs.get(fused) and raw_runs.get(plain):
+            emit(
+                figure="loss_equality",
+                fused=fused,
+                plain=plain,
+                **losses_agree(raw_runs[fused][0], raw_runs[plain][0], args.loss_steps),
+            )
+    if a and results.get("sft_grouped"):
+        g = results["sft_grouped"]
         emit(
             figure="grouped_vs_random",
             padding_tokens_grouped=g["padding_tokens_all_steps"],
@@ -229,18 +221,19 @@ def one_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
             real_tokens_per_second_ratio=ratio(g["real_tokens_per_second"], a["real_tokens_per_second"]),
             target="padding_reduction >= 0.30",
         )
-    for name in ("gkd", "gkd_topk"):
-        k = results.get(name)
-        if a and k:
+    gkd_refs = {"gkd": "sft_random", "gkd_topk": "sft_random", "gkd_fused": "sft_liger"}
+    for name, ref in gkd_refs.items():
+        k, s = results.get(name), results.get(ref)
+        if k and s:
             emit(
                 figure="gkd_over_sft",
                 run=name,
-                step_time_ratio=ratio(k["step_seconds_median"], a["step_seconds_median"]),
-                mean_step_time_ratio=ratio(k["step_seconds_mean"], a["step_seconds_mean"]),
-                target="<= 1.6",
+                sft_run=ref,
+                step_time_ratio=ratio(k["step_seconds_median"], s["step_seconds_median"]),
+                mean_step_time_ratio=ratio(k["step_seconds_mean"], s["step_seconds_mean"]),
+                peak_allocated_gib=k.get("peak_allocated_gib"),
+                target="<= 1.3x fused SFT, <= 40 GiB" if name == "gkd_fused" else "<= 1.6",
             )
-    if teacher is None:
-        emit(figure="gkd_over_sft", skipped=True)
     for name, r in results.items():
         emit(
             figure="peak_memory_gib",
@@ -248,171 +241,7 @@ def one_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
             allocated=r.get("peak_allocated_gib"),
             reserved=r.get("peak_reserved_gib"),
             rss=r.get("peak_rss_gib"),
-        )
-
-
-def cli_tokens(config_path: Path, world: int, batch: int, steps: int) -> list[dict[str, int]]:
-    """Per global step: real and padded tokens summed over ranks, and ranks whose batch has no image."""
-    from vlmdata.config import load_run_config
-    from vlmdata.train.dataset import open_train_data
-
-    data = open_train_data(load_run_config(config_path))
-    lengths = data.train.lengths(0)
-    assert lengths is not None
-    per_rank = [data.sampler(batch, world_size=world, rank=r).rank_batches(0) for r in range(world)]
-    rows = []
-    for i in range(min(steps, len(per_rank[0]))):
-        real = padded = textonly = 0
-        for r in range(world):
-            b = per_rank[r][i]
-            real += int(lengths[b].sum())
-            padded += len(b) * int(lengths[b].max())
-            textonly += all(not data.train.record(0, p)[1]["images"] for p in b)
-        rows.append({"real": real, "padded": padded, "text_only_ranks": textonly})
-    return rows
-
-
-def cli_run(config: Path, log: Path, timeout: int) -> tuple[Any, float]:
-    started = time.perf_counter()
-    with log.open("w", encoding="utf-8") as fh:
-        try:
-            rc: Any = subprocess.run(
-                [sys.executable, "-m", "vlmdata", "train", "--config", str(config)],
-                cwd=ROOT,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-            ).returncode
-        except subprocess.TimeoutExpired:
-            rc = "timeout (hang?)"
-    return rc, time.perf_counter() - started
-
-
-def multi_gpu(args: argparse.Namespace, work: Path, out: Path) -> None:
-    sz = sizes(args)
-    student = build_model(work / "student", seed=0, size=sz["model"])
-    n_img = args.steps * args.batch * args.gpus
-    dense = dense_set(
-        work,
-        "dense",
-        n_img,
-        seed=0,
-        min_size=sz["min_size"],
-        max_size=sz["max_size"],
-        min_objects=sz["min_objects"],
-        max_objects=sz["max_objects"],
-    )
-    chat = chat_set(work, max(8, n_img // 3))
-    fusion = write_yaml(
-        work / "fusion.yaml",
-        {
-            "seed": 0,
-            "targets": [
-                {
-                    "name": "dense",
-                    "data": str(dense),
-                    "mode": "dense",
-                    "template": "target_dense_bbu",
-                    "ratio": 1.0,
-                    "augment": False,
-                }
-            ],
-            "sources": [
-                {"name": "chat", "data": str(chat), "mode": "chat", "template": "chat", "ratio": 0.3}
-            ],
-        },
-    )
-    common = dict(
-        steps=args.steps,
-        batch=args.batch,
-        quick=args.quick,
-        workers=sz["workers"],
-        grouped=True,
-        max_pixels=sz["max_pixels"],
-    )
-    one = write_yaml(
-        work / "fusion_1gpu.yaml",
-        run_config(student, work / "runs" / "fusion_1gpu", {"fusion": str(fusion)}, **common),
-    )
-    variants = {"fusion_1gpu": one}
-    variants["fusion_2gpu_zero2"] = write_yaml(
-        work / "fusion_2gpu_zero2.yaml",
-        run_config(
-            student,
-            work / "runs" / "fusion_2gpu_zero2",
-            {"fusion": str(fusion)},
-            nproc=args.gpus,
-            deepspeed="zero2",
-            **common,
-        ),
-    )
-    if args.deepstack:
-        variants["fusion_2gpu_zero2_deepstack"] = write_yaml(
-            work / "fusion_2gpu_zero2_deepstack.yaml",
-            run_config(
-                student,
-                work / "runs" / "fusion_2gpu_zero2_deepstack",
-                {"fusion": str(fusion)},
-                nproc=args.gpus,
-                deepspeed="zero2",
-                modules_to_save=["model.visual.merger", "model.visual.deepstack_merger_list.*"],
-                **common,
-            ),
-        )
-    emit(figure="fusion_lengths", lengths=audit_lengths([dense, chat], one))
-    rates: dict[str, float] = {}
-    for name, cfg in variants.items():
-        world = 1 if name == "fusion_1gpu" else args.gpus
-        shutil.rmtree(work / "runs" / name, ignore_errors=True)
-        # the deepstack variant is the one that may hang: a shorter limit
-        rc, secs = cli_run(cfg, out / f"{name}.log", sz["timeout"] if "deepstack" not in name else 170)
-        log_file = work / "runs" / name / "logging.jsonl"
-        rows = (
-            [json.loads(x) for x in log_file.read_text(encoding="utf-8").splitlines()]
-            if log_file.is_file()
-            else []
-        )
-        steps = [r for r in rows if "train/loss" in r and "train/steps_per_second" in r]
-        tokens = cli_tokens(cfg, world, args.batch, args.steps)
-        per_ds = sorted(
-            {
-                k
-                for r in steps
-                for k in r
-                if k.endswith(("_loss", "_token_acc"))
-                and k.count("/") == 1
-                and k not in ("train/loss", "train/token_acc")
-            }
-        )
-        row: dict[str, Any] = {
-            "figure": "multi_gpu_run",
-            "run": name,
-            "world_size": world,
-            "rc": rc,
-            "seconds": secs,
-            "logged_steps": len(steps),
-            "per_dataset_metrics": per_ds,
-            "text_only_rank_batches": sum(t["text_only_ranks"] for t in tokens),
-        }
-        if rc == 0 and len(steps) > args.warmup:
-            secs_m = [1 / r["train/steps_per_second"] for r in steps[args.warmup :]]
-            real = sum(t["real"] for t in tokens[args.warmup : len(steps)])
-            rates[name] = real / sum(secs_m)
-            row.update(
-                real_tokens_per_second=rates[name],
-                step_seconds_mean=sum(secs_m) / len(secs_m),
-                memory_gib=steps[-1].get("memory_gib"),
-            )
-        else:
-            row["log_tail"] = (
-                (out / f"{name}.log").read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-            )
-        emit(**row)
-    if "fusion_1gpu" in rates and "fusion_2gpu_zero2" in rates:
-        emit(
-            figure="two_gpu_speedup",
-            real_tokens_per_second_ratio=rates["fusion_2gpu_zero2"] / rates["fusion_1gpu"],
-            target=">= 1.8",
+            mfu=r.get("mfu"),
         )
 
 
@@ -428,29 +257,40 @@ def main() -> None:
     p.add_argument("--skip-gkd", action="store_true")
     p.add_argument(
         "--runs",
-        default="sft_random,swift,sft_grouped,gkd",
+        default="swift,sft_liger,sft_fast,gkd_fused,sft_fit,sft_fast,sft_liger,swift",
         help="1 GPU: measured runs in this order; a name may repeat (repeats are pooled)",
     )
+    p.add_argument("--loss-steps", type=int, default=20, help="steps whose losses loss_equality compares")
     p.add_argument("--gkd-topk", type=int, default=128, help="logits_topk of the gkd_topk run")
     p.add_argument("--deepstack", action="store_true", help="multi-GPU: also train the deepstack mergers")
+    p.add_argument("--grpo", action="store_true", help="the GRPO summary preset instead of the SFT/GKD set")
+    p.add_argument("--grpo-runs", default="swift_grpo,grpo,swift_grpo", help="--grpo: runs in this order")
+    p.add_argument("--time-limit", type=float, default=None, help="--grpo: skip runs that would start later")
     args = p.parse_args()
     if args.steps is None:
-        args.steps = 3 if args.quick else 20
+        args.steps = (4 if args.grpo else 3) if args.quick else (16 if args.grpo else 20)
     if args.warmup is None:
-        args.warmup = 1 if args.quick else 4
+        args.warmup = (2 if args.grpo else 1) if args.quick else (8 if args.grpo else 4)
     if args.quick and args.batch == 8:
         args.batch = 2
     out = Path(args.out).resolve()
     work = Path(args.work).resolve() if args.work else out / "work"
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
+    start_figures(out)
     os.environ.setdefault("OMP_NUM_THREADS", "1" if args.quick else "4")
     started = time.perf_counter()
-    (multi_gpu if args.gpus > 1 else one_gpu)(args, work, out)
+    if args.gpus > 1:
+        from benchmarks.train_gpu.multi import multi_gpu
+
+        multi_gpu(args, work, out)
+    elif args.grpo:
+        from benchmarks.train_gpu.grpo import grpo
+
+        grpo(args, work, out, started)
+    else:
+        one_gpu(args, work, out)
     emit(figure="total_seconds", value=time.perf_counter() - started)
-    (out / "train_gpu.json").write_text(
-        json.dumps({"argv": sys.argv, "figures": FIGURES}, indent=1) + "\n", encoding="utf-8"
-    )
 
 
 if __name__ == "__main__":

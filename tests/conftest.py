@@ -42,11 +42,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_train = pytest.mark.skip(reason="needs the `train` extra (torch, ms-swift)")
     train_ok = _has("torch") and _has("swift")
     for item in items:
-        if "gpu" in item.keywords and not has_cuda:
+        # markers, not `item.keywords`: keywords also hold the names of the folders above the test, so a
+        # checkout in a folder named `gpu` or `train` would skip everything
+        if item.get_closest_marker("gpu") is not None and not has_cuda:
             item.add_marker(skip_gpu)
-        if "train" in item.keywords and not train_ok:
+        if item.get_closest_marker("train") is not None and not train_ok:
             item.add_marker(skip_train)
-        if "ray" in item.keywords and not ray_ok:
+        if item.get_closest_marker("ray") is not None and not ray_ok:
             item.add_marker(skip_ray)
 
 
@@ -61,7 +63,8 @@ def ray_cluster() -> Iterator[str]:
         if address:
             ray.init(address=address, logging_level="WARNING")
         else:
-            ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+            # "local": a new instance even when this machine has (or had) one from `ray start`
+            ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 

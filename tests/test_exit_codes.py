@@ -60,7 +60,9 @@ def test_usage_and_problems(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["tiny-model", "{tmp}/m"], ["train", "--config", "{tmp}/run.yaml"]], ids=["tiny-model", "train"]
+    "args",
+    [["tiny-model", "{tmp}/tiny"], ["train", "--config", "{tmp}/run.yaml"]],
+    ids=["tiny-model", "train"],
 )
 def test_missing_optional_dependency_is_a_usage_error_with_the_install_hint(tmp_path: Path, args) -> None:
     from vlmdata.io.dataset import save_records

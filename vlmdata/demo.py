@@ -8,19 +8,26 @@ Every stage calls the library function of its area; nothing is simulated:
 4. fuse      `vlmdata.fuse.fuse_epoch`: the embedded fusion config → one fused Arrow dataset + manifest
 5. model     `vlmdata.models.tiny.build_tiny_model`: a random Qwen3-VL of a few million parameters
 6. audit     `vlmdata.audit.audit_dataset` with `write_lengths`: exact lengths, none over the limit
-7. train     `vlmdata.train.launch.plan_run` + the `sft` plugin's `run`: LoRA for a few steps
-8. report    counts, lengths, losses and where the adapter is (`OUT/demo_report.json` and the terminal)
+7. report    `vlmdata.viz.report.write_report`: the data report page, `OUT/report/index.html`
+8. train     `vlmdata.train.launch.plan_run` + the `sft` plugin's `run`: LoRA for a few steps
+9. summary   counts, lengths, losses and where the adapter is (`OUT/demo_report.json` and the terminal)
+
+The console gets one line per stage with its result, then the output root, every artefact and three next
+commands (the CLI renders `DemoReport.artefacts` and `next_commands`). Everything the libraries print on the way (ms-swift's argument dump, logging,
+warnings, tqdm bars) goes to `OUT/demo.log` and the run's `backend.log` (`vlmdata.train.quiet`;
+`--verbose` keeps it on the console).
 
 The embedded configs (`RUN_CONFIG`, `FUSION_CONFIG`) are written into OUT so the run can be repeated by hand
 with `vlmdata train --config OUT/run.yaml`; `configs/demo/sft.yaml` carries the same training settings
-(a test keeps them equal). A stage whose library is missing from this install stops the demo with VD711
-naming the stage, rather than being skipped.
+(a test keeps them equal). OUT is a workspace under the `--out` rule (`vlmdata.io.output`): new, empty or an
+earlier demo's folder; every stage writes its own output inside it under the same rule. A stage that needs the
+`train` extra stops the demo with the install command (VD006, exit 2) after the log has named the stage.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -101,7 +108,6 @@ FUSION_CONFIG: dict[str, Any] = {
 SYNTH = {"bbu": {"n": 24, "seed": 0, "val_fraction": 0.2}, "rru": {"n": 12, "seed": 1, "val_fraction": 0.0}}
 SYNTH_SIZE = {"min_size": 96, "max_size": 192, "max_objects": 6}
 PREVIEWS = 3
-MARKER = ".vlmdata-demo"
 PREVIEW_SIDE = 384
 
 
@@ -118,85 +124,122 @@ class DemoReport:
     adapter_dir: str | None = None
     log_file: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    results: dict[str, str] = field(default_factory=dict)  # the one line each stage printed
+    artefacts: dict[str, list[str]] = field(default_factory=dict)  # kind -> paths (relative to `out`)
 
 
-def _need(stage: str, module: str, *names: str) -> Any:
-    """The library objects a stage calls; VD711 names the stage when this install lacks them."""
-    try:
-        mod = importlib.import_module(module)
-        objs = [getattr(mod, name) for name in names]
-    except (ImportError, AttributeError) as exc:
-        raise VlmdataError(
-            codes.DEMO_STAGE_MISSING,
-            f"demo stage {stage!r} needs {module}.{'/'.join(names)}, which this install lacks ({exc})",
-        ) from None
-    return objs[0] if len(objs) == 1 else objs
-
-
-def run_demo(out: str | Path = "runs/demo", log: Callable[[str], None] = print) -> DemoReport:
+def run_demo(
+    out: str | Path = "runs/demo",
+    log: Callable[[str], None] = print,
+    working: Callable[[str], Any] | None = None,
+) -> DemoReport:
     """Run every stage into `out` and return what happened.
 
-    `out` must be new, empty, or an earlier demo's folder (marked by `MARKER`): a rerun replaces every
-    stage's output, the previous training run included, and never touches a folder the demo did not make.
+    `out` must be new, empty, or an earlier demo's folder (the `--out` rule's workspace marker): a rerun
+    replaces every stage's output, the previous training run included, and never touches a folder the demo
+    did not make. `log` gets one line per finished stage; `working(stage)`, when given, is a context manager
+    held while the stage runs (the CLI shows a transient spinner on a terminal).
     """
-    from vlmdata.errors import UsageError
+    import contextlib
 
-    out = Path(out).resolve()
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
-        raise UsageError(
-            f"{out} exists and is not a vlmdata demo folder", hint="pick a new or empty --out folder"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text(
-        "written by `vlmdata demo`; a rerun replaces this folder's contents\n", encoding="utf-8"
-    )
-    report = DemoReport(out=str(out))
-    stages: list[tuple[str, Callable[[Path, DemoReport], None]]] = [
-        ("synth", _synth),
-        ("validate", _validate),
-        ("augment", _augment_preview),
-        ("fuse", _fuse),
-        ("model", _model),
-        ("audit", _audit),
-        ("train", _train),
-    ]
-    for name, stage in stages:
-        log(f"[{name}] …")
-        start = time.perf_counter()
-        try:
-            stage(out, report)
-        except ModuleNotFoundError as exc:  # e.g. torch or ms-swift without the `train` extra
-            raise VlmdataError(
-                codes.DEMO_STAGE_MISSING,
-                f"demo stage {name!r} needs the module {exc.name!r}, which is not installed",
-            ) from None
-        report.seconds[name] = round(time.perf_counter() - start, 2)
     from vlmdata.io.atomic import atomic_write_json
+    from vlmdata.io.output import workspace
+    from vlmdata.train.quiet import quiet_backend
 
-    atomic_write_json(out / "demo_report.json", asdict(report))
+    out = Path(os.path.abspath(out))  # not resolved: the `--out` rule refuses a symlink itself
+    with workspace(out, command="demo"):
+        report = DemoReport(out=str(out))
+        stages: list[tuple[str, Callable[[Path, DemoReport], None]]] = [
+            ("synth", _synth),
+            ("validate", _validate),
+            ("augment", _augment_preview),
+            ("fuse", _fuse),
+            ("model", _model),
+            ("audit", _audit),
+            ("report", _report),
+            ("train", _train),
+        ]
+        width = max(len(name) for name, _ in stages)
+        with quiet_backend(out / "demo.log", progress=False):
+            for name, stage in stages:
+                start = time.perf_counter()
+                with working(name) if working is not None else contextlib.nullcontext():
+                    stage(out, report)
+                report.seconds[name] = round(time.perf_counter() - start, 2)
+                log(f"{name:<{width}}  {report.results.get(name, 'done')}  ({report.seconds[name]:.1f} s)")
+        report.artefacts = _artefacts(out, report)
+        atomic_write_json(out / "demo_report.json", asdict(report))
     return report
 
 
+def _rel(out: Path, path: str | Path) -> str:
+    p = Path(path)
+    try:
+        return str(p.relative_to(out)) + ("/" if p.is_dir() else "")
+    except ValueError:
+        return str(p)
+
+
+def _artefacts(out: Path, report: DemoReport) -> dict[str, list[str]]:
+    """Everything the demo left for the user, by kind, relative to `out` (only paths that exist)."""
+    candidates = {
+        "datasets": [
+            *(out / "validated" / d / split for d in SYNTH for split in ("data", "val")),
+            out / "fused" / "data",
+        ],
+        "configs": [out / "run.yaml", out / "fusion.yaml"],
+        "reports": [out / "report" / "index.html", out / "audit.json", out / "demo_report.json"],
+        "adapter": [Path(report.adapter_dir)] if report.adapter_dir else [],
+        "logs": [
+            *([Path(report.log_file)] if report.log_file else []),
+            out / "run" / "backend.log",
+            out / "demo.log",
+        ],
+        "previews": [Path(p) for p in report.augment_previews],
+    }
+    found = {
+        kind: [_rel(out, p) for p in paths if p.exists() or p.name == "demo_report.json"]
+        for kind, paths in candidates.items()
+    }
+    return {kind: paths for kind, paths in found.items() if paths}
+
+
+def next_commands(report: DemoReport) -> list[str]:
+    """Three commands to try next on the demo's own outputs."""
+    out = Path(report.out)
+    adapter = report.adapter_dir or str(out / "run")
+    return [
+        f"vlmdata train --config {out / 'run.yaml'} --dry-run",
+        f"vlmdata infer {out / 'validated' / 'bbu' / 'val'} --model {out / 'tiny-model'} --adapter {adapter}"
+        f" --out {out / 'preds.jsonl'}",
+        f"vlmdata eval {out / 'preds.jsonl'} --gt {out / 'validated' / 'bbu' / 'val'}",
+    ]
+
+
 def _synth(out: Path, report: DemoReport) -> None:
-    generate = _need("synth", "vlmdata.synth", "generate")
+    from vlmdata.synth import generate
+
     for domain, opts in SYNTH.items():
         result = generate(
             out / "synth" / domain,
-            opts["n"],
-            seed=opts["seed"],
+            int(opts["n"]),
+            seed=int(opts["seed"]),
             domain=domain,
             val_fraction=opts["val_fraction"],
             **SYNTH_SIZE,
         )
         report.synth[domain] = result.records + result.val_records
+    counts = ", ".join(f"{d} {n}" for d, n in report.synth.items())
+    report.results["synth"] = f"{sum(report.synth.values())} records ({counts}) → synth/"
 
 
 def _validate(out: Path, report: DemoReport) -> None:
-    validate_files, options = _need("validate", "vlmdata.validate", "validate_files", "ValidateOptions")
+    from vlmdata.validate import ValidateOptions, validate_files
+
     for domain in SYNTH:
         folder = out / "synth" / domain
         val = [folder / "val.jsonl"] if (folder / "val.jsonl").exists() else []
-        result = validate_files([folder / "data.jsonl"], out / "validated" / domain, options(val=val))
+        result = validate_files([folder / "data.jsonl"], out / "validated" / domain, ValidateOptions(val=val))
         counts = {"lines": 0, "valid": 0, "rejected": 0}
         for f in result.files:
             counts["lines"] += f.lines
@@ -207,15 +250,18 @@ def _validate(out: Path, report: DemoReport) -> None:
             raise VlmdataError(
                 codes.DEMO_STAGE_FAILED, f"validate kept no {domain} record", details=[str(result.files)]
             )
+    valid = sum(c["valid"] for c in report.validate.values())
+    rejected = sum(c["rejected"] for c in report.validate.values())
+    report.results["validate"] = f"{valid} valid, {rejected} rejected → validated/{{{','.join(SYNTH)}}}/"
 
 
 def _augment_preview(out: Path, report: DemoReport) -> None:
-    augment_record, pipeline_cls = _need("augment", "vlmdata.augment", "augment_record", "AugmentPipeline")
+    from vlmdata.augment import AugmentPipeline, augment_record
     from vlmdata.io.atomic import atomic_write_bytes
-    from vlmdata.io.dataset import load_dataset
+    from vlmdata.io.dataset import open_dataset
 
-    pipeline = pipeline_cls.from_config(RUN_CONFIG["augmentation"])
-    dataset = load_dataset(out / "validated" / "bbu" / "data")
+    pipeline = AugmentPipeline.from_config(RUN_CONFIG["augmentation"])
+    dataset = open_dataset(out / "validated" / "bbu")
     preview = out / "augment_preview"
     preview.mkdir(exist_ok=True)
     for record in dataset:
@@ -227,6 +273,7 @@ def _augment_preview(out: Path, report: DemoReport) -> None:
         png = _side_by_side(record, result)
         path = atomic_write_bytes(preview / f"{record['id']}.png", png)
         report.augment_previews.append(str(path))
+    report.results["augment"] = f"{len(report.augment_previews)} before | after previews → augment_preview/"
 
 
 def _side_by_side(record: dict[str, Any], result: Any) -> bytes:
@@ -235,7 +282,7 @@ def _side_by_side(record: dict[str, Any], result: Any) -> bytes:
 
     from PIL import Image, ImageOps
 
-    draw_objects = _need("augment", "vlmdata.viz.draw", "draw_objects")
+    from vlmdata.viz.draw import draw_objects
 
     def drawn(image: Image.Image, objects: list[dict[str, Any]]) -> Image.Image:
         scale = max(1, PREVIEW_SIDE // max(image.size))  # the demo's images are small: enlarge for reading
@@ -259,21 +306,25 @@ def _side_by_side(record: dict[str, Any], result: Any) -> bytes:
 
 
 def _fuse(out: Path, report: DemoReport) -> None:
-    fuse_epoch, load_fusion_config = _need("fuse", "vlmdata.fuse", "fuse_epoch", "load_fusion_config")
     import yaml
 
+    from vlmdata.fuse import fuse_epoch, load_fusion_config
     from vlmdata.io.atomic import atomic_write_text
 
     path = atomic_write_text(out / "fusion.yaml", yaml.safe_dump(FUSION_CONFIG, sort_keys=False))
     result = fuse_epoch(load_fusion_config(path), out / "fused", epoch=0)
     report.fused = {row.name: row.realised for row in result.entries}
     report.fused["total"] = result.total
+    parts = ", ".join(f"{k} {v}" for k, v in report.fused.items() if k != "total")
+    report.results["fuse"] = f"{result.total} records ({parts}) → fused/data"
 
 
 def _model(out: Path, report: DemoReport) -> None:
-    build_tiny_model = _need("model", "vlmdata.models.tiny", "build_tiny_model")
+    from vlmdata.models.tiny import build_tiny_model
+
     if not (out / "tiny-model" / "config.json").exists():
         build_tiny_model(out / "tiny-model", seed=0)
+    report.results["model"] = "tiny random Qwen3-VL (offline) → tiny-model/"
 
 
 def _write_run_config(out: Path) -> Path:
@@ -286,11 +337,11 @@ def _write_run_config(out: Path) -> Path:
 
 
 def _audit(out: Path, report: DemoReport) -> None:
-    audit_dataset, write_lengths = _need("audit", "vlmdata.audit.audit", "audit_dataset", "write_lengths")
-    from vlmdata.config import load_run_config
+    from vlmdata.audit.audit import audit_dataset, write_lengths
     from vlmdata.io.atomic import atomic_write_json
+    from vlmdata.train.config import load_train_config
 
-    config = load_run_config(_write_run_config(out))
+    config = load_train_config(_write_run_config(out))
     paths = [out / "fused" / "data", *(Path(p) for p in config.data.val)]
     result = audit_dataset([str(p) for p in paths], config)
     atomic_write_json(out / "audit.json", result.to_dict())
@@ -306,16 +357,33 @@ def _audit(out: Path, report: DemoReport) -> None:
     stats = result.stats()["all"]
     report.lengths = {k: stats[k] for k in ("count", "min", "p50", "max", "image_token_share") if k in stats}
     report.lengths["limit"] = result.global_max_length
+    lg = report.lengths
+    report.results["audit"] = (
+        f"{lg.get('count')} records, {lg.get('min')}–{lg.get('max')} tokens (p50 {lg.get('p50')}), "
+        f"none over {lg['limit']} → audit.json"
+    )
+
+
+def _report(out: Path, report: DemoReport) -> None:
+    from vlmdata.viz.report import write_report
+
+    datasets = [out / "validated" / domain for domain in SYNTH] + [out / "fused"]
+    result = write_report(datasets, out / "report", audit=out / "audit.json", gallery=24)
+    report.results["report"] = (
+        f"{result['records']} records, {result['categories']} categories, {result['gallery']} in the gallery"
+        " → report/index.html (open it in a browser)"
+    )
 
 
 def _train(out: Path, report: DemoReport) -> None:
-    plan_run = _need("train", "vlmdata.train.launch", "plan_run")
+    from vlmdata.train.launch import plan_run, run_plan
+
     trainer, plan = plan_run(_write_run_config(out))
     if plan.output_dir.exists():  # the previous demo's run: a demo always trains from scratch
         import shutil
 
         shutil.rmtree(plan.output_dir)
-    result = trainer.run(plan)
+    result = run_plan(trainer, plan)
     report.adapter_dir = str(result.adapter_dir or result.checkpoint_dir)
     report.log_file = str(result.log_file) if result.log_file else None
     if result.log_file is None or not Path(result.log_file).exists():
@@ -326,3 +394,8 @@ def _train(out: Path, report: DemoReport) -> None:
             report.losses.append(float(row.get("train/loss", row.get("loss"))))
         if "eval/loss" in row:
             report.eval_loss = float(row["eval/loss"])
+    loss = f", loss {report.losses[0]:.3f} → {report.losses[-1]:.3f}" if report.losses else ""
+    evaluation = f", eval {report.eval_loss:.3f}" if report.eval_loss is not None else ""
+    report.results["train"] = (
+        f"{result.global_step} LoRA steps{loss}{evaluation} → {_rel(out, report.adapter_dir)}"
+    )

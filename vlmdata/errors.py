@@ -22,7 +22,7 @@ import contextlib
 import contextvars
 import importlib
 import pkgutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -270,6 +270,69 @@ def internal_error_message(exc: BaseException, command: str) -> str:
         " printed with VLMDATA_DEBUG=1"
     )
     return text
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The valid name a typo most likely meant (difflib ratio ≥ 0.6, case, `-` and `_` ignored), or None."""
+    import difflib
+
+    def norm(s: str) -> str:
+        return s.lower().replace("-", "_")
+
+    options = {norm(c): c for c in choices if isinstance(c, str)}
+    key = norm(str(word))
+    if key in options:
+        return options[key]
+    match = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
+    if match:
+        return options[match[0]]
+    prefixed = [c for n, c in options.items() if len(key) >= 3 and (n.startswith(key) or key.startswith(n))]
+    return prefixed[0] if len(prefixed) == 1 else None
+
+
+def unknown_key_fix(word: str, choices: Iterable[str]) -> str:
+    """The fix of an unknown-key error: the closest valid key first, then every valid key."""
+    valid = sorted({c for c in choices if isinstance(c, str)})
+    guess = closest(word, valid)
+    listed = ", ".join(valid) if len(valid) <= 40 else ", ".join(valid[:40]) + ", …"
+    head = f"did you mean `{guess}`? " if guess is not None else "no valid key is close; "
+    return head + (f"valid keys here: {listed}" if valid else "this mapping takes no keys")
+
+
+def model_keys_at(model: Any, path: Sequence[Any]) -> list[str] | None:
+    """The keys a pydantic model accepts at `path` (field names and aliases), following nested models
+    through Optional/Union/list/dict annotations; None when the path leaves the models."""
+    import typing
+
+    from pydantic import BaseModel
+
+    def models_in(annotation: Any) -> list[type[BaseModel]]:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return [annotation]
+        return [m for arg in typing.get_args(annotation) for m in models_in(arg)]
+
+    current: list[type[BaseModel]] = models_in(model)
+    for part in path:
+        if isinstance(part, int):
+            continue  # a list index: the list's item model is already current
+        nxt = [
+            m for c in current if part in c.model_fields for m in models_in(c.model_fields[part].annotation)
+        ]
+        if nxt:
+            current = nxt
+        elif not any(part in c.model_fields for c in current):
+            continue  # a dict key (a name chosen by the user): the value model is already current
+        else:
+            return None  # a scalar field: no keys below it
+    if not current:
+        return None
+    keys: set[str] = set()
+    for c in current:
+        for name, info in c.model_fields.items():
+            keys.add(name)
+            if isinstance(info.alias, str):
+                keys.add(info.alias)
+    return sorted(keys)
 
 
 def load_all_codes() -> dict[str, ErrorCode]:

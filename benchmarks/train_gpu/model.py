@@ -54,6 +54,9 @@ QWEN3_VL_2B_VISION: dict[str, Any] = {
 }
 
 
+VISION_SPECIALS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
+
+
 def qwen3_vl_2b_config(dtype: str = "bfloat16") -> Any:
     from transformers import Qwen3VLConfig
 
@@ -109,6 +112,9 @@ def build_model(out: str | Path, seed: int = 0, size: str = "2b") -> Path:
         eos_token_id=[SPECIAL_IDS["<|im_end|>"], SPECIAL_IDS["<|endoftext|>"]],
         pad_token_id=SPECIAL_IDS["<|endoftext|>"],
         do_sample=False,
+        # random weights sample any id; a vision placeholder in a completion would be re-encoded as an image
+        # slot without pixels (a trained model never emits them)
+        suppress_tokens=sorted(SPECIAL_IDS[t] for t in VISION_SPECIALS),
     )
     params = int(sum(p.numel() for p in model.parameters()))
     with atomic_dir(target) as tmp:

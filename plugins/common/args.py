@@ -21,6 +21,11 @@ Decisions (docs/train.md has the list):
   `effective_batch_size` is turned into it by the config.
 - a cosine schedule with `min_lr`/`min_lr_ratio` becomes transformers' `cosine_with_min_lr`.
 - ms-swift's `group_by_length` and shuffling are off: our batch sampler does both, deterministically.
+- `training.liger_kernel` (docs/train.md, "Fused kernels"): on a CUDA machine ms-swift's own
+  `use_liger_kernel` (the HF Trainer applies Liger's Qwen3-VL patch: fused linear cross-entropy, RMSNorm, RoPE);
+  without CUDA (Liger's kernels are Triton, GPU-only) vlmdata's chunked projection of the same loss. The
+  choice is recorded as `vlmdata_fused` (`liger` | `chunked`), which plugins read and which is popped before
+  ms-swift's arguments are built.
 """
 
 from __future__ import annotations
@@ -90,6 +95,18 @@ def resolve_dtype(config: Any, notes: list[str], has_cuda: bool | None = None) -
     if dtype == "auto":
         return "auto", bool(bf16), False
     return dtype, bool(bf16) and dtype != "float16", dtype == "float16"
+
+
+def fused_args(config: Any, notes: list[str], has_cuda: bool) -> dict[str, Any]:
+    """`training.liger_kernel` → Liger through ms-swift on CUDA, vlmdata's chunked projection elsewhere."""
+    if not config.training.liger_kernel:
+        return {}
+    if has_cuda:
+        return {"use_liger_kernel": True, "vlmdata_fused": "liger"}
+    notes.append(
+        "no CUDA device: liger_kernel runs as vlmdata's chunked linear cross-entropy (Liger's kernels are GPU-only)"
+    )
+    return {"vlmdata_fused": "chunked"}
 
 
 def tuner_args(tuner: Any) -> dict[str, Any]:
@@ -167,6 +184,7 @@ def build_swift_args(
     """The keyword arguments of `swift.arguments.SftArguments` for this run (pure)."""
     from .deepspeed import deepspeed_config
 
+    has_cuda = cuda_available() if has_cuda is None else has_cuda
     torch_dtype, bf16, fp16 = resolve_dtype(config, notes, has_cuda)
     model_path = str(config.model.path)
     init = config.training.init_from_checkpoint
@@ -200,6 +218,7 @@ def build_swift_args(
         out["system"] = config.template.system
     out.update(tuner_args(config.tuner))
     out.update(training_args(config, gradient_accumulation_steps, has_val))
+    out.update(fused_args(config, notes, has_cuda))
     if config.deepspeed:
         out["deepspeed"] = deepspeed_config(config.deepspeed)
     if config.training.world_size > 1 and not (cuda_available() if has_cuda is None else has_cuda):

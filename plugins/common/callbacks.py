@@ -55,8 +55,15 @@ def peak_memory_gib() -> float:
 
 
 class TelemetryCallback(TrainerCallback):
-    def __init__(self, output_dir: str | Path, samples_per_step: int, show_progress: bool = True) -> None:
+    def __init__(
+        self,
+        output_dir: str | Path,
+        samples_per_step: int,
+        show_progress: bool = True,
+        stream: Any = None,
+    ) -> None:
         self.path = Path(output_dir) / "logging.jsonl"
+        self.stream = stream  # where progress goes (None: stderr at train begin)
         self.samples_per_step = samples_per_step
         self.show_progress = show_progress
         self._progress: Any = None
@@ -81,7 +88,7 @@ class TelemetryCallback(TrainerCallback):
             TimeRemainingColumn,
         )
 
-        console = Console(file=sys.stderr)
+        console = Console(file=self.stream or sys.stderr)
         if not console.is_terminal:
             return
         self._progress = Progress(
@@ -137,4 +144,4 @@ class TelemetryCallback(TrainerCallback):
             self._progress.update(self._task, info=f"loss {row['train/loss']:.4g}")
         elif self._progress is None and self.show_progress:
             shown = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}
-            print(json.dumps(shown, ensure_ascii=False), file=sys.stderr, flush=True)
+            print(json.dumps(shown, ensure_ascii=False), file=self.stream or sys.stderr, flush=True)

@@ -2,8 +2,8 @@
 
 ms-swift resizes Qwen-VL images with `qwen_vl_utils.fetch_image`, whose limits come from environment
 variables (`IMAGE_MAX_TOKEN_NUM`, `IMAGE_MIN_TOKEN_NUM`, or `MAX_PIXELS`/`MIN_PIXELS`), not from the
-processor's `size`. The values come from the audit (`vlmdata.audit.backend_image_env`), so the run resizes
-exactly as the audit counted.
+processor's `size`. The values come from `vlmdata.models.qwen.backend_image_env`, the rule the audit counts
+with, so the run resizes exactly as the audit counted.
 
 Quirk handled: ms-swift copies those variables into `qwen_vl_utils.vision_process` once per process (it marks
 the module `_patch`) and converts `MAX_PIXELS` only when the token variable is unset. A second run in the same
@@ -14,24 +14,17 @@ clears the mark and the stale variables before the run and restores everything a
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 from collections.abc import Iterator
 from typing import Any
 
 _KEYS = ("IMAGE_MAX_TOKEN_NUM", "IMAGE_MIN_TOKEN_NUM", "MAX_PIXELS", "MIN_PIXELS")
-PATCH_AREA = 32 * 32  # Qwen3-VL: patch 16, merge 2
 
 
 def image_env_for(template: Any) -> dict[str, str]:
-    """The variables for the run's `template` section (the audit's own mapping when available)."""
-    try:
-        from vlmdata.audit import backend_image_env
-    except ImportError:
-        return {
-            "IMAGE_MAX_TOKEN_NUM": str(int(template.max_pixels) // PATCH_AREA),
-            "IMAGE_MIN_TOKEN_NUM": str(max(1, math.ceil(int(template.min_pixels) / PATCH_AREA))),
-        }
+    """The variables for the run's `template` section (`vlmdata.models.qwen.backend_image_env`)."""
+    from vlmdata.models.qwen import backend_image_env
+
     return {str(k): str(v) for k, v in backend_image_env(template).items()}
 
 

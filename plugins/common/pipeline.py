@@ -10,7 +10,8 @@
   (`all-linear` + extra names such as `lm_head`, glob patterns in `modules_to_save`); the model always goes
   through `prepare_model` (ms-swift's adapter preparation) before the trainer is built, so a LoRA run saves
   an adapter; the trainer class gets `VlmdataTrainerMixin` (our sampler, per-dataset metrics, LR groups);
-  ms-swift's tqdm/printer callbacks are replaced by `TelemetryCallback`;
+  ms-swift's tqdm/printer callbacks are replaced by `TelemetryCallback`; with `training.liger_kernel` on a
+  machine without CUDA, vlmdata's chunked fused cross-entropy is installed on the model (`fused.py`);
 - `_save_trainer_state` writes `train_result.json` instead of appending a log-history blob to logging.jsonl.
 """
 
@@ -136,6 +137,20 @@ class VlmdataPipelineMixin:
             raise
         self.train_msg["model_parameter_info"] = get_model_parameter_info(self.model)
 
+    def prepare_fused_loss(self) -> str | None:
+        """`vlmdata_fused` of the plan; `chunked` installs vlmdata's fused cross-entropy on the model."""
+        mode = self.vlmdata_plan.backend_args.get("vlmdata_fused")
+        if mode == "chunked":
+            from .fused_model import install_fused_ce
+
+            if not install_fused_ce(self.model):
+                logger.warning(
+                    "training.liger_kernel: the output projection is not a plain Linear (LoRA or "
+                    "modules_to_save on lm_head?); the loss uses the model's own logits"
+                )
+                return None
+        return mode
+
     def finish_trainer(self, trainer: Any, updates_per_epoch: float) -> Any:
         """Curriculum horizon, telemetry (replacing ms-swift's tqdm/printer callbacks), extra callbacks."""
         targs = trainer.args
@@ -152,7 +167,12 @@ class VlmdataPipelineMixin:
         samples_per_step = (
             targs.per_device_train_batch_size * targs.gradient_accumulation_steps * targs.world_size
         )
-        trainer.add_callback(TelemetryCallback(targs.output_dir, samples_per_step, show_progress=True))
+        from vlmdata.train.quiet import progress_enabled, user_stream
+
+        shown = progress_enabled()
+        trainer.add_callback(
+            TelemetryCallback(targs.output_dir, samples_per_step, show_progress=shown, stream=user_stream())
+        )
         for cb in self.extra_callbacks:
             trainer.add_callback(cb)
         trainer.vlmdata_plan = self.vlmdata_plan
@@ -194,6 +214,7 @@ class VlmdataSftPipeline(VlmdataPipelineMixin, SwiftSft):
     def build_trainer(self, train_dataset: Any, val_dataset: Any) -> Any:
         args = self.args
         self.prepare_vlmdata_model(train_dataset)
+        fused = self.prepare_fused_loss()
         trainer_cls = make_trainer_cls(TrainerFactory.get_trainer_cls(args))
         trainer = trainer_cls(
             model=self.model,
@@ -212,6 +233,7 @@ class VlmdataSftPipeline(VlmdataPipelineMixin, SwiftSft):
             gradient_accumulation_steps=targs.gradient_accumulation_steps,
         )
         trainer.vlmdata_per_source = self.vlmdata_data.multi_source
+        trainer.vlmdata_fused = fused
         if plan.config.training.group_by_length:
             if self.vlmdata_data.train.lengths(0) is None:
                 logger.warning(

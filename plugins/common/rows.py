@@ -28,7 +28,8 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from vlmdata.train.data.samples import TrainSamples, image_kwargs, over_length_error
+from vlmdata.models.qwen import over_length, record_image_kwargs, record_metadata, record_source
+from vlmdata.train.data.samples import TrainSamples, over_length_error
 
 RECENT_ROWS = 32  # distinct rows kept per process: a round's prompts, read again for every repeat
 
@@ -76,8 +77,6 @@ class RawRows(TrainSamples):
 
     def build(self, source: Any, record: dict[str, Any], epoch: int, step: int | None) -> dict[str, Any]:
         from vlmdata.render import to_swift_standard
-        from vlmdata.render.templates import record_metadata
-        from vlmdata.train.data.samples import source_tag
 
         rid = str(record.get("id"))
         paths = list(record.get("images") or [])
@@ -88,9 +87,9 @@ class RawRows(TrainSamples):
             p if not conv.augmented and not exif_rotated(p) else png_base64(im)
             for p, im in zip(paths, conv.images, strict=True)
         ]
-        encoded = self.row_encode(flat, row_images, image_kwargs(conv.record))
+        encoded = self.row_encode(flat, row_images, record_image_kwargs(conv.record))
         length = int(encoded.get("length") or len(encoded["input_ids"])) + self.completion_budget
-        if length >= self.global_max_length:
+        if over_length(length, self.global_max_length):
             raise over_length_error(rid, source, length, self.global_max_length)
         meta = record_metadata(conv.record)
         meta["_template"] = conv.template
@@ -100,7 +99,7 @@ class RawRows(TrainSamples):
             "messages": flat,
             "images": row_images,
             "solution": target,
-            "channel": source_tag(record, source.name),
+            "channel": record_source(record, source.name),
             "vlmdata_record": json.dumps(reference, ensure_ascii=False, default=str),
         }
 
@@ -126,7 +125,7 @@ def open_rows(pipeline: Any, split: str, *, prompt_only: bool, completion_budget
     sources = data.train if split == "train" else data.val
     if sources is None or not sources.items:
         return None
-    from vlmdata.audit.images import effective_pixel_bounds
+    from vlmdata.models.qwen import effective_pixel_bounds
 
     return RawRows(
         sources,

@@ -1,10 +1,13 @@
 """Running a plan in-process, and the `--debug` sample, for any plugin built on `VlmdataSftPipeline`.
 
 `run_training(plan, pipeline_cls)`:
-1. opens the data (refusing known over-length records, VD551) before anything heavy loads;
-2. checks the run folder (a fresh run needs an empty folder; a resume must read the same data stream) and
-   writes config.yaml, run.json, data_manifest.json (+ fusion_manifest.json);
-3. applies the image-resize environment, builds ms-swift's arguments and the pipeline, trains;
+1. runs the preflight (`vlmdata.train.preflight`, the same checks and codes as `--dry-run`): backend and
+   loggers installed, the data opens (known over-length records refuse the run, VD551), the run folder may be
+   used (a fresh run needs a folder without a run; a resume must read the same data stream);
+2. writes config.yaml, run.json, data_manifest.json (+ fusion_manifest.json);
+3. applies the image-resize environment, builds ms-swift's arguments and the pipeline, trains — with the
+   backend's console output (argument dump, logging, warnings, tqdm) sent to `<output_dir>/backend.log`
+   (`vlmdata.train.quiet`; `--verbose` keeps it on the console);
 4. turns failures into one-line errors: our own errors pass through (also when a dataloader worker raised
    them, which torch re-raises as a RuntimeError carrying the original text), anything else is VD736.
 """
@@ -17,7 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from vlmdata.errors import EXIT_USAGE, VlmdataError
+from vlmdata.errors import VlmdataError
+from vlmdata.models.qwen import over_length
 
 from . import codes
 from .env import image_env
@@ -26,23 +30,21 @@ from .runfolder import prepare_run_dir, write_run_files
 _WORKER_ERROR = re.compile(r"VlmdataError: (VD\d{3})(?: ([^:\n]*))?: ([^\n]*)")
 
 
+BACKEND_MODULES = ("swift", "torch")
+
+
 def require_backend(plan: Any) -> None:
-    try:
-        import swift  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise VlmdataError(
-            codes.BACKEND_MISSING, f"cannot import the training backend: {exc}", exit_code=EXIT_USAGE
-        ) from None
-    if plan.backend_args.get("deepspeed"):
-        try:
-            import deepspeed  # noqa: F401
-        except ImportError:
-            raise VlmdataError(
-                codes.DEEPSPEED_MISSING,
-                "the config sets `deepspeed` but the package is missing",
-                exit_code=EXIT_USAGE,
-            ) from None
+    """The backend packages are installed (looked up, not imported: importing ms-swift logs to the console)."""
+    from vlmdata.train.preflight import check_backend
+
+    check_backend(plan, BACKEND_MODULES)
+
+
+def swift_preflight(plan: Any) -> Any:
+    """The full preflight of the built-in plugins (what `--dry-run` shows; `run_training` calls it first)."""
+    from vlmdata.train.preflight import preflight
+
+    return preflight(plan, BACKEND_MODULES)[0]
 
 
 def worker_error(exc: BaseException) -> VlmdataError | None:
@@ -76,11 +78,11 @@ def run_training(
     plan: Any, pipeline_cls: type, extra_callbacks: list[Any] | None = None, args_cls: str = "sft"
 ) -> Any:
     """Train `plan` with `pipeline_cls`; `args_cls` picks ms-swift's argument class (`sft` or `rlhf`)."""
-    from vlmdata.train.dataset import open_train_data
     from vlmdata.train.plugin import TrainResult
+    from vlmdata.train.preflight import preflight
 
-    require_backend(plan)
-    data = open_train_data(plan.config)
+    # every check before the first step, the same function `vlmdata train --dry-run` runs
+    _, data = preflight(plan, BACKEND_MODULES)
     output_dir = Path(plan.output_dir)
     manifest = data.manifest()
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 checks and writes the run folder
@@ -88,13 +90,18 @@ def run_training(
         epochs = int(plan.config.training.num_train_epochs + 0.999)
         write_run_files(output_dir, plan, manifest, fusion_plan_digests(data, min(epochs, 16)))
 
-    from swift.arguments import RLHFArguments, SftArguments
+    from vlmdata.train.quiet import quiet_backend
 
-    arguments = {"sft": SftArguments, "rlhf": RLHFArguments}[args_cls]
+    rank = os.environ.get("RANK", "0")
+    log_file = output_dir / ("backend.log" if rank == "0" else f"backend.rank{rank}.log")
     # ms-swift exports TENSORBOARD_LOGGING_DIR with setdefault, so a second run in one process (tests,
     # notebooks) would write its events into the first run's folder: each run names its own, restored after.
     env = {**plan.env, "TENSORBOARD_LOGGING_DIR": str(output_dir / "runs")}
-    with image_env(env):
+    # the backend's argument dump, logging, warnings and tqdm bars go to the run folder (`--verbose`: console)
+    with quiet_backend(log_file), image_env(env):
+        from swift.arguments import RLHFArguments, SftArguments
+
+        arguments = {"sft": SftArguments, "rlhf": RLHFArguments}[args_cls]
         args = arguments(**{k: v for k, v in plan.backend_args.items() if not k.startswith("vlmdata_")})
         try:
             pipeline = pipeline_cls(args, plan, data, extra_callbacks)
@@ -164,7 +171,7 @@ def debug_sample(plan: Any) -> Any:
     problems = []
     if image_tokens != grid_tokens:
         problems.append(f"{image_tokens} <|image_pad|> tokens but the image grids hold {grid_tokens}")
-    if len(ids) >= plan.config.global_max_length:  # pragma: no cover - build() raises first
+    if over_length(len(ids), plan.config.global_max_length):  # pragma: no cover - build() raises first
         problems.append(f"length {len(ids)} >= global_max_length")
     return DebugSample(
         record_id=str(record.get("id")),

@@ -28,10 +28,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from vlmdata.errors import Location, VlmdataError
 from vlmdata.io.atomic import atomic_write_json, atomic_write_text
-
-from . import codes
+from vlmdata.train.runfolder import check_run_dir, checkpoint_step  # noqa: F401 - checkpoint_step re-exported
 
 PACKAGES = ("vlmdata", "ms-swift", "torch", "transformers", "peft", "trl", "accelerate", "datasets")
 
@@ -50,59 +48,12 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def _stream_identity(manifest: dict[str, Any]) -> Any:
-    train = manifest.get("train") or {}
-    return {
-        "seed": train.get("seed"),
-        "sample_limit": train.get("sample_limit"),
-        "fusion": train.get("fusion"),
-        "sources": [
-            {k: s.get(k) for k in ("name", "size", "fingerprint", "template", "augment")}
-            for s in train.get("sources", [])
-        ],
-    }
-
-
-def checkpoint_step(checkpoint: Path) -> int:
-    state = checkpoint / "trainer_state.json"
-    if not state.is_file():
-        raise VlmdataError(
-            codes.RESUME_NOT_FOUND,
-            f"{checkpoint} has no trainer_state.json",
-            where=Location(field="training.resume_from_checkpoint"),
-            value=str(checkpoint),
-        )
-    return int(json.loads(state.read_text(encoding="utf-8")).get("global_step", 0))
-
-
 def prepare_run_dir(output_dir: Path, resume: str | None, data_manifest: dict[str, Any]) -> int | None:
-    """Check the folder against the resume setting; returns the resumed step (None for a fresh run)."""
-    busy = output_dir.is_dir() and (
-        any(output_dir.glob("checkpoint-*")) or (output_dir / "logging.jsonl").exists()
-    )
-    if resume is None:
-        if busy:
-            raise VlmdataError(
-                codes.RUN_DIR_IN_USE,
-                f"{output_dir} already holds a run",
-                where=Location(field="training.output_dir"),
-                value=str(output_dir),
-            )
+    """Check the folder against the resume setting (`vlmdata.train.runfolder`, the rule `--dry-run` checks
+    too); on a resume, drop the log rows written after the checkpoint. Returns the resumed step."""
+    step = check_run_dir(output_dir, resume, data_manifest)
+    if step is None:
         return None
-    step = checkpoint_step(Path(resume))
-    previous = Path(resume).parent / "data_manifest.json"  # the run that wrote the checkpoint
-    if not previous.is_file():
-        previous = output_dir / "data_manifest.json"
-    if previous.is_file():
-        before = _stream_identity(json.loads(previous.read_text(encoding="utf-8")))
-        now = _stream_identity(json.loads(json.dumps(data_manifest)))
-        if before != now:
-            raise VlmdataError(
-                codes.RESUME_DATA_CHANGED,
-                f"the data stream differs from the one recorded in {previous}",
-                where=Location(field="training.resume_from_checkpoint"),
-                value=resume,
-            )
     from .best import trim_best
     from .draws import trim_draws
 

@@ -13,6 +13,10 @@
   over the supervised positions only, without gradients.
 - `_determine_best_metric` makes rank 0's best-checkpoint decision every rank's and records it in
   `best_model.json` (`best`).
+- with a fused loss (`training.liger_kernel`: Liger's kernel on a GPU, vlmdata's chunked projection on a CPU)
+  the model returns no logits, so ms-swift would log no `token_acc`: the last hidden state is kept for the
+  step (`fused_model.HiddenCapture`) and token accuracy and the per-dataset metrics are computed from it by the same
+  chunked projection, without gradients and for the supervised positions only.
 - `create_optimizer` groups parameters for `vit_lr` / `aligner_lr` by their path in the base model (the
   prefixes of ms-swift's `multimodal` optimizer, matched with the PEFT wrappers `base_model.model.`,
   `.modules_to_save.default`, `.base_layer` stripped) and tags every group with `vlmdata_group`
@@ -22,6 +26,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from typing import Any
 
 _PEFT_NOISE = re.compile(r"^base_model\.model\.|\.modules_to_save\.default|\.original_module|\.base_layer")
@@ -43,6 +48,7 @@ def param_group_of(name: str, vision_tower: list[str], aligner: list[str]) -> st
 class VlmdataTrainerMixin:
     vlmdata_sampler: Any = None
     vlmdata_per_source: bool = False
+    vlmdata_fused: str | None = None  # `liger` | `chunked` | None (plain logits)
 
     def get_train_dataloader(self, skip_batches: int = 0) -> Any:  # type: ignore[override]
         from functools import partial
@@ -71,20 +77,76 @@ class VlmdataTrainerMixin:
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
     ) -> Any:
-        per_source = self.vlmdata_per_source and isinstance(inputs, dict)
-        channels = inputs.get("channel") if per_source else None
-        labels = inputs.get("labels") if per_source else None
-        if channels is None or labels is None:
+        is_dict = isinstance(inputs, dict)
+        channels = inputs.get("channel") if self.vlmdata_per_source and is_dict else None
+        labels = inputs.get("labels") if is_dict else None
+        keep = inputs.get("logits_to_keep") if is_dict else None
+        fused = self.vlmdata_fused is not None and labels is not None
+        if (channels is None or labels is None) and not fused:
             return super().compute_loss(  # type: ignore[misc]
-                model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+                model,
+                inputs,
+                return_outputs=return_outputs,
+                num_items_in_batch=num_items_in_batch,
             )
-        loss, outputs = super().compute_loss(  # type: ignore[misc]
-            model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
-        )
-        logits = outputs.get("logits") if isinstance(outputs, dict) else getattr(outputs, "logits", None)
+        from .fused_model import HiddenCapture
+
+        with HiddenCapture(model) if fused else _nothing() as capture:
+            loss, outputs = super().compute_loss(  # type: ignore[misc]
+                model,
+                inputs,
+                return_outputs=True,
+                num_items_in_batch=num_items_in_batch,
+            )
+        logits = getattr(outputs, "logits", None)
+        if logits is None and isinstance(outputs, dict):
+            logits = outputs.get("logits")
         if logits is not None:
-            self._per_source_metrics(logits, labels, channels)
+            if channels is not None:
+                self._per_source_metrics(logits, labels, channels)
+        elif capture is not None and capture.hidden is not None:
+            from .fused_model import kept_positions
+
+            self._fused_metrics(model, kept_positions(capture.hidden, keep), labels, channels)
         return (loss, outputs) if return_outputs else loss
+
+    def _fused_metrics(self, model: Any, hidden: Any, labels: Any, channels: list[Any] | None) -> None:
+        """Token accuracy (as ms-swift computes it from logits) and per-dataset metrics, from the hidden state."""
+        import torch
+        from swift.metrics.acc import compute_acc
+
+        from .fused_model import metrics_from_hidden, output_head
+
+        head = output_head(model)
+        if head is None or hidden.shape[:2] != labels.shape:
+            return
+        token_ce, preds, mask = metrics_from_hidden(hidden, head.weight, labels)
+        full = torch.full_like(labels, -100)
+        full[:, :-1][mask] = preds.to(labels.device)  # compute_acc compares preds[:, :-1] with labels[:, 1:]
+        mode = "train" if self.model.training else "eval"  # type: ignore[attr-defined]
+        acc_strategy = getattr(self.args, "acc_strategy", "token")  # type: ignore[attr-defined]
+        for k, v in compute_acc(full, labels, acc_strategy=acc_strategy).items():
+            self.custom_metrics[mode][k].update(v)  # type: ignore[attr-defined]
+        if channels is not None:
+            self._per_source_from_hidden(token_ce, preds, mask, labels, channels)
+
+    def _per_source_from_hidden(
+        self, token_ce: Any, preds: Any, mask: Any, labels: Any, channels: list[Any]
+    ) -> None:
+        """`{name}_loss` / `{name}_token_acc` from `metrics_from_hidden`'s per-token values."""
+        mode = "train" if self.model.training else "eval"  # type: ignore[attr-defined]
+        metrics = self.custom_metrics[mode]  # type: ignore[attr-defined]
+        row_of = mask.nonzero()[:, 0].to(token_ce.device)
+        targets = labels[:, 1:][mask].to(token_ce.device)
+        correct = (preds == targets).float()
+        for i, channel in enumerate(channels):
+            if channel is None or i >= labels.shape[0]:
+                continue
+            mine = row_of == i
+            if not bool(mine.any()):
+                continue
+            metrics[f"{channel}_loss"].update(token_ce[mine])
+            metrics[f"{channel}_token_acc"].update(correct[mine])
 
     def _per_source_metrics(self, logits: Any, labels: Any, channels: list[Any]) -> None:
         import torch
@@ -154,6 +216,11 @@ class VlmdataTrainerMixin:
         self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)  # type: ignore[attr-defined]
         self._optimizer_ori = self.optimizer  # type: ignore[attr-defined]
         return self.optimizer  # type: ignore[attr-defined]
+
+
+@contextmanager
+def _nothing() -> Any:
+    yield None
 
 
 def make_trainer_cls(base: type) -> type:

@@ -19,11 +19,12 @@ from typing import Any, ClassVar
 
 from vlmdata_plugins.gkd.config import GkdConfig
 
+from vlmdata.models.qwen import over_length
 from vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan, TrainResult
 
 
 def _problem(config: Any, key: str, message: str, fix: str) -> Any:
-    from vlmdata.config.layers import ConfigProblem
+    from vlmdata.io.layered import ConfigProblem
 
     files = getattr(config, "_files", None) or []
     return ConfigProblem(("rlhf", key), message, files[-1] if files else None, fix)
@@ -137,7 +138,7 @@ class GkdPlugin(TrainerPlugin):
                     "enable at least one of llm_kd_weight, sft_alpha, visual_kd",
                 )
             )
-        if rl.lmbda > 0 and rl.max_completion_length >= config.global_max_length:
+        if rl.lmbda > 0 and over_length(rl.max_completion_length, config.global_max_length):
             problems.append(
                 _problem(
                     config,
@@ -170,6 +171,26 @@ class GkdPlugin(TrainerPlugin):
             steps_per_generation=1,
             generation_batch_size=t.per_device_train_batch_size * plan.world_size,
         )
+        args = plan.backend_args
+        if args.get("vlmdata_fused") is not None:
+            reason = None
+            if rl.logits_topk is not None:
+                reason = "top-k distillation keeps ms-swift's logits path"
+            elif config.deepspeed and "zero3" in str(config.deepspeed):
+                reason = "ZeRO-3 partitions the output projection the fused loss reads"
+            if reason:
+                args.pop("vlmdata_fused")
+                args.pop("use_liger_kernel", None)
+                plan.notes.append(f"liger_kernel is off for this run: {reason}")
+            else:
+                # vlmdata's own fused linear JSD on both machines; on CUDA ms-swift's switch adds Liger's
+                # model kernels (RMSNorm, RoPE) to the student
+                args["vlmdata_fused"] = "chunked"
+                plan.notes = [n for n in plan.notes if "liger_kernel runs as" not in n]
+                plan.notes.append(
+                    "liger_kernel: the JSD and the cross-entropy come from the hidden states and the lm_head "
+                    "weights in chunks (vlmdata's fused linear JSD; the logits are never materialised)"
+                )
         plan.notes.append(
             "forward-only GKD (the teacher scores the ground truth)"
             if rl.lmbda == 0
@@ -186,6 +207,11 @@ class GkdPlugin(TrainerPlugin):
         from vlmdata_plugins.gkd.pipeline import run_gkd
 
         return run_gkd(plan, extra_callbacks)
+
+    def preflight(self, plan: TrainPlan) -> Any:
+        from vlmdata_plugins.common.run import swift_preflight
+
+        return swift_preflight(plan)
 
     def debug(self, plan: TrainPlan) -> DebugSample:
         from vlmdata_plugins.common.run import debug_sample

@@ -7,3 +7,9 @@ VISUAL_TARGET_MISSING = define(
     "Visual KD target not found in the model",
     "Visual KD supports Qwen3-VL's vision tower (blocks, merger, deepstack mergers); disable the target for other models.",
 )
+FUSED_MISMATCH = define(
+    "VD741",
+    "Student and teacher score different numbers of tokens",
+    "The fused JSD pairs the student's and the teacher's supervised positions one to one: both must see the "
+    "same completion tokens (check the teacher's template and labels).",
+)

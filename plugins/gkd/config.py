@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from vlmdata.config.base import ConfigModel
 
 
-class VisualTarget(BaseModel):
+class VisualTarget(ConfigModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = False
@@ -15,7 +17,7 @@ class VisualTarget(BaseModel):
     distance: Literal["mse", "cosine"] = "mse"
 
 
-class VisualKDConfig(BaseModel):
+class VisualKDConfig(ConfigModel):
     """Feature distillation points: the ViT output before the aligner, the aligner, the deepstack mergers."""
 
     model_config = ConfigDict(extra="forbid")
@@ -32,7 +34,7 @@ class VisualKDConfig(BaseModel):
         }
 
 
-class GkdConfig(BaseModel):
+class GkdConfig(ConfigModel):
     model_config = ConfigDict(extra="forbid")
 
     teacher_model: str = Field(..., description="Local teacher model folder (same tokenizer as the student).")

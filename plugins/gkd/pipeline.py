@@ -8,6 +8,13 @@ chunked generalised JSD) and the teacher set-up stay ms-swift's:
          + sft_alpha × CE(student, ground truth)               (dataset batches only, as in ms-swift)
          + Σ_target weight × distance(student, teacher)        (visual KD; skipped on batches without images)
 
+With `training.liger_kernel` (`vlmdata_fused` in the plan) the logits are never materialised: the student and the
+teacher run with their output projections switched to the identity (`fused_model.head_as_identity`, so the models'
+`logits` are their last hidden states), and `fused.fused_linear_loss` computes the JSD, the cross-entropy and
+the argmax of the supervised positions from the hidden states and both `lm_head` weights in chunks, with the
+same values and gradients as the logits path (tested). On a GPU the student also runs Liger's RMSNorm/RoPE
+kernels (ms-swift's `use_liger_kernel`; its own Liger GKD loss, which refuses `sft_alpha > 0`, stays off).
+
 Metrics go through ms-swift's `custom_metrics` (sum and count all-reduced across ranks, so every rank logs the
 same value and takes the same best-checkpoint decision): `sft_loss`, `llm_kd_loss` (weighted), `vision_kd_loss`
 and `vision_kd_<target>` (weighted), `token_acc` (correct/total over supervised tokens), and in runs that read
@@ -27,11 +34,16 @@ from typing import Any
 
 from swift.pipelines.train.rlhf import SwiftRLHF
 from vlmdata_plugins.common.draws import DrawLog, DrawLogMixin
+from vlmdata_plugins.common.fused import fused_linear_loss
+from vlmdata_plugins.common.fused_model import head_as_identity, output_head, shift_for_loss
 from vlmdata_plugins.common.pipeline import VlmdataPipelineMixin
 from vlmdata_plugins.common.rows import open_rows
 from vlmdata_plugins.common.trainer import make_trainer_cls
+from vlmdata_plugins.gkd.codes import FUSED_MISMATCH
 from vlmdata_plugins.gkd.loss import bounded_jsd
 from vlmdata_plugins.gkd.visual import VisualKD
+
+from vlmdata.errors import VlmdataError
 
 
 def token_accuracy(logits: Any, labels: Any) -> Any:
@@ -50,6 +62,11 @@ def make_gkd_trainer_cls(base: type) -> type:
     class VlmdataGKDTrainer(DrawLogMixin, base):  # type: ignore[misc, valid-type]
         vlmdata_rl: Any = None
         vlmdata_visual: VisualKD | None = None
+        vlmdata_fused: bool = False
+
+        def _prepare_liger_loss(self) -> None:
+            """ms-swift's Liger GKD loss stays off: `use_liger_kernel` only brings Liger's model kernels here."""
+            self.use_liger_gkd_loss = False
 
         def _prepare_batch_inputs(self, samples: list[Any]) -> list[dict[str, Any]]:
             """ms-swift's encoded micro-batches, each with its rows' channels (per-dataset metrics)."""
@@ -120,6 +137,8 @@ def make_gkd_trainer_cls(base: type) -> type:
             return_outputs: bool = False,
             num_items_in_batch: Any = None,
         ) -> Any:
+            if self.vlmdata_fused and self.gkd_logits_topk is None:
+                return self._vlmdata_fused_loss(model, inputs, return_outputs)
             rl = self.vlmdata_rl
             model_inputs = inputs["model_inputs"]
             gkd_batch = inputs["gkd_batch"]
@@ -164,6 +183,83 @@ def make_gkd_trainer_cls(base: type) -> type:
             self._vlmdata_per_source(logits, labels, inputs)
             return (loss, outputs) if return_outputs else loss
 
+        def _vlmdata_fused_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool) -> Any:
+            """The same loss as `compute_loss` from hidden states and `lm_head` weights (no logits)."""
+            rl = self.vlmdata_rl
+            model_inputs = inputs["model_inputs"]
+            teacher_inputs = inputs["teacher_model_inputs"]
+            labels = model_inputs["labels"]
+            dataset_batch = inputs["gkd_batch"].data_source != DataSource.STUDENT
+            visual = self._vlmdata_visual(model)
+            if visual is not None:
+                visual.clear()
+            head = output_head(model)
+            with head_as_identity(head):
+                outputs = model(**{k: v for k, v in model_inputs.items() if k != "labels"})
+            hidden = outputs.logits
+            outputs["logits"] = (
+                None  # item, not attribute: a ModelOutput keeps a key set to None by attribute
+            )
+            hs, targets, _ = shift_for_loss(hidden, labels)
+            loss = hidden.sum() * 0.0  # keeps the graph even when every term is skipped for this batch
+            saw_images = visual is not None and any(visual.captures["student"].values())
+            ht = wt = None
+            if rl.llm_kd_weight > 0 or saw_images:
+                teacher_model = self.teacher_model if self.teacher_model is not None else model
+                t_head = output_head(teacher_model)
+                t_fwd = {k: v for k, v in teacher_inputs.items() if k != "labels"}
+                with head_as_identity(t_head):
+                    teacher = self._vlmdata_teacher_forward(model, t_fwd, visual)
+                if rl.llm_kd_weight > 0:
+                    ht, _, _ = shift_for_loss(teacher.logits, teacher_inputs["labels"])
+                    wt = t_head.weight
+                    if ht.shape[0] != hs.shape[0]:
+                        raise VlmdataError(
+                            FUSED_MISMATCH,
+                            f"teacher scores {ht.shape[0]} tokens, student {hs.shape[0]}",
+                        )
+                del teacher
+            result = fused_linear_loss(
+                hs,
+                head.weight,
+                targets,
+                ht,
+                wt,
+                beta=self.beta,
+                temperature=self.temperature,
+                ce_grad=dataset_batch and rl.sft_alpha > 0,
+            )
+            count = max(result.count, 1)
+            sft = result.ce_sum / count
+            outputs["loss"] = sft
+            if dataset_batch:
+                self._vlmdata_metric("sft_loss", sft)
+                if rl.sft_alpha > 0:
+                    loss = loss + rl.sft_alpha * sft
+            if ht is not None:
+                weighted = rl.llm_kd_weight * (result.jsd_sum / count)
+                loss = loss + weighted
+                self._vlmdata_metric("llm_kd_loss", weighted)
+            if visual is not None and saw_images:
+                parts = visual.losses()
+                if parts:
+                    total = sum(parts.values())
+                    loss = loss + total
+                    self._vlmdata_metric("vision_kd_loss", total)
+                    for name, value in parts.items():
+                        self._vlmdata_metric(f"vision_kd_{name}", value)
+            if visual is not None:
+                visual.clear()
+            self._vlmdata_metric("token_acc", (result.predictions == targets).float())
+            channels = inputs.get("vlmdata_channels") if self.vlmdata_per_source else None
+            if channels:
+                from vlmdata_plugins.common.fused_model import metrics_from_hidden
+
+                with torch.no_grad():
+                    token_ce, preds, mask = metrics_from_hidden(hidden.detach(), head.weight, labels)
+                self._per_source_from_hidden(token_ce, preds, mask, labels, channels)
+            return (loss, outputs) if return_outputs else loss
+
         def prediction_step(
             self, model: Any, inputs: Any, prediction_loss_only: bool, ignore_keys: Any = None
         ) -> Any:
@@ -204,6 +300,15 @@ class VlmdataGkdPipeline(VlmdataPipelineMixin, SwiftRLHF):
         self.prepare_vlmdata_model(train_dataset)
         trainer_cls: Any = make_gkd_trainer_cls(make_trainer_cls(TrainerFactory.get_trainer_cls(args)))
         trainer_cls.vlmdata_rl = self.vlmdata_plan.config.rlhf
+        fused = self.vlmdata_plan.backend_args.get("vlmdata_fused") is not None
+        if fused and output_head(self.model) is None:
+            from swift.utils import get_logger
+
+            get_logger().warning(
+                "training.liger_kernel: the output projection is not a plain Linear; GKD uses the logits path"
+            )
+            fused = False
+        trainer_cls.vlmdata_fused = fused
         trainer = trainer_cls(
             model=self.model,
             args=args.training_args,

@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 
 from vlmdata_plugins.grpo.config import GrpoConfig
 
+from vlmdata.models.qwen import over_length
 from vlmdata.train.plugin import DebugSample, TrainerPlugin, TrainPlan, TrainResult
 
 
 def _problem(config: Any, key: str, message: str, fix: str, code: str = "VD605") -> Any:
-    from vlmdata.config.layers import ConfigProblem
+    from vlmdata.io.layered import ConfigProblem
 
     files = getattr(config, "_files", None) or []
     return ConfigProblem(("rlhf", *key.split(".")), message, files[-1] if files else None, fix, code)
@@ -112,7 +113,7 @@ class GrpoPlugin(TrainerPlugin):
     def validate(self, config: Any) -> list[Any]:
         from vlmdata_plugins.rewards import REWARDS
 
-        from vlmdata.config.layers import ConfigProblem
+        from vlmdata.io.layered import ConfigProblem
         from vlmdata.train.dataset import has_val_data
 
         rl: GrpoConfig = config.rlhf
@@ -161,7 +162,18 @@ class GrpoPlugin(TrainerPlugin):
                         f"make per_device_eval_batch_size x world size a multiple of {rl.num_generations}",
                     )
                 )
-        if rl.max_completion_length >= config.global_max_length:
+        if config.training.liger_kernel:
+            files = getattr(config, "_files", None) or []
+            problems.append(
+                ConfigProblem(
+                    ("training", "liger_kernel"),
+                    "liger_kernel applies to the sft and gkd plugins; the grpo plugin does not wire a fused "
+                    "GRPO loss (its logits cover the completion tokens only)",
+                    files[-1] if files else None,
+                    "remove training.liger_kernel from the GRPO config",
+                )
+            )
+        if over_length(rl.max_completion_length, config.global_max_length):
             problems.append(
                 _problem(
                     config,
@@ -230,6 +242,11 @@ class GrpoPlugin(TrainerPlugin):
         from vlmdata_plugins.grpo.pipeline import run_grpo
 
         return run_grpo(plan, extra_callbacks)
+
+    def preflight(self, plan: TrainPlan) -> Any:
+        from vlmdata_plugins.common.run import swift_preflight
+
+        return swift_preflight(plan)
 
     def debug(self, plan: TrainPlan) -> DebugSample:
         from vlmdata_plugins.common.run import debug_sample

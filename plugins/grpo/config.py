@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from vlmdata.config.base import ConfigModel
 
 
-class VllmConfig(BaseModel):
+class VllmConfig(ConfigModel):
     """vLLM settings of the rollout: `gpu_memory_utilization`/`tensor_parallel_size` for `vllm_colocate` (the
     engine runs inside the training processes), `server_*` for `vllm_server` (a `swift rollout` server)."""
 
@@ -24,7 +26,7 @@ COLOCATE_KEYS = ("gpu_memory_utilization", "tensor_parallel_size")
 SERVER_KEYS = ("server_host", "server_port", "server_timeout")
 
 
-class GrpoConfig(BaseModel):
+class GrpoConfig(ConfigModel):
     model_config = ConfigDict(extra="forbid")
 
     reward_funcs: list[str] = Field(

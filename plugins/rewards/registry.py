@@ -70,7 +70,8 @@ class RecordContext:
 
 
 def record_context(record: Mapping[str, Any]) -> RecordContext:
-    from vlmdata.render.templates import get_template, is_irrelevant, record_domain, record_metadata
+    from vlmdata.models.qwen import record_metadata
+    from vlmdata.render.templates import get_template, is_irrelevant, record_domain
 
     name = record_metadata(record).get("_template")
     if not name:

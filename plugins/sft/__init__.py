@@ -68,6 +68,11 @@ class SftPlugin(TrainerPlugin):
 
         return run_training(plan, VlmdataSftPipeline, extra_callbacks)
 
+    def preflight(self, plan: TrainPlan) -> Any:
+        from vlmdata_plugins.common.run import swift_preflight
+
+        return swift_preflight(plan)
+
     def debug(self, plan: TrainPlan) -> DebugSample:
         from ..common.run import debug_sample
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from vlmdata.audit.images import backend_image_env, effective_pixel_bounds, record_image_kwargs
 from vlmdata.audit.length import size_record
 from vlmdata.audit.tokens import TokenCounter
+from vlmdata.models.qwen import backend_image_env, effective_pixel_bounds, record_image_kwargs
 
 pytestmark = pytest.mark.train
 

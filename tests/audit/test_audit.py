@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vlmdata.audit.audit import AuditReport, DatasetLengths, audit_dataset, load_config
+from vlmdata.audit.audit import AuditReport, DatasetLengths, audit_config, audit_dataset
 from vlmdata.audit.tokens import TokenCounter
 
 
@@ -86,7 +86,7 @@ def test_cli_lists_planted_over_length_record_and_writes_lengths(
         ["audit", str(tmp_path / "ds"), "--config", str(cfg), "--out", str(report_path), "--write-lengths"]
     )
     out = capsys.readouterr()
-    assert rc == 1
+    assert rc == 1, out.err
     rep = json.loads(report_path.read_text())
     assert rep["count"] == 9 and rep["sized"] == 9 and not rep["ok"]
     over = rep["over_limit"]
@@ -183,9 +183,9 @@ def test_sizes_training_cannot_encode_are_refused_with_the_budget_that_works(tok
     assert "needs max_pixels ≥ 1280" in errors["squat"]["message"]
     assert rep.datasets[0].lengths.tolist()[:2] == [-1, -1] and rep.datasets[0].image_tokens[2] > 0
     # the hint names the knob: the run's budget in whole tokens, the record's own value exactly
-    from vlmdata.audit.images import effective_pixel_bounds
     from vlmdata.audit.length import size_record
     from vlmdata.errors import VlmdataError
+    from vlmdata.models.qwen import effective_pixel_bounds
 
     counter = TokenCounter.from_model_dir(tokenizer_dir)
     bounds = effective_pixel_bounds(cfg["template"])
@@ -268,12 +268,12 @@ def test_config_paths_and_problems(tokenizer_dir: Path, tmp_path: Path) -> None:
         f"model: {{path: {Path('..') / '..' / tokenizer_dir.name}}}\n", encoding="utf-8"
     )
     assert (tmp_path.parent / tokenizer_dir.name).exists()
-    cfg = load_config(sub / "run.yaml")
+    cfg = audit_config(sub / "run.yaml")
     assert Path(cfg.model.path) == (tmp_path.parent / tokenizer_dir.name).resolve()
     assert cfg.global_max_length == 4096 and cfg.template.name == "grounding"  # the neutral default
     (sub / "bad.yaml").write_text("model: {path: x}\ntemplate: {max_pixels: -3}\nglobal_max_length: 0\n")
     with pytest.raises(VlmdataError) as err:
-        load_config(sub / "bad.yaml")
+        audit_config(sub / "bad.yaml")
     text = str(err.value)
     assert "template.max_pixels" in text and "global_max_length" in text
 

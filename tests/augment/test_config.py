@@ -28,7 +28,7 @@ def test_unknown_param_lists_valid_params_and_all_problems_reported_together():
     text = str(e)
     assert e.code_str == "VD651"
     assert "angle_range, p" in text  # the valid params of rotate
-    assert "ops.1" in text and "less than or equal to 1" in text
+    assert "augmentation.ops[1]: op 'hflip': p:" in text and "less than or equal to 1" in text
     assert "unknown key 'fil'" in text and "fill" in text
     assert len(e.details) == 3
 
@@ -49,8 +49,12 @@ def test_yaml_section_or_whole_train_config(tmp_path):
     assert isinstance(cfg, AugmentationConfig) and cfg.seed == 3 and cfg.ops[0].name == "hflip"
     bad = tmp_path / "bad.yaml"
     bad.write_text("ops: [\n", encoding="utf-8")
-    with pytest.raises(VlmdataError, match="VD655"):
+    with pytest.raises(VlmdataError, match="VD600"):  # the shared YAML loader's parse error, with file:line
         load_augmentation_config(bad)
+    not_section = tmp_path / "not_section.yaml"
+    not_section.write_text("augmentation: [hflip]\n", encoding="utf-8")
+    with pytest.raises(VlmdataError, match="VD655"):
+        load_augmentation_config(not_section)
     typo = tmp_path / "typo.yaml"
     typo.write_text("ops:\n  - {name: flip}\n", encoding="utf-8")
     with pytest.raises(VlmdataError) as info:

@@ -203,3 +203,21 @@ def test_enclose_box_contains_the_warped_pixels():
     ys, xs = np.nonzero(warped)
     x1, y1, x2, y2 = box["points"]
     assert max(abs(xs.min() - x1), abs(xs.max() + 1 - x2), abs(ys.min() - y1), abs(ys.max() + 1 - y2)) <= 1.5
+
+
+@pytest.mark.parametrize("name", GEOMETRIC)
+def test_repeated_line_vertex_moves_like_the_line_without_it(name):
+    """The contract accepts a repeated consecutive vertex; no op may read it as a gap and split the line."""
+    dup = {"desc": "d", "kind": "line", "points": [30.0, 60.0, 160.0, 100.0, 160.0, 100.0, 290.0, 70.0]}
+    plain = dict(dup, points=[30.0, 60.0, 160.0, 100.0, 290.0, 70.0])
+    out = []
+    for obj in (dup, plain):
+        rec = {"id": "dup", "width": W, "height": H, "objects": [obj]}
+        pipe = AugmentPipeline.from_config({"ops": OP_CASES[name], "seed": 7, "fill": 0})
+        out.append(augment_record(rec, [drawn_image()], pipe, epoch=3))
+    assert len(out[0].objects) == len(out[1].objects)  # no extra piece
+    for got, want in zip(out[0].objects, out[1].objects, strict=True):
+        pts = np.asarray(got["points"]).reshape(-1, 2)
+        kept = np.concatenate(([True], np.any(pts[1:] != pts[:-1], axis=1)))  # ops that move no point keep it
+        assert pts[kept].ravel().tolist() == want["points"]
+    assert out[0].provenance["split"] == out[1].provenance["split"]

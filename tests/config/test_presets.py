@@ -89,7 +89,7 @@ def _overlay(
 ) -> Path:
     """A run file that extends the preset and points its inputs (the plugin's `path_fields` included, e.g.
     a GKD teacher) at the tiny models and data."""
-    from vlmdata.config.layers import load_layered
+    from vlmdata.io.layered import load_layered
 
     merged = load_layered(preset).data
     overlay: dict = {"extends": str(preset), "model": {"path": str(model)}}
@@ -144,7 +144,7 @@ def test_preset_validates(
 
     model = request.getfixturevalue("tiny_model_dir")
     data = request.getfixturevalue("tiny_data")
-    from vlmdata.config.layers import load_layered
+    from vlmdata.io.layered import load_layered
     from vlmdata.train.registry import get_plugin
 
     path_fields = get_plugin(load_layered(preset).data.get("plugin", "sft")).path_fields
@@ -153,6 +153,15 @@ def test_preset_validates(
     capsys.readouterr()
     code = main(["train", "--config", str(run), "--dry-run"])
     captured = capsys.readouterr()
+    from importlib.util import find_spec
+
+    if load_layered(run).data.get("deepspeed") and find_spec("deepspeed") is None:
+        # the dry run is the run's preflight: on a machine without DeepSpeed it refuses as the run would
+        assert code == 2 and "VD734" in captured.err, captured.err
+        with run.open("a", encoding="utf-8") as fh:
+            fh.write("\ndeepspeed: null\n")  # …and the rest of the preset is checked without it
+        code = main(["train", "--config", str(run), "--dry-run"])
+        captured = capsys.readouterr()
     assert code == 0, captured.err
     shown = yaml.safe_load(captured.out)
     assert shown["plugin"] == shown["config"]["plugin"]
@@ -173,7 +182,7 @@ def test_base_holds_runtime_defaults_only() -> None:
 
 
 def _merged(name: str) -> dict:
-    from vlmdata.config.layers import load_layered
+    from vlmdata.io.layered import load_layered
 
     return load_layered(CONFIGS / name).data
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vlmdata.config import load_run_config
 from vlmdata.errors import VlmdataError
+from vlmdata.train.config import load_train_config
 
 DUMMY = """
 from pydantic import BaseModel, ConfigDict
@@ -66,6 +66,7 @@ def inputs(tmp_path: Path) -> Path:
     (tmp_path / "model" / "config.json").write_text("{}", encoding="utf-8")
     (tmp_path / "ds").mkdir()
     (tmp_path / "ds" / "state.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "ds" / "dataset_info.json").write_text("{}", encoding="utf-8")  # what load_from_disk needs
     return tmp_path
 
 
@@ -85,7 +86,7 @@ def test_valid_config_resolves_paths_against_the_file_that_set_them(plugin_dir: 
         training: {effective_batch_size: 8, per_device_train_batch_size: 2, nproc_per_node: 2, min_lr_ratio: 0.1}
     """,
     )
-    config = load_run_config(run)
+    config = load_train_config(run)
     assert config.model.path == str(inputs / "model")
     assert config.model.dtype == "bfloat16"
     assert config.data.train == [str(inputs / "ds")]
@@ -100,7 +101,7 @@ def test_valid_config_resolves_paths_against_the_file_that_set_them(plugin_dir: 
 def test_plugin_flag_and_base_layer(plugin_dir: Path, inputs: Path) -> None:
     base = _w(inputs / "machine.yaml", f"model: {{path: {inputs / 'model'}}}\nglobal_max_length: 2048\n")
     run = _w(inputs / "run.yaml", "plugin: nonexistent\ndata: {train: [ds]}\nglobal_max_length: 1024\n")
-    config = load_run_config(run, base=base, plugin="cfgdummy")
+    config = load_train_config(run, base=base, plugin="cfgdummy")
     assert config.plugin == "cfgdummy" and config.global_max_length == 1024
     assert config.model.path == str(inputs / "model")
 
@@ -123,13 +124,13 @@ def test_all_problems_reported_together_with_file_key_and_fix(plugin_dir: Path, 
     """,
     )
     with pytest.raises(VlmdataError) as exc:
-        load_run_config(run)
+        load_train_config(run)
     lines = _problems(exc)
     joined = "\n".join(lines)
     assert len(lines) == 10, joined
     expect = {
         "training.packing": ("VD640", "base.yaml", "group_by_length"),
-        "model.dtpye": ("VD606", "run.yaml", "spelling"),
+        "model.dtpye": ("VD606", "run.yaml", "did you mean `dtype`?"),
         "template.max_length": ("VD640", "run.yaml", "use global_max_length"),
         "training.padding_free": ("VD640", "run.yaml", "packing is not supported"),
         "training.learning_rate": ("VD605", "run.yaml", "greater than 0"),
@@ -151,7 +152,7 @@ def test_removed_knob_inside_rlhf_and_unknown_rlhf_key(plugin_dir: Path, inputs:
         "plugin: cfgdummy\nmodel: {path: model}\ndata: {train: ds}\nrlhf: {truncation_strategy: raise, gamma: 1}\n",
     )
     with pytest.raises(VlmdataError) as exc:
-        load_run_config(run)
+        load_train_config(run)
     lines = _problems(exc)
     assert any(line.startswith("VD640") and "rlhf.truncation_strategy" in line for line in lines)
     assert any(line.startswith("VD606") and "rlhf.gamma" in line for line in lines)
@@ -242,7 +243,7 @@ def test_each_rule_has_its_code_and_key(
     )
     run = _w(inputs / "run.yaml", text)
     with pytest.raises(VlmdataError) as exc:
-        load_run_config(run)
+        load_train_config(run)
     lines = _problems(exc)
     assert len(lines) == 1, lines
     assert lines[0].startswith(code) and f": {key}:" in lines[0] and "run.yaml" in lines[0], lines[0]
@@ -251,7 +252,7 @@ def test_each_rule_has_its_code_and_key(
 def test_unknown_plugin_lists_installed(plugin_dir: Path, inputs: Path) -> None:
     run = _w(inputs / "run.yaml", "plugin: nope\nmodel: {path: model}\ndata: {train: ds}\n")
     with pytest.raises(VlmdataError) as exc:
-        load_run_config(run)
+        load_train_config(run)
     (line,) = _problems(exc)
     assert line.startswith("VD700") and "plugin" in line and "cfgdummy" in line
 
@@ -266,7 +267,7 @@ def test_effective_batch_size_from_world_size(plugin_dir: Path, inputs: Path) ->
         training: {effective_batch_size: 32, per_device_train_batch_size: 2, nproc_per_node: 4, nnodes: 2, master_addr: 10.0.0.1}
     """,
     )
-    training = load_run_config(run).training
+    training = load_train_config(run).training
     assert training.world_size == 8
     assert training.resolved_gradient_accumulation_steps() == 2
     assert training.resolved_gradient_accumulation_steps(world_size=1) == 16
@@ -283,7 +284,7 @@ def test_output_dir_relative_to_its_file_and_augmentation_embedded(plugin_dir: P
         augmentation: {seed: 3, ops: [{name: hflip, params: {p: 0.5}}]}
     """,
     )
-    config = load_run_config(run)
+    config = load_train_config(run)
     assert config.training.output_dir == str(inputs / "runs" / "a")
     assert config.augmentation.seed == 3 and config.augmentation.ops[0].name == "hflip"
     assert config.to_dict()["augmentation"]["ops"][0]["params"] == {"p": 0.5}
@@ -302,27 +303,33 @@ def test_latest_checkpoint(tmp_path: Path) -> None:
 
 def test_check_paths_can_be_skipped(plugin_dir: Path, tmp_path: Path) -> None:
     run = _w(tmp_path / "run.yaml", "plugin: cfgdummy\nmodel: {path: missing}\ndata: {train: missing}\n")
-    assert load_run_config(run, check_paths=False).model.path == str(tmp_path / "missing")
+    assert load_train_config(run, check_paths=False).model.path == str(tmp_path / "missing")
 
 
 def test_missing_model_path_is_reported_in_the_run_file(plugin_dir: Path, inputs: Path) -> None:
     _w(inputs / "base.yaml", "model: {dtype: bf16}\n")
     run = _w(inputs / "run.yaml", "extends: base.yaml\nplugin: cfgdummy\ndata: {train: ds}\n")
     with pytest.raises(VlmdataError) as exc:
-        load_run_config(run)
+        load_train_config(run)
     (line,) = _problems(exc)
     assert line.startswith(f"VD605 {run}: model.path: Field required") and "vlmdata tiny-model" in line
 
 
-def test_validate_output_folder_points_at_its_data(plugin_dir: Path, inputs: Path) -> None:
-    (inputs / "out" / "data").mkdir(parents=True)
-    (inputs / "out" / "data" / "state.json").write_text("{}", encoding="utf-8")
-    run = _w(inputs / "run.yaml", "plugin: cfgdummy\nmodel: {path: model}\ndata: {train: out}\n")
-    with pytest.raises(VlmdataError) as exc:
-        load_run_config(run)
-    (line,) = _problems(exc)
-    assert (
-        line.startswith("VD644")
-        and "data.train[0]" in line
-        and f"did you mean {inputs / 'out' / 'data'}" in line
+def test_validate_output_folder_is_accepted_like_everywhere_else(plugin_dir: Path, inputs: Path) -> None:
+    from vlmdata.io.dataset import save_records
+
+    save_records([{"id": "a", "messages": [{"role": "user", "content": "hi"}]}], inputs / "out" / "data")
+    save_records([{"id": "b", "messages": [{"role": "user", "content": "hi"}]}], inputs / "out" / "val")
+    (inputs / "model").mkdir(exist_ok=True)
+    run = _w(inputs / "run.yaml", "plugin: cfgdummy\nmodel: {path: model}\ndata: {train: out, val: out}\n")
+    config = load_train_config(run)
+    assert config.data.train == [str(inputs / "out")] and config.data.val == [str(inputs / "out")]
+    (inputs / "empty").mkdir()
+    (inputs / "fused" / "data").mkdir(parents=True)  # a damaged folder: no dataset files
+    run = _w(
+        inputs / "run.yaml", "plugin: cfgdummy\nmodel: {path: model}\ndata: {train: empty, val: out/data}\n"
     )
+    with pytest.raises(VlmdataError) as exc:
+        load_train_config(run)
+    (line,) = _problems(exc)
+    assert line.startswith("VD644") and "data.train[0]" in line and "not a vlmdata Arrow dataset" in line

@@ -82,3 +82,26 @@ def test_infer_on_unlabelled_records(tmp_path: Path, tiny_model_dir: Path) -> No
     )
     row = json.loads(preds.read_text(encoding="utf-8"))
     assert row["id"] == "u0" and row["template"] == "summary_bbu"
+
+
+def test_infer_reports_progress_per_batch(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from vlmdata.eval.infer import infer
+
+    img = tmp_path / "c.png"
+    Image.new("RGB", (32, 32), (10, 20, 200)).save(img)
+    records = [
+        {"id": f"p{i}", "images": [str(img)], "width": 32, "height": 32, "objects": [], "summary": "无关图片"}
+        for i in range(5)
+    ]
+    data = save_records(records, tmp_path / "ds")
+    seen: list[int] = []
+    infer(
+        tiny_model_dir,
+        data,
+        tmp_path / "p.jsonl",
+        template="summary_bbu",
+        batch_size=2,
+        max_new_tokens=2,
+        progress=seen.append,
+    )
+    assert seen == [2, 2, 1]

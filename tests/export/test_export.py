@@ -114,8 +114,8 @@ def test_export_writes_swift_standard_lines(tmp_path: Path) -> None:
 
 
 def test_export_prints_the_plain_swift_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from vlmdata.audit import backend_image_env
     from vlmdata.config.run import TemplateConfig
+    from vlmdata.models.qwen import backend_image_env
 
     ds_path = make_dataset(tmp_path / "d")
     cfg = tmp_path / "run.yaml"
@@ -152,13 +152,14 @@ def test_export_refuses_missing_images_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     ds_path = make_dataset(tmp_path / "d")
-    (tmp_path / "d" / "i2.png").unlink()
     out = tmp_path / "train.jsonl"
-    out.write_text("previous\n", encoding="utf-8")
+    assert main(["export", str(ds_path), "--out", str(out), "--template", "target_dense_bbu"]) == 0
+    previous = out.read_bytes()
+    (tmp_path / "d" / "i2.png").unlink()
     assert main(["export", str(ds_path), "--out", str(out), "--template", "target_dense_bbu"]) == 1
     err = capsys.readouterr().err
     assert "VD421" in err and "id=dense2" in err and "images[1]" in err
-    assert out.read_text(encoding="utf-8") == "previous\n", "a failed export leaves the previous file"
+    assert out.read_bytes() == previous, "a failed export leaves the previous file"
     assert main(["export", str(ds_path), "--out", str(out), "--template", "nope"]) == 2
     (tmp_path / "d" / "i2.png").write_bytes((tmp_path / "d" / "i1.png").read_bytes())
     from vlmdata.export import export_records
@@ -200,7 +201,7 @@ def test_swift_encodes_the_export_like_the_in_process_conversation(
         assert a["labels"] == b["labels"], rec["id"]
         assert sum(t != -100 for t in a["labels"]) > 0
         if rec["id"] == "capped":  # the per-record bound reached ms-swift's resize: 256x192 capped at 4096 px
-            from vlmdata.audit import image_tokens
+            from vlmdata.models.qwen import image_tokens
 
             assert a["input_ids"].count(IMAGE_PAD) == image_tokens(192, 256, 3072, 4096) == 2
 

@@ -18,6 +18,7 @@ from vlmdata.errors import VlmdataError
 from vlmdata.fuse import FusionStream, eval_sets, fuse_epoch, load_fusion_config
 from vlmdata.fuse.inputs import fingerprint_dir
 from vlmdata.io.dataset import load_dataset
+from vlmdata.io.output import MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,11 +44,14 @@ def mix(tmp_path: Path, make_dataset, write_yaml) -> Path:
 
 
 def _tree_digest(folder: Path) -> dict[str, str]:
-    return {
+    """Every file's digest; the output marker only by its command (it records the time of the run)."""
+    digests = {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != MARKER
     }
+    digests[MARKER] = json.loads((folder / MARKER).read_text())["command"]
+    return digests
 
 
 def test_fuse_writes_exact_counts_tags_and_manifest(mix: Path, tmp_path: Path) -> None:
@@ -264,9 +268,10 @@ def test_existing_tags_and_bad_metadata(tmp_path: Path, write_yaml) -> None:
 
 def test_many_chunks_and_shards_match_stream(mix: Path, tmp_path: Path, monkeypatch) -> None:
     import vlmdata.fuse.writer as writer
+    import vlmdata.io.writer as shards
 
     monkeypatch.setattr(writer, "CHUNK", 7)
-    monkeypatch.setattr(writer, "SHARD_BYTES", 2000)
+    monkeypatch.setattr(shards, "SHARD_BYTES", 2000)
     fuse_epoch(load_fusion_config(mix), tmp_path / "small", epoch=5)
     files = sorted(p.name for p in (tmp_path / "small" / "data").glob("*.arrow"))
     assert len(files) > 1 and files[0] == f"data-00000-of-{len(files):05d}.arrow"

@@ -156,6 +156,18 @@ def test_marked_folder_is_replaced_but_not_with_user_files_in_it(tmp_path: Path)
     assert (out / "notes.md").read_text() == "mine" and (out / "b.txt").exists()
 
 
+def test_an_output_is_replaced_only_by_the_command_that_wrote_it(tmp_path: Path) -> None:
+    with output_dir(tmp_path / "s", command="synth") as tmp:
+        (tmp / "images").mkdir()
+    with pytest.raises(VlmdataError) as err, output_dir(tmp_path / "s", command="tiny-model"):
+        pass
+    assert _code(err) == "VD003" and "vlmdata synth" in str(err.value)
+    write_output(tmp_path / "r.json", b"{}", command="audit")
+    with pytest.raises(VlmdataError) as err:
+        write_output(tmp_path / "r.json", b"[]", command="eval")
+    assert _code(err) == "VD004" and (tmp_path / "r.json").read_bytes() == b"{}"
+
+
 def test_empty_folder_counts_as_new_and_failure_keeps_previous(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()

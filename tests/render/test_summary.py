@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,119 @@ def test_summarize_arrow_dataset(tmp_path: Path) -> None:
     assert ds["summary"] == ['{"统计": [{"类别": "BBU设备", "可见性": {"完整": 1}}]}', "无关图片"]
     assert ds.features == load_dataset(tmp_path / "ds").features
     assert ds["objects"] == load_dataset(tmp_path / "ds")["objects"]
+
+
+def _portable_source(tmp_path: Path) -> tuple[Path, list[dict]]:
+    """A JSONL in `data/` whose relative paths (images and a chat image item) point into `data/img/`."""
+    from PIL import Image
+
+    (tmp_path / "data" / "img").mkdir(parents=True)
+    for name in ("a.png", "b c.png", "q.png"):
+        Image.new("RGB", (10, 10)).save(tmp_path / "data" / "img" / name)
+    rows = [
+        {
+            "id": "a",
+            "images": ["img/a.png", "./img/../img/b c.png"],
+            "width": 10,
+            "height": 10,
+            "objects": [{"desc": "类别=螺丝", "bbox_2d": [0, 0, 5, 5]}],
+        },
+        {
+            "id": "chat",
+            "images": ["img/q.png"],
+            "width": 10,
+            "height": 10,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "image", "image": "img/q.png"}, {"type": "text", "text": "?"}],
+                },
+                {"role": "assistant", "content": "ok"},
+            ],
+        },
+        {
+            "id": "abs",
+            "images": [str(tmp_path / "data" / "img" / "a.png")],
+            "width": 10,
+            "height": 10,
+            "objects": [],
+            "summary": "无关图片",
+        },
+    ]
+    src = tmp_path / "data" / "in.jsonl"
+    _jsonl(src, rows)
+    return src, rows
+
+
+def _resolved(out: Path) -> list[Path]:
+    paths = []
+    for line in out.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        refs = list(rec.get("images", []))
+        for msg in rec.get("messages", []):
+            if isinstance(msg["content"], list):
+                refs += [c["image"] for c in msg["content"] if c["type"] == "image"]
+        paths += [Path(os.path.normpath(out.parent / r)) for r in refs]
+    return paths
+
+
+@pytest.mark.parametrize(
+    "where, first",
+    [
+        ("out.jsonl", "data/img/a.png"),  # above the images: relative to the new file
+        ("data/out.jsonl", "img/a.png"),  # the same folder: nothing to rewrite
+        ("sibling/out.jsonl", "../data/img/a.png"),  # beside the images' folder
+        ("deep/er/out.jsonl", "../../data/img/a.png"),
+    ],
+)
+def test_summarize_into_another_folder_keeps_image_paths_working(
+    tmp_path: Path, where: str, first: str
+) -> None:
+    src, rows = _portable_source(tmp_path)
+    out = tmp_path / where
+    out.parent.mkdir(parents=True, exist_ok=True)
+    assert main(["summarize", str(src), "--out", str(out)]) == 0
+    got = _resolved(out)
+    assert len(got) == 5 and all(p.is_file() for p in got)
+    assert [p.name for p in got] == ["a.png", "b c.png", "q.png", "q.png", "a.png"]
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0])["images"][0] == first
+    assert json.loads(lines[2])["images"] == rows[2]["images"]  # absolute paths are left alone
+    if out.parent == src.parent:
+        assert lines[1] == json.dumps(rows[1], ensure_ascii=False)  # nothing to rewrite: byte for byte
+    # and the contract's own reader agrees: validate the output where it lies (images outside the file's
+    # folder need --allow-outside-root, as the summary says)
+    outside = ["--allow-outside-root"] if first.startswith("../") else []
+    args = ["validate", str(out), "--out", str(tmp_path / "validated"), "--format", "json", *outside]
+    assert main(args) == 0
+
+
+def test_summarize_absolute_paths_and_image_root(tmp_path: Path) -> None:
+    src, _ = _portable_source(tmp_path)
+    out = tmp_path / "elsewhere" / "out.jsonl"
+    out.parent.mkdir()
+    assert main(["summarize", str(src), "--out", str(out), "--absolute-paths"]) == 0
+    rec = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert rec["images"] == [
+        str(tmp_path / "data" / "img" / "a.png"),
+        str(tmp_path / "data" / "img" / "b c.png"),
+    ]
+    # the same records moved next to their images: --image-root says where the relative paths start
+    moved = tmp_path / "data" / "img" / "in.jsonl"
+    moved.write_bytes(src.read_bytes())
+    out2 = tmp_path / "elsewhere" / "out2.jsonl"
+    assert main(["summarize", str(moved), "--out", str(out2), "--image-root", str(tmp_path / "data")]) == 0
+    assert all(p.is_file() for p in _resolved(out2))
+
+
+def test_summarize_reports_references_missing_in_the_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    src, _ = _portable_source(tmp_path)
+    (tmp_path / "data" / "img" / "q.png").unlink()
+    out = tmp_path / "o" / "out.jsonl"
+    out.parent.mkdir()
+    assert main(["summarize", str(src), "--out", str(out), "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["images_checked"] == 5 and payload["missing_images"] == 2
+    assert any("in.jsonl:2 images[0]: img/q.png" in m for m in payload["missing"])

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageOps
 
+from vlmdata.io.output import MARKER
 from vlmdata.synth import generate, iter_records
 
 SMALL = {"min_size": 64, "max_size": 200, "max_objects": 6}
@@ -32,10 +33,17 @@ ALLOWED_OBJECT_KEYS = {
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """Every file (and symlink target) under root, by relative path."""
-    out = {}
+    """Every file (and symlink target) under root, by relative path; the output marker by its command only
+    (it records the time of the run)."""
+    out = (
+        {MARKER: json.loads((root / MARKER).read_text())["command"].encode()}
+        if (root / MARKER).exists()
+        else {}
+    )
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
+        if rel == MARKER:
+            continue
         if path.is_symlink():
             out[rel] = b"-> " + os.readlink(path).encode()
         elif path.is_file():

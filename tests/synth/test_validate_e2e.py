@@ -99,3 +99,19 @@ def test_no_images_set_validates_without_image_checks(tmp_path: Path) -> None:
         got = {i["code"] for i in rejects[key]["issues"] if i["severity"] == "error"}
         assert got == {code}, (key, code, rejects[key]["issues"])
     assert report.files[0].valid == 40 + manifest["warnings"]
+
+
+@pytest.mark.slow
+def test_clean_synthetic_data_validates_clean_at_a_size_that_used_to_collide(tmp_path: Path) -> None:
+    """n = 20,000 (seed 0) once gave 7 duplicate derived ids: identical id-less text chats."""
+    from vlmdata.synth import generate
+
+    data = tmp_path / "synth"
+    generate(data, 20_000, seed=0, images=False)
+    report = validate.validate_files(
+        [data / "data.jsonl"], tmp_path / "validated", validate.ValidateOptions(image_check=False)
+    )
+    assert report.total("lines") == 20_000
+    rejects = (tmp_path / "validated" / "rejects.jsonl").read_text(encoding="utf-8")
+    assert report.total("rejected") == 0, rejects[:2000]
+    assert "VD500" not in (tmp_path / "validated" / "warnings.jsonl").read_text(encoding="utf-8")

@@ -90,11 +90,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _load(tmp_path: Path, data: dict[str, Any]) -> Any:
-    from vlmdata.config import load_run_config
+    from vlmdata.train.config import load_train_config
 
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return load_run_config(path)
+    return load_train_config(path)
 
 
 def _config(inputs: dict[str, Path], tmp_path: Path, plugin: str = "sft", **training: Any) -> dict[str, Any]:
@@ -270,7 +270,7 @@ def test_two_cpu_processes_take_one_decision(
 
 def test_the_playbook_smoke_overlay_is_two_lines(inputs: dict[str, Path], tmp_path: Path) -> None:
     """`extends: run.yaml` + `data: {sample_limit: 32}` + `training: {save_steps: 5}` is the smoke test."""
-    from vlmdata.config import load_run_config
+    from vlmdata.train.config import load_train_config
     from vlmdata.train.registry import get_plugin
 
     run = tmp_path / "run.yaml"
@@ -279,7 +279,7 @@ def test_the_playbook_smoke_overlay_is_two_lines(inputs: dict[str, Path], tmp_pa
     smoke.write_text(
         "extends: run.yaml\ndata: {sample_limit: 32}\ntraining: {save_steps: 5}\n", encoding="utf-8"
     )
-    config = load_run_config(smoke)
+    config = load_train_config(smoke)
     assert config.data.sample_limit == 32 and config.data.fusion == str(inputs["fusion"])
     args = get_plugin("sft").plan(config).backend_args
     assert args["save_steps"] == 5 and args["eval_steps"] == 5

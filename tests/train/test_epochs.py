@@ -70,12 +70,12 @@ def fusion(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(tmp_path: Path, data: dict[str, Any], extra_callbacks: list[Any] | None = None) -> Any:
-    from vlmdata.config import load_run_config
+    from vlmdata.train.config import load_train_config
     from vlmdata.train.registry import get_plugin
 
     path = tmp_path / f"{Path(data['training']['output_dir']).name}.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    config = load_run_config(path)
+    config = load_train_config(path)
     plugin = get_plugin(config.plugin)
     return plugin.run(plugin.plan(config), extra_callbacks=extra_callbacks)
 

@@ -82,10 +82,10 @@ def _config(
 
 
 def _train(tmp_path: Path, data: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-    from vlmdata.config import load_run_config
+    from vlmdata.train.config import load_train_config
     from vlmdata.train.registry import get_plugin
 
-    config = load_run_config(_write(tmp_path, data))
+    config = load_train_config(_write(tmp_path, data))
     plugin = get_plugin("gkd")
     result = plugin.run(plugin.plan(config))
     rows = [
@@ -232,10 +232,10 @@ def test_visual_kd_gradients_reach_student_and_text_skips(
 
 
 def test_config_errors(tmp_path: Path, tiny_model_dir: Path, dense_data: tuple[Path, Path]) -> None:
-    from vlmdata.config import load_run_config
+    from vlmdata.train.config import load_train_config
 
     with pytest.raises(VlmdataError) as err:
-        load_run_config(
+        load_train_config(
             _write(tmp_path, _config(tiny_model_dir, tmp_path / "nope", dense_data, tmp_path / "o"))
         )
     assert "teacher_model" in str(err.value) and "run.yaml" in str(err.value)
@@ -245,7 +245,7 @@ def test_config_errors(tmp_path: Path, tiny_model_dir: Path, dense_data: tuple[P
     cfg["text_config"]["vocab_size"] = 1000
     (other / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
     with pytest.raises(VlmdataError) as err:
-        load_run_config(_write(tmp_path, _config(tiny_model_dir, other, dense_data, tmp_path / "o")))
+        load_train_config(_write(tmp_path, _config(tiny_model_dir, other, dense_data, tmp_path / "o")))
     assert "vocab size 1000 != student 151936" in str(err.value)
     data = _config(
         tiny_model_dir,
@@ -257,7 +257,7 @@ def test_config_errors(tmp_path: Path, tiny_model_dir: Path, dense_data: tuple[P
         sft_alpha=0.0,
     )
     with pytest.raises(VlmdataError) as err:
-        load_run_config(_write(tmp_path, data))
+        load_train_config(_write(tmp_path, data))
     assert "seq_kd" in str(err.value) and "every loss term is off" in str(err.value)
 
 

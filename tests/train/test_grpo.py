@@ -83,11 +83,11 @@ def _config(model: Path, data: Path, out: Path, **rlhf: Any) -> dict[str, Any]:
 def _load(tmp_path: Path, data: dict[str, Any]) -> RunConfig:
     import yaml
 
-    from vlmdata.config import load_run_config
+    from vlmdata.train.config import load_train_config
 
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return load_run_config(path)
+    return load_train_config(path)
 
 
 @pytest.fixture(scope="module", autouse=True)

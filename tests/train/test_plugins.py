@@ -101,6 +101,7 @@ def _fake_inputs(root: Path, model: str, data: str) -> None:
     (root / model / "config.json").write_text("{}", encoding="utf-8")
     (root / data).mkdir(exist_ok=True)
     (root / data / "state.json").write_text("{}", encoding="utf-8")
+    (root / data / "dataset_info.json").write_text("{}", encoding="utf-8")  # what load_from_disk needs
 
 
 def _free_port() -> int:
@@ -228,7 +229,7 @@ BROKEN = {
     ),
     "picky": (
         "picky_mod",
-        "from pathlib import Path\nfrom vlmdata.config.layers import ConfigProblem\n"
+        "from pathlib import Path\nfrom vlmdata.io.layered import ConfigProblem\n"
         "from vlmdata.train.plugin import TrainerPlugin, TrainPlan\n"
         "class X(TrainerPlugin):\n    name = 'picky'\n"
         "    def validate(self, c):\n"
@@ -298,16 +299,16 @@ def test_plugins_command_lists_and_fails_on_broken(
 
 
 def test_section_for_a_plugin_without_config_model(broken_site: Path, tmp_path: Path) -> None:
-    from vlmdata.config import load_run_config
+    from vlmdata.train.config import load_train_config
 
     _fake_inputs(tmp_path, "m", "d")
     run = tmp_path / "run.yaml"
     run.write_text("plugin: plain\nmodel: {path: m}\ndata: {train: d}\nrlhf: {beta: 1}\n", encoding="utf-8")
     with pytest.raises(VlmdataError) as exc:
-        load_run_config(run)
+        load_train_config(run)
     assert exc.value.details[0].startswith("VD645") and "rlhf" in exc.value.details[0]
     run.write_text("plugin: plain\nmodel: {path: m}\ndata: {train: d}\n", encoding="utf-8")
-    assert load_run_config(run).rlhf is None
+    assert load_train_config(run).rlhf is None
 
 
 def test_compress_image_pads() -> None:
@@ -391,13 +392,13 @@ def test_plugin_validate_joins_the_config_problems(
 def test_torchrun_command_carries_multi_node_fields(
     broken_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vlmdata.config import load_run_config
+    from vlmdata.train.config import load_train_config
     from vlmdata.train.launch import needs_launch, torchrun_command
 
     extra = (
         "training: {nproc_per_node: 8, nnodes: 2, node_rank: 1, master_addr: 10.1.2.3, master_port: 29601}\n"
     )
-    config = load_run_config(_plain_run(tmp_path, "plain", extra))
+    config = load_train_config(_plain_run(tmp_path, "plain", extra))
     command = torchrun_command(config, ["--config", "/abs/run.yaml", "--plugin", "plain"])
     assert command[0] == sys.executable and command[1:3] == ["-m", "torch.distributed.run"]
     assert command[3:8] == [
@@ -412,6 +413,6 @@ def test_torchrun_command_carries_multi_node_fields(
     assert needs_launch(config)
     monkeypatch.setenv("LOCAL_RANK", "3")
     assert not needs_launch(config), "a torchrun worker trains in-process"
-    single = load_run_config(_plain_run(tmp_path, "plain"))
+    single = load_train_config(_plain_run(tmp_path, "plain"))
     monkeypatch.delenv("LOCAL_RANK")
     assert not needs_launch(single)

@@ -499,12 +499,13 @@ def test_two_stage_presets_lora_aligner_then_merged_into_stage2(
     from safetensors.torch import load_file
     from vlmdata_plugins.common.trainer import clean_param_name
 
-    from vlmdata.config import load_run_config
+    from vlmdata.train.config import load_train_config
 
     plugin = sft_plugin()
     small = {
         "max_steps": 2,
         "save_steps": 2,
+        "per_device_train_batch_size": 1,  # the presets' micro-batch of 4 would not divide the effective batch
         "effective_batch_size": 2,
         "gradient_checkpointing": False,
         "dataloader_num_workers": 0,
@@ -524,7 +525,7 @@ def test_two_stage_presets_lora_aligner_then_merged_into_stage2(
         path = tmp_path / f"{out.name}.yaml"
         path.write_text(yaml.safe_dump(run), encoding="utf-8")
         snap = Snapshot()
-        return plugin.run(plugin.plan(load_run_config(path)), extra_callbacks=[snap]), snap
+        return plugin.run(plugin.plan(load_train_config(path)), extra_callbacks=[snap]), snap
 
     aligner = ("model.visual.merger", "model.visual.deepstack_merger_list")
     res1, snap1 = stage("stage1_aligner.yaml", tmp_path / "stage1")

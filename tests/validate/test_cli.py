@@ -94,3 +94,30 @@ def test_out_never_replaces_inputs_or_foreign_folders(dataset, rec, tmp_path: Pa
     assert (foreign / "todo.txt").read_text() == "keep me" and path.exists()
     assert main(["validate", str(path), "--out", str(tmp_path / "out")]) == 0
     assert main(["validate", str(path), "--out", str(tmp_path / "out")]) == 0  # a previous output is replaced
+
+
+def test_summary_lists_the_first_rejects_with_file_line_code_and_message(
+    dataset, rec, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    bad = [b"{oops", rec(width=0), rec(objects=[{"desc": "x", "bbox_2d": [5, 5, 1, 1]}])]
+    items = [rec(id=f"ok{i}") for i in range(3)] + bad * 5  # 15 rejects, 3 good lines first
+    path = dataset(items)
+    assert main(["validate", str(path), "--out", str(tmp_path / "out")]) == 1
+    text = capsys.readouterr().out
+    assert "first rejects (10 of 15" in text
+    rows = [line for line in text.splitlines() if "data.jsonl:" in line]
+    assert len(rows) == 10
+    # oracle: the rejects file itself, in its order
+    rejects = [json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()][:10]
+    for row, entry in zip(rows, rejects, strict=True):
+        issue = entry["issues"][0]
+        assert f"data.jsonl:{entry['line']}" in row and issue["code"] in row
+        assert issue["message"][:30] in row
+    assert [entry["line"] for entry in rejects[:3]] == [4, 5, 6]
+
+
+def test_clean_run_lists_no_rejects(dataset, rec, tmp_path: Path, capsys) -> None:
+    path = dataset([rec()])
+    assert main(["validate", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert "first rejects" not in capsys.readouterr().out

@@ -3,7 +3,7 @@
 The fast path derives ids from its decoded structs when descs and coordinates are already canonical text and
 from the line otherwise; either way the id must be the SHA-256 of the canonical JSON `derive_id` computes.
 Numbers are written in many spellings (integers, trailing zeros, exponents, long and tiny decimals, negative
-zero), with and without whitespace, escapes in descs, metadata and attributes in any key order.
+zero), with and without whitespace, escapes in descs, metadata and attributes in any key order or empty.
 """
 
 from __future__ import annotations
@@ -67,12 +67,16 @@ def record_line(draw: st.DrawFn) -> bytes:
             obj["attributes"] = {"z": 1, "a": [1.5, "x"], "m": {"k": 2.0}}
         if rng.random() < 0.2:
             obj["metadata"] = {"score": 0.25}
+        if rng.random() < 0.1:
+            obj[rng.choice(["attributes", "metadata"])] = {}  # the same record as without it
         objects.append(obj)
     record: dict = {"images": ["a.jpg"], "width": 200, "height": 200, "objects": objects}
     if rng.random() < 0.3:
         record["summary"] = json.dumps({"统计": [{"类别": "BBU"}]}, ensure_ascii=False)
     if rng.random() < 0.3:
         record["metadata"] = {"b": 1, "a": {"y": 2, "x": 1}}
+    elif rng.random() < 0.2:
+        record["metadata"] = {}
     if rng.random() < 0.2:
         record["id"] = None
     keys = list(record)
@@ -124,3 +128,25 @@ def test_the_shortcut_is_taken_for_canonical_text() -> None:
         fast.derive_id = original
     assert calls == [integers]
     assert result.ids == [derive_id(line), derive_id(integers)] and result.ids[0] == result.ids[1]
+
+
+def test_negative_zero_and_empty_free_form_take_the_line_path() -> None:
+    """Canonical JSON writes -0.0 as 0.0 and drops `{}`: such records cannot use the struct's own text."""
+    base = {
+        "images": ["a.jpg"],
+        "width": 100,
+        "height": 80,
+        "objects": [{"desc": "类别=螺丝", "bbox_2d": [0.0, 2.0, 30.25, 40.0]}],
+    }
+    variants = [
+        json.dumps(base, ensure_ascii=False).encode().replace(b"[0.0,", b"[-0.0,"),
+        json.dumps({**base, "metadata": {}}, ensure_ascii=False).encode(),
+        json.dumps(
+            {**base, "objects": [{**base["objects"][0], "attributes": {}, "metadata": {}}]},
+            ensure_ascii=False,
+        ).encode(),
+    ]
+    plain = json.dumps(base, ensure_ascii=False).encode()
+    result = check_batch([plain, *variants])
+    assert result.accepted == [0, 1, 2, 3]
+    assert result.ids == [derive_id(plain)] * 4

@@ -6,6 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
+from vlmdata.errors import VlmdataError
 from vlmdata.io.features import record_features
 from vlmdata.validate import ValidateOptions, validate_files
 
@@ -176,9 +179,14 @@ def test_rerun_replaces_previous_output(dataset, rec, tmp_path: Path) -> None:
     path = dataset([rec()])
     out = tmp_path / "out"
     validate_files([path], out)
-    (out / "stale.txt").write_text("old")
+    (out / "notes.txt").write_text("mine")  # a file vlmdata did not write is never deleted by a rerun
+    with pytest.raises(VlmdataError) as err:
+        validate_files([path], out)
+    assert err.value.code_str == "VD003" and (out / "notes.txt").read_text() == "mine"
+    (out / "notes.txt").unlink()
+    before = (out / "report.json").stat().st_ino
     validate_files([path], out)
-    assert not (out / "stale.txt").exists() and (out / "report.json").exists()
+    assert (out / "report.json").exists() and (out / "report.json").stat().st_ino != before
     assert not list(tmp_path.glob(".tmp-out*"))
     shutil.rmtree(out)
 

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from vlmdata.io.output import MARKER
+
 
 def _records(n: int) -> bytes:
     line = {
@@ -78,6 +80,8 @@ def test_sigkill_leaves_previous_output_or_none(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".tmp-out.*"))
     rerun = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     reports = [json.loads(tree.pop(Path("report.json"))) for tree in (before, rerun)]
+    markers = [json.loads(tree.pop(Path(MARKER))) for tree in (before, rerun)]
+    assert [m["command"] for m in markers] == ["validate", "validate"]  # only its time differs
     for r in reports:
         r.pop("seconds")
     assert (

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from vlmdata.io.engine import EngineOptions
+from vlmdata.io.output import MARKER
 from vlmdata.validate import ValidateOptions, validate_files
 
 from .conftest import make_image
@@ -122,6 +123,10 @@ def tree(folder: Path) -> dict[str, bytes]:
                 report.pop("seconds")
                 report.pop("out_dir")
                 data = json.dumps(report, sort_keys=True).encode()
+            elif p.name == MARKER:  # the `--out` marker: when it was written differs, what it lists must not
+                marker = json.loads(data)
+                marker.pop("time")
+                data = json.dumps(marker, sort_keys=True).encode()
             out[str(p.relative_to(folder))] = data
     return out
 
@@ -261,3 +266,38 @@ def test_an_interrupted_parallel_run_stops_its_workers(inputs, tmp_path: Path) -
     with pytest.raises(KeyboardInterrupt):
         validate_files(files, out, options)
     assert tree(out) == before and not list(tmp_path.glob(".tmp-out.*"))
+
+
+def test_an_unexpected_error_names_its_absolute_line(inputs, tmp_path: Path, monkeypatch) -> None:
+    """A shard counts lines from its own start; the error's position is made absolute for the user: the
+    same line whether the file is one shard or many."""
+    import vlmdata.validate.shard as shard_module
+    from vlmdata.errors import position_of
+
+    files, _, _ = inputs
+    original = shard_module._Shard.batch
+
+    def failing(shard_bytes: int | None, out: Path) -> tuple[Any, int]:
+        firsts: list[int] = []
+
+        def fails_on_the_fifth_batch(self, batch):  # type: ignore[no-untyped-def]
+            firsts.append(batch.numbers[0])
+            if len(firsts) == 5:
+                raise RuntimeError("boom")
+            return original(self, batch)
+
+        monkeypatch.setattr(shard_module._Shard, "batch", fails_on_the_fifth_batch)
+        options = ValidateOptions(
+            block_bytes=BLOCK, shard_bytes=shard_bytes, engine=EngineOptions(workers=1), image_check=False
+        )
+        with pytest.raises(RuntimeError) as err:
+            validate_files(files[:1], out, options)
+        return position_of(err.value), firsts[4]
+
+    whole, line = failing(None, tmp_path / "one")  # one shard: the batch's own numbers are absolute
+    sharded, relative = failing(2 * BLOCK, tmp_path / "many")
+    assert whole is not None and sharded is not None
+    assert (whole.file, whole.line) == (str(files[0]), line)
+    assert relative < line  # the fifth batch starts a later shard, which counts from its own start
+    assert (sharded.file, sharded.line) == (str(files[0]), line)
+    assert not (tmp_path / "one").exists() and not (tmp_path / "many").exists()

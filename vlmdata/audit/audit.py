@@ -2,20 +2,19 @@
 
 The run config gives the tokenizer (`model.path`), the default template and system prompt (`template.name`,
 `template.system`), the image bounds (`template.min_pixels` / `max_pixels`, applied as whole 32x32 tokens,
-see `vlmdata.audit.images`) and the limit (`global_max_length`). Each record is rendered exactly as training
+see `vlmdata.models.qwen`) and the limit (`global_max_length`). Each record is rendered exactly as training
 renders it (`vlmdata.render.resolve_template` + `build_messages`) and sized by `vlmdata.audit.length`.
 Records that cannot be sized are collected with their error code instead of stopping the audit; a record is
 over the limit when `length >= global_max_length` (it would not fit with the end-of-sequence position).
 
-`write_lengths` stores the lengths as an int32 `length` column (atomically) for length-grouped batching.
+What the audit writes — the `length` column (`write_lengths`) and the report files (`write_report`) — lives in
+`vlmdata.audit.outputs`, re-exported here.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from vlmdata.audit import codes
-from vlmdata.audit.images import effective_pixel_bounds
 from vlmdata.audit.length import size_record
 from vlmdata.audit.tokens import TokenCounter
-from vlmdata.errors import Location, UsageError, VlmdataError
+from vlmdata.errors import Location, VlmdataError
+from vlmdata.models.qwen import effective_pixel_bounds, metadata_source, over_length
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -72,7 +71,7 @@ class AuditReport:
     def over_limit(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for d in self.datasets:
-            for i in np.nonzero(d.lengths >= self.global_max_length)[0]:
+            for i in np.nonzero(over_length(d.lengths, self.global_max_length))[0]:
                 n, img = int(d.lengths[i]), int(d.image_tokens[i])
                 rows.append(
                     {
@@ -152,97 +151,30 @@ def _summary(lengths: np.ndarray, images: np.ndarray) -> dict[str, Any]:
 
 
 # -- inputs -------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AuditConfig:
-    """The part of a run config the audit reads: `model`, `template`, `global_max_length`."""
-
-    model: Any
-    template: Any
-    global_max_length: int
+AUDIT_SECTIONS = ("model", "template", "global_max_length")
 
 
-def load_config(run_config: Any) -> Any:
-    """The audit's view of a run config: a YAML path, a mapping, or an already loaded `RunConfig`.
+def audit_config(run_config: Any) -> Any:
+    """The audit's view of a run config: a loaded `RunConfig` as is; a YAML path or a mapping read by the run
+    config's own reader (`vlmdata.config.load.load_run_sections`) for the sections the audit uses, so the
+    audit runs where the trainer plugins and the training data are not installed. The template files the
+    config lists are registered, so records fused with a user template (`metadata._template`) are sized with
+    it."""
+    if isinstance(run_config, (str, Path, Mapping)):
+        from vlmdata.config.load import load_run_sections
 
-    From a file only `model`, `template`, `templates` and `global_max_length` are validated (with the run
-    config's own section models, `extends` chain and file-relative paths), so the audit runs where the trainer
-    plugins are not installed; `vlmdata train` validates the rest. The template files the config lists are
-    registered, so records fused with a user template (`metadata._template`) are sized with it.
-    """
-    from pydantic import ValidationError
-
-    from vlmdata.config.layers import Layered, load_layered, problems_from_validation_error, raise_problems
-    from vlmdata.config.run import ModelConfig, RunConfig, TemplateConfig
-    from vlmdata.render.user import config_templates
-
-    if isinstance(run_config, (str, Path)):
-        layered = load_layered(run_config)
-        data = layered.data
-        model = dict(data.get("model") or {})
-        raw_path = model.get("path")
-        if isinstance(raw_path, str) and raw_path and not Path(raw_path).is_absolute():
-            origin = layered.origin_of(("model", "path")) or str(run_config)
-            model["path"] = str((Path(origin).parent / raw_path).resolve())
-    elif isinstance(run_config, Mapping):
-        layered, data = None, copy.deepcopy(dict(run_config))  # template paths are replaced by names in place
-        model = dict(data.get("model") or {})
-    else:
-        return run_config
-    problems = config_templates(
-        layered if layered is not None else Layered(data), ("templates",), [("template", "name")]
-    )
-    parsed: dict[str, Any] = {}
-    limit_field = RunConfig.model_fields["global_max_length"]
-    for key, cls, value in (
-        ("model", ModelConfig, model),
-        ("template", TemplateConfig, data.get("template") or {}),
-    ):
-        try:
-            parsed[key] = cls.model_validate(value)
-        except ValidationError as exc:
-            problems += problems_from_validation_error(exc, layered, prefix=(key,))
-    limit = data.get("global_max_length", limit_field.default)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-        from vlmdata.config.layers import ConfigProblem
-
-        problems.append(
-            ConfigProblem(
-                ("global_max_length",),
-                f"must be a positive integer, got {limit!r}",
-                layered.origin_of(("global_max_length",)) if layered else None,
-            )
-        )
-    raise_problems(problems, what="run config")
-    return AuditConfig(parsed["model"], parsed["template"], int(limit))
+        return load_run_sections(run_config, AUDIT_SECTIONS)
+    return run_config
 
 
-def _dataset_name(path: Path) -> str:
-    return path.parent.name if path.name == "data" and path.parent.name else path.name
-
-
-def open_dataset(dataset_or_path: Any) -> tuple[Any, str, str | None]:
-    """(datasets.Dataset, name, path) for a folder (a dataset, or a `validate --out` folder) or a Dataset."""
+def _open(dataset_or_path: Any) -> tuple[Any, str, str | None]:
+    """(datasets.Dataset, name, dataset folder) for any form the one opener accepts, or a Dataset as is."""
     if isinstance(dataset_or_path, (str, Path)):
-        from vlmdata.io.dataset import load_dataset
+        from vlmdata.io.dataset import dataset_name, locate_dataset, open_dataset
 
-        path = Path(dataset_or_path)
-        if not path.exists():
-            raise UsageError(f"dataset not found: {path}", hint="pass an Arrow dataset folder")
-        if not (path / "dataset_info.json").exists() and (path / "data" / "dataset_info.json").exists():
-            path = path / "data"
-        return load_dataset(path), _dataset_name(path.resolve()), str(path)
+        folder = locate_dataset(dataset_or_path)
+        return open_dataset(folder), dataset_name(folder), str(folder)
     return dataset_or_path, "dataset", None
-
-
-def _record_source(metadata: Any, default: str) -> str:
-    if isinstance(metadata, str) and '"_source"' in metadata:
-        try:
-            src = json.loads(metadata).get("_source")
-        except (ValueError, AttributeError):
-            src = None
-        if isinstance(src, str) and src:
-            return src
-    return default
 
 
 def _rows(dataset: Any, batch_size: int = 2048):
@@ -271,18 +203,20 @@ def audit_dataset(
     *,
     counter: TokenCounter | None = None,
     batch: bool = True,
+    progress: Callable[..., None] | None = None,
     engine: Any = None,
 ) -> AuditReport:
     """Size every record of one dataset (or a list of datasets) under `run_config`.
 
-    `batch=False` sizes every record one by one (the reference the batch path is tested against). `engine`
-    (`vlmdata.io.engine.EngineOptions`; default: every usable core) spreads the row ranges of dataset folders
-    over workers (`vlmdata.audit.shard`); the report is the same for any worker count. A given `counter`
-    sizes everything in this process.
+    `batch=False` sizes every record one by one (the reference the batch path is tested against).
+    `progress(n)` is called after every n more records are sized. `engine` (`vlmdata.io.engine.EngineOptions`;
+    default: every usable core) spreads the row ranges of dataset folders over workers
+    (`vlmdata.audit.shard`); the report is the same for any worker count. A given `counter` sizes everything
+    in this process.
     """
     from vlmdata.io.engine import EngineOptions
 
-    config = load_config(run_config)
+    config = audit_config(run_config)
     model_dir = str(config.model.path)
     options = engine if engine is not None else EngineOptions(workers=1 if counter is not None else None)
     if counter is None:
@@ -293,15 +227,17 @@ def audit_dataset(
     inputs = dataset_or_path if isinstance(dataset_or_path, (list, tuple)) else [dataset_or_path]
     started = time.perf_counter()
     report = AuditReport(model_dir, default_template, int(config.global_max_length), bounds, [])
-    opened = [open_dataset(item) for item in inputs]
+    opened = [_open(item) for item in inputs]
     plans = _plans(opened, config, options, batch)
     if plans is None:
         for dataset, name, path in opened:
             report.datasets.append(
-                _audit_one(dataset, name, path, counter, bounds, default_template, system, report, batch)
+                _audit_one(
+                    dataset, name, path, counter, bounds, default_template, system, report, batch, progress
+                )
             )
     else:
-        report.datasets.extend(_audit_sharded(opened, plans, options, report))
+        report.datasets.extend(_audit_sharded(opened, plans, options, report, progress))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -316,11 +252,16 @@ def _plans(opened: list[tuple[Any, str, str | None]], config: Any, options: Any,
         options.distributed or (options.count > 1 and rows >= shard.PARALLEL_MIN_ROWS)
     ):
         return None
-    return [shard.plan(str(path), name, len(d), options.count, config, batch) for d, name, path in opened]
+    view = shard.ShardConfig.of(config)
+    return [shard.plan(str(path), name, len(d), options.count, view, batch) for d, name, path in opened]
 
 
 def _audit_sharded(
-    opened: list[tuple[Any, str, str | None]], plans: list[Any], options: Any, report: AuditReport
+    opened: list[tuple[Any, str, str | None]],
+    plans: list[Any],
+    options: Any,
+    report: AuditReport,
+    progress: Callable[..., None] | None = None,
 ) -> list[DatasetLengths]:
     from vlmdata.audit.shard import audit_shard
     from vlmdata.io.engine import open_engine
@@ -330,7 +271,11 @@ def _audit_sharded(
     with open_engine(options, len(tasks), preload=["vlmdata.audit.shard"]) as engine:
         results = iter(engine.map(audit_shard, tasks))
         for (_, name, path), tasks_of in zip(opened, plans, strict=True):
-            parts = [next(results) for _ in tasks_of]
+            parts = []
+            for _ in tasks_of:
+                parts.append(next(results))
+                if progress is not None:
+                    progress(len(parts[-1].ids))
             for part in parts:
                 report.errors.extend(part.errors)
             out.append(
@@ -356,6 +301,7 @@ def _audit_one(
     system: str | None,
     report: AuditReport,
     batch: bool = True,
+    progress: Callable[..., None] | None = None,
 ) -> DatasetLengths:
     n = len(dataset)
     lengths = np.full(n, -1, dtype=np.int64)
@@ -395,17 +341,23 @@ def _audit_one(
             part = table.slice(start, step)
             batch_ids = part.column("id").to_pylist()
             ids.extend(str(x) for x in batch_ids)
-            sources.extend(_record_source(m, name) for m in part.column("metadata").to_pylist())
+            sources.extend(metadata_source(m, name) for m in part.column("metadata").to_pylist())
             got, img = sizer.size(part)
             lengths[start : start + len(got)] = got
             images[start : start + len(got)] = img
             for j in np.nonzero(got < 0)[0]:
                 one(start + int(j), part.slice(int(j), 1).to_pylist()[0])
+            if progress is not None:
+                progress(len(got))
         return DatasetLengths(name, path, ids, sources, lengths, images)
     for i, record in enumerate(_rows(dataset)):
         ids.append(str(record.get("id")))
-        sources.append(_record_source(record.get("metadata"), name))
+        sources.append(metadata_source(record.get("metadata"), name))
         one(i, record)
+        if progress is not None and (i + 1) % 256 == 0:
+            progress(256)
+    if progress is not None and n % 256:
+        progress(n % 256)
     return DatasetLengths(name, path, ids, sources, lengths, images)
 
 
@@ -417,35 +369,6 @@ def _plain_table(dataset: Any) -> Any:
     from vlmdata.io.features import COLUMNS
 
     return table if all(c in table.column_names for c in COLUMNS) else None
-
-
-def write_lengths(report: AuditReport) -> list[str]:
-    """Add/replace the int32 `length` column of every audited dataset folder (atomically); returns the paths."""
-    if report.errors:
-        raise VlmdataError(
-            codes.UNSIZED_RECORDS,
-            f"{len(report.errors)} record(s) could not be sized",
-            details=[f"{e['dataset']} id={e['id']}: {e['code']} {e['message']}" for e in report.errors[:20]],
-        )
-    from datasets import Value
-    from datasets.utils.logging import disable_progress_bar
-
-    from vlmdata.io.dataset import load_dataset, save_dataset
-
-    disable_progress_bar()
-
-    written = []
-    for d in report.datasets:
-        if d.path is None:
-            raise UsageError("--write-lengths needs dataset folders, not in-memory datasets")
-        ds = load_dataset(d.path)
-        if "length" in ds.column_names:
-            ds = ds.remove_columns("length")
-        ds = ds.add_column("length", d.lengths.astype(np.int32).tolist())
-        ds = ds.cast_column("length", Value("int32"))
-        save_dataset(ds, d.path)
-        written.append(d.path)
-    return written
 
 
 def over_length_error(report: AuditReport, list_records: bool = True) -> VlmdataError:
@@ -463,4 +386,14 @@ def over_length_error(report: AuditReport, list_records: bool = True) -> Vlmdata
     )
 
 
-__all__: Sequence[str] = ("AuditReport", "audit_dataset", "write_lengths", "over_length_error", "load_config")
+from vlmdata.audit.outputs import check_report_out, write_lengths, write_report  # noqa: E402 - re-exported
+
+__all__: Sequence[str] = (
+    "AuditReport",
+    "audit_config",
+    "audit_dataset",
+    "write_lengths",
+    "write_report",
+    "check_report_out",
+    "over_length_error",
+)

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from vlmdata.audit.dense import DenseCounter
-from vlmdata.audit.images import image_tokens
 from vlmdata.audit.length import _dense_messages, conversation_pieces
 from vlmdata.audit.tokens import TokenCounter
+from vlmdata.contract.kinds import GEOMETRY_KINDS, KIND_CODE
+from vlmdata.models.qwen import image_tokens
 
-_KINDS = {"bbox_2d": 0, "poly": 1, "line": 2}
 _SKIP_META = ('"_template"', '"min_pixels"', '"max_pixels"')
 
 
@@ -81,7 +81,7 @@ class BatchSizer:
     def _piece_count(self, desc: str, kind: int) -> int:
         n = self._piece.get((desc, kind))
         if n is None:
-            name = ("bbox_2d", "poly", "line")[kind]
+            name = GEOMETRY_KINDS[kind]
             p = self.dense._piece(desc, name, False)
             n = -1 if p is None else p
             self._piece[(desc, kind)] = n
@@ -152,7 +152,7 @@ class BatchSizer:
         for name in ("desc", "kind", "points"):
             if f[name].null_count:
                 return np.zeros(n), np.ones(n)
-        kinds = np.array([_KINDS.get(k, -1) for k in f["kind"].to_pylist()], dtype=np.int64)
+        kinds = np.array([KIND_CODE.get(k, -1) for k in f["kind"].to_pylist()], dtype=np.int64)
         descs = f["desc"].to_pylist()
         piece = np.array(
             [self._piece_count(s, k) if k >= 0 else -1 for s, k in zip(descs, kinds.tolist(), strict=True)],

@@ -44,18 +44,12 @@ class DenseCounter:
     """Counts dense targets for one tokenizer; memoises every piece."""
 
     def __init__(self, counter: TokenCounter) -> None:
-        import inspect
-
-        from vlmdata.render.dense import _grid_object
+        from vlmdata.render.dense import grid_object
         from vlmdata.render.grid import to_grid
 
         self.counter = counter
         self._to_grid = to_grid
-        # the renderer's per-object routine; newer versions also take the record's image count (bounds check)
-        self._grid_object: Callable[..., tuple] = _grid_object
-        if "n_images" not in inspect.signature(_grid_object).parameters:  # pragma: no cover - older renderer
-            routine: Callable[..., tuple] = _grid_object
-            self._grid_object = lambda obj, w, h, rec, i, n: routine(obj, w, h, rec, i)
+        self._grid_object: Callable[..., tuple] = grid_object  # the renderer's own per-object routine
         self._esc: dict[str, str] = {}
         self._piece_a: dict[tuple[str, str, bool], int | None] = {}
         bd = counter.count_before_digit

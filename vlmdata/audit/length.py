@@ -29,16 +29,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from vlmdata.audit import codes
-from vlmdata.audit.images import (
+from vlmdata.audit.tokens import TokenCounter
+from vlmdata.contract.codes import CONTROL_TOKEN
+from vlmdata.errors import Location, VlmdataError
+from vlmdata.models.qwen import (
     FACTOR,
     ResizeError,
     image_tokens,
     record_image_kwargs,
     record_pixel_bounds,
 )
-from vlmdata.audit.tokens import TokenCounter
-from vlmdata.contract.codes import CONTROL_TOKEN
-from vlmdata.errors import Location, VlmdataError
 
 VISION = "<|vision_start|><|image_pad|><|vision_end|>"
 ROUND_OPEN = "<|im_start|>user\n"

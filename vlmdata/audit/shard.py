@@ -23,12 +23,26 @@ PARALLEL_MIN_ROWS = 20_000  # fewer rows are sized in process (starting workers 
 
 
 @dataclass(frozen=True)
+class ShardConfig:
+    """What a shard needs of the run config (the audit's view of it is a model built at run time, which
+    does not pickle)."""
+
+    model_dir: str
+    template: Any  # the run config's `template` section
+    global_max_length: int
+
+    @classmethod
+    def of(cls, config: Any) -> ShardConfig:
+        return cls(str(config.model.path), config.template, int(config.global_max_length))
+
+
+@dataclass(frozen=True)
 class AuditTask:
     path: str  # the dataset folder
     name: str
     start: int
     stop: int
-    config: Any  # `AuditConfig`
+    config: ShardConfig
     templates: dict[str, Any] = field(default_factory=dict)  # user templates by name
     batch: bool = True
 
@@ -56,8 +70,8 @@ def _counter(model_dir: str) -> Any:
 def audit_shard(task: AuditTask) -> AuditShard:
     """Size rows `[start, stop)` of the dataset at `task.path` (as `audit_dataset` sizes them)."""
     from vlmdata.audit.audit import AuditReport, _audit_one
-    from vlmdata.audit.images import effective_pixel_bounds
     from vlmdata.io.dataset import open_dataset
+    from vlmdata.models.qwen import effective_pixel_bounds
     from vlmdata.render.templates import known_templates, register_template
 
     known = known_templates()
@@ -66,13 +80,13 @@ def audit_shard(task: AuditTask) -> AuditShard:
             register_template(template)
     config = task.config
     bounds = effective_pixel_bounds(config.template)
-    report = AuditReport(str(config.model.path), config.template.name, config.global_max_length, bounds, [])
+    report = AuditReport(config.model_dir, config.template.name, config.global_max_length, bounds, [])
     part = open_dataset(task.path).select(range(task.start, task.stop))  # contiguous: a slice, no index map
     sized = _audit_one(
         part,
         task.name,
         task.path,
-        _counter(str(config.model.path)),
+        _counter(config.model_dir),
         bounds,
         config.template.name,
         config.template.system,
@@ -82,7 +96,7 @@ def audit_shard(task: AuditTask) -> AuditShard:
     return AuditShard(sized.ids, sized.sources, sized.lengths, sized.image_tokens, report.errors)
 
 
-def plan(path: str, name: str, rows: int, workers: int, config: Any, batch: bool) -> list[AuditTask]:
+def plan(path: str, name: str, rows: int, workers: int, config: ShardConfig, batch: bool) -> list[AuditTask]:
     """Row ranges of one dataset: about `ROWS_PER_SHARD` each, more shards than workers when it is large."""
     from vlmdata.render.templates import user_templates
 

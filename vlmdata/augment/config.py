@@ -21,7 +21,10 @@ augmentation:
 ```
 
 Unknown op names, unknown params and unknown keys are errors that list the valid choices. Every problem is
-collected and reported at once (`to_vlmdata_error`).
+collected and reported at once (`to_vlmdata_error`), each with the file that set it and its key path. A YAML
+file is read by the shared layered loader (`vlmdata.io.layered`: `extends`, bounded reading, repeated keys
+refused); it holds the section itself or a train config with an `augmentation:` key. The models are
+`ConfigModel`s: NaN/infinity and booleans written for numbers are refused.
 """
 
 from __future__ import annotations
@@ -29,20 +32,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
 from vlmdata.augment import codes
 from vlmdata.augment.ops import OPS, OpParams, valid_params
-from vlmdata.errors import Location, VlmdataError
+from vlmdata.config.base import ConfigModel
+from vlmdata.errors import Location, VlmdataError, closest
+from vlmdata.io.layered import Layered, format_key_path, load_layered
 
 
 def _format_errors(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(x) for x in e['loc']) or '(op)'}: {e['msg']}" for e in exc.errors())
 
 
-class OpConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OpConfig(ConfigModel):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
     _parsed: OpParams | None = PrivateAttr(default=None)
@@ -50,12 +53,17 @@ class OpConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> OpConfig:
         if self.name not in OPS:
-            raise ValueError(f"unknown op {self.name!r}; valid ops: {', '.join(OPS)}")
+            guess = closest(self.name, OPS)
+            hint = f"did you mean {guess!r}? " if guess else ""
+            raise ValueError(f"unknown op {self.name!r}; {hint}valid ops: {', '.join(OPS)}")
         spec = OPS[self.name]
         unknown = sorted(set(self.params) - set(spec.params.model_fields))
         if unknown:
+            valid = valid_params(self.name)
+            guesses = [f"{u!r} → {g!r}" for u in unknown if (g := closest(u, valid)) is not None]
+            hint = f"did you mean {', '.join(guesses)}? " if guesses else ""
             raise ValueError(
-                f"unknown parameter(s) {', '.join(unknown)} for op {self.name!r}; valid: {', '.join(valid_params(self.name))}"
+                f"unknown parameter(s) {', '.join(unknown)} for op {self.name!r}; {hint}valid: {', '.join(valid)}"
             )
         try:
             self._parsed = spec.params(**self.params)
@@ -69,9 +77,7 @@ class OpConfig(BaseModel):
         return self._parsed
 
 
-class CurriculumPhase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CurriculumPhase(ConfigModel):
     until_step: int | None = Field(None, ge=1)
     until_fraction: float | None = Field(None, gt=0.0, le=1.0)
     bypass_prob: float | None = Field(None, ge=0.0, le=1.0)
@@ -84,9 +90,7 @@ class CurriculumPhase(BaseModel):
         return self
 
 
-class CurriculumConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CurriculumConfig(ConfigModel):
     total_steps: int | None = Field(None, ge=1)
     phases: list[CurriculumPhase] = Field(min_length=1)
 
@@ -110,9 +114,7 @@ def interpolable_fields(op_name: str) -> list[str]:
     return sorted(out)
 
 
-class AugmentationConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AugmentationConfig(ConfigModel):
     ops: list[OpConfig] = Field(default_factory=list)
     bypass_prob: float = Field(0.0, ge=0.0, le=1.0)
     seed: int = 0
@@ -150,19 +152,31 @@ class AugmentationConfig(BaseModel):
         return self
 
 
-def to_vlmdata_error(exc: ValidationError, file: str | None = None) -> VlmdataError:
-    """Every problem of a config at once, each with its key path; the first decides the code."""
+def to_vlmdata_error(
+    exc: ValidationError,
+    file: str | None = None,
+    layered: Layered | None = None,
+    prefix: tuple[str, ...] = (),
+) -> VlmdataError:
+    """Every problem of a config at once, each with its file (from `layered`) and key path; the first decides
+    the code. `prefix` is where the section sits in its file (`("augmentation",)` in a train config)."""
     lines, first = [], None
     for err in exc.errors():
         loc = [str(x) for x in err["loc"]]
-        path = ".".join(loc)
+        path = format_key_path((*prefix, *err["loc"]))
+        origin = layered.origin_of((*prefix, *err["loc"])) if layered is not None else file
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             owner = {"phases": "curriculum phase", "curriculum": "curriculum"}.get(
                 loc[-2] if len(loc) > 1 else "", ""
             )
             valid = _valid_keys(loc[:-1])
-            msg = f"unknown key {loc[-1]!r}{' in ' + owner if owner else ''}; valid keys: {', '.join(valid)}"
+            guess = closest(loc[-1], valid)
+            msg = (
+                f"unknown key {loc[-1]!r}{' in ' + owner if owner else ''}; "
+                + (f"did you mean {guess!r}? " if guess else "")
+                + f"valid keys: {', '.join(valid)}"
+            )
         if "unknown op" in msg:
             code = codes.UNKNOWN_OP
         elif (loc and loc[0] == "curriculum") or msg.startswith("curriculum"):
@@ -172,7 +186,9 @@ def to_vlmdata_error(exc: ValidationError, file: str | None = None) -> VlmdataEr
         else:
             code = codes.BAD_AUG_CONFIG
         first = first or code
-        lines.append(f"{code} augmentation.{path}: {msg}" if path else f"{code} augmentation: {msg}")
+        where = f" {origin}:" if origin else ""
+        shown = path if prefix else f"augmentation.{path}" if err["loc"] else "augmentation"
+        lines.append(f"{code}{where} {shown}: {msg}")
     return VlmdataError(
         first or codes.BAD_AUG_CONFIG,
         f"{len(lines)} problem(s) in the augmentation config",
@@ -207,16 +223,21 @@ def parse_augmentation_config(data: Any, file: str | None = None) -> Augmentatio
 
 
 def load_augmentation_config(path: str | Path) -> AugmentationConfig:
-    """Read a YAML file holding the section itself or a train config with an `augmentation:` key."""
-    import yaml
-
-    p = Path(path)
+    """Read a YAML file (with its `extends` chain) holding the section itself or a train config with an
+    `augmentation:` key."""
+    layered = load_layered(path)
+    data: Any = layered.data
+    prefix: tuple[str, ...] = ()
+    if "augmentation" in data:
+        data, prefix = data["augmentation"], ("augmentation",)
+        if not isinstance(data, dict):
+            raise VlmdataError(
+                codes.AUG_CONFIG_FILE,
+                "`augmentation` must hold a mapping",
+                where=Location(file=layered.origin_of(prefix), field="augmentation"),
+                value=type(data).__name__,
+            )
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise VlmdataError(
-            codes.AUG_CONFIG_FILE, f"cannot read the augmentation config: {exc}", where=Location(file=str(p))
-        ) from None
-    if isinstance(data, dict) and isinstance(data.get("augmentation"), dict):
-        data = data["augmentation"]
-    return parse_augmentation_config(data, file=str(p))
+        return AugmentationConfig.model_validate(data)
+    except ValidationError as exc:
+        raise to_vlmdata_error(exc, str(path), layered, prefix) from None

@@ -8,8 +8,13 @@ and seed. Output, built in a temporary folder and swapped in atomically:
   quality 95 with 4:4:4 chroma (no colour bleeding across box edges); `--image-format` forces one.
 - `data.jsonl`: contract records (image paths relative to the file), each checked against the record contract
   before anything is written.
-- `data/`: the Arrow dataset in the normalised schema (absolute image paths, as `vlmdata validate` writes).
+- `data/`: the Arrow dataset in the normalised schema (absolute image paths, as `vlmdata validate` writes),
+  written by the one dataset writer (`vlmdata.io.writer`).
 - `report.json`: counts (records in/out, drops by reason, splits, records skipped and why), the config.
+
+The input is any dataset form `vlmdata.io.dataset.open_dataset` accepts (a `validate --out` folder included).
+The output follows the `--out` rule (`vlmdata.io.output`): the input dataset, the config file and the folders of
+the input's images are inputs it may not replace.
 
 Every output record keeps its source's `source_file`/`source_line` and carries in `metadata`
 `_augmented_from = {id, dataset, images}` and `_augment` (the provenance of `augment_record`).
@@ -26,6 +31,7 @@ error code, with the first examples in the report: one bad file never ends the r
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +39,7 @@ from typing import Any, Literal
 
 from vlmdata.augment.config import AugmentationConfig, load_augmentation_config
 from vlmdata.augment.pipeline import AugmentPipeline, augment_record
+from vlmdata.contract.rows import row_record, with_images
 from vlmdata.errors import Location, UsageError, VlmdataError
 from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS, ImageProblem
 
@@ -65,49 +72,10 @@ class OfflineResult:
         return dict(self.__dict__)
 
 
-def _decode(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def contract_line(rec: dict[str, Any], image_paths: list[str]) -> dict[str, Any]:
-    """A normalised record as a contract JSONL record (geometry under its kind key)."""
-    objects = []
-    for o in rec["objects"]:
-        obj: dict[str, Any] = {"desc": o["desc"], o["kind"]: o["points"]}
-        if int(o.get("image_index") or 0):
-            obj["image_index"] = int(o["image_index"])
-        for key in ("attributes", "metadata"):
-            if o.get(key) is not None:
-                obj[key] = _decode(o[key])
-        objects.append(obj)
-    line: dict[str, Any] = {
-        "id": rec["id"],
-        "images": image_paths,
-        "width": rec["width"],
-        "height": rec["height"],
-    }
-    line["objects"] = objects
-    if rec.get("summary") is not None:
-        line["summary"] = rec["summary"]
-    if rec.get("messages"):
-        line["messages"] = _with_images(_decode(rec["messages"]), image_paths)
-    line["metadata"] = _decode(rec.get("metadata")) or {}
-    return line
-
-
-def _with_images(messages: list[dict[str, Any]], paths: list[str]) -> list[dict[str, Any]]:
-    """The messages with their image items pointing at `paths` in order (`<image>` tags need nothing)."""
-    todo = iter(paths)
-    out = []
-    for msg in messages:
-        content = msg.get("content")
-        if isinstance(content, list):
-            content = [
-                {**item, "image": next(todo, item.get("image"))} if item.get("type") == "image" else item
-                for item in content
-            ]
-        out.append({**msg, "content": content})
-    return out
+    """A normalised record as a contract JSONL record (geometry under its kind key) with new image paths (a
+    chat record's image items point at them too)."""
+    return row_record(rec, image_paths)
 
 
 def _save_image(img: Any, path: Path, fmt: str) -> None:
@@ -148,9 +116,11 @@ def augment_dataset(
     image_format: ImageFormat = "auto",
     max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
 ) -> OfflineResult:
-    from vlmdata.io.atomic import atomic_dir, atomic_write_json
-    from vlmdata.io.dataset import load_dataset, records_to_dataset
+    from vlmdata.errors import at
+    from vlmdata.io.atomic import atomic_write_json
+    from vlmdata.io.dataset import image_dirs, locate_dataset, open_dataset, records_to_dataset, write_dataset
     from vlmdata.io.decode import load_image
+    from vlmdata.io.output import output_dir
 
     if copies < 1:
         raise UsageError("--copies must be ≥ 1", hint="one copy per record is --copies 1")
@@ -159,9 +129,9 @@ def augment_dataset(
         cfg = cfg.model_copy(update={"seed": int(seed)})
     pipeline = AugmentPipeline(cfg, total_steps)
     pipeline.params_at(step)  # a curriculum that cannot resolve fails before anything is written
-    src_dir = Path(in_dir).resolve()
-    dataset = load_dataset(src_dir)
-    out = Path(out_dir).resolve()
+    src_dir = locate_dataset(in_dir).resolve()
+    dataset = open_dataset(src_dir)
+    out = Path(os.path.abspath(out_dir))  # not resolved: the `--out` rule refuses a symlink itself
     result = OfflineResult(str(out), records_in=len(dataset), copies=copies, seed=cfg.seed)
     skipped: Counter[str] = Counter()
     dropped: Counter[str] = Counter()
@@ -173,7 +143,9 @@ def augment_dataset(
         if len(examples) < 5:
             examples.append({"id": rec.get("id"), **where, "problem": problem})
 
-    with atomic_dir(out) as tmp:
+    config_file = None if isinstance(config, AugmentationConfig) else config
+    inputs = [in_dir, src_dir, config_file]
+    with output_dir(out, command="augment", inputs=inputs, roots=image_dirs(dataset)) as tmp:
         (tmp / "images").mkdir()
         jsonl = tmp / "data.jsonl"
         with jsonl.open("w", encoding="utf-8") as fh:
@@ -190,7 +162,10 @@ def augment_dataset(
                 result.chat_records += int(is_chat)
                 for k in range(copies):
                     try:
-                        res = augment_record(rec, sources, pipeline, epoch=k, step=step)
+                        with at(
+                            rec.get("source_file") or str(src_dir), rec.get("source_line"), str(rec["id"])
+                        ):
+                            res = augment_record(rec, sources, pipeline, epoch=k, step=step)
                     except VlmdataError as exc:  # the record's own data (sizes changed since validation, …)
                         skip(exc.code_str, rec, exc.message, copy=k)
                         continue
@@ -230,18 +205,10 @@ def augment_dataset(
                     new["images"] = absolute
                     if is_chat:
                         new["messages"] = json.dumps(
-                            _with_images(_decode(rec["messages"]), absolute), ensure_ascii=False
+                            with_images(json.loads(rec["messages"]), absolute), ensure_ascii=False
                         )
                     rows.append(new)
-        from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
-
-        was_on = is_progress_bar_enabled()
-        disable_progress_bar()
-        try:
-            records_to_dataset(rows).save_to_disk(str(tmp / "data"))
-        finally:
-            if was_on:
-                enable_progress_bar()
+        write_dataset(records_to_dataset(rows), tmp / "data")
         result.records_out = len(rows)
         result.skipped = dict(skipped)
         result.dropped = {

@@ -9,25 +9,41 @@ A sampler draws everything random an op needs from its own generator, once per r
 numbers (fractions, angles, factors), so the same draws serve every image of the record whatever its size.
 Parameter names follow albumentations where it has one (`p`, `*_range`, `fill`). Adding an op means adding a
 row to `OPS` (and, for a barrier, its function in `barriers.py`); the cross-cutting tests pick it up.
+
+Every parameter is bounded at load (`ConfigModel`: finite numbers, no booleans for numbers, plus each field's
+own bounds), so no config can ask for a canvas or a table that would not fit in memory: resize scales are at
+most `MAX_RESIZE`, alignment and padding multiples at most `MAX_MULTIPLE` px, CLAHE grids at most
+`MAX_TILE_GRID` tiles a side, a canvas cap at most `MAX_CANVAS_PIXELS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from vlmdata.augment import colour
+from vlmdata.config.base import ConfigModel
 from vlmdata.geometry import transform as gt
 
 Range = tuple[float, float]
+MAX_RESIZE = 4.0  # a 4000 × 3000 image resized ×4 is 576 MB of RGB
+MAX_MULTIPLE = 1024
+MAX_TILE_GRID = 64
+MAX_CANVAS_PIXELS = 2**28
 
 
-class OpParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def bounded(low: float, high: float, *, low_open: bool = False) -> Any:
+    """A `[low, high]` range type whose two ends lie in `[low, high]` (`(low, high]` with `low_open`)."""
+    end = Annotated[float, Field(gt=low, le=high) if low_open else Field(ge=low, le=high)]
+    return tuple[end, end]
+
+
+class OpParams(ConfigModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     p: float = Field(1.0, ge=0.0, le=1.0, description="probability the op is applied to a record")
 
@@ -45,31 +61,26 @@ class FlipParams(OpParams):
 
 class RotateParams(OpParams):
     p: float = Field(0.5, ge=0.0, le=1.0)
-    angle_range: Range = (-10.0, 10.0)
+    angle_range: bounded(-360.0, 360.0) = (-10.0, 10.0)  # type: ignore[valid-type]
 
 
 class ScaleParams(OpParams):
     p: float = Field(0.5, ge=0.0, le=1.0)
-    scale_range: tuple[float, float] = Field((0.9, 1.1))
-
-    @field_validator("scale_range")
-    @classmethod
-    def _positive(cls, v: Range) -> Range:
-        if v[0] <= 0:
-            raise ValueError("scale_range values must be > 0")
-        return v
+    scale_range: bounded(0.0, 10.0, low_open=True) = (0.9, 1.1)  # type: ignore[valid-type]
 
 
 class TranslateParams(OpParams):
     p: float = Field(0.5, ge=0.0, le=1.0)
-    shift_range: Range = (-0.05, 0.05)
+    shift_range: bounded(-1.0, 1.0) = (-0.05, 0.05)  # type: ignore[valid-type]
 
 
-class ResizeParams(ScaleParams):
+class ResizeParams(OpParams):
     p: float = Field(1.0, ge=0.0, le=1.0)
-    scale_range: Range = (0.75, 1.25)
-    scales: list[float] | None = None
-    align_multiple: int = Field(1, ge=1)
+    scale_range: bounded(0.0, MAX_RESIZE, low_open=True) = (0.75, 1.25)  # type: ignore[valid-type]
+    scales: list[Annotated[float, Field(gt=0.0, le=MAX_RESIZE)]] | None = Field(
+        None, min_length=1, max_length=64
+    )
+    align_multiple: int = Field(1, ge=1, le=MAX_MULTIPLE)
 
 
 class CropParams(OpParams):
@@ -88,37 +99,37 @@ class CropParams(OpParams):
 class RoiCropParams(OpParams):
     p: float = Field(0.5, ge=0.0, le=1.0)
     anchor_categories: list[str] = Field(default_factory=list)
-    scale_range: Range = (1.5, 3.0)
-    min_size: int = Field(256, ge=1)
+    scale_range: bounded(0.0, 100.0, low_open=True) = (1.5, 3.0)  # type: ignore[valid-type]
+    min_size: int = Field(256, ge=1, le=65536)
     min_visibility: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class ExpandParams(OpParams):
-    multiple: int = Field(32, ge=1)
-    max_pixels: int | None = Field(None, ge=1)
+    multiple: int = Field(32, ge=1, le=MAX_MULTIPLE)
+    max_pixels: int | None = Field(None, ge=1, le=MAX_CANVAS_PIXELS)
 
 
 class PadParams(OpParams):
-    multiple: int = Field(32, ge=1)
+    multiple: int = Field(32, ge=1, le=MAX_MULTIPLE)
     fill: int | None = Field(None, ge=0, le=255)
 
 
 class ColorJitterParams(OpParams):
     p: float = Field(0.8, ge=0.0, le=1.0)
-    brightness_range: Range = (0.8, 1.2)
-    contrast_range: Range = (0.8, 1.2)
-    saturation_range: Range = (0.8, 1.2)
-    hue_range: Range = (-0.02, 0.02)
+    brightness_range: bounded(0.0, 10.0) = (0.8, 1.2)  # type: ignore[valid-type]
+    contrast_range: bounded(0.0, 10.0) = (0.8, 1.2)  # type: ignore[valid-type]
+    saturation_range: bounded(0.0, 10.0) = (0.8, 1.2)  # type: ignore[valid-type]
+    hue_range: bounded(-0.5, 0.5) = (-0.02, 0.02)  # type: ignore[valid-type]
 
 
 class GammaParams(OpParams):
     p: float = Field(0.5, ge=0.0, le=1.0)
-    gamma_range: Range = (0.8, 1.25)
+    gamma_range: bounded(0.0, 10.0, low_open=True) = (0.8, 1.25)  # type: ignore[valid-type]
 
 
 class SharpnessParams(OpParams):
     p: float = Field(0.3, ge=0.0, le=1.0)
-    factor_range: Range = (0.5, 2.0)
+    factor_range: bounded(0.0, 10.0) = (0.5, 2.0)  # type: ignore[valid-type]
 
 
 class AutoContrastParams(OpParams):
@@ -128,13 +139,13 @@ class AutoContrastParams(OpParams):
 
 class ClaheParams(OpParams):
     p: float = Field(0.2, ge=0.0, le=1.0)
-    clip_limit_range: Range = (1.0, 4.0)
-    tile_grid_size: int = Field(8, ge=1)
+    clip_limit_range: bounded(0.0, 100.0, low_open=True) = (1.0, 4.0)  # type: ignore[valid-type]
+    tile_grid_size: int = Field(8, ge=1, le=MAX_TILE_GRID)
 
 
 class JpegParams(OpParams):
     p: float = Field(0.5, ge=0.0, le=1.0)
-    quality_range: Range = (60.0, 95.0)
+    quality_range: bounded(1.0, 100.0) = (60.0, 95.0)  # type: ignore[valid-type]
 
 
 Category = Literal["affine", "barrier", "colour"]

@@ -2,7 +2,9 @@
 
 Every command lives in its own module `vlmdata/cli/cmd_<name>.py` exposing `register(app)`; the app discovers
 them, so adding a command never edits a shared file. Command modules import only typer/rich at import time and
-defer library imports to the command body, so `vlmdata --help` stays fast.
+defer library imports to the command body, so `vlmdata --help` stays fast. One skin for all of them: shared
+options and readable help (`vlmdata.cli._skin`), one renderer for tables and `--format json`
+(`vlmdata.cli._render`), and the `--out` rule inside the library functions they call (`vlmdata.io.output`).
 
 Failures raised as `VlmdataError` print as one line with a hint (the traceback only with VLMDATA_DEBUG=1).
 Exit codes: 0 clean, 1 data or config problems found, 2 usage error (a missing optional dependency too, with
@@ -47,11 +49,14 @@ def _root(
 
 
 def _register_commands() -> None:
+    from vlmdata.cli._skin import apply
+
     package_path = os.path.dirname(__file__)
     for info in sorted(pkgutil.iter_modules([package_path]), key=lambda m: m.name):
         if info.name.startswith("cmd_"):
             module = importlib.import_module(f"{__name__}.{info.name}")
             module.register(app)
+    apply(app)  # one skin: readable help for every command
 
 
 _register_commands()
@@ -75,6 +80,18 @@ def _command_line(argv: list[str] | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; the exit code has one meaning per value (`vlmdata.errors`: 0, 1, 2, 70, 130)."""
+    debug = os.environ.get("VLMDATA_DEBUG") == "1"
+    verbose = os.environ.get("VLMDATA_VERBOSE")  # `--verbose` sets it for one command (set_verbose)
+    try:
+        return _run(argv, debug)
+    finally:
+        if verbose is None:
+            os.environ.pop("VLMDATA_VERBOSE", None)
+        else:
+            os.environ["VLMDATA_VERBOSE"] = verbose
+
+
+def _run(argv: list[str] | None, debug: bool) -> int:
     from vlmdata.errors import (
         EXIT_INTERNAL,
         EXIT_USAGE,
@@ -83,9 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         missing_dependency,
     )
 
-    debug = os.environ.get("VLMDATA_DEBUG") == "1"
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=argv, prog_name="vlmdata", standalone_mode=False)
         if isinstance(result, int):  # click returns the code of `typer.Exit(code)` when not standalone
             return result
     except VlmdataError as exc:

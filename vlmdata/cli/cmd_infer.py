@@ -6,21 +6,29 @@ from pathlib import Path
 
 import typer
 
+from vlmdata.cli._skin import FORMAT_OPTION, Format, out_file_option
+
 
 def register(app: typer.Typer) -> None:
     @app.command("infer")
     def infer_cmd(
-        dataset: Path = typer.Argument(..., help="vlmdata Arrow dataset to predict on."),
-        model: Path = typer.Option(
-            ..., "--model", help="Model folder (base model, or a full fine-tuned model)."
+        dataset: Path = typer.Argument(
+            ..., metavar="DATASET", help="Dataset to predict on (or a `validate --out` folder)."
         ),
-        out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL to write."),
+        model: Path = typer.Option(
+            ...,
+            "--model",
+            metavar="DIR|ID",
+            help="Model folder (base model, or a full fine-tuned model), or a Hugging Face / ModelScope id in the local cache.",
+        ),
+        out: Path = out_file_option("Predictions JSONL to write."),
         adapter: Path = typer.Option(
-            None, "--adapter", help="LoRA adapter folder (a checkpoint of a LoRA run)."
+            None, "--adapter", metavar="DIR", help="LoRA adapter folder (a checkpoint of a LoRA run)."
         ),
         template: str = typer.Option(
             None,
             "--template",
+            metavar="NAME|FILE",
             help="Template (name or template YAML file) for records that name none; default: the run "
             "config's, else grounding.",
         ),
@@ -28,6 +36,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--config",
             "-c",
+            metavar="FILE",
             help="The run config: its template (name, system prompt, pixel bounds) and template files.",
         ),
         batch_size: int = typer.Option(4, "--batch-size"),
@@ -36,28 +45,40 @@ def register(app: typer.Typer) -> None:
         max_pixels: int = typer.Option(
             None, "--max-pixels", help="Per-image pixel cap, as in training (default: the run config's)."
         ),
+        fmt: Format = FORMAT_OPTION,
     ) -> None:
         """Generate predictions with the trained model (greedy, batched); score them with `vlmdata eval`."""
-        from vlmdata.cli._common import console, require_exists, template_option
+        from vlmdata.cli._progress import progress_bar, progress_wanted
+        from vlmdata.cli._render import show
+        from vlmdata.cli._skin import require_exists, template_option
         from vlmdata.config.load import load_template_section
         from vlmdata.eval.infer import infer
+        from vlmdata.io.model_ref import local_model
 
-        require_exists(model, "model folder")
+        model = local_model(model)
         require_exists(dataset, "dataset")
         cfg = load_template_section(config) if config is not None else None
         bounds = {"min_pixels": cfg.min_pixels, "max_pixels": cfg.max_pixels} if cfg is not None else {}
         if max_pixels is not None:
             bounds["max_pixels"] = max_pixels
-        path = infer(
-            model,
-            dataset,
-            out,
-            adapter=adapter,
-            template=template_option(template) or (cfg.name if cfg is not None else None),
-            batch_size=batch_size,
-            max_new_tokens=max_new_tokens,
-            limit=limit,
-            system=cfg.system if cfg is not None else None,
-            **bounds,
-        )
-        console().print(f"predictions written to {path}")
+        total = None
+        if progress_wanted(fmt):
+            from vlmdata.io.dataset import open_dataset
+
+            total = len(open_dataset(dataset))
+            total = min(total, limit) if limit is not None else total
+        with progress_bar("generating", total, fmt=fmt) as advance:
+            path = infer(
+                model,
+                dataset,
+                out,
+                adapter=adapter,
+                template=template_option(template) or (cfg.name if cfg is not None else None),
+                batch_size=batch_size,
+                max_new_tokens=max_new_tokens,
+                limit=limit,
+                system=cfg.system if cfg is not None else None,
+                progress=advance,
+                **bounds,
+            )
+        show(fmt, {"out": str(path)}, [f"predictions written to {path}"])

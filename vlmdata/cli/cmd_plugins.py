@@ -4,47 +4,34 @@ from __future__ import annotations
 
 import typer
 
-from vlmdata.cli._common import FORMAT_OPTION, console
+from vlmdata.cli._skin import FORMAT_OPTION, Format
 
 
 def register(app: typer.Typer) -> None:
     @app.command("plugins")
-    def plugins(fmt: str = FORMAT_OPTION) -> None:
+    def plugins(fmt: Format = FORMAT_OPTION) -> None:
         """List trainer plugins (entry-point group `vlmdata.trainers`); exit 1 when one is broken."""
-        import json
-
+        from vlmdata.cli._render import Styled, Table, show
         from vlmdata.train.registry import GROUP, list_plugins
 
         infos = list_plugins()
-        if fmt == "json":
-            rows = [
-                {
-                    "name": i.name,
-                    "package": i.package,
-                    "version": i.version,
-                    "target": i.target,
-                    "ok": i.ok,
-                    "description": i.description,
-                    "error": str(i.error) if i.error else None,
-                }
-                for i in infos
-            ]
-            typer.echo(json.dumps(rows, indent=2))
-        else:
-            from rich.markup import escape
-            from rich.table import Table
-
-            table = Table(title=f"trainer plugins ({GROUP})")
-            for col in ("name", "package", "entry point", "status"):
-                table.add_column(col, overflow="fold")
-            for i in infos:
-                status = i.description or "ok" if i.ok else f"[red]broken[/]: {escape(str(i.error))}"
-                table.add_row(escape(i.name), escape(f"{i.package} {i.version}"), escape(i.target), status)
-            out = console()
-            if infos:
-                out.print(table)
-            else:
-                out.print(f"no trainer plugins installed (entry-point group {GROUP})")
+        rows = [
+            {
+                "name": i.name,
+                "package": i.package,
+                "version": i.version,
+                "target": i.target,
+                "ok": i.ok,
+                "description": i.description,
+                "error": str(i.error) if i.error else None,
+            }
+            for i in infos
+        ]
+        table = Table(f"trainer plugins ({GROUP})", ["name", "package", "entry point", "status"])
+        for i in infos:
+            status = (i.description or "ok") if i.ok else Styled(f"broken: {i.error}", "red")
+            table.rows.append([i.name, f"{i.package} {i.version}", i.target, status])
+        show(fmt, rows, [table] if infos else [f"no trainer plugins installed (entry-point group {GROUP})"])
         broken = sorted({i.name for i in infos if not i.ok})
         if broken:
             from vlmdata.errors import VlmdataError

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import typer
 
-from vlmdata.cli._common import FORMAT_OPTION, console
+from vlmdata.cli._skin import FORMAT_OPTION, Format
 
 TEMPLATES_CONFIG = typer.Option(
     None,
     "--config",
     "-c",
+    metavar="PATH",
     help="A run or fusion config, or a template file or folder: its templates are listed with the built-ins.",
 )
 
@@ -20,10 +21,9 @@ def register(app: typer.Typer) -> None:
     sub = typer.Typer(help="List the templates and show their prompts.", no_args_is_help=True)
 
     @sub.command("list")
-    def list_cmd(config: Path = TEMPLATES_CONFIG, fmt: str = FORMAT_OPTION) -> None:
+    def list_cmd(config: Path = TEMPLATES_CONFIG, fmt: Format = FORMAT_OPTION) -> None:
         """List the templates (name, mode, format, domain, header, file)."""
-        import json
-
+        from vlmdata.cli._render import Table, show
         from vlmdata.render import list_templates
         from vlmdata.render.user import templates_of
 
@@ -40,20 +40,18 @@ def register(app: typer.Typer) -> None:
             }
             for t in list_templates()
         ]
-        if fmt == "json":
-            typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-            return
-        from rich.table import Table
-
-        table = Table("template", "mode", "format", "domain", "header line", "defined in")
-        for r in rows:
-            table.add_row(r["name"], r["mode"], r["format"], r["domain"], r["header"], r["source"])
-        console().print(table)
+        table = Table("templates", ["template", "mode", "format", "domain", "header line", "defined in"])
+        table.rows += [
+            [r["name"], r["mode"], r["format"], r["domain"], r["header"], r["source"]] for r in rows
+        ]
+        show(fmt, rows, [table])
 
     @sub.command("show")
     def show_cmd(
         name: str = typer.Argument(
-            ..., help="Template name (see `vlmdata prompts list`) or a template YAML file."
+            ...,
+            metavar="TEMPLATE",
+            help="Template name (see `vlmdata prompts list`) or a template YAML file.",
         ),
         images: int = typer.Option(
             1, "--images", min=1, help="Number of record images (several may change the prompt)."
@@ -62,11 +60,10 @@ def register(app: typer.Typer) -> None:
             None, "--domain", help="The record's metadata.domain, for templates whose prompts use it."
         ),
         config: Path = TEMPLATES_CONFIG,
-        fmt: str = FORMAT_OPTION,
+        fmt: Format = FORMAT_OPTION,
     ) -> None:
         """Print the system prompt and the user prompt exactly as training and inference send them."""
-        import json
-
+        from vlmdata.cli._render import show
         from vlmdata.errors import UsageError
         from vlmdata.render import get_template, known_templates
         from vlmdata.render.user import resolve_template_ref, templates_of
@@ -97,8 +94,9 @@ def register(app: typer.Typer) -> None:
                 "system": system,
                 "user_prompt": prompt,
             }
-            typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            show(fmt, data, [])
             return
+        # the prompt text verbatim (never wrapped or styled): it is what the model is sent
         if t.mode == "chat":
             typer.echo("# chat: the record's own messages are sent; this template adds no prompt.")
             return

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
-from vlmdata.cli._common import FORMAT_OPTION, console
+from vlmdata.cli._skin import FORMAT_OPTION, Format
 
 
 def register(app: typer.Typer) -> None:
     @app.command("synth")
     def synth(
         out: Path = typer.Argument(
-            ..., help="Output folder (created atomically; an earlier synth folder is replaced)."
+            ...,
+            metavar="OUT",
+            help="Output folder (replaced atomically only when an earlier synth wrote it).",
         ),
         n: int = typer.Option(100, "--n", help="Number of clean records."),
         seed: int = typer.Option(
@@ -22,7 +25,9 @@ def register(app: typer.Typer) -> None:
         corrupt: int = typer.Option(
             0, "--corrupt", help="Plant this many records of EACH defect kind (+ corrupt_manifest.json)."
         ),
-        domain: str = typer.Option("mixed", "--domain", help="bbu, rru, generic or mixed."),
+        domain: Literal["bbu", "rru", "generic", "mixed"] = typer.Option(
+            "mixed", "--domain", metavar="[bbu|rru|generic|mixed]", help="Record domain."
+        ),
         min_size: int = typer.Option(320, "--min-size", help="Smallest image side in px."),
         max_size: int = typer.Option(2048, "--max-size", help="Largest image side in px."),
         min_objects: int = typer.Option(1, "--min-objects", help="Fewest objects per image."),
@@ -33,16 +38,11 @@ def register(app: typer.Typer) -> None:
         no_images: bool = typer.Option(
             False, "--no-images", help="Write the records only (fast; validate with --no-image-check)."
         ),
-        fmt: str = FORMAT_OPTION,
+        fmt: Format = FORMAT_OPTION,
     ) -> None:
         """Write OUT/data.jsonl and OUT/images/: real JPEG/PNG files with drawn boxes, polygons and polylines."""
-        import json
-
-        from vlmdata.errors import UsageError
+        from vlmdata.cli._render import show
         from vlmdata.synth import generate
-
-        if fmt not in ("table", "json"):
-            raise UsageError(f"--format must be table or json, got {fmt!r}")
 
         result = generate(
             out,
@@ -66,20 +66,17 @@ def register(app: typer.Typer) -> None:
             "kinds": result.kinds,
             "seconds": round(result.seconds, 3),
         }
-        if fmt == "json":
-            typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
-            return
         kinds = ", ".join(f"{k} {v}" for k, v in result.kinds.items())
-        con = console()
-        con.print(
+        lines = [
             f"wrote {result.records + result.val_records} clean records ({kinds}) and {result.images} images"
-            f" in {result.seconds:.1f} s"
-        )
-        con.print(f"  {result.data_path}: {result.records} records")
+            f" in {result.seconds:.1f} s",
+            f"  {result.data_path}: {result.records} records",
+        ]
         if result.val_path is not None:
-            con.print(f"  {result.val_path}: {result.val_records} records")
+            lines.append(f"  {result.val_path}: {result.val_records} records")
         if result.manifest_path is not None:
-            con.print(
+            lines.append(
                 f"planted {result.planted} defective lines ({len(result.defects)} kinds × {corrupt}); "
                 f"see {result.manifest_path}"
             )
+        show(fmt, summary, lines)

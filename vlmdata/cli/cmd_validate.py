@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from vlmdata.cli._common import (
+from vlmdata.cli._skin import (
     ENGINE_OPTION,
     FORMAT_OPTION,
-    OUT_OPTION,
     RAY_ADDRESS_OPTION,
     WORKERS_OPTION,
+    Format,
+    out_folder_option,
 )
 
 PROGRESS_MIN_BYTES = 64 << 20  # show a progress bar for inputs at least this large (on a terminal)
@@ -20,11 +22,14 @@ PROGRESS_MIN_BYTES = 64 << 20  # show a progress bar for inputs at least this la
 def register(app: typer.Typer) -> None:
     @app.command("validate")
     def validate(
-        data: list[Path] = typer.Argument(..., help="JSONL files (one record per line).", show_default=False),
-        out: Path = OUT_OPTION,
+        data: list[Path] = typer.Argument(
+            ..., metavar="DATA.jsonl...", help="JSONL files (one record per line).", show_default=False
+        ),
+        out: Path = out_folder_option("Output folder: OUT/data, OUT/val, rejects, warnings, report."),
         image_root: Path | None = typer.Option(
             None,
             "--image-root",
+            metavar="DIR",
             help="Folder relative image paths resolve against (default: each JSONL's folder); images must stay inside it.",
         ),
         allow_extra: bool = typer.Option(
@@ -41,9 +46,10 @@ def register(app: typer.Typer) -> None:
         val: list[Path] = typer.Option(
             [],
             "--val",
+            metavar="FILE",
             help="Validation-split JSONL (repeatable); written to OUT/val, checked for image overlap with train.",
         ),
-        fmt: str = FORMAT_OPTION,
+        fmt: Format = FORMAT_OPTION,
         max_image_pixels: int = typer.Option(
             89_478_485, "--max-image-pixels", help="Decompression-bomb limit on width × height."
         ),
@@ -55,14 +61,10 @@ def register(app: typer.Typer) -> None:
         ray_address: str | None = RAY_ADDRESS_OPTION,
     ) -> None:
         """Validate records (lines, schema, geometry, images, conversation, dataset); write OUT/data, rejects, report."""
-        import sys
-
-        from vlmdata.cli._common import console, engine_options
-        from vlmdata.errors import UsageError
+        from vlmdata.cli._render import show
+        from vlmdata.cli._skin import engine_options
         from vlmdata.validate import ValidateOptions, validate_files
 
-        if fmt not in ("table", "json"):
-            raise UsageError(f"--format must be table or json, got {fmt!r}")
         options = ValidateOptions(
             image_root=image_root,
             allow_extra=allow_extra,
@@ -73,35 +75,81 @@ def register(app: typer.Typer) -> None:
             max_line_bytes=max_line_bytes,
             engine=engine_options(workers, engine, ray_address),
         )
+        from vlmdata.cli._progress import progress_bar
+
         total = sum(p.stat().st_size for p in [*data, *val] if p.is_file())
-        con = console(stderr=fmt == "json")
-        if fmt == "table" and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            with Progress(
-                "validating",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=console(stderr=True),
-                transient=True,
-            ) as bar:
-                task = bar.add_task("validate", total=total)
-                options.progress = lambda n: bar.advance(task, n)
-                report = validate_files(data, out, options)
-        else:
+        with progress_bar(
+            "validating", total, fmt=fmt, min_total=PROGRESS_MIN_BYTES, in_bytes=True
+        ) as advance:
+            options.progress = advance
             report = validate_files(data, out, options)
-        if fmt == "json":
-            import json
-
-            typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-        else:
-            report.render(con)
+        show(fmt, report.as_dict(), _blocks(report))
         raise typer.Exit(report.exit_code)
+
+
+def _blocks(report: Any) -> list[Any]:
+    from vlmdata.cli._render import Col, Styled, Table
+    from vlmdata.errors import CODES
+
+    files = Table(
+        "vlmdata validate",
+        ["file", "split", Col("lines", True), Col("valid", True), Col("rejected", True), Col("blank", True)],
+    )
+    for f in report.files:
+        rejected = Styled(str(f.rejected), "red") if f.rejected else "0"
+        files.rows.append([f.path, f.split, str(f.lines), str(f.valid), rejected, str(f.blank)])
+    blocks: list[Any] = [files]
+    if report.occurrences_per_code:
+        issues = Table(
+            "issues by code", ["code", "severity", Col("records", True), Col("occurrences", True), "meaning"]
+        )
+        for code in sorted(report.occurrences_per_code):
+            entry = CODES.get(code)
+            sev = entry.severity if entry else "error"
+            issues.rows.append(
+                [
+                    code,
+                    Styled(sev, "red" if sev == "error" else "yellow"),
+                    str(report.records_per_code[code]),
+                    str(report.occurrences_per_code[code]),
+                    entry.title if entry else "",
+                ]
+            )
+        blocks.append(issues)
+    lines, valid, rejected, blank = (report.total(a) for a in ("lines", "valid", "rejected", "blank"))
+    holds = report.invariant_holds
+    line = f"valid {valid} + rejected {rejected} + blank {blank} == lines read {lines}: "
+    blocks += _first_rejects(report)
+    blocks.append(Styled(line + ("holds" if holds else "BROKEN"), "green" if holds else "bold red"))
+    out = report.out_dir
+    blocks.append(f"output: {out}/data  rejects: {out}/rejects.jsonl  report: {out}/report.json")
+    return blocks
+
+
+def _first_rejects(report: Any) -> list[Any]:
+    """The first rejected lines with `file:line`, code and message (every one is in rejects.jsonl)."""
+    import os
+
+    from vlmdata.cli._render import Table
+
+    rejected = report.total("rejected")
+    shown = report.first_rejects()
+    if not rejected or not shown:
+        return []
+    table = Table(
+        f"first rejects ({len(shown)} of {rejected}; every one in {report.out_dir}/rejects.jsonl)",
+        ["where", "code", "message"],
+    )
+    # the file's name is enough when it names one input (the files table above has the full paths)
+    names = {os.path.basename(str(f.path)) for f in report.files}
+    short = len(names) == len(report.files)
+    for entry in shown:
+        file = str(entry["file"] or "")
+        where = f"{os.path.basename(file) if short else file}:{entry['line']}"
+        issues = entry["issues"]
+        first = issues[0] if issues else {}
+        message = (f"{first.get('field')}: " if first.get("field") else "") + str(first.get("message", ""))
+        if len(issues) > 1:
+            message += f" (+{len(issues) - 1} more)"
+        table.rows.append([where, str(first.get("code", "")), message])
+    return [table]

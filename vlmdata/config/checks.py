@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from vlmdata.config import run_codes as rc
-from vlmdata.config.layers import ConfigProblem, KeyPath, Layered
 from vlmdata.config.run import SCHEDULERS_WITH_FLOOR, RunConfig
 from vlmdata.errors import VlmdataError
+from vlmdata.io.layered import ConfigProblem, KeyPath, Layered
 
 
 def problem(
@@ -180,7 +180,8 @@ def cross_checks(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
     return problems
 
 
-def template_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
+def template_problems(config: Any, layered: Layered) -> list[ConfigProblem]:
+    """`template.name` names a known template (`config` is a `RunConfig` or a view holding `template`)."""
     from vlmdata.render import get_template
     from vlmdata.render.user import is_template_path
 

@@ -1,6 +1,7 @@
 """`load_run_config`: layered YAML → one validated `RunConfig`, or every problem at once.
 
-Order of work, all before any model loads:
+This is the one reader of a run config; every command that takes one goes through it. Order of work, all
+before any model loads:
 1. merge the layers (`--base-config`, the `extends` chain, the file) with per-key file origins;
 2. scan the raw mapping for removed knobs (packing, `max_length`/`truncation_strategy`, hard-sample mining)
    and for ms-swift command-line keys written where vlmdata expects a section (`lora_rank` at the top level,
@@ -8,22 +9,34 @@ Order of work, all before any model loads:
 3. resolve relative paths against the directory of the file that set them (the same rule as `extends`), and
    load and register the template files it lists (`templates`) or names (`template.name` as a path);
 4. validate with pydantic (all field errors of all sections together), then the semantic checks of each
-   section that validated on its own, the cross-section checks, the plugin's `rlhf` section with its
-   `config_model`, the plugin's own `validate`, the augmentation section, and (optionally) that input
-   paths exist.
+   section that validated on its own, the cross-section checks and (optionally) that input paths exist.
 Every problem carries its file, key path and a fix; they are raised together as one `VlmdataError`.
+
+The trainer plugin's own section (`rlhf`) and the fusion config a run names are checked by the training
+layer (`vlmdata.train.config.load_train_config`), which calls `check_run_config` and adds its problems to
+the same list: this package imports nothing above it. Commands that need only some sections (the audit needs
+`model`, `template` and `global_max_length`; export only `template`) read them with `load_run_sections`,
+through the same steps and the same field definitions.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from vlmdata.config import run_codes as rc
-from vlmdata.config.checks import cross_checks, problem, section_checks
-from vlmdata.config.layers import (
+from vlmdata.config.checks import cross_checks, problem, section_checks, template_problems
+from vlmdata.config.run import DEEPSPEED_PRESETS, SECTION_MODELS, RunConfig, Section
+from vlmdata.errors import VlmdataError, unknown_key_fix
+from vlmdata.io import yaml_codes as codes
+from vlmdata.io.dataset import is_jsonl_name, locate_dataset
+from vlmdata.io.layered import (
     ConfigProblem,
     KeyPath,
     Layered,
@@ -31,8 +44,6 @@ from vlmdata.config.layers import (
     problems_from_validation_error,
     raise_problems,
 )
-from vlmdata.config.run import DEEPSPEED_PRESETS, SECTION_MODELS, RunConfig
-from vlmdata.errors import VlmdataError
 
 PACKING_KEYS = (
     "packing",
@@ -53,7 +64,6 @@ BACKEND_KEYS = {
     "model_type": "nothing: the model type is read from model.path",
 }
 MODEL_PATH_ALIASES = ("model", "model_id_or_path", "model_name_or_path")
-DATASET_MARKERS = ("state.json", "dataset_info.json")
 INPUT_PATHS: tuple[KeyPath, ...] = (
     ("model", "path"),
     ("data", "fusion"),
@@ -62,64 +72,135 @@ INPUT_PATHS: tuple[KeyPath, ...] = (
     ("training", "output_dir"),
 )
 
+ConfigSource = str | Path | Mapping[str, Any]
+
+
+@dataclass
+class RunCheck:
+    """What `check_run_config` found: the config (None when its fields do not validate), every problem, and
+    the key paths whose own errors are silenced because a removed-knob or backend-key problem covers them."""
+
+    layered: Layered
+    config: RunConfig | None
+    problems: list[ConfigProblem] = field(default_factory=list)
+    silenced: list[KeyPath] = field(default_factory=list)
+
+    def is_silenced(self, path: KeyPath) -> bool:
+        return _silenced(path, self.silenced)
+
+
+def layered_source(source: ConfigSource, base: str | Path | None = None) -> Layered:
+    """A YAML file (with its `extends` chain and an optional base layer) or an in-memory mapping (whose
+    relative paths resolve against the working directory)."""
+    if isinstance(source, Mapping):
+        if base is not None:
+            raise ValueError("a base layer applies to config files, not to in-memory mappings")
+        return Layered(data=copy.deepcopy(dict(source)))
+    return load_layered(source, base=base)
+
 
 def load_run_config(
-    path: str | Path,
+    source: ConfigSource,
     base: str | Path | None = None,
     plugin: str | None = None,
     *,
     check_paths: bool = True,
 ) -> RunConfig:
-    """Load, merge and validate a run config; `plugin` overrides its `plugin:` key (the `--plugin` flag)."""
-    layered = load_layered(path, base=base)
-    config, problems = validate_run_config(
-        layered, plugin=plugin, check_paths=check_paths, top_file=Path(path)
+    """Load, merge and validate a run config; `plugin` overrides its `plugin:` key (the `--plugin` flag).
+
+    The plugin's `rlhf` section stays raw data here; `vlmdata.train.config.load_train_config` validates it.
+    """
+    checked = check_run_config(
+        layered_source(source, base),
+        plugin=plugin,
+        check_paths=check_paths,
+        top_file=None if isinstance(source, Mapping) else Path(source),
     )
-    raise_problems(problems, what="run config")
-    assert config is not None
-    return config
+    raise_problems(checked.problems, what="run config")
+    assert checked.config is not None
+    return checked.config
 
 
-def validate_run_config(
+def check_run_config(
     layered: Layered, *, plugin: str | None = None, check_paths: bool = True, top_file: Path | None = None
-) -> tuple[RunConfig | None, list[ConfigProblem]]:
+) -> RunCheck:
     data = layered.data
     if plugin is not None:
         data["plugin"] = plugin
-        layered.origins[("plugin",)] = "--plugin"
+        layered.set_origin(("plugin",), "--plugin")
     problems, silenced = _removed_and_backend_keys(data, layered)
     _resolve_paths(data, layered)
     problems += _template_files(layered)
     training = data.setdefault("training", {})
     if top_file is not None and isinstance(training, dict) and training.get("output_dir") is None:
         training["output_dir"] = str((Path.cwd() / "runs" / top_file.stem).resolve())
-    raw_rlhf = data.get("rlhf")
     config: RunConfig | None = None
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as exc:
-        found = problems_from_validation_error(exc, layered)
+        found = problems_from_validation_error(exc, layered, model=RunConfig)
         problems += [_with_fix(p, layered) for p in found if not _silenced(p.path, silenced)]
     sections = _sections(config, data)
     problems += section_checks(sections, layered)
-    trainer = _plugin_problems(data.get("plugin", "sft"), raw_rlhf, layered, problems, silenced)
     if config is not None:
         config._files = list(layered.files)
         problems += cross_checks(config, layered)
-        if trainer is not None and trainer[1] is not None:
-            config.rlhf = trainer[1]
         if check_paths:
-            problems += _missing_paths(config, layered, trainer[0] if trainer else None)
-        if trainer is not None and not problems:
-            problems += _plugin_validate(trainer[0], config, layered)
-    return (config if not problems else None), problems
+            problems += _missing_paths(config, layered)
+    return RunCheck(layered, config, problems, silenced)
+
+
+def load_run_sections(source: ConfigSource, names: Sequence[str], *, base: str | Path | None = None) -> Any:
+    """Only the named top-level sections of a run config, validated by `RunConfig`'s own field definitions
+    (removed knobs, backend keys, file-relative paths, template files and unknown top-level keys handled as by
+    `load_run_config`); the other sections are not required. With `template`, the template files the config
+    lists or names are registered (and `templates` is read too). Returns an object with one attribute per
+    name."""
+    layered = layered_source(source, base)
+    data = layered.data
+    problems, silenced = _removed_and_backend_keys(data, layered)
+    _resolve_paths(data, layered)
+    if "template" in names:
+        problems += _template_files(layered)
+        names = tuple(names) if "templates" in names else (*names, "templates")
+    for key in data:
+        if key not in RunConfig.model_fields and not _silenced((key,), silenced):
+            problems.append(
+                ConfigProblem(
+                    (key,),
+                    "unknown key",
+                    layered.origin_of((key,)),
+                    unknown_key_fix(str(key), [*RunConfig.model_fields, "extends"]),
+                    codes.UNKNOWN_CONFIG_KEY.code,
+                )
+            )
+    model = _sections_model(tuple(names))
+    view = None
+    try:
+        view = model.model_validate({k: data[k] for k in names if k in data})
+    except ValidationError as exc:
+        found = problems_from_validation_error(exc, layered, model=model)
+        problems += [_with_fix(p, layered) for p in found if not _silenced(p.path, silenced)]
+    if view is not None and "template" in names:
+        problems += template_problems(view, layered)
+    raise_problems(problems, what="run config")
+    return view
+
+
+@functools.cache
+def _sections_model(names: tuple[str, ...]) -> type[BaseModel]:
+    unknown = [n for n in names if n not in RunConfig.model_fields]
+    if unknown:
+        raise ValueError(f"not run config sections: {unknown}")
+    fields: dict[str, Any] = {
+        n: (RunConfig.model_fields[n].annotation, RunConfig.model_fields[n]) for n in names
+    }
+    return create_model("RunSections", __base__=Section, **fields)
 
 
 def load_template_section(path: str | Path) -> Any:
     """Only the `template` section of a run config (and its `templates` files, registered) — for tools that
     render conversations (export, infer, eval) without needing the model, the data or the plugins."""
-    from vlmdata.config.run import TemplateConfig
-
     file = Path(path)
     if not file.is_file():
         raise VlmdataError(
@@ -127,15 +208,7 @@ def load_template_section(path: str | Path) -> Any:
             f"config not found: {file}",
             hint="pass the run YAML (the one `vlmdata train` takes)",
         )
-    layered = load_layered(file)
-    problems = _template_files(layered)
-    cfg = None
-    try:
-        cfg = TemplateConfig.model_validate(layered.data.get("template") or {})
-    except ValidationError as exc:
-        problems += problems_from_validation_error(exc, layered, ("template",))
-    raise_problems(problems, what="run config")
-    return cfg
+    return load_run_sections(file, ("template",)).template
 
 
 def _template_files(layered: Layered) -> list[ConfigProblem]:
@@ -162,36 +235,6 @@ def _with_fix(p: ConfigProblem, layered: Layered) -> ConfigProblem:
             tuple(p.path), "add this key; presets leave model and data to the run file"
         )
     return p
-
-
-def _plugin_validate(trainer: Any, config: RunConfig, layered: Layered) -> list[ConfigProblem]:
-    """The plugin's cross-section checks (their file filled in from the key path when the plugin left it
-    out); a plugin that raises instead of returning problems is named."""
-    from vlmdata.train import codes as train_codes
-
-    try:
-        found = list(trainer.validate(config))
-        found += _best_checkpoint_problems(trainer, config, layered)
-        for p in found:
-            if p.file is None and p.path:
-                p.file = layered.origin_of(p.path)
-        return found
-    except VlmdataError as exc:
-        return [ConfigProblem((), str(exc).splitlines()[0], None, exc.hint, exc.code_str)]
-    except Exception as exc:  # a plugin bug: report it as such, with the plugin's name
-        message = f"plugin {trainer.name!r} failed in validate(): {type(exc).__name__}: {exc}"
-        return [ConfigProblem((), message, None, None, train_codes.PLAN_FAILED.code)]
-
-
-def _best_checkpoint_problems(trainer: Any, config: RunConfig, layered: Layered) -> list[ConfigProblem]:
-    """The best-checkpoint metric against what the plugin logs and the run's evaluation data."""
-    from vlmdata.train.best import best_model_problems
-    from vlmdata.train.dataset import has_val_data
-
-    return [
-        problem(layered, path, message, rc.BEST_CHECKPOINT, fix)
-        for path, message, fix in best_model_problems(trainer, config, has_val_data(config))
-    ]
 
 
 def _silenced(path: KeyPath, silenced: list[KeyPath]) -> bool:
@@ -269,7 +312,8 @@ def _removed_and_backend_keys(
     return problems, silenced
 
 
-def _resolve_one(value: Any, path: KeyPath, layered: Layered) -> Any:
+def resolve_path(value: Any, path: KeyPath, layered: Layered) -> Any:
+    """A relative path string resolved against the folder of the file that set `path` (else the cwd)."""
     if not isinstance(value, str) or not value or Path(value).is_absolute():
         return value
     origin = layered.origin_of(path)
@@ -278,24 +322,42 @@ def _resolve_one(value: Any, path: KeyPath, layered: Layered) -> Any:
     return str((Path(origin).parent / value).resolve())
 
 
+def resolve_model_path(value: Any, path: KeyPath, layered: Layered) -> Any:
+    """A model reference: a path (relative to the file that set it), or a hub id found in the local cache
+    (its snapshot folder; the id is kept in `layered.notes`). An uncached id stays as written and is
+    reported by the path checks with its download command."""
+    from vlmdata.io.model_ref import ModelNotCached, looks_like_hub_id, resolve_model_ref
+
+    resolved = resolve_path(value, path, layered)
+    if not isinstance(value, str) or Path(resolved).exists() or not looks_like_hub_id(value):
+        return resolved
+    try:
+        ref = resolve_model_ref(value)
+    except (ModelNotCached, FileNotFoundError):
+        return value
+    layered.notes[path] = f"{ref.source} cache: {value}"
+    return ref.path
+
+
 def _resolve_paths(data: dict[str, Any], layered: Layered) -> None:
     for path in INPUT_PATHS:
         section = data.get(path[0])
         if isinstance(section, dict) and path[1] in section:
-            section[path[1]] = _resolve_one(section[path[1]], path, layered)
+            resolve = resolve_model_path if path == ("model", "path") else resolve_path
+            section[path[1]] = resolve(section[path[1]], path, layered)
     data_section = data.get("data")
     if isinstance(data_section, dict):
         for split in ("train", "val"):
             value = data_section.get(split)
             if isinstance(value, str):
-                data_section[split] = _resolve_one(value, ("data", split), layered)
+                data_section[split] = resolve_path(value, ("data", split), layered)
             elif isinstance(value, list):
                 data_section[split] = [
-                    _resolve_one(v, ("data", split, i), layered) for i, v in enumerate(value)
+                    resolve_path(v, ("data", split, i), layered) for i, v in enumerate(value)
                 ]
     ds = data.get("deepspeed")
     if isinstance(ds, str) and ds not in DEEPSPEED_PRESETS:
-        data["deepspeed"] = _resolve_one(ds, ("deepspeed",), layered)
+        data["deepspeed"] = resolve_path(ds, ("deepspeed",), layered)
 
 
 def _sections(config: RunConfig | None, data: dict[str, Any]) -> dict[str, Any]:
@@ -310,48 +372,7 @@ def _sections(config: RunConfig | None, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _plugin_problems(
-    name: Any, raw_rlhf: Any, layered: Layered, problems: list[ConfigProblem], silenced: list[KeyPath]
-) -> tuple[Any, BaseModel | None] | None:
-    from vlmdata.train.registry import get_plugin
-
-    if not isinstance(name, str):
-        return None
-    try:
-        trainer = get_plugin(name)
-    except VlmdataError as exc:
-        problems.append(
-            ConfigProblem(
-                ("plugin",),
-                exc.message + (f" ({exc.hint})" if exc.hint else ""),
-                layered.origin_of(("plugin",)),
-                None,
-                exc.code_str,
-            )
-        )
-        return None
-    model = trainer.config_model
-    if model is None:
-        if raw_rlhf is not None:
-            problems.append(
-                problem(layered, ("rlhf",), f"plugin {name!r} takes no `rlhf` section", rc.PLUGIN_SECTION)
-            )
-        return trainer, None
-    section = dict(raw_rlhf) if isinstance(raw_rlhf, dict) else raw_rlhf
-    if section is None:
-        section = {}
-    if isinstance(section, dict):
-        for key in trainer.path_fields:
-            section[key] = _resolve_one(section.get(key), ("rlhf", key), layered)
-    try:
-        return trainer, model.model_validate(section)
-    except ValidationError as exc:
-        found = problems_from_validation_error(exc, layered, prefix=("rlhf",))
-        problems.extend(p for p in found if not _silenced(p.path, silenced))
-        return trainer, None
-
-
-def _missing_paths(config: RunConfig, layered: Layered, trainer: Any) -> list[ConfigProblem]:
+def _missing_paths(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
     checks: list[tuple[KeyPath, str | None]] = [
         (("model", "path"), config.model.path),
         (("data", "fusion"), config.data.fusion),
@@ -362,16 +383,22 @@ def _missing_paths(config: RunConfig, layered: Layered, trainer: Any) -> list[Co
     checks += [(("data", "val", i), p) for i, p in enumerate(config.data.val)]
     if config.deepspeed is not None and config.deepspeed not in DEEPSPEED_PRESETS:
         checks.append((("deepspeed",), config.deepspeed))
-    if trainer is not None and isinstance(config.rlhf, BaseModel):
-        checks += [(("rlhf", key), getattr(config.rlhf, key)) for key in trainer.path_fields]
     problems = []
     for path, value in checks:
         if isinstance(value, str) and not Path(value).exists():
-            problems.append(problem(layered, path, f"no such file or folder: {value}", rc.PATH_MISSING))
+            problems.append(missing_path_problem(layered, path, value))
     problems += _shape_problems(config, layered)
-    if config.data.fusion is not None and Path(config.data.fusion).is_file():
-        problems += _fusion_problems(config.data.fusion, layered)
     return problems
+
+
+def missing_path_problem(layered: Layered, path: KeyPath, value: str) -> ConfigProblem:
+    from vlmdata.io.model_ref import ModelNotCached, download_commands, looks_like_hub_id
+
+    is_model = path == ("model", "path") or (path[0] == "rlhf" and "model" in str(path[-1]))
+    if is_model and looks_like_hub_id(value):
+        err = ModelNotCached(value, download_commands(value))
+        return problem(layered, path, str(err), rc.MODEL_NOT_CACHED, err.fix)
+    return problem(layered, path, f"no such file or folder: {value}", rc.PATH_MISSING)
 
 
 def _shape_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
@@ -387,31 +414,12 @@ def _shape_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
     splits = [("train", i, p) for i, p in enumerate(config.data.train)]
     splits += [("val", i, p) for i, p in enumerate(config.data.val)]
     for split, i, value in splits:
-        folder = Path(value)
-        if not folder.is_dir() or any((folder / name).is_file() for name in DATASET_MARKERS):
+        # the one opener's rule (vlmdata.io.dataset): a dataset folder, a validate/fuse/augment output folder
+        # (its data/ or, for data.val, its val/), or a JSONL file validated when the run opens it
+        if not Path(value).exists() or is_jsonl_name(value):
             continue
-        inner = [c.name for c in sorted(folder.iterdir()) if any((c / n).is_file() for n in DATASET_MARKERS)]
-        fix = (
-            f"did you mean {folder / inner[0]}? (`vlmdata validate --out DIR` writes DIR/data and DIR/val)"
-            if inner
-            else "point at a dataset folder written by `vlmdata validate`, `fuse` or `augment`"
-        )
-        problems.append(
-            problem(
-                layered, ("data", split, i), f"not an Arrow dataset folder: {folder}", rc.PATH_MISSING, fix
-            )
-        )
+        try:
+            locate_dataset(value, "data" if split == "train" else "val")
+        except VlmdataError as exc:
+            problems.append(problem(layered, ("data", split, i), exc.message, rc.PATH_MISSING, exc.hint))
     return problems
-
-
-def _fusion_problems(path: str, layered: Layered) -> list[ConfigProblem]:
-    from vlmdata.fuse import load_fusion_config
-
-    try:
-        load_fusion_config(path)
-    except VlmdataError as exc:
-        lines = exc.details or [str(exc).splitlines()[0]]
-        return [
-            problem(layered, ("data", "fusion"), f"fusion config: {line}", rc.DATA_SOURCES) for line in lines
-        ]
-    return []

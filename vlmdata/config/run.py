@@ -1,14 +1,17 @@
 """The run configuration: one pydantic model per YAML section, unknown keys rejected at every level.
 
 The sections mirror what a training run needs and nothing else: `model`, `template`, `templates` (template
-files written in YAML), `global_max_length`, `data`, `augmentation`, `tuner`, `training`, `rlhf`, `deepspeed`. Checks that only involve one section live
+files written in YAML), `global_max_length`, `data`, `augmentation`, `tuner`, `training`, `rlhf`,
+`deepspeed`. Checks that only involve one section live
 in that section's model (so pydantic reports them together with every other field error); checks that span
-sections live in `vlmdata.config.load`. Paths are stored as absolute strings: the loader resolves every
-relative path against the file that set it before validation.
+sections live in `vlmdata.config.checks`. Paths are stored as absolute strings: the loader resolves every
+relative path against the file that set it before validation. Every section is a `ConfigModel`: unknown keys,
+NaN/infinity and booleans written for numbers are refused, and numeric fields carry their bounds.
 
-`rlhf` belongs to the selected trainer plugin: this model keeps it as raw data and the loader replaces it
-with the plugin's own `config_model` instance. `augmentation` is the augment area's own model
-(`vlmdata.augment.AugmentationConfig`), embedded as is, so `vlmdata augment` and training read one schema.
+Two sections belong to areas above this one and stay raw data here: `rlhf` (the selected trainer plugin's
+`config_model`) and `augmentation` (the augment area's `AugmentationConfig`, so `vlmdata augment` and
+training read one schema). The training layer's loader (`vlmdata.train.config.load_train_config`) validates
+both and puts the models in their place.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from vlmdata.augment.config import AugmentationConfig
+from vlmdata.config.base import ConfigModel
 from vlmdata.render.templates import DEFAULT_TEMPLATE
 
 DTYPE_ALIASES = {
@@ -29,6 +32,10 @@ DTYPE_ALIASES = {
 }
 DEEPSPEED_PRESETS = ("zero0", "zero1", "zero2", "zero3", "zero2_offload", "zero3_offload")
 SCHEDULERS_WITH_FLOOR = ("cosine", "cosine_with_min_lr")
+MAX_PIXELS = 2**28  # per image; 16384² px, far above any Qwen3-VL budget
+MAX_LENGTH = 1 << 20  # tokens
+MAX_BATCH = 65536
+MAX_COUNT = 10**9  # steps, epochs' worth of batches, node counts
 
 
 def hf_metric_name(name: str) -> str:
@@ -38,8 +45,8 @@ def hf_metric_name(name: str) -> str:
     return "eval_" + bare
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+class Section(ConfigModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
 
 
 def _as_list(value: Any) -> Any:
@@ -65,8 +72,8 @@ class TemplateConfig(Section):
         description="A template name (`vlmdata prompts list`) or a template YAML file; neutral grounding by default.",
     )
     system: str | None = None
-    max_pixels: int = Field(default=1048576, gt=0)
-    min_pixels: int = Field(default=3136, gt=0)
+    max_pixels: int = Field(default=1048576, gt=0, le=MAX_PIXELS)
+    min_pixels: int = Field(default=3136, gt=0, le=MAX_PIXELS)
 
     @field_validator("system")
     @classmethod
@@ -110,7 +117,7 @@ class TunerConfig(Section):
     target_modules: list[str] = Field(default_factory=lambda: ["all-linear"])
     target_regex: str | None = None
     modules_to_save: list[str] = Field(default_factory=list)
-    lora_rank: int = Field(default=8, gt=0)
+    lora_rank: int = Field(default=8, gt=0, le=65536)
     lora_alpha: float = Field(default=32.0, gt=0)
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
 
@@ -133,16 +140,17 @@ class TrainingConfig(Section):
     output_dir: str | None = Field(
         default=None, description="Run folder; default runs/<config name> under the working directory."
     )
-    num_train_epochs: float = Field(default=1.0, gt=0)
+    num_train_epochs: float = Field(default=1.0, gt=0, le=1_000_000)
     max_steps: int = Field(
         default=-1,
         ge=-1,
+        le=MAX_COUNT,
         description="-1: run num_train_epochs; otherwise stop after this many optimiser steps.",
     )
-    per_device_train_batch_size: int = Field(default=1, gt=0)
-    per_device_eval_batch_size: int = Field(default=1, gt=0)
-    effective_batch_size: int | None = Field(default=None, gt=0)
-    gradient_accumulation_steps: int | None = Field(default=None, gt=0)
+    per_device_train_batch_size: int = Field(default=1, gt=0, le=MAX_BATCH)
+    per_device_eval_batch_size: int = Field(default=1, gt=0, le=MAX_BATCH)
+    effective_batch_size: int | None = Field(default=None, gt=0, le=MAX_COUNT)
+    gradient_accumulation_steps: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     learning_rate: float = Field(default=1e-4, gt=0)
     vit_lr: float | None = Field(default=None, gt=0)
     aligner_lr: float | None = Field(default=None, gt=0)
@@ -161,10 +169,16 @@ class TrainingConfig(Section):
     weight_decay: float = Field(default=0.1, ge=0)
     max_grad_norm: float = Field(default=1.0, gt=0)
     gradient_checkpointing: bool = True
+    liger_kernel: bool = Field(
+        default=False,
+        description="Fused output projection + loss (the logits are never materialised): sft uses Liger's "
+        "Qwen3-VL kernels on a GPU and vlmdata's chunked projection on a CPU; gkd uses vlmdata's fused "
+        "linear JSD. docs/train.md, 'Fused kernels'.",
+    )
     bf16: bool | None = Field(default=None, description="None follows model.dtype.")
-    seed: int = 42
-    logging_steps: int = Field(default=5, gt=0)
-    save_steps: int = Field(default=500, gt=0)
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)
+    logging_steps: int = Field(default=5, gt=0, le=MAX_COUNT)
+    save_steps: int = Field(default=500, gt=0, le=MAX_COUNT)
     eval_steps: int | None = Field(
         default=None, gt=0, description="None: evaluate every save_steps when data.val is set."
     )
@@ -188,7 +202,7 @@ class TrainingConfig(Section):
         default=False,
         description="Reload the best checkpoint when training ends (default metric: eval_loss).",
     )
-    dataloader_num_workers: int = Field(default=0, ge=0)
+    dataloader_num_workers: int = Field(default=0, ge=0, le=256)
     group_by_length: bool = True
     resume_from_checkpoint: str | None = Field(
         default=None,
@@ -198,8 +212,8 @@ class TrainingConfig(Section):
         default=None,
         description="Start from an earlier run's weights (stage 2 of a recipe) with a fresh optimizer and schedule.",
     )
-    nproc_per_node: int = Field(default=1, gt=0)
-    nnodes: int = Field(default=1, gt=0)
+    nproc_per_node: int = Field(default=1, gt=0, le=1024)
+    nnodes: int = Field(default=1, gt=0, le=MAX_COUNT)
     node_rank: int = Field(default=0, ge=0)
     master_addr: str = "127.0.0.1"
     master_port: int = Field(default=29500, gt=0, lt=65536)
@@ -259,10 +273,15 @@ class RunConfig(Section):
         description="Template YAML files or folders (relative to the file that lists them), known by name.",
     )
     global_max_length: int = Field(
-        default=4096, gt=0, description="The single length knob: template max_length and model max length."
+        default=4096,
+        gt=0,
+        le=MAX_LENGTH,
+        description="The single length knob: template max_length and model max length.",
     )
     data: DataConfig = Field(default_factory=lambda: DataConfig())
-    augmentation: AugmentationConfig | None = None
+    augmentation: Any = Field(
+        default=None, description="The augment area's section; validated by its AugmentationConfig."
+    )
     tuner: TunerConfig = Field(default_factory=lambda: TunerConfig())
     training: TrainingConfig = Field(default_factory=lambda: TrainingConfig())
     rlhf: Any = Field(
@@ -289,8 +308,10 @@ class RunConfig(Section):
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON/YAML-ready) of the merged, validated config, as a run folder stores it."""
         out = self.model_dump(mode="json")
-        if isinstance(self.rlhf, BaseModel):
-            out["rlhf"] = self.rlhf.model_dump(mode="json")
+        for key in ("rlhf", "augmentation"):
+            value = getattr(self, key)
+            if isinstance(value, BaseModel):
+                out[key] = value.model_dump(mode="json")
         return out
 
 

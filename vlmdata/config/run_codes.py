@@ -69,6 +69,11 @@ RESUME = define(
     "`resume_from_checkpoint` continues the same run (optimizer, schedule, data position); `init_from_checkpoint` "
     "starts a new stage from earlier weights. Give one.",
 )
+MODEL_NOT_CACHED = define(
+    "VD669",
+    "Model id is neither a local folder nor in the local Hugging Face / ModelScope cache",
+    "Download it first with the command in the message (`hf download ORG/NAME` or `modelscope download --model ORG/NAME`), or set the local folder.",
+)
 BEST_CHECKPOINT = define(
     "VD663",
     "Best-checkpoint settings invalid",

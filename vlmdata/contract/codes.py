@@ -14,6 +14,11 @@ NOT_OBJECT = define(
     "Line is JSON but not an object",
     "Each line must be one JSON object `{...}`, not a list or scalar.",
 )
+REPEATED_KEY = define(
+    "VD109",
+    "Key repeated in one JSON object",
+    "Keep one of the repeated keys: JSON readers keep only the last value and drop the others silently.",
+)
 LINE_TOO_LONG = define(
     "VD103",
     "Line exceeds the maximum line size",

@@ -1,6 +1,7 @@
 """Turn one JSONL line into the model's verdict plus every issue with its contract code.
 
-`explain_line(raw)` is the reference path (and the fallback of the fast bulk path): it checks UTF-8, runs
+`explain_line(raw)` is the reference path (and the fallback of the fast bulk path): it checks UTF-8, finds keys
+repeated in one object (VD109: JSON's last-wins would hide them from the models), runs
 `Record.model_validate_json` and maps pydantic's error types onto the contract's codes. Field paths are
 rendered as `objects[3].bbox_2d`.
 
@@ -20,6 +21,7 @@ import msgspec
 from pydantic import Field, ValidationError, create_model
 
 from vlmdata.contract import codes
+from vlmdata.contract.jsonkeys import repeated_key_issues
 from vlmdata.contract.models import DETAIL_BUDGET, DetailBudget, Object, Record
 from vlmdata.contract.rules import Issue
 
@@ -209,11 +211,25 @@ def explain_bounded(raw: bytes, limit: int | None) -> Explanation:
             raw[exc.start : exc.start + 4].hex(),
         )
         return Explanation(None, [issue])
+    repeated = repeated_key_issues(raw)
     if limit is not None and len(raw) > BIG_LINE:
         first = _explain_with(_fail_fast_record(), raw, limit, DetailBudget(0))
         if first.record is not None or first.note is not None:
-            return first
-    return _explain_with(Record, raw, limit, DetailBudget(limit) if limit is not None else None)
+            return with_repeats(first, repeated, limit)
+    explained = _explain_with(Record, raw, limit, DetailBudget(limit) if limit is not None else None)
+    return with_repeats(explained, repeated, limit)
+
+
+def with_repeats(explained: Explanation, repeated: list[Issue], limit: int | None) -> Explanation:
+    """A repeated key rejects the line whatever the models say; its issues come first, within `limit`."""
+    if not repeated:
+        return explained
+    issues = repeated + explained.issues
+    more = Counter(explained.more)
+    if limit is not None and len(issues) > limit:
+        more.update(i.code for i in issues[limit:])
+        issues = issues[:limit]
+    return Explanation(None, issues, more, explained.note)
 
 
 def _explain_with(

@@ -15,7 +15,7 @@ Two inputs break it, and both only surface in the middle of a training run unles
 `checked_resize` raises `ResizeError` for both (and for `max_pixels < min_pixels`). The record contract refuses
 what it can know from the record alone (the ratio; a record's own `metadata.max_pixels`); the run-wide budget
 is a run-config matter, checked by `vlmdata audit` and by the trainer before step 1. This module is the one
-place both use; the audit's token arithmetic (`vlmdata.audit.images`) builds on it.
+place both use; the token arithmetic of audit, export and training (`vlmdata.models.qwen`) builds on it.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic_core import PydanticCustomError
 
 from vlmdata.contract import codes
+from vlmdata.contract.kinds import GEOMETRY_KINDS
 from vlmdata.contract.rules import (
-    GEOMETRY_KEYS,
     Issue,
     aspect_issue,
     bounds_issues,
@@ -128,7 +128,7 @@ class Object(_Strict):
 
     @property
     def kind(self) -> str:
-        return next(k for k in GEOMETRY_KEYS if getattr(self, k) is not None)
+        return next(k for k in GEOMETRY_KINDS if getattr(self, k) is not None)
 
     @property
     def points(self) -> list[float]:

@@ -15,8 +15,8 @@ from typing import Any
 
 from vlmdata.contract import codes
 from vlmdata.contract.imagesize import ResizeError, aspect_ratio_exceeded, checked_resize
+from vlmdata.contract.kinds import GEOMETRY_KINDS, POINT_COUNT_KEYS
 
-GEOMETRY_KEYS = ("bbox_2d", "poly", "line")
 IRRELEVANT_SUMMARY = "无关图片"
 BOUNDS_TOLERANCE = 0.5  # px: a point outside by at most this is a warning, beyond it an error
 ZERO_AREA = 1e-9  # px²: a polygon whose |area| is at most this has zero area
@@ -92,7 +92,7 @@ def polygon_area2(points: Sequence[float]) -> float:
 def object_issues(obj: dict[str, Any], prefix: str = "") -> list[Issue]:
     """Geometry rules of one object whose fields already have the right types."""
     out: list[Issue] = []
-    present = [k for k in GEOMETRY_KEYS if obj.get(k) is not None]
+    present = [k for k in GEOMETRY_KINDS if obj.get(k) is not None]
     if len(present) != 1:
         out.append(
             Issue(
@@ -128,7 +128,7 @@ def object_issues(obj: dict[str, Any], prefix: str = "") -> list[Issue]:
             )
         elif all(pts[i] == pts[0] and pts[i + 1] == pts[1] for i in range(2, len(pts), 2)):
             out.append(Issue(codes.LINE_TOO_FEW.code, "all points of the line are equal", field, pts))
-    for count_key, geom in (("poly_points", "poly"), ("line_points", "line")):
+    for geom, count_key in POINT_COUNT_KEYS.items():
         declared = obj.get(count_key)
         if declared is None:
             continue

@@ -53,15 +53,24 @@ def read_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
     return preds
 
 
-def evaluate(predictions: str | Path, gt: str | Path | Any, template: str | None = None) -> dict[str, Any]:
-    from vlmdata.io.dataset import load_dataset
+def evaluate(
+    predictions: str | Path, gt: str | Path | Any, template: str | None = None, out: str | Path | None = None
+) -> dict[str, Any]:
+    """Score `predictions` against the ground-truth dataset `gt`; with `out`, also write the report as JSON
+    there (the single-file `--out` rule of `vlmdata.io.output`: never over the predictions or the dataset)."""
+    import json
+
+    from vlmdata.io.dataset import open_dataset
+    from vlmdata.io.output import check_out, write_output
     from vlmdata.render import DEFAULT_TEMPLATE, get_template, render_target, resolve_template
     from vlmdata.render.templates import is_irrelevant, record_domain
 
     template = template or DEFAULT_TEMPLATE
-
+    inputs = [predictions, gt] if isinstance(gt, (str, Path)) else [predictions]
+    if out is not None:
+        check_out(out, command="eval", kind="file", inputs=inputs)
     preds = read_predictions(predictions)
-    dataset = load_dataset(gt) if isinstance(gt, (str, Path)) else gt
+    dataset = open_dataset(gt) if isinstance(gt, (str, Path)) else gt
     ids = dataset["id"]
     index = {rid: i for i, rid in enumerate(ids)}
     for rid, pred in preds.items():
@@ -126,4 +135,7 @@ def evaluate(predictions: str | Path, gt: str | Path | Any, template: str | None
             "exact_match": summary_exact / n_summary,
             "irrelevant_accuracy": irrelevant_right / n_summary,
         }
+    if out is not None:
+        text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+        write_output(out, text, command="eval", inputs=inputs)
     return report

@@ -4,17 +4,16 @@ The prompt is exactly the training prompt (the record's template via `build_mess
 removed), images are read with their EXIF orientation applied and resized to the 32-px grid with the same
 `min_pixels`/`max_pixels` bounds as training, so the model sees what it was trained on. With `--adapter` the
 LoRA adapter is merged into the base model before generation. Output lines: `{"id", "template", "completion"}`,
-written atomically; `vlmdata eval` scores them.
+written under the single-file `--out` rule (`vlmdata.io.output`; checked before the model loads);
+`vlmdata eval` scores them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-from vlmdata.io.atomic import atomic_write_text
 
 DEFAULT_MIN_PIXELS = 32 * 32 * 4
 DEFAULT_MAX_PIXELS = 1024 * 1024
@@ -60,18 +59,26 @@ def infer(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     device: str | None = None,
     system: str | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> Path:
     """`template`: for records that name none (default: the neutral `grounding`); `system` replaces the
-    template's system prompt, as the run config's `template.system` does in training."""
+    template's system prompt, as the run config's `template.system` does in training; `progress(n)` after
+    each batch of n records."""
+    from vlmdata.io.dataset import open_dataset
+    from vlmdata.io.output import check_out, write_output
+
+    sources: list[str | Path | None] = [dataset] if isinstance(dataset, (str, Path)) else []
+    sources += [model_dir, adapter]
+    check_out(out, command="infer", kind="file", inputs=sources)  # before any model is loaded
+
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from vlmdata.io.dataset import load_dataset
     from vlmdata.render import DEFAULT_TEMPLATE, build_messages, resolve_template
 
     template = template or DEFAULT_TEMPLATE
 
-    ds = load_dataset(dataset) if isinstance(dataset, (str, Path)) else dataset
+    ds = open_dataset(dataset) if isinstance(dataset, (str, Path)) else dataset
     if limit is not None:
         ds = ds.select(range(min(limit, len(ds))))
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -110,4 +117,6 @@ def infer(
                     {"id": record["id"], "template": name, "completion": text.strip()}, ensure_ascii=False
                 )
             )
-    return atomic_write_text(out, "".join(line + "\n" for line in lines))
+        if progress is not None:
+            progress(len(records))
+    return write_output(out, "".join(line + "\n" for line in lines), command="infer", inputs=sources)

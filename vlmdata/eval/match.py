@@ -2,12 +2,14 @@
 
 IoU definitions (documented in docs/eval.md):
 - box vs box: exact rectangle IoU.
-- anything involving a polygon: area IoU of the two regions, measured by rasterising both at 4 sub-units
-  per grid unit on the pair's joint bounding window (a box is its rectangle polygon); the error is a thin
-  boundary band, well under 1% for shapes of a few grid units and up.
-- a line against anything: a tube of fixed width (`LINE_TUBE_WIDTH` = 16 grid units) around the polyline
-  on both sides, so a line matches a line drawn within a few units of it; a line never matches a region
-  kind unless the tube overlaps.
+- a polygon against a polygon or a box: the exact area IoU of the two regions (`geometry.overlap`: horizontal
+  slabs, no rasterising, so small objects are measured as exactly as large ones; a box is its rectangle, a
+  self-intersecting polygon is filled by the even–odd rule). A pathological pair (thousands of mutually
+  crossing edges) is rasterised like lines instead, so a degenerate generation cannot stall a reward.
+- a line against anything: a tube of fixed width (`LINE_TUBE_WIDTH` = 16 grid units) around the polyline,
+  rasterised with the other shape at 4 sub-units per grid unit on the pair's joint window, so a line
+  matches a line drawn within a few units of it; a line never matches a region kind unless the tube
+  overlaps.
 Greedy matching per threshold: candidate pairs sorted by IoU (descending; ties by prediction then reference
 index), each prediction and reference used at most once, pairs below the threshold never match.
 """
@@ -17,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from vlmdata.geometry.overlap import TooComplex, region_iou
 
 LINE_TUBE_WIDTH = 16.0
 _SUPERSAMPLE = 4
@@ -67,6 +71,11 @@ def geometry_iou(kind_a: str, pts_a: Sequence[float], kind_b: str, pts_b: Sequen
     ea, eb = _extent(kind_a, pts_a), _extent(kind_b, pts_b)
     if ea[2] < eb[0] or eb[2] < ea[0] or ea[3] < eb[1] or eb[3] < ea[1]:
         return 0.0
+    if kind_a != "line" and kind_b != "line":
+        try:
+            return region_iou(_region_points(kind_a, pts_a), _region_points(kind_b, pts_b))
+        except TooComplex:  # thousands of self-crossing edges (a degenerate generation): rasterise instead
+            pass
     lo = np.minimum(ea[:2], eb[:2]) - 1
     hi = np.maximum(ea[2:], eb[2:]) + 1
     shape = (

@@ -24,10 +24,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from vlmdata.contract.kinds import GEOMETRY_KINDS
+
 IRRELEVANT = "无关图片"
 HEADER_RE = re.compile(r"^<DOMAIN=([A-Za-z0-9_]+)>, <TASK=([A-Z]+)>$")
 OBJECT_KEY_RE = re.compile(r"^object_([1-9][0-9]*)$")
-GEOMETRY_KEYS = ("bbox_2d", "poly", "line")
 
 
 class DuplicateKeyError(ValueError):
@@ -175,7 +176,7 @@ def _parse_objects(payload: Any, result: DenseParse) -> None:
         if not isinstance(desc, str) or not desc.strip():
             result.issues.append(f"{key}: missing desc")
             return
-        kinds = [k for k in GEOMETRY_KEYS if k in body]
+        kinds = [k for k in GEOMETRY_KINDS if k in body]
         if len(kinds) != 1:
             result.issues.append(f"{key}: needs exactly one geometry, has {kinds or 'none'}")
             return

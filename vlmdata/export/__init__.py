@@ -1,4 +1,6 @@
-"""Export a vlmdata dataset to ms-swift's standard JSONL, for training with plain `swift sft`.
+"""Export a vlmdata dataset: ms-swift's standard JSONL (this module), COCO (`coco.py`), LLaMA-Factory (`llamafactory.py`).
+
+ms-swift, for training with plain `swift sft`:
 
 Each line is `{"messages": [...], "images": [...]}` plus `"id"` (ms-swift drops it; it traces a line back to
 its record): the conversation `vlmdata.render.build_messages` builds, flattened by `to_swift_standard` into
@@ -20,7 +22,9 @@ ms-swift's own `--max_pixels` (it adds a pre-resize the audit does not model).
 
 The export is static (no augmentation, one line per record in dataset order). Every image path is checked to
 exist (an ms-swift run would otherwise fail mid-epoch); all problems are reported together and nothing is
-written unless every record renders. The file is written atomically.
+written unless every record renders. The input is any dataset form the one opener accepts. The file follows the
+`--out` rule for single files (`vlmdata.io.output`): written atomically beside the target, never over an input,
+a non-regular file or a file vlmdata did not write.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmdata.errors import UsageError, VlmdataError
+from vlmdata.errors import UsageError, VlmdataError, at
 
 
 @dataclass
@@ -58,11 +62,9 @@ class ExportResult:
 
 
 def template_config(config: str | Path | None) -> Any:
-    """The run config's `template` section (defaults without a config), its template files registered.
-
-    Only that section and `templates` are read and validated (with the config's `extends` chain): an export
-    does not need the model, the plugins or the data paths of the run to exist.
-    """
+    """The run config's `template` section (defaults without a config), its template files registered, read by
+    the run config's own reader (`vlmdata.config.load.load_run_sections`): an export does not need the model,
+    the plugins or the data paths of the run to exist."""
     from vlmdata.config.load import load_template_section
     from vlmdata.config.run import TemplateConfig
 
@@ -83,7 +85,7 @@ def export_line(
     pixel_bounds: tuple[int, int] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """One record → (the ms-swift standard JSON object, the template name used)."""
-    from vlmdata.audit.images import record_image_kwargs, record_pixel_bounds
+    from vlmdata.models.qwen import record_image_kwargs, record_pixel_bounds
     from vlmdata.render import build_messages, resolve_template, to_swift_standard
     from vlmdata.render import codes as rcodes
     from vlmdata.render.templates import where
@@ -113,41 +115,31 @@ def export_line(
 
 
 def _default_bounds() -> tuple[int, int]:
-    from vlmdata.audit.images import effective_pixel_bounds
+    from vlmdata.models.qwen import effective_pixel_bounds
 
     return effective_pixel_bounds(template_config(None))
 
 
-def export_records(
+def collect_lines(
     records: Iterable[Mapping[str, Any]],
-    out: str | Path,
-    template: str | None = None,
-    system: str | None = None,
-    check_images: bool = True,
-    template_cfg: Any = None,
-) -> ExportResult:
-    from vlmdata.audit.images import backend_image_env, effective_pixel_bounds
-    from vlmdata.io.atomic import atomic_write_bytes
-
+    template: str | None,
+    system: str | None,
+    check_images: bool,
+    bounds: tuple[int, int],
+) -> list[tuple[dict[str, Any], str]]:
+    """(line, template name) per record; every record that cannot be exported is reported in one error."""
     if template is not None:
         from vlmdata.render import get_template
 
         get_template(template)
-    cfg = template_cfg if template_cfg is not None else template_config(None)
-    bounds = effective_pixel_bounds(cfg)
-    result = ExportResult(out=str(out), env=backend_image_env(cfg))
-    lines: list[bytes] = []
+    lines: list[tuple[dict[str, Any], str]] = []
     problems: list[VlmdataError] = []
     for record in records:
         try:
-            line, name = export_line(record, template, system, check_images, bounds)
+            with at(record.get("source_file") or None, record.get("source_line"), str(record.get("id"))):
+                lines.append(export_line(record, template, system, check_images, bounds))
         except VlmdataError as exc:
             problems.append(exc)
-            continue
-        result.records += 1
-        result.images += len(line["images"])
-        result.templates[name] = result.templates.get(name, 0) + 1
-        lines.append(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
     if problems:
         first = problems[0]
         raise VlmdataError(
@@ -158,8 +150,40 @@ def export_records(
             hint=first.hint,
             details=[str(p).split("\n")[0] for p in problems[1:50]],
         )
-    atomic_write_bytes(out, b"".join(lines))
+    return lines
+
+
+def export_records(
+    records: Iterable[Mapping[str, Any]],
+    out: str | Path,
+    template: str | None = None,
+    system: str | None = None,
+    check_images: bool = True,
+    template_cfg: Any = None,
+    inputs: Iterable[str | Path | None] = (),
+    roots: Iterable[str | Path | None] = (),
+) -> ExportResult:
+    """Write `records` as ms-swift standard JSONL at `out`; `inputs`/`roots` feed the `--out` rule."""
+    from vlmdata.io.output import check_out, write_output
+    from vlmdata.models.qwen import backend_image_env, effective_pixel_bounds
+
+    inputs, roots = list(inputs), list(roots)
+    check_out(out, command="export", kind="file", inputs=inputs, roots=roots)  # refuse before the work
+
+    cfg = template_cfg if template_cfg is not None else template_config(None)
+    bounds = effective_pixel_bounds(cfg)
+    result = ExportResult(out=str(out), env=backend_image_env(cfg))
+    lines: list[bytes] = []
+    for line, name in collect_lines(records, template, system, check_images, bounds):
+        result.records += 1
+        result.images += len(line["images"])
+        result.templates[name] = result.templates.get(name, 0) + 1
+        lines.append(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
+    write_output(out, b"".join(lines), command="export", inputs=inputs, roots=roots)
     return result
+
+
+FORMATS = ("swift", "coco", "llamafactory")
 
 
 def export_dataset(
@@ -169,8 +193,29 @@ def export_dataset(
     config: str | Path | None = None,
     system: str | None = None,
     check_images: bool = True,
-) -> ExportResult:
-    """A vlmdata dataset (a folder or a `datasets.Dataset`) → ms-swift standard JSONL at `out`."""
+    fmt: str = "swift",
+    image_root: str | Path | None = None,
+    name: str | None = None,
+) -> Any:
+    """A vlmdata dataset (a folder or a `datasets.Dataset`) → `fmt` at `out`.
+
+    `swift`: ms-swift standard JSONL; `coco`: COCO instances JSON (`vlmdata.export.coco`; templates do not
+    apply); `llamafactory`: sharegpt JSON + its `dataset_info.json` entry (`vlmdata.export.llamafactory`).
+    """
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
+    inputs: list[str | Path | None] = [config]
+    roots: list[str] = []
+    if isinstance(dataset, (str, Path)):
+        from vlmdata.io.dataset import image_dirs, locate_dataset, open_dataset
+
+        inputs += [dataset, locate_dataset(dataset)]
+        dataset = open_dataset(inputs[-1])  # type: ignore[arg-type]
+        roots = image_dirs(dataset)
+    if fmt == "coco":
+        from vlmdata.export.coco import export_coco
+
+        return export_coco(dataset, out, image_root=image_root, inputs=inputs, roots=roots)
     from vlmdata.render import known_templates
 
     cfg = template_config(config)
@@ -182,10 +227,28 @@ def export_dataset(
     template = template or cfg.name  # the run's template, else the neutral default
     if config is not None:
         system = system if system is not None else cfg.system
-    if isinstance(dataset, (str, Path)):
-        from vlmdata.io.dataset import load_dataset
+    inputs.append(config)
+    if fmt == "llamafactory":
+        from vlmdata.export.llamafactory import export_llamafactory
 
-        dataset = load_dataset(dataset)
+        return export_llamafactory(
+            dataset,
+            out,
+            template=template,
+            system=system,
+            check_images=check_images,
+            name=name,
+            template_cfg=cfg,
+            inputs=inputs,
+            roots=roots,
+        )
     return export_records(
-        dataset, out, template=template, system=system, check_images=check_images, template_cfg=cfg
+        dataset,
+        out,
+        template=template,
+        system=system,
+        check_images=check_images,
+        template_cfg=cfg,
+        inputs=inputs,
+        roots=roots,
     )

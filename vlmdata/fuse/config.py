@@ -1,6 +1,6 @@
 """The fusion config: which datasets are mixed, in what proportion, rendered how.
 
-A fusion config is layered YAML (`extends`, see `vlmdata.config.layers`): the `targets` and `sources` lists
+A fusion config is layered YAML (`extends`, see `vlmdata.io.layered`): the `targets` and `sources` lists
 merge across files by entry `name`, and an explicit empty list clears what the bases had. After merging, the
 models below validate everything at once (unknown keys are rejected at every level) and each problem is
 reported with the file that set the key and its key path.
@@ -23,16 +23,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
 
-from vlmdata.config.layers import (
+from vlmdata.config.base import ConfigModel
+from vlmdata.fuse import codes
+from vlmdata.io.layered import (
     ConfigProblem,
     Layered,
     load_layered,
     problems_from_validation_error,
     raise_problems,
 )
-from vlmdata.fuse import codes
 
 Mode = Literal["dense", "summary", "chat"]
 Domain = Literal["target", "source"]
@@ -48,7 +49,9 @@ _DEFAULT_TEMPLATES: dict[tuple[str, str], str] = {  # neutral: no domain prompt,
 }
 
 
-class _Strict(BaseModel):
+class _Strict(ConfigModel):
+    """Unknown keys, NaN/infinity and booleans written for numbers are refused (`ConfigModel`)."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
 
 
@@ -62,10 +65,13 @@ class EntryConfig(_Strict):
     template: str | None = None
     ratio: float = Field(default=1.0, ge=0.0, le=1_000_000.0)
     augment: bool | None = None
-    max_objects: int | None = Field(default=None, ge=1)
+    max_objects: int | None = Field(default=None, ge=1, le=1_000_000)
     replacement: bool = False
     seed: int | None = Field(
-        default=None, ge=0, description="pins this entry's stream independently of the top-level seed"
+        default=None,
+        ge=0,
+        le=2**63 - 1,
+        description="pins this entry's stream independently of the top-level seed",
     )
     description: str | None = None
 
@@ -79,7 +85,7 @@ class SourceConfig(EntryConfig):
 
 
 class FusionConfig(_Strict):
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     templates: list[str] = Field(default_factory=list, description="template YAML files or folders")
     targets: list[TargetConfig] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(default_factory=list)
@@ -132,7 +138,7 @@ def load_fusion_config(path: str | Path, *, check_paths: bool = True) -> FusionC
     try:
         config = FusionConfig.model_validate(data)
     except ValidationError as exc:
-        problems = template_problems + problems_from_validation_error(exc, layered)
+        problems = template_problems + problems_from_validation_error(exc, layered, model=FusionConfig)
         raise_problems([_recode(p) for p in problems], what="fusion config")
         raise  # unreachable: raise_problems raised
     problems = template_problems + check_fusion_config(config, layered, check_paths=check_paths)
@@ -178,7 +184,7 @@ def check_fusion_config(
     for key, domain in (("targets", "target"), ("sources", "source")):
         for i, entry in enumerate(getattr(config, key)):
             name = config.template_of(domain, entry)  # type: ignore[arg-type]
-            if templates is not None and not is_template_path(name):  # a file that did not load: reported
+            if not is_template_path(name):  # a file that did not load: reported
                 mode = templates.get(name)
                 if mode is None:
                     problems.append(
@@ -254,22 +260,18 @@ def _recode(problem: ConfigProblem) -> ConfigProblem:
     return problem
 
 
-def _known_templates() -> dict[str, str] | None:
-    """Template name → mode from the renderer registry (built-in and registered), or None without renderers."""
-    try:
-        from vlmdata.render.templates import known_templates
-    except ImportError:
-        return None
+def _known_templates() -> dict[str, str]:
+    """Template name → mode from the renderer registry (built-in and registered)."""
+    from vlmdata.render.templates import known_templates
+
     return {name: t.mode for name, t in known_templates().items()}
 
 
 def _user_definitions(names: set[str]) -> dict[str, Any]:
     """The definitions of the user templates among `names` (the manifest records what the records were
     rendered with, not only a name that another file could redefine)."""
-    try:
-        from vlmdata.render.templates import user_templates
-    except ImportError:
-        return {}
+    from vlmdata.render.templates import user_templates
+
     return {
         name: {**t.definition(), "source": t.source}
         for name, t in sorted(user_templates().items())

@@ -1,9 +1,8 @@
-"""Fusion inputs: opening datasets as memory maps, content fingerprints, and chunked gathers.
+"""Fusion inputs: content fingerprints and chunked gathers over memory-mapped datasets.
 
-An entry's `data`/`val` is a vlmdata Arrow dataset folder (what `vlmdata validate --out DIR` writes to
-`DIR/data/`; a folder holding a `data/` dataset is accepted too) or a `.jsonl` file, which is validated on the
-fly into a cache keyed by the file's content hash (`$VLMDATA_CACHE`, default `~/.cache/vlmdata`), and fused
-only if no record was rejected.
+An entry's `data`/`val` is opened by `vlmdata.validate.inputs.open_input`: any dataset form the one opener
+(`vlmdata.io.dataset.open_dataset`) accepts, or a `.jsonl` file validated on the fly into the honest cache
+described there, fused only if no record was rejected.
 
 Fingerprints are sha256 over the Arrow files' bytes in the dataset's own file order: a dataset that was
 rewritten with the same content keeps its fingerprint, any changed byte changes it.
@@ -13,51 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vlmdata.errors import Location, VlmdataError
-from vlmdata.io import codes
 from vlmdata.io.features import COLUMNS
-
-
-def dataset_dir(path: str | Path, field: str | None = None) -> Path:
-    """The Arrow dataset folder behind `path` (validating a JSONL first)."""
-    p = Path(path)
-    if p.is_file() and p.suffix in (".jsonl", ".json", ".ndjson"):
-        return _validated_jsonl(p)
-    for candidate in (p, p / "data"):
-        if (candidate / "state.json").is_file() and (candidate / "dataset_info.json").is_file():
-            return candidate
-    raise VlmdataError(
-        codes.NOT_A_DATASET, f"not a vlmdata Arrow dataset: {p}", where=Location(file=str(p), field=field)
-    )
-
-
-def open_dataset(path: str | Path, field: str | None = None) -> Any:
-    """A memory-mapped `datasets.Dataset` in the normalised schema."""
-    from datasets import load_from_disk
-
-    folder = dataset_dir(path, field)
-    try:
-        ds = load_from_disk(str(folder))
-    except Exception as exc:  # datasets raises several types for a damaged folder
-        raise VlmdataError(
-            codes.NOT_A_DATASET,
-            f"cannot open dataset {folder}: {exc}",
-            where=Location(file=str(folder), field=field),
-        ) from None
-    missing = [c for c in COLUMNS if c not in ds.column_names]
-    if missing:
-        raise VlmdataError(
-            codes.SCHEMA,
-            f"dataset {folder} lacks columns {missing}",
-            where=Location(file=str(folder), field=field),
-        )
-    return ds
 
 
 def fingerprint_dir(folder: str | Path) -> str:
@@ -173,51 +133,3 @@ def _mapped_batches(dataset: Any, rows: int) -> tuple[list[Any], list[Any] | Non
     if sum(b.num_rows for b in batches) != rows:
         return [], None
     return regions, batches
-
-
-def _validated_jsonl(path: Path) -> Path:
-    try:
-        from vlmdata.validate import validate_files
-    except ImportError:
-        raise VlmdataError(
-            codes.JSONL_INVALID,
-            f"{path} is a JSONL file, but this vlmdata has no validator to read it",
-            where=Location(file=str(path)),
-        ) from None
-    digest = _sha256_file(path).hexdigest()
-    cache = (
-        Path(os.environ.get("VLMDATA_CACHE", Path.home() / ".cache" / "vlmdata")) / "fuse-jsonl" / digest[:32]
-    )
-    data = cache / "data"
-    if not (data / "state.json").is_file():
-        import shutil
-        import tempfile
-
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".tmp-{cache.name}.", dir=cache.parent))
-        try:
-            report = validate_files([path], work, None)
-            rejected = _rejected_count(report)
-            if rejected:
-                raise VlmdataError(
-                    codes.JSONL_INVALID,
-                    f"{rejected} record(s) of {path} fail validation",
-                    where=Location(file=str(path)),
-                    hint=f"run `vlmdata validate {path} --out DIR`, fix the rejected records, then fuse DIR/data",
-                )
-            if not (work / "data" / "state.json").is_file():
-                raise VlmdataError(
-                    codes.JSONL_INVALID, f"validating {path} wrote no dataset", where=Location(file=str(path))
-                )
-            shutil.rmtree(cache, ignore_errors=True)
-            os.replace(work, cache)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return data
-
-
-def _rejected_count(report: Any) -> int:
-    total = getattr(report, "total", None)
-    if callable(total):
-        return int(total("rejected"))
-    return int(getattr(report, "rejected", 0) or 0)

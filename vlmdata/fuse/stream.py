@@ -46,7 +46,8 @@ class FusionStream:
 
         from vlmdata.errors import Location, VlmdataError
         from vlmdata.fuse import codes
-        from vlmdata.fuse.inputs import dataset_dir, fingerprint_dir
+        from vlmdata.fuse.inputs import fingerprint_dir
+        from vlmdata.validate.inputs import locate_input
 
         manifest = json.loads(Path(path).read_text(encoding="utf-8"))
         config = FusionConfig.model_validate(manifest["config"])
@@ -54,7 +55,7 @@ class FusionStream:
         stream = cls(config, int(manifest["epoch"]))
         if verify:
             for name, entry in manifest["inputs"].items():
-                seen = fingerprint_dir(dataset_dir(entry["data"]))
+                seen = fingerprint_dir(locate_input(entry["data"]))
                 if seen != entry["fingerprint"]:
                     raise VlmdataError(
                         codes.INPUT_CHANGED,
@@ -93,9 +94,9 @@ class FusionStream:
             if self._given is not None:
                 self._datasets = dict(self._given)
             else:
-                from vlmdata.fuse.inputs import open_dataset
+                from vlmdata.validate.inputs import open_input
 
-                self._datasets = {e.name: open_dataset(e.data) for _, e in self.config.entries()}
+                self._datasets = {e.name: open_input(e.data) for _, e in self.config.entries()}
         return self._datasets
 
     @property
@@ -158,9 +159,9 @@ class EvalSet:
     tags: EntryTags
 
     def open(self) -> Any:
-        from vlmdata.fuse.inputs import open_dataset
+        from vlmdata.validate.inputs import open_input
 
-        return open_dataset(self.path)
+        return open_input(self.path, split="val")
 
     def records(self) -> Iterator[dict[str, Any]]:
         """The val records in order, tagged, unaugmented; `max_objects` does not apply to evaluation."""

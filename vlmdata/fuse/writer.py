@@ -2,11 +2,12 @@
 
 Output layout (`vlmdata fuse CONFIG --out DIR`): `DIR/data/` is the fused dataset (a Hugging Face
 `datasets` folder in the normalised schema, loadable with `load_from_disk`), `DIR/manifest.json` says how it
-was made. The whole folder is built in a temporary sibling and swapped in atomically.
+was made. The folder follows the `--out` rule (`vlmdata.io.output`: the config files, every entry's inputs and
+the folders of their images are inputs) and is built in a temporary sibling and swapped in atomically.
 
 Memory stays flat: inputs are memory-mapped, the plan is walked in chunks (`chunk_rows`), each chunk is
-gathered with Arrow `take` per entry, tagged, put back in plan order and streamed to the Arrow file, which is
-rotated every `SHARD_BYTES`. Nothing in the outputs depends on time, paths of the output or hash seeds, so two
+gathered with Arrow `take` per entry, tagged, put back in plan order and streamed through the one dataset
+writer (`vlmdata.io.writer`, which rotates shards). Nothing in the outputs depends on time, paths of the output or hash seeds, so two
 runs on the same inputs are byte-identical (the dataset fingerprint in `state.json` is derived from the plan
 digest and the input fingerprints, not drawn at random as `datasets` does for in-memory tables).
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +25,16 @@ import numpy as np
 
 from vlmdata import __version__
 from vlmdata.fuse.config import FusionConfig
-from vlmdata.fuse.inputs import TableTaker, dataset_dir, fingerprint_dir, open_dataset
+from vlmdata.fuse.inputs import TableTaker, fingerprint_dir
 from vlmdata.fuse.plan import PLAN_VERSION, EpochPlan, plan_epoch
 from vlmdata.fuse.records import EntryTags, finalize_table
-from vlmdata.io.atomic import atomic_dir, atomic_write_json
+from vlmdata.io.atomic import atomic_write_json
+from vlmdata.io.dataset import image_dirs
+from vlmdata.io.output import output_dir
+from vlmdata.io.writer import DatasetWriter
 
 CHUNK = 32_768  # most plan positions per chunk
 CHUNK_BYTES = 16 * 1024 * 1024  # ... and at most about this many bytes of input records per chunk
-SHARD_BYTES = 500 * 1024 * 1024
 
 
 @dataclass
@@ -84,14 +86,18 @@ def summarise(config: FusionConfig, plan: EpochPlan) -> list[EntrySummary]:
     return rows
 
 
-def input_sizes(config: FusionConfig) -> tuple[dict[str, int], dict[str, Any]]:
-    """Pool sizes and the opened (memory-mapped) datasets of every entry's `data`."""
-    sizes, datasets = {}, {}
+def input_sizes(config: FusionConfig) -> tuple[dict[str, int], dict[str, Any], dict[str, Path]]:
+    """Pool sizes, the opened (memory-mapped) datasets and the dataset folders of every entry's `data`."""
+    from vlmdata.io.dataset import open_dataset
+    from vlmdata.validate.inputs import locate_input
+
+    sizes, datasets, folders = {}, {}, {}
     for key, (_, entry) in zip(_keys(config), config.entries(), strict=True):
-        ds = open_dataset(entry.data, field=f"{key}.data")
+        folders[entry.name] = locate_input(entry.data, field=f"{key}.data")
+        ds = open_dataset(folders[entry.name], field=f"{key}.data")
         datasets[entry.name] = ds
         sizes[entry.name] = len(ds)
-    return sizes, datasets
+    return sizes, datasets, folders
 
 
 def check_entry_domains(config: FusionConfig, datasets: dict[str, Any]) -> None:
@@ -124,7 +130,7 @@ def record_rows(dataset: Any, batch: int = 8192) -> Any:
 
 def plan_only(config: FusionConfig, epoch: int = 0) -> FuseResult:
     """The plan and its counts, without writing anything (`vlmdata fuse --plan`)."""
-    sizes, datasets = input_sizes(config)
+    sizes, datasets, _ = input_sizes(config)
     check_entry_domains(config, datasets)
     plan = plan_epoch(config, sizes, epoch)
     return FuseResult(plan, summarise(config, plan), manifest={})
@@ -135,53 +141,35 @@ def fuse_epoch(
 ) -> FuseResult:
     """Write epoch `epoch` of the fusion to `out/data` and `out/manifest.json` (atomically, reproducibly)."""
     import pyarrow as pa
-    from datasets.arrow_writer import ArrowWriter
 
-    from vlmdata.io.features import record_features
-
-    sizes, datasets = input_sizes(config)
+    sizes, datasets, folders = input_sizes(config)
     check_entry_domains(config, datasets)
     plan = plan_epoch(config, sizes, epoch)
     entries = config.entries()
     tags = [EntryTags.of(config, d, e) for d, e in entries]
     takers = [TableTaker(datasets[e.name]) for _, e in entries]
-    folders = {e.name: dataset_dir(e.data) for _, e in entries}
     fingerprints = {name: fingerprint_dir(folder) for name, folder in folders.items()}
-    features = record_features()
     pool = pa.default_memory_pool()
     out = Path(out)
-    with atomic_dir(out) as tmp:
-        # a temporary folder is created 0700; the output is an ordinary folder
-        os.chmod(tmp, 0o777 & ~_umask())
-        data_dir = tmp / "data"
-        data_dir.mkdir()
-        shard_files: list[Path] = []
-        writer = None
-        written = shard_bytes = 0
+    inputs: list[str | Path] = [*config.files, *folders.values()]
+    inputs += [p for _, e in entries for p in (e.data, e.val) if p is not None]
+    roots = sorted({d for ds in datasets.values() for d in image_dirs(ds)})
+    with output_dir(out, command="fuse", inputs=inputs, roots=roots) as tmp:
+        writer = DatasetWriter(tmp / "data")
         step = chunk_rows(takers, plan)
-        for start in range(0, len(plan), step):
-            chunk = _gather(plan, start, min(start + step, len(plan)), takers, tags)
-            if writer is None or shard_bytes >= SHARD_BYTES:
-                if writer is not None:
-                    writer.finalize()
-                    writer.close()
-                shard_files.append(data_dir / f"shard-{len(shard_files):05d}.arrow")
-                writer = ArrowWriter(features=features, path=str(shard_files[-1]))
-                shard_bytes = 0
-            writer.write_table(chunk)
-            shard_bytes += chunk.nbytes
-            written += chunk.num_rows
-            del chunk  # not alive while the next chunk is gathered
-            pool.release_unused()  # hand freed chunk memory back, so the resident set does not creep
-            if progress is not None:
-                progress(written, len(plan))
-        if writer is None:
-            shard_files.append(data_dir / "shard-00000.arrow")
-            writer = ArrowWriter(features=features, path=str(shard_files[-1]))
-        writer.finalize()
-        writer.close()
+        try:
+            for start in range(0, len(plan), step):
+                chunk = _gather(plan, start, min(start + step, len(plan)), takers, tags)
+                writer.write(chunk)
+                del chunk  # not alive while the next chunk is gathered
+                pool.release_unused()  # hand freed chunk memory back, so the resident set does not creep
+                if progress is not None:
+                    progress(writer.rows, len(plan))
+        except BaseException:
+            writer.abort()
+            raise
         manifest = build_manifest(config, plan, fingerprints, folders)
-        _finish_dataset(data_dir, shard_files, features, manifest["output"]["fingerprint"])
+        writer.close(manifest["output"]["fingerprint"])
         atomic_write_json(tmp / "manifest.json", manifest)
     return FuseResult(plan, summarise(config, plan), manifest, out)
 
@@ -218,34 +206,6 @@ def _gather(plan: EpochPlan, start: int, stop: int, takers: list[TableTaker], ta
     return merged.take(pa.array(order))
 
 
-def _finish_dataset(data_dir: Path, shard_files: list[Path], features: Any, fingerprint: str) -> None:
-    """Name the shards as `save_to_disk` does and write its `state.json` / `dataset_info.json`."""
-    from dataclasses import asdict
-
-    from datasets import DatasetInfo
-
-    n = len(shard_files)
-    names = []
-    for i, path in enumerate(shard_files):
-        name = f"data-{i:05d}-of-{n:05d}.arrow"
-        os.replace(path, data_dir / name)
-        names.append({"filename": name})
-    state: dict[str, Any] = {
-        "_data_files": names,
-        "_fingerprint": fingerprint,
-        "_format_columns": None,
-        "_format_kwargs": {},
-        "_format_type": None,
-        "_output_all_columns": False,
-        "_split": None,
-    }
-    (data_dir / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
-    info = asdict(DatasetInfo(features=features))
-    (data_dir / "dataset_info.json").write_text(
-        json.dumps({k: info[k] for k in sorted(info)}, indent=2), encoding="utf-8"
-    )
-
-
 def build_manifest(
     config: FusionConfig,
     plan: EpochPlan,
@@ -270,7 +230,7 @@ def build_manifest(
         "inputs": {
             e.name: {
                 "data": e.data,
-                "dataset": str(folders[e.name] if folders else dataset_dir(e.data)),
+                "dataset": str(folders[e.name] if folders else _locate(e.data)),
                 "fingerprint": fingerprints[e.name],
                 "records": pool,
             }
@@ -296,13 +256,13 @@ def build_manifest(
     }
 
 
+def _locate(path: str) -> Path:
+    from vlmdata.validate.inputs import locate_input
+
+    return locate_input(path)
+
+
 def _keys(config: FusionConfig) -> list[str]:
     return [f"targets[{i}]" for i in range(len(config.targets))] + [
         f"sources[{i}]" for i in range(len(config.sources))
     ]
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

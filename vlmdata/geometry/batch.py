@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vlmdata.geometry.canonical import clean_polygon
 from vlmdata.geometry.kernels import EPS_AREA, bbox_corners, keeps_axes
 
 
@@ -46,8 +47,9 @@ def move_inside(
     hi = np.maximum.reduceat(moved, starts, axis=0)
     inside = (lo[:, 0] >= 0) & (lo[:, 1] >= 0) & (hi[:, 0] <= canvas[0]) & (hi[:, 1] <= canvas[1])
     # Repeated vertices (consecutive, or a polygon's closing one) are removed by the exact path only: send
-    # such objects there so both paths return the same points.
-    inside &= ~_has_repeats(kinds, np.concatenate(arrays), starts, counts)
+    # such objects there so both paths return the same points. Judged on the moved points: two vertices a
+    # rounding error apart become one after a flip (64 - 5e-17 == 64).
+    inside &= ~_has_repeats(kinds, moved, starts, counts)
     out: list[tuple[str, np.ndarray] | None] = []
     for i, kind in enumerate(kinds):
         if not inside[i]:
@@ -63,6 +65,10 @@ def move_inside(
             else:
                 out.append(("poly", _start_top_left(q[::-1] if mirror else q)))
         elif kind == "poly":
+            # a vertex made collinear by rounding: the exact path drops it
+            if len(clean_polygon(q)) != len(q):
+                out.append(None)
+                continue
             out.append(("poly", _start_top_left(q[::-1] if mirror else q)))
         else:
             rev = (q[-1, 0], q[-1, 1]) < (q[0, 0], q[0, 1])

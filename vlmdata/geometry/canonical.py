@@ -13,6 +13,7 @@ same form (a flat list of floats for list input, an array for array input).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,11 @@ def canonical_poly(points: np.ndarray) -> np.ndarray:
     if len(p) < 3:
         return p
     x, y = p[:, 0], p[:, 1]
-    area2 = np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]) + x[-1] * y[0] - x[0] * y[-1]
+    # the orientation from an exactly rounded sum of the cross terms: the same multiset of products for every
+    # rotation of the ring (and their negation for its reversal), so a self-intersecting ring whose signed area
+    # is ~0 gets one orientation, and canonicalising its canonical form changes nothing
+    terms = np.concatenate((x * np.roll(y, -1), -(np.roll(x, -1) * y)))
+    area2 = math.fsum(terms.tolist())
     if area2 < 0:
         p = p[::-1]
     start = int(np.lexsort((p[:, 0], p[:, 1]))[0])

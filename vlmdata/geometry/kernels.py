@@ -9,8 +9,10 @@ Ops of the table:
 - `affine(points, M)`: apply a 3×3 affine matrix. For `bbox_2d` it returns the four transformed corners
   (TL, TR, BR, BL) as a polygon; `transform_object` turns them back into a box when the matrix keeps axes.
 - `clip(points, rect)`: intersect with `rect = (x0, y0, x1, y1)`; returns a list of pieces (empty when
-  nothing is left). Polygons: Sutherland–Hodgman, vertices kept, duplicate and collinear vertices removed.
-  Polylines: Liang–Barsky per segment; a line that leaves and re-enters gives several pieces.
+  nothing is left). Polygons: Sutherland–Hodgman, vertices kept, duplicate and collinear vertices removed; a
+  concave polygon that leaves and re-enters the window gives one piece per part (`pieces.split_clipped_ring`),
+  never one ring bridged along the window edge. Polylines: Liang–Barsky per segment; a line that leaves and
+  re-enters gives several pieces; a repeated vertex (a zero-length segment) never splits a line.
 - `measure(points)`: area (`bbox_2d`, `poly`) or length (`line`), ≥ 0.
 - `degenerate(points)`: zero area, fewer than 3 distinct polygon vertices, fewer than 2 distinct line points.
 - `canonical(points)`: the canonical order of `vlmdata.geometry.canonical`.
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from vlmdata.geometry.canonical import canonical_bbox_2d, canonical_line, canonical_poly, clean_polygon
+from vlmdata.geometry.pieces import split_clipped_ring
 
 EPS_AREA = 1e-6  # px²: below this a box/polygon is degenerate
 EPS_LENGTH = 1e-6  # px: below this a line is degenerate
@@ -148,6 +151,8 @@ def clip_poly(points: np.ndarray, rect: Rect) -> list[np.ndarray]:
         out = _clip_half_plane(out, 1, y1, False)
         np.clip(out[:, 0], x0, x1, out=out[:, 0])
         np.clip(out[:, 1], y0, y1, out=out[:, 1])
+        pieces = [clean_polygon(ring) for ring in split_clipped_ring(out, rect)]
+        return [pc for pc in pieces if not degenerate_poly(pc)]
     out = clean_polygon(out)
     return [] if degenerate_poly(out) else [out]
 
@@ -155,6 +160,7 @@ def clip_poly(points: np.ndarray, rect: Rect) -> list[np.ndarray]:
 def clip_line(points: np.ndarray, rect: Rect) -> list[np.ndarray]:
     """Liang–Barsky on every segment at once; consecutive segments that stay inside join into one piece."""
     p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    p = _dedupe_consecutive(p)  # a repeated vertex is a zero-length segment, not a gap in the line
     if len(p) < 2:
         return []
     x0, y0, x1, y1 = rect

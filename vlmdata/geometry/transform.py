@@ -8,7 +8,9 @@ counter-clockwise on screen, as in PIL, OpenCV's `getRotationMatrix2D` and album
 points), the measure before clipping (area or length after the affine) and the measure kept, so the caller
 computes visibility as kept / before. A box under a matrix that does not keep axes follows `bbox_rotation`:
 `poly` turns it into the exact (clipped) polygon, `enclose` keeps the tight box of the clipped polygon.
-A polyline cut into several pieces follows `line_split`: `split` keeps every piece, `longest` the longest.
+A polyline cut into several pieces follows `line_split`: `split` keeps every piece, `longest` the longest. A
+concave polygon cut into several parts keeps every part as its own object (the caller copies the desc); the
+extra pieces are counted in `split`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 
+from vlmdata.contract.kinds import GEOMETRY_KINDS, MIN_POINTS
 from vlmdata.geometry.kernels import KERNELS, affine_points, bbox_corners, keeps_axes, length_line
 
 BBoxRotation = Literal["poly", "enclose"]
@@ -77,7 +80,7 @@ class Transformed:
     before: float = 0.0
     kept: float = 0.0
     converted: bool = False  # a box became a polygon
-    split: int = 0  # extra pieces created by cutting a line
+    split: int = 0  # extra pieces created by cutting a line or a concave polygon
 
     @property
     def visibility(self) -> float:
@@ -129,6 +132,8 @@ def transform_object(
     moved = KERNELS["affine"][kind](pts, matrix)
     out.before = KERNELS["measure"][kind](moved)
     pieces = KERNELS["clip"][kind](moved, rect)
+    if kind == "poly" and len(pieces) > 1:
+        out.split = len(pieces) - 1  # a concave polygon cut into parts: one object per part, like a line
     if kind == "line" and len(pieces) > 1:
         if line_split == "longest":
             lengths = [length_line(p) for p in pieces]
@@ -149,15 +154,18 @@ def object_points(kind: str, flat: list[float] | np.ndarray) -> np.ndarray:
     from vlmdata.errors import VlmdataError
     from vlmdata.geometry import codes
 
-    if kind not in ("bbox_2d", "poly", "line"):
+    if kind not in GEOMETRY_KINDS:
         raise VlmdataError(
-            codes.UNKNOWN_KIND, "unknown geometry kind", value=kind, hint="use bbox_2d, poly or line"
+            codes.UNKNOWN_KIND,
+            "unknown geometry kind",
+            value=kind,
+            hint="use one of " + ", ".join(GEOMETRY_KINDS),
         )
     try:
         arr = np.asarray(flat, dtype=np.float64)
     except (TypeError, ValueError):
         raise VlmdataError(codes.BAD_POINTS, "points must be a flat list of numbers", value=flat) from None
-    need = {"bbox_2d": 2, "poly": 3, "line": 2}[kind]
+    need = MIN_POINTS[kind]
     if arr.ndim != 1 or len(arr) % 2 or len(arr) // 2 < need or (kind == "bbox_2d" and len(arr) != 4):
         raise VlmdataError(codes.BAD_POINTS, f"wrong number of values for {kind}", value=arr.size)
     if not np.isfinite(arr).all():

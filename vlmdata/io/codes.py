@@ -22,15 +22,15 @@ OUT_NOT_REGULAR = define(
 )
 OUT_FOREIGN_FOLDER = define(
     "VD003",
-    "--out is a non-empty folder vlmdata did not write (or holds entries it did not write)",
-    "Choose a new or empty folder. vlmdata replaces only a folder it wrote itself (marked by "
+    "--out is a non-empty folder this command did not write (or holds entries it did not write)",
+    "Choose a new or empty folder. vlmdata replaces only a folder the same command wrote (marked by "
     "`.vlmdata-output.json`) that holds nothing else; move your own files out or pick another path.",
 )
 OUT_FOREIGN_FILE = define(
     "VD004",
-    "--out is an existing file vlmdata did not write, or one that changed since vlmdata wrote it",
-    "Choose a new path, or move the file away yourself: vlmdata overwrites only a file it wrote whose "
-    "content is unchanged (recorded in the hidden `.NAME.vlmdata-output.json` beside it).",
+    "--out is an existing file this command did not write, or one that changed since it wrote it",
+    "Choose a new path, or move the file away yourself: vlmdata overwrites only a file the same command wrote "
+    "whose content is unchanged (recorded in the hidden `.NAME.vlmdata-output.json` beside it).",
 )
 OUT_BUSY = define(
     "VD005",

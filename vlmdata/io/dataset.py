@@ -35,6 +35,13 @@ from vlmdata.io.features import COLUMNS
 Split = Literal["data", "val"]
 SPLITS: dict[str, str] = {"data": "data", "train": "data", "val": "val"}
 DATASET_FILES = ("state.json", "dataset_info.json")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+def is_jsonl_name(path: str | os.PathLike[str]) -> bool:
+    """A path named like a contract JSONL file (`.jsonl`, `.ndjson`, `.json`): validated on the fly where a
+    data input may be JSONL (`vlmdata.validate.inputs`)."""
+    return Path(path).suffix in JSONL_SUFFIXES
 
 
 def is_dataset_dir(path: str | Path) -> bool:
@@ -66,9 +73,7 @@ def locate_dataset(path: str | os.PathLike[str], split: str = "data", field: str
         raise _error(codes.NOT_A_DATASET, f"dataset not found: {p}", p, field, hint="check the path")
     if p.is_file():
         hint = (
-            "validate it first (`vlmdata validate FILE --out DIR`) and pass DIR"
-            if p.suffix in (".jsonl", ".json", ".ndjson")
-            else None
+            "validate it first (`vlmdata validate FILE --out DIR`) and pass DIR" if is_jsonl_name(p) else None
         )
         raise _error(codes.NOT_A_DATASET, f"not a vlmdata Arrow dataset: {p} is a file", p, field, hint)
     if split == "val" and is_dataset_dir(p / "data"):

@@ -11,7 +11,7 @@ consumer, so the spill a task leaves behind stays bounded.
   worker processes forked from a fork server that has imported the task's module once (no per-task start-up;
   no threads of this process are forked). Workers ignore Ctrl-C; the driver stops them when it fails.
 - `engine="ray"` submits each task as a Ray task (`ray.init(address=...)` from `ray_address` or
-  `RAY_ADDRESS`; without either, Ray starts a local instance). Ray is imported only here, only then. A task
+  `RAY_ADDRESS`; without either, a new local Ray instance). Ray is imported only here, only then. A task
   whose worker dies is retried by Ray (`max_retries`); tasks therefore write their spill atomically and
   idempotently. Inputs, the output folder and the spill must be on storage every node can reach.
 
@@ -211,7 +211,8 @@ class RayEngine(_Windowed):
 
             kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
             address = address or os.environ.get("RAY_ADDRESS") or None
-            if address is None:  # a local instance on this machine
+            if address is None:  # a new local instance (not one a `ray start` on this machine left behind)
+                address = "local"
                 kwargs["include_dashboard"] = False
                 if workers is not None:
                     kwargs["num_cpus"] = workers

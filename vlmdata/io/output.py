@@ -22,13 +22,15 @@ under the output's lock. The rule, in order (each refusal is a usage error, exit
    compared after resolving symlinks and `..` (and by inode when both exist).
 2. `out` must be new or of the kind the command writes (VD002): a folder for folder outputs, a regular file
    for file outputs; never a symlink, device, FIFO, socket or mount point; its parent path must be folders.
-3. An existing output must be one vlmdata wrote (VD003 for folders, VD004 for files). A folder output
-   carries the marker `.vlmdata-output.json` (command, version, UTC time, the entries it wrote); it is
-   replaced only when the marker is there and the folder holds nothing but those entries, so files the
-   user added are never lost. An empty folder counts as new. A workspace is reused only by the command that
-   made it. A file output gets the hidden sidecar `.NAME.vlmdata-output.json` beside it (command, version,
-   time, size, mtime, sha256); an existing file is replaced only when its sidecar matches its current
-   content, so a file the user wrote or edited, or one at a common name such as `report.json`, is refused.
+3. An existing output must be one the same command wrote (VD003 for folders, VD004 for files): a rerun
+   replaces its own earlier output, never another command's (`tiny-model` over a `synth` folder whose images
+   a dataset references) nor the user's. A folder output carries the marker `.vlmdata-output.json` (command,
+   version, UTC time, the entries it wrote); it is replaced only when the marker is there and the folder holds
+   nothing but those entries, so files the user added are never lost. An empty folder counts as new. A
+   workspace is reused the same way and is never swapped away. A file output gets the hidden sidecar
+   `.NAME.vlmdata-output.json` beside it (command, version, time, size, mtime, sha256); an existing file is
+   replaced only when its sidecar matches its current content, so a file the user wrote or edited, or one at
+   a common name such as `report.json`, is refused.
 
 Writers of one output are serialised by `output_lock` (wait by default; `wait=False` refuses with VD005);
 temporaries are cleaned only when their owner is dead and outputs follow the umask (`vlmdata.io.atomic`).
@@ -185,8 +187,13 @@ def check_out(
                 code=codes.OUT_NOT_REGULAR,
             )
         record = _read_json(sidecar_of(absolute))
-        if record is None or not _file_unchanged(absolute, st, record):
-            why = "vlmdata did not write it" if record is None else "it changed since vlmdata wrote it"
+        if record is None or not _file_unchanged(absolute, st, record) or record.get("command") != command:
+            if record is None:
+                why = "vlmdata did not write it"
+            elif record.get("command") != command:
+                why = f"`vlmdata {record.get('command')}` wrote it, not `vlmdata {command}`"
+            else:
+                why = "it changed since vlmdata wrote it"
             raise UsageError(
                 f"{flag} {shown} is an existing file and {why}",
                 hint="choose a new path, or move the file away yourself",
@@ -210,11 +217,16 @@ def check_out(
             hint="choose a new or empty folder; vlmdata replaces only folders it wrote",
             code=codes.OUT_FOREIGN_FOLDER,
         )
+    if marker.get("command") != command:
+        raise UsageError(
+            f"{flag} {shown} holds the output of `vlmdata {marker.get('command')}`, not of `vlmdata {command}`",
+            hint="choose a new or empty folder; an output is only ever replaced by the command that wrote it",
+            code=codes.OUT_FOREIGN_FOLDER,
+        )
     if kind == "workspace":
-        if marker.get("kind") != "workspace" or marker.get("command") != command:
+        if marker.get("kind") != "workspace":
             raise UsageError(
-                f"{flag} {shown} holds the output of `vlmdata {marker.get('command')}`, not a "
-                f"`vlmdata {command}` folder",
+                f"{flag} {shown} is a `vlmdata {command}` output folder, not a working folder",
                 hint="choose a new or empty folder",
                 code=codes.OUT_FOREIGN_FOLDER,
             )

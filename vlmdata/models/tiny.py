@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vlmdata.io.atomic import atomic_dir
+from vlmdata.io.output import output_dir
 from vlmdata.models.tokenizer import SPECIAL_IDS, TEXT_VOCAB_SIZE
 
 PATCH_SIZE = 16
@@ -140,11 +140,15 @@ def build_processor() -> Any:
 
 
 def build_tiny_model(out: str | Path, seed: int = 0, teacher: bool = False) -> Path:
-    """Build the tiny model folder at `out` (replaced atomically) and return its path."""
+    """Build the tiny model folder at `out` (the `--out` rule: replaced atomically, only if vlmdata wrote it)."""
+    from vlmdata.io.output import check_out
+
+    target = Path(out)
+    check_out(target, command="tiny-model", flag="OUT")  # refuse before building anything
+
     import torch
     from transformers import GenerationConfig, Qwen3VLForConditionalGeneration
 
-    target = Path(out)
     config = model_config(teacher=teacher)
     torch.manual_seed(int(seed))
     with torch.device("cpu"):
@@ -157,7 +161,7 @@ def build_tiny_model(out: str | Path, seed: int = 0, teacher: bool = False) -> P
         do_sample=False,
     )
     processor = build_processor()
-    with atomic_dir(target) as tmp:
+    with output_dir(target, command="tiny-model", flag="OUT") as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
         processor.save_pretrained(str(tmp))
         info = {

@@ -23,15 +23,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from vlmdata.contract.kinds import KIND_CODE
 from vlmdata.errors import VlmdataError
 from vlmdata.render import codes
 from vlmdata.render.grid import canonicalize_pairs, dedupe_consecutive, pairs, to_grid
 from vlmdata.render.templates import where
 
-_KIND_RANK = {"bbox_2d": 0, "poly": 1, "line": 2}
 
-
-def _grid_object(
+def grid_object(
     obj: Any, width: float, height: float, record: Mapping[str, Any], i: int, n_images: int
 ) -> tuple:
     """(sort key, kind, grid geometry, image index) of one object; anything unusable is VD419 with its place.
@@ -77,7 +76,7 @@ def _grid_object_unchecked(
     kind = obj.get("kind")
     pts = obj.get("points")
     field = f"objects[{i}]"
-    if kind not in _KIND_RANK or not isinstance(pts, Sequence) or len(pts) % 2:
+    if kind not in KIND_CODE or not isinstance(pts, Sequence) or len(pts) % 2:
         raise VlmdataError(
             codes.BAD_GEOMETRY,
             f"object kind {kind!r} with {len(pts or [])} coordinate values",
@@ -124,7 +123,7 @@ def _grid_object_unchecked(
         index,
         box[1] + box[3],
         box[0] + box[2],
-        _KIND_RANK[kind],
+        KIND_CODE[kind],
         ref[1],
         ref[0],
         [c for p in geom for c in p] if kind != "bbox_2d" else geom,
@@ -155,7 +154,7 @@ def grid_objects(
         )
     # with objects the size was checked above to be two positive numbers; without, it is never used
     w, h = (float(width), float(height)) if objs else (0.0, 0.0)  # type: ignore[arg-type]
-    rendered = [_grid_object(o, w, h, record, i, n_images) for i, o in enumerate(objs)]
+    rendered = [grid_object(o, w, h, record, i, n_images) for i, o in enumerate(objs)]
     rendered.sort(key=lambda r: r[0])
     return rendered
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from vlmdata.errors import Location, VlmdataError
+from vlmdata.models.qwen import record_metadata
 from vlmdata.render import codes, prompts
 
 Mode = Literal["dense", "summary", "chat"]
@@ -271,19 +272,6 @@ def unregister_templates() -> None:
 
 def user_templates() -> dict[str, Template]:
     return dict(_USER)
-
-
-def record_metadata(record: Mapping[str, Any]) -> dict[str, Any]:
-    meta = record.get("metadata")
-    if meta is None or meta == "":
-        return {}
-    if isinstance(meta, Mapping):
-        return dict(meta)
-    try:
-        value = json.loads(meta)
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def where(record: Mapping[str, Any], field: str | None = None) -> Location:

@@ -19,7 +19,7 @@ Unknown fields, fields a key cannot fill, conversions or format specs, and texts
 grounding placeholder or a special token are errors. Leading and trailing whitespace of every text is removed
 (a YAML block scalar ends with a newline the model should not learn).
 
-The file goes through the shared layered loader (`vlmdata.config.layers`): it may `extends` another template
+The file goes through the shared layered loader (`vlmdata.io.layered`): it may `extends` another template
 file, and every problem is reported at once with its file and key path.
 
 Names resolve in this order: the built-ins, then every template registered in this process — the files and
@@ -38,7 +38,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vlmdata.config.layers import (
+from vlmdata.errors import UsageError, VlmdataError
+from vlmdata.io.layered import (
     ConfigProblem,
     KeyPath,
     Layered,
@@ -46,7 +47,6 @@ from vlmdata.config.layers import (
     problems_from_validation_error,
     raise_problems,
 )
-from vlmdata.errors import UsageError, VlmdataError
 from vlmdata.render import codes
 from vlmdata.render.templates import TEMPLATES, Template, register_template
 
@@ -184,7 +184,8 @@ def load_template_file(path: str | Path) -> Template:
     try:
         spec = TemplateFile.model_validate(layered.data)
     except ValidationError as exc:
-        raise_problems([_recode(p) for p in problems_from_validation_error(exc, layered)], "template file")
+        found = problems_from_validation_error(exc, layered, model=TemplateFile)
+        raise_problems([_recode(p) for p in found], "template file")
         raise  # unreachable: raise_problems raised
     raise_problems(_check(spec, layered), "template file")
     fmt = spec.target.format

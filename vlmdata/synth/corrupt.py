@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from vlmdata.contract import codes as C
+from vlmdata.contract.kinds import GEOMETRY_KINDS, POINT_COUNT_KEYS
 from vlmdata.errors import ErrorCode
 from vlmdata.synth.imagefiles import ImageJob
 
@@ -65,7 +66,7 @@ def _obj(p: Plant, kind: str) -> dict[str, Any]:
     if kind in obj:
         return obj
     x1, y1, x2, y2 = _bbox(obj)
-    for k in ("bbox_2d", "poly", "line", "poly_points", "line_points"):
+    for k in (*GEOMETRY_KINDS, *POINT_COUNT_KEYS.values()):
         obj.pop(k, None)
     if kind == "bbox_2d":
         obj["bbox_2d"] = [x1, y1, x2, y2]
@@ -77,7 +78,7 @@ def _obj(p: Plant, kind: str) -> dict[str, Any]:
 
 
 def _bbox(obj: dict[str, Any]) -> list[float]:
-    for k in ("bbox_2d", "poly", "line"):
+    for k in GEOMETRY_KINDS:
         if k in obj:
             pts = obj[k]
             xs, ys = pts[0::2], pts[1::2]
@@ -86,7 +87,7 @@ def _bbox(obj: dict[str, Any]) -> list[float]:
 
 
 def _geom_key(obj: dict[str, Any]) -> str:
-    return next(k for k in ("bbox_2d", "poly", "line") if k in obj)
+    return next(k for k in GEOMETRY_KINDS if k in obj)
 
 
 # ---------------------------------------------------------------- planters: lines and fields

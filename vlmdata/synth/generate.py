@@ -1,6 +1,7 @@
 """`generate`: write a synthetic dataset folder (JSONL + image files [+ val split] [+ planted defects]).
 
-Output folder (written atomically: built in a temporary sibling, then renamed into place):
+Output folder (the `--out` rule of `vlmdata.io.output`: built in a temporary sibling, then swapped in; an
+existing folder is replaced only when vlmdata wrote it):
 - `data.jsonl` — the clean records, with the planted defects (if any) interleaved at seeded positions;
 - `val.jsonl` — with `val_fraction > 0`, a held-out share of clean records (never a planted one);
 - `images/<shard>/<index>.jpg|png` — one file per record image; `images/corrupt/…` for planted records;
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from vlmdata.errors import UsageError
-from vlmdata.io.atomic import atomic_dir
+from vlmdata.io.output import output_dir
 from vlmdata.synth.corrupt import DEFECTS, Defect, Plant, dumps
 from vlmdata.synth.imagefiles import ImageJob, encode_image
 from vlmdata.synth.records import SynthOptions, build_record, pick_domain, plan_kinds, sample_size
@@ -89,12 +90,8 @@ def generate(
     opts = SynthOptions(n=n, seed=seed, corrupt=corrupt, **options)
     _check(opts)
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / INFO_NAME).exists())):
-        raise UsageError(
-            f"{out} exists and is not a synthetic dataset folder", hint="pick a new or empty folder"
-        )
     start = time.perf_counter()
-    with atomic_dir(out) as tmp:
+    with output_dir(out, command="synth", flag="OUT") as tmp:
         result = _write(tmp, opts)
     result.out_dir = out
     result.data_path = out / "data.jsonl"
@@ -255,15 +252,18 @@ def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def _record_id(opts: SynthOptions, i: int, rng: np.random.Generator) -> str | None:
-    # A few records carry no id: the contract derives one from their content.
-    return None if rng.random() < 0.03 else f"s{opts.seed}-{i:06d}"
+def _record_id(opts: SynthOptions, i: int, rng: np.random.Generator, kind: str) -> str | None:
+    # A few records carry no id: the contract derives one from their content. Only records whose content is
+    # unique by construction (they name their own image files) may: two text-only chats drawn from the same
+    # question list can be identical, and identical content derives the same id (a duplicate, VD500).
+    anonymous = rng.random() < 0.03
+    return None if anonymous and kind != "chat_text" else f"s{opts.seed}-{i:06d}"
 
 
 def _clean(writer: _Writer, opts: SynthOptions, i: int, kind: str, counts: dict[str, int]) -> dict[str, Any]:
     rng = np.random.default_rng([opts.seed, i, 0])
     domain = pick_domain(rng, opts.domain, kind)
-    record_id = _record_id(opts, i, rng)
+    record_id = _record_id(opts, i, rng, kind)
     key = f"{i // 1000:04d}/{i:06d}"
     record, jobs = build_record(kind, rng, opts, key, (opts.seed, i, 1), domain, record_id)
     writer.jobs(jobs)

@@ -3,6 +3,7 @@
 Importing this package never imports torch or ms-swift; only a plugin's `run`/`debug` do.
 """
 
+from vlmdata.train.config import load_train_config
 from vlmdata.train.plugin import (
     DebugSample,
     TrainerPlugin,
@@ -24,4 +25,5 @@ __all__ = [
     "get_plugin",
     "latest_checkpoint",
     "list_plugins",
+    "load_train_config",
 ]

@@ -48,13 +48,8 @@ def build_augment_pipeline(augmentation: Any) -> Any:
     data = augmentation.model_dump(mode="json") if hasattr(augmentation, "model_dump") else dict(augmentation)
     if not data or not data.get("ops", True):
         return None
-    try:
-        from vlmdata.augment import AugmentPipeline
-    except ImportError as exc:
-        from vlmdata.errors import VlmdataError
-        from vlmdata.train.data import codes
+    from vlmdata.augment import AugmentPipeline
 
-        raise VlmdataError(codes.AUGMENT_UNAVAILABLE, f"cannot import vlmdata.augment: {exc}") from None
     return AugmentPipeline.from_config(data)
 
 
@@ -71,7 +66,7 @@ class TrainData:
         sources = self.train if split == "train" else self.val
         if sources is None or not sources.items:
             return None
-        from vlmdata.audit.images import effective_pixel_bounds
+        from vlmdata.models.qwen import effective_pixel_bounds
 
         return TrainSamples(
             sources,

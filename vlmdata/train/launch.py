@@ -9,6 +9,11 @@ process is not already a torchrun worker, it re-executes itself as
 and every worker loads the same config, plans, and calls the plugin's `run` in-process. A worker is
 recognised by the `LOCAL_RANK` variable torchrun sets. Multi-node runs start the same command on every node
 with that node's `node_rank` (a per-node `--base-config` is the natural place for it).
+
+`run_plan` trains: `training.output_dir` follows the `--out` rule as a workspace (`vlmdata.io.output`): it may not
+be, hold or lie inside the run's inputs (its config files, data, fusion config and entries, model), must be new,
+empty or an earlier `vlmdata train` folder, and is locked for the run (a second run on it is refused, VD005).
+Under torchrun only rank 0 claims it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from vlmdata.config.run import RunConfig
 from vlmdata.errors import VlmdataError
@@ -28,10 +34,10 @@ def plan_run(
     config_path: str | Path, base: str | Path | None = None, plugin: str | None = None
 ) -> tuple[TrainerPlugin, TrainPlan]:
     """Validate the config (every problem at once) and ask its plugin for the plan; nothing is loaded."""
-    from vlmdata.config.load import load_run_config
+    from vlmdata.train.config import load_train_config
     from vlmdata.train.registry import get_plugin
 
-    config = load_run_config(config_path, base=base, plugin=plugin)
+    config = load_train_config(config_path, base=base, plugin=plugin)
     trainer = get_plugin(config.plugin)
     try:
         plan = trainer.plan(config)
@@ -47,6 +53,29 @@ def plan_run(
             f"plugin {trainer.name!r}: plan() returned {type(plan).__name__}, not a TrainPlan",
         )
     return trainer, plan
+
+
+def run_inputs(config: RunConfig) -> list[str]:
+    """Every path a run reads: its YAML files, data, fusion config (and the fusion's files and entries), model."""
+    paths = [*config.files, *config.data.train, *config.data.val, str(config.model.path)]
+    if config.data.fusion:
+        from vlmdata.fuse import load_fusion_config
+
+        fusion = load_fusion_config(config.data.fusion)
+        paths += [config.data.fusion, *fusion.files]
+        paths += [p for _, e in fusion.entries() for p in (e.data, e.val) if p is not None]
+    return paths
+
+
+def run_plan(trainer: TrainerPlugin, plan: TrainPlan) -> Any:
+    """Train `plan` with `trainer` under the `--out` rule for `training.output_dir` (module docstring)."""
+    from vlmdata.io.output import workspace
+
+    if os.environ.get("RANK", "0") != "0":
+        return trainer.run(plan)
+    inputs = run_inputs(plan.config)
+    with workspace(plan.output_dir, command="train", inputs=inputs, flag="training.output_dir", wait=False):
+        return trainer.run(plan)
 
 
 def is_worker() -> bool:

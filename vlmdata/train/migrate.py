@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmdata.config.layers import KeyPath, Layered, format_key_path, load_layered
 from vlmdata.config.load import PACKING_FIX, PACKING_KEYS
 from vlmdata.config.run import SECTION_MODELS
+from vlmdata.io.layered import KeyPath, Layered, format_key_path, load_layered
 
 SECTION_ORDER = (
     "plugin",
@@ -277,9 +277,9 @@ def write_migration(old: str | Path, out: str | Path) -> tuple[Migration, list[s
     """
     import yaml
 
-    from vlmdata.config.load import load_run_config
     from vlmdata.errors import VlmdataError
     from vlmdata.io.output import check_out, write_output
+    from vlmdata.train.config import load_train_config
 
     old, out = Path(old), Path(out)
     check_out(out, command=COMMAND, kind="file", inputs=[old])  # refuse before any work
@@ -295,7 +295,7 @@ def write_migration(old: str | Path, out: str | Path) -> tuple[Migration, list[s
     body = yaml.safe_dump(migration.config, sort_keys=False, allow_unicode=True)
     write_output(out, "\n".join(header) + "\n" + body, command=COMMAND, inputs=migration.files)
     try:
-        load_run_config(out)
+        load_train_config(out)
     except VlmdataError as exc:
         return migration, [str(exc)]
     return migration, []

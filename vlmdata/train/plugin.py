@@ -13,6 +13,10 @@ A plugin is a class registered under the `vlmdata.trainers` entry-point group (s
 - `run(plan) -> TrainResult`: trains;
 - `debug(plan) -> DebugSample`: runs one sample through the data pipeline and the backend's encode and
   reports the decoded conversation and the image-token/grid agreement (`vlmdata train --debug`);
+- `preflight(plan) -> Preflight`: every check `run` makes before its first step, without loading a model,
+  and what the run will do (`vlmdata train --dry-run` prints it; `vlmdata.train.preflight`). The default
+  computes only the figures that need no data; plugins that read `vlmdata.train.dataset` run the full
+  preflight, and their `run` calls the same function first.
 - `eval_metrics(config)`: the evaluation metrics the run logs (names without `eval_`), so
   `training.metric_for_best_model` is checked before anything loads; None (the default) accepts any name.
   `per_source_eval` says whether multi-dataset runs add `{name}_loss` / `{name}_token_acc` per dataset.
@@ -33,8 +37,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from vlmdata.config.layers import ConfigProblem
     from vlmdata.config.run import RunConfig
+    from vlmdata.io.layered import ConfigProblem
 
 
 @dataclass
@@ -114,6 +118,12 @@ class TrainerPlugin(ABC):
     @abstractmethod
     def run(self, plan: TrainPlan) -> TrainResult:
         """Train according to `plan`."""
+
+    def preflight(self, plan: TrainPlan) -> Any:
+        """What `--dry-run` checks and shows; the built-in plugins run `vlmdata.train.preflight.preflight`."""
+        from vlmdata.train.preflight import basic_preflight
+
+        return basic_preflight(plan)
 
     def debug(self, plan: TrainPlan) -> DebugSample:
         from vlmdata.errors import VlmdataError

@@ -1,11 +1,14 @@
 """The fast bulk path: typed msgspec decoding plus vectorised numpy checks over every coordinate of a batch.
 
 It only ever says "valid" or "not sure". Each line is decoded into msgspec structs that mirror the contract
-(strict types, unknown keys forbidden, list lengths, desc pattern, positive sizes); the remaining rules
+(`vlmdata.contract.structs`, derived from the pydantic models: strict types, unknown keys forbidden, list
+lengths, positive sizes); the remaining rules
 (inverted boxes, odd/short/zero-area polygons, degenerate lines, bounds, `*_points`, image_index) run as numpy
 operations over all objects of the batch at once. A line that fails to decode or breaks any rule, and every
 chat record, goes to the pydantic models (`vlmdata.contract.explain`), which give the verdict and explain
-it. So the fast path can make validation faster but never change a verdict; the benchmark checks both agree.
+it, and so does a line that repeats a key in one object (`vlmdata.validate.keyscan` finds those at C speed;
+JSON's last-wins would hide the repeat from the structs). So the fast path can make validation faster but
+never change a verdict; the benchmark checks both agree.
 Accepted records come out as one Arrow table in the normalised schema, built from flat arrays.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import chain, compress
 from operator import attrgetter
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -23,6 +26,8 @@ import pyarrow.compute as pc
 
 from vlmdata.contract import codes
 from vlmdata.contract.imagesize import MAX_RATIO
+from vlmdata.contract.kinds import GEOMETRY_KINDS, KIND_CODE, MIN_POINTS, POINT_COUNT_KEYS
+from vlmdata.contract.rows import OBJECT_COLUMNS, json_text
 from vlmdata.contract.rules import (
     BOUNDS_TOLERANCE,
     PIXEL_OVERRIDE_KEYS,
@@ -30,55 +35,24 @@ from vlmdata.contract.rules import (
     Issue,
     is_remote,
 )
+from vlmdata.contract.structs import FObject, FRecord
 from vlmdata.contract.text import summary_issue
 from vlmdata.validate.coords import Tokens, parse_flat, shortest_texts
 from vlmdata.validate.ids import derive_id, derive_id_from_struct
+from vlmdata.validate.keyscan import repeated_key_positions
 from vlmdata.validate.strings import parse_strings
 
-_EMPTY = msgspec.Raw(b"")
-_GEOMETRY = ("bbox_2d", "poly", "line")
-_SLOTS = attrgetter(*_GEOMETRY)
+_SLOTS = attrgetter(*GEOMETRY_KINDS)
 _IMAGE_INDEX = attrgetter("image_index")
-
-
-class FObject(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    desc: msgspec.Raw  # raw JSON text, checked and converted in bulk by `strings.parse_strings`
-    bbox_2d: msgspec.Raw = _EMPTY  # raw JSON text, parsed in bulk by `coords.parse_flat`
-    poly: msgspec.Raw = _EMPTY
-    line: msgspec.Raw = _EMPTY
-    poly_points: int | None = None
-    line_points: int | None = None
-    image_index: Annotated[int, msgspec.Meta(ge=0)] = 0
-    attributes: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class FItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    type: str
-    text: str | None = None
-    image: str | None = None
-
-
-class FMessage(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    role: str
-    content: str | list[FItem]
-
-
-class FRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    id: Annotated[str, msgspec.Meta(min_length=1)] | None = None
-    images: Annotated[list[str], msgspec.Meta(min_length=1)] | None = None
-    width: Annotated[int, msgspec.Meta(gt=0, le=2**31 - 1)] | None = None
-    height: Annotated[int, msgspec.Meta(gt=0, le=2**31 - 1)] | None = None
-    objects: list[FObject] | None = None
-    summary: str | None = None
-    messages: list[FMessage] | None = None
-    metadata: dict[str, Any] | None = None
+BOX = KIND_CODE["bbox_2d"]
+POLY = KIND_CODE["poly"]
+LINE = KIND_CODE["line"]
+_MIN_VALUES = np.array([2 * MIN_POINTS[k] for k in GEOMETRY_KINDS], np.int64)  # per kind code
 
 
 DECODER = msgspec.json.Decoder(FRecord)
-_ENCODER = msgspec.json.Encoder(order="deterministic")
-KIND_NAMES = np.array(["bbox_2d", "poly", "line"])
-_KIND_ARROW = pa.array(["bbox_2d", "poly", "line"], pa.string())
+KIND_NAMES = np.array(GEOMETRY_KINDS)
+_KIND_ARROW = pa.array(GEOMETRY_KINDS, pa.string())
 _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError, OverflowError)
 
 
@@ -117,10 +91,6 @@ def _decode(lines: list[bytes]) -> tuple[list[int], list[FRecord], list[int]]:
     return pos, recs, unsure
 
 
-def _segments_any(flags: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    return np.logical_or.reduceat(flags, starts) if len(starts) else np.zeros(0, bool)
-
-
 def _segments(
     x: np.ndarray, y: np.ndarray, starts: np.ndarray, npts: np.ndarray, which: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,6 +104,10 @@ def _segments(
 
 def check_batch(lines: list[bytes]) -> FastResult:
     pos, recs, unsure = _decode(lines)
+    repeats = repeated_key_positions(lines, b"\n".join(lines), pos, recs)  # JSON keeps the last value
+    if repeats:  # the models decide (VD109)
+        kept = [i for i, p in enumerate(pos) if p not in repeats]
+        pos, recs, unsure = [pos[i] for i in kept], [recs[i] for i in kept], sorted(unsure + list(repeats))
     n_rec = len(recs)
     counts = np.fromiter((len(r.objects) if r.objects else 0 for r in recs), np.int64, count=n_rec)
     obj_rec = np.repeat(np.arange(n_rec), counts)
@@ -151,12 +125,11 @@ def check_batch(lines: list[bytes]) -> FastResult:
     n_img = np.fromiter((len(r.images or ()) for r in recs), np.int64, count=n_rec)
 
     # every object's three geometry slots in one pass (an absent one is the empty raw text)
+    n_kinds = len(GEOMETRY_KINDS)
     slots = list(chain.from_iterable(map(_SLOTS, objs)))
-    slot_sizes = np.fromiter(map(len, slots), np.int64, count=3 * n).reshape(n, 3)
+    slot_sizes = np.fromiter(map(len, slots), np.int64, count=n_kinds * n).reshape(n, n_kinds)
     has_geom = slot_sizes > 0
-    kind = np.where(has_geom[:, 0], 0, np.where(has_geom[:, 1], 1, np.where(has_geom[:, 2], 2, -1))).astype(
-        np.int8
-    )
+    kind = np.where(has_geom.any(axis=1), has_geom.argmax(axis=1), -1).astype(np.int8)  # the first present
     bad_obj = has_geom.sum(axis=1) != 1
     desc_column, desc_bad, desc_escaped = parse_strings(list(map(attrgetter("desc"), objs)))
     bad_obj |= desc_bad
@@ -171,7 +144,7 @@ def check_batch(lines: list[bytes]) -> FastResult:
 
     # all geometries of the batch, in object order, parsed together; rules by kind on index subsets
     idx = np.flatnonzero(~bad_obj)
-    where = 3 * idx + kind[idx]
+    where = n_kinds * idx + kind[idx]
     flat, lens, good, tokens = parse_flat(
         list(map(slots.__getitem__, where.tolist())), slot_sizes.ravel()[where]
     )
@@ -181,7 +154,7 @@ def check_batch(lines: list[bytes]) -> FastResult:
     nvals[idx] = lens
     k = kind[idx]
     token = np.arange(len(flat))
-    shape_ok = np.where(k == 0, lens == 4, (lens % 2 == 0) & (lens >= np.where(k == 1, 6, 4)))
+    shape_ok = np.where(k == BOX, lens == 4, (lens % 2 == 0) & (lens >= _MIN_VALUES[k]))
     if not shape_ok.all():
         bad_obj[idx[~shape_ok]] = True
         points = np.repeat(shape_ok, lens)
@@ -192,17 +165,17 @@ def check_batch(lines: list[bytes]) -> FastResult:
     starts = np.zeros(len(npts), np.int64)
     np.cumsum(npts[:-1], out=starts[1:])
     if len(idx):
-        box = np.flatnonzero(k == 0)
+        box = np.flatnonzero(k == BOX)
         first = starts[box]
         bad_obj[idx[box[~((x[first] < x[first + 1]) & (y[first] < y[first + 1]))]]] = True
-        poly = np.flatnonzero(k == 1)
+        poly = np.flatnonzero(k == POLY)
         if len(poly):  # twice the signed area, over the polygons' points only
             px, py, pstarts = _segments(x, y, starts, npts, poly)
             nxt = np.arange(1, len(px) + 1)
             nxt[pstarts + npts[poly] - 1] = pstarts
             area2 = np.add.reduceat(px * py[nxt] - px[nxt] * py, pstarts)
             bad_obj[idx[poly[np.abs(area2) <= 2 * ZERO_AREA]]] = True
-        line = np.flatnonzero(k == 2)
+        line = np.flatnonzero(k == LINE)
         if len(line):  # a line must leave its first point
             lx, ly, lstarts = _segments(x, y, starts, npts, line)
             n_line = npts[line]
@@ -220,7 +193,8 @@ def check_batch(lines: list[bytes]) -> FastResult:
     bad_obj |= worst > BOUNDS_TOLERANCE
     ii = np.fromiter(map(_IMAGE_INDEX, objs), np.int64, count=n)
     bad_obj |= ii >= n_img[obj_rec]
-    for count_key, code in (("poly_points", 1), ("line_points", 2)):
+    for count_kind, count_key in POINT_COUNT_KEYS.items():
+        code = KIND_CODE[count_kind]
         declared = list(map(attrgetter(count_key), objs))
         if declared.count(None) != n:
             try:  # Arrow converts a list with Nones in C (≈ 4× numpy's object path); null -> nan
@@ -241,14 +215,22 @@ def check_batch(lines: list[bytes]) -> FastResult:
         mine = obj_keep[idx]
         points = np.repeat(mine, lens)
         flat, token, lens = flat[points], token[points], lens[mine]
-    result.ids = _ids(result, lines, counts[keep], desc_escaped[obj_keep], parsed, tokens, token, lens)
+    kept_objs = objs if bool(obj_keep.all()) else list(compress(objs, obj_keep))
+    result.ids = _ids(
+        result, lines, kept_objs, counts[keep], desc_escaped[obj_keep], parsed, tokens, token, lens
+    )
     result.objects_table = _objects_array(objs, desc_column, obj_keep, counts[keep], kind, ii, flat, lens)
     return result
+
+
+def _empty_free_form(obj: FObject) -> bool:
+    return obj.attributes == {} or obj.metadata == {}
 
 
 def _ids(
     result: FastResult,
     lines: list[bytes],
+    objs: list[FObject],
     counts: np.ndarray,
     escaped: np.ndarray,
     values: np.ndarray,
@@ -256,20 +238,27 @@ def _ids(
     token: np.ndarray,
     lens: np.ndarray,
 ) -> list[str]:
-    """Given or derived ids of the accepted records (`counts`, `escaped`, `token`, `lens`: their objects)."""
+    """Given or derived ids of the accepted records (`objs`, `counts`, `escaped`, `token`, `lens`: their
+    objects)."""
     records = result.records
     need = np.fromiter((r.id is None for r in records), bool, count=len(records))
     if not need.any():
         return [r.id for r in records]
     shortcut = need.copy()  # derived from the struct (see `ids.derive_id_from_struct`) or from the line
+    shortcut &= np.fromiter((r.metadata != {} for r in records), bool, count=len(records))
+    has = counts > 0
+    if len(objs) and any(map(_empty_free_form, objs)):  # `{}` is dropped from canonical JSON: use the line
+        empty = np.fromiter(map(_empty_free_form, objs), bool, count=len(objs))
+        shortcut[has] &= ~np.logical_or.reduceat(empty, _starts(counts)[has])
     if len(lens) and tokens is None:  # coordinates parsed one by one: no texts to reuse
-        shortcut &= counts == 0
-    elif len(lens):
+        shortcut &= ~has
+    elif len(lens) and tokens is not None:
         which = np.repeat(np.repeat(need, counts), lens)  # the values of records that need an id
+        mine = values[token[which]]
         texts_ok = np.ones(len(token), bool)
-        texts_ok[which] = shortest_texts(values, tokens, token[which])
+        # canonical JSON writes a coordinate of -0.0 as 0.0 (`ids._typed`): such a text is not canonical
+        texts_ok[which] = shortest_texts(values, tokens, token[which]) & ~((mine == 0) & np.signbit(mine))
         object_ok = np.logical_and.reduceat(texts_ok, _starts(lens)) & ~escaped
-        has = counts > 0
         shortcut[has] &= np.logical_and.reduceat(object_ok, _starts(counts)[has])
     out = []
     for r, p, fast in zip(records, result.accepted, shortcut.tolist(), strict=True):
@@ -340,7 +329,7 @@ def _warnings(
 def _json_col(values: list[Any]) -> pa.Array:
     if values.count(None) == len(values):
         return pa.nulls(len(values), pa.string())
-    return pa.array([None if v is None else _ENCODER.encode(v).decode() for v in values], pa.string())
+    return pa.array(list(map(json_text, values)), pa.string())
 
 
 def _objects_array(
@@ -376,7 +365,7 @@ def _objects_array(
             pa.array(ii[kept].astype(np.int32), pa.int32()),
             *json_columns,
         ],
-        names=["desc", "kind", "points", "image_index", "attributes", "metadata"],
+        names=list(OBJECT_COLUMNS),
     )
     offsets = np.zeros(len(counts) + 1, np.int32)
     np.cumsum(counts, out=offsets[1:])

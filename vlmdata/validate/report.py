@@ -9,6 +9,7 @@ from typing import Any
 from vlmdata.contract.rules import Issue
 
 EXAMPLES_PER_CODE = 5
+FIRST_REJECTS = 10  # rejected lines the terminal summary lists (every one is in rejects.jsonl)
 
 
 @dataclass
@@ -117,42 +118,30 @@ class Report:
             },
         }
 
-    def render(self, console: Any) -> None:
-        from rich.table import Table
+    def first_rejects(self, n: int = FIRST_REJECTS) -> list[dict[str, Any]]:
+        """The first `n` rejected lines (from `rejects.jsonl`), each with file, line, id and its issues."""
+        import json
+        from pathlib import Path
 
-        from vlmdata.errors import CODES
-
-        files = Table(title="vlmdata validate", title_justify="left")
-        for col in ("file", "split", "lines", "valid", "rejected", "blank"):
-            files.add_column(col, justify="left" if col in ("file", "split") else "right")
-        for f in self.files:
-            files.add_row(
-                f.path,
-                f.split,
-                str(f.lines),
-                str(f.valid),
-                f"[red]{f.rejected}[/]" if f.rejected else "0",
-                str(f.blank),
-            )
-        console.print(files)
-        if self.occurrences_per_code:
-            issues = Table(title="issues by code", title_justify="left")
-            for col in ("code", "severity", "records", "occurrences", "meaning"):
-                issues.add_column(col, justify="right" if col in ("records", "occurrences") else "left")
-            for code in sorted(self.occurrences_per_code):
-                entry = CODES.get(code)
-                sev = entry.severity if entry else "error"
-                issues.add_row(
-                    code,
-                    f"[red]{sev}[/]" if sev == "error" else f"[yellow]{sev}[/]",
-                    str(self.records_per_code[code]),
-                    str(self.occurrences_per_code[code]),
-                    entry.title if entry else "",
+        path = Path(self.out_dir) / "rejects.jsonl"
+        out: list[dict[str, Any]] = []
+        if n <= 0 or not path.is_file():
+            return out
+        with path.open(encoding="utf-8") as fh:
+            for raw in fh:
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    continue
+                errors = [i for i in entry.get("issues") or [] if i.get("severity") == "error"]
+                out.append(
+                    {
+                        "file": entry.get("file"),
+                        "line": entry.get("line"),
+                        "id": entry.get("id"),
+                        "issues": errors or list(entry.get("issues") or []),
+                    }
                 )
-            console.print(issues)
-        lines, valid, rejected, blank = (self.total(a) for a in ("lines", "valid", "rejected", "blank"))
-        mark = "[green]holds[/]" if self.invariant_holds else "[bold red]BROKEN[/]"
-        console.print(f"valid {valid} + rejected {rejected} + blank {blank} == lines read {lines}: {mark}")
-        console.print(
-            f"output: {self.out_dir}/data  rejects: {self.out_dir}/rejects.jsonl  report: {self.out_dir}/report.json"
-        )
+                if len(out) == n:
+                    break
+        return out

@@ -17,6 +17,7 @@ output.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import pickle
 from collections import Counter
@@ -31,11 +32,14 @@ import numpy as np
 import pyarrow as pa
 
 from vlmdata.contract import codes
+from vlmdata.contract.rows import json_text
 from vlmdata.contract.rules import Issue
+from vlmdata.errors import at
 from vlmdata.io.features import arrow_schema
 from vlmdata.io.images import resolve_image_path
 from vlmdata.io.jsonl import FileStats, LineBatch, iter_line_batches
 from vlmdata.validate.fast import FastResult, check_batch
+from vlmdata.validate.ids import own_id
 from vlmdata.validate.imagecheck import ImageChecker
 from vlmdata.validate.slow import explain, normalised_row
 
@@ -77,6 +81,7 @@ class Reject:
     extra: dict[str, Any] | None = None
     more: Counter[str] | None = None  # issues past the listed ones, per code
     note: str | None = None  # why the explanation is partial, when it is
+    record_id: str | None = None  # the id the line gives itself, if any
 
 
 @dataclass
@@ -89,6 +94,7 @@ class BatchResult:
     warnings: dict[int, list[Issue]]  # candidate -> warnings of the record itself
     raws: dict[int, bytes]  # raw lines of the candidates with issues
     nbytes: int  # input bytes this batch consumed (progress)
+    first_line: int  # the batch's first line, counted from the shard's (0: none)
     rows: pa.Table | None = None  # candidates in line order; None once spilled
     lines: list[bytes] | None = field(default=None, repr=False)  # the batch's lines, in process only
     positions: list[int] | None = field(default=None, repr=False)  # candidate -> index into `lines`
@@ -200,6 +206,7 @@ class _Shard:
             warnings,
             raws,
             batch.nbytes,
+            batch.numbers[0] if batch.numbers else 0,
             rows,
             lines,
             positions,
@@ -221,10 +228,7 @@ class _Shard:
                 fast.objects_table,
                 pa.array([r.summary for r in recs], pa.string()),
                 pa.nulls(len(recs), pa.string()),
-                pa.array(
-                    ["{}" if r.metadata is None else ENCODER.encode(r.metadata).decode() for r in recs],
-                    pa.string(),
-                ),
+                pa.array([json_text(r.metadata or {}) for r in recs], pa.string()),
                 pa.array([path] * len(recs), pa.string()),
                 pa.array([numbers[p] for p in fast.accepted], pa.int64()),
             ],
@@ -235,7 +239,9 @@ class _Shard:
         for p in fast.unsure:
             out = explain(lines[p], self.o.allow_extra)
             if out.record is None:
-                rejects.append(Reject(numbers[p], lines[p], out.issues, None, out.more, out.note))
+                rejects.append(
+                    Reject(numbers[p], lines[p], out.issues, None, out.more, out.note, own_id(lines[p]))
+                )
                 continue
             row = normalised_row(out, [self.resolve(i) for i in out.record.images or []])
             row["source_file"], row["source_line"] = path, numbers[p]
@@ -265,19 +271,26 @@ def images_column(images: list[list[str]], resolve: Callable[[str], str]) -> pa.
 def check_shard(task: ShardTask, stats: FileStats) -> Iterator[BatchResult]:
     """The shard's batches, in order; `stats` holds the shard's line accounting once the iterator is done."""
     shard = _Shard(task)
-    for batch in iter_line_batches(
-        task.source or task.path,
-        stats,
-        task.check.block_bytes,
-        task.check.max_line_bytes,
-        start=task.start,
-        stop=task.stop,
-    ):
-        yield shard.batch(batch)
+    try:
+        for batch in iter_line_batches(
+            task.source or task.path,
+            stats,
+            task.check.block_bytes,
+            task.check.max_line_bytes,
+            start=task.start,
+            stop=task.stop,
+        ):
+            with at(file=task.path, line=batch.numbers[0] if batch.numbers else None):
+                result = shard.batch(batch)
+            yield result
+    except Exception as exc:  # the driver makes the position's line absolute (it knows the lines before)
+        with contextlib.suppress(AttributeError, TypeError):
+            exc._vlmdata_shard = task  # type: ignore[attr-defined]
+        raise
 
 
 # -- as a task ----------------------------------------------------------------------------------------------
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
     try:
         write(tmp)

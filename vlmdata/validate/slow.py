@@ -1,8 +1,9 @@
 """The reference path for lines the fast path is not sure about: the pydantic models decide and explain.
 
 With `--allow-extra`, unknown top-level keys move into `metadata` and unknown object keys into the object's
-`metadata` before validation (a VD121 warning names them). A valid record becomes a normalised row here, with
-its geometry warnings computed by the same rule functions the models use.
+`metadata` before validation (a VD121 warning names them). A valid record becomes a normalised row here (the
+contract's one converter, `vlmdata.contract.rows`), with its geometry warnings computed by the same rule
+functions the models use.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any
 import msgspec
 
 from vlmdata.contract import codes
-from vlmdata.contract.explain import explain_bounded
+from vlmdata.contract.explain import explain_bounded, with_repeats
+from vlmdata.contract.jsonkeys import repeated_key_issues
 from vlmdata.contract.models import Object, Record
+from vlmdata.contract.rows import record_row
 from vlmdata.contract.rules import Issue, bounds_issues, frame_warning
 from vlmdata.validate.ids import derive_id
 
@@ -65,9 +68,12 @@ def _move_extra(raw: bytes) -> tuple[bytes, list[str]]:
 
 def explain(raw: bytes, allow_extra: bool = False) -> SlowOutcome:
     moved: list[str] = []
+    written = raw
     if allow_extra:
         raw, moved = _move_extra(raw)
     explained = explain_bounded(raw, MAX_LISTED_ISSUES)
+    if moved:  # moving re-encoded the line, which keeps one value per key: judge repeats as it was written
+        explained = with_repeats(explained, repeated_key_issues(written), MAX_LISTED_ISSUES)
     record = explained.record
     out = SlowOutcome(record, explained.issues, raw=raw, more=explained.more, note=explained.note)
     if record is None:
@@ -88,35 +94,11 @@ def explain(raw: bytes, allow_extra: bool = False) -> SlowOutcome:
     return out
 
 
-_ENCODER = msgspec.json.Encoder(order="deterministic")
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else _ENCODER.encode(value).decode()
-
-
 def normalised_row(out: SlowOutcome, images: list[str]) -> dict[str, Any]:
+    """The row of a valid record (`vlmdata.contract.rows.record_row`) with its id, derived when absent."""
     rec = out.record
     assert rec is not None
-    return {
-        "id": rec.id if rec.id is not None else derive_id(out.raw),
-        "images": images,
-        "width": rec.width,
-        "height": rec.height,
-        "objects": [
-            {
-                "desc": o.desc,
-                "kind": o.kind,
-                "points": o.points,
-                "image_index": o.image_index,
-                "attributes": _json(o.attributes),
-                "metadata": _json(o.metadata),
-            }
-            for o in rec.objects or []
-        ],
-        "summary": rec.summary,
-        "messages": _json([m.model_dump(exclude_none=True) for m in rec.messages])
-        if rec.messages is not None
-        else None,
-        "metadata": _json(rec.metadata or {}),
-    }
+    row = record_row(rec, images)
+    if row["id"] is None:
+        row["id"] = derive_id(out.raw)
+    return row

@@ -3,8 +3,9 @@
 For an augmented dataset (records whose metadata holds `_augmented_from`), each PNG shows the source record
 (before) next to the augmented one (after), both drawn at the same height; the sheet lists each record's
 descs in full, the ops applied with their sampled parameters, and the drop counts. Large images are scaled
-down to `max_side` before drawing so lines stay crisp (JPEGs are decoded at a reduced scale). The output folder
-is written atomically.
+down to `max_side` before drawing so lines stay crisp (JPEGs are decoded at a reduced scale). The input is any
+dataset form the one opener accepts; the output folder follows the `--out` rule (`vlmdata.io.output`; the
+dataset and its images' folders are inputs) and is written atomically.
 
 Images are read with `vlmdata.io.decode` under `max_image_pixels` (as `validate`'s `--max-image-pixels`). An
 image that cannot be drawn — missing, corrupt, truncated, over the limit, a 16-bit mode — never ends the run:
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,12 +107,12 @@ class _Sources:
         self._cache: dict[str, tuple[Any, dict[str, int]] | None] = {}
 
     def find(self, ref: dict[str, Any]) -> dict[str, Any] | None:
-        from vlmdata.io.dataset import load_dataset
+        from vlmdata.io.dataset import open_dataset
 
         path = str(ref.get("dataset") or "")
         if path not in self._cache:
             try:
-                ds = load_dataset(path)
+                ds = open_dataset(path)
                 self._cache[path] = (ds, {rid: i for i, rid in enumerate(ds["id"])})
             except Exception:  # noqa: BLE001 - a moved or deleted source only loses the "before" panel
                 self._cache[path] = None
@@ -156,6 +158,53 @@ def _provenance_html(meta: dict[str, Any]) -> Safe:
     return html("<p>{}</p>", join(parts, "<br>"))
 
 
+def _section(
+    k: int,
+    rec: dict[str, Any],
+    sources: _Sources,
+    tmp: Path,
+    max_side: int,
+    max_image_pixels: int | None,
+    result: RenderResult,
+) -> Safe:
+    """Draw one record's PNG(s) into `tmp` and return its section of the contact sheet."""
+    try:
+        meta = json.loads(rec.get("metadata") or "{}")
+    except ValueError:
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
+    src = sources.find(meta["_augmented_from"]) if isinstance(meta.get("_augmented_from"), dict) else None
+    result.pairs += int(src is not None)
+    cells = []
+    for j in range(max(1, len(rec["images"] or []))):
+        title = f"after: {rec['id']}" if src is not None else str(rec["id"])
+        panel = _panel(rec, j, max_side, title, max_image_pixels, result)
+        if src is not None:
+            before = _panel(src, j, max_side, f"before: {src['id']}", max_image_pixels, result)
+            panel = _side_by_side(before, panel)
+        name = f"{k:04d}-{_safe(str(rec['id']))}-i{j}.png"
+        panel.save(tmp / name, format="PNG")
+        result.pngs.append(name)
+        cells.append(html('<a href="{0}"><img src="{0}" loading="lazy"></a>', href(name)))
+    descs = join(
+        html("<li>#{} <code>{}</code> {}</li>", i, o["kind"], o["desc"])
+        for i, o in enumerate(rec["objects"] or [])
+    )
+    problems = join(
+        html("<li><code>{}</code> {}: {}</li>", p["code"], p["image"], p["message"])
+        for p in result.unreadable
+        if p["id"] in (rec["id"], src["id"] if src is not None else None)
+    )
+    return html(
+        "<section><h2>{}</h2>{}{}{}<ol start=0>{}</ol></section>",
+        rec["id"],
+        join(cells),
+        html("<ul class=problems>{}</ul>", problems) if problems else "",
+        _provenance_html(meta),
+        descs,
+    )
+
+
 def render_dataset(
     dataset_dir: str | Path,
     out_dir: str | Path,
@@ -163,12 +212,15 @@ def render_dataset(
     ids: list[str] | None = None,
     max_side: int = 1024,
     max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
+    progress: Callable[..., None] | None = None,
 ) -> RenderResult:
-    from vlmdata.errors import UsageError
-    from vlmdata.io.atomic import atomic_dir
-    from vlmdata.io.dataset import load_dataset
+    """Draw the picked records into `out_dir`; `progress(1)` after each record."""
+    from vlmdata.errors import UsageError, at
+    from vlmdata.io.dataset import image_dirs, locate_dataset, open_dataset
+    from vlmdata.io.output import output_dir
 
-    ds = load_dataset(dataset_dir)
+    folder = locate_dataset(dataset_dir)
+    ds = open_dataset(folder)
     if ids:
         where = {rid: i for i, rid in enumerate(ds["id"])}
         missing = [i for i in ids if i not in where]
@@ -189,50 +241,13 @@ def render_dataset(
     result = RenderResult(str(out.resolve()), font=font, cjk_font=cjk)
     sources = _Sources()
     rows = []
-    with atomic_dir(out) as tmp:
+    with output_dir(out, command="render", inputs=[dataset_dir, folder], roots=image_dirs(ds)) as tmp:
         for k, idx in enumerate(picks):
             rec = ds[idx]
-            try:
-                meta = json.loads(rec.get("metadata") or "{}")
-            except ValueError:
-                meta = {}
-            meta = meta if isinstance(meta, dict) else {}
-            src = (
-                sources.find(meta["_augmented_from"])
-                if isinstance(meta.get("_augmented_from"), dict)
-                else None
-            )
-            result.pairs += int(src is not None)
-            cells = []
-            for j in range(max(1, len(rec["images"] or []))):
-                title = f"after: {rec['id']}" if src is not None else str(rec["id"])
-                panel = _panel(rec, j, max_side, title, max_image_pixels, result)
-                if src is not None:
-                    before = _panel(src, j, max_side, f"before: {src['id']}", max_image_pixels, result)
-                    panel = _side_by_side(before, panel)
-                name = f"{k:04d}-{_safe(str(rec['id']))}-i{j}.png"
-                panel.save(tmp / name, format="PNG")
-                result.pngs.append(name)
-                cells.append(html('<a href="{0}"><img src="{0}" loading="lazy"></a>', href(name)))
-            descs = join(
-                html("<li>#{} <code>{}</code> {}</li>", i, o["kind"], o["desc"])
-                for i, o in enumerate(rec["objects"] or [])
-            )
-            problems = join(
-                html("<li><code>{}</code> {}: {}</li>", p["code"], p["image"], p["message"])
-                for p in result.unreadable
-                if p["id"] in (rec["id"], src["id"] if src is not None else None)
-            )
-            rows.append(
-                html(
-                    "<section><h2>{}</h2>{}{}{}<ol start=0>{}</ol></section>",
-                    rec["id"],
-                    join(cells),
-                    html("<ul class=problems>{}</ul>", problems) if problems else "",
-                    _provenance_html(meta),
-                    descs,
-                )
-            )
+            with at(rec.get("source_file") or str(folder), rec.get("source_line"), str(rec["id"])):
+                rows.append(_section(k, rec, sources, tmp, max_side, max_image_pixels, result))
+            if progress is not None:
+                progress(1)
         note = (
             ""
             if cjk

@@ -1,6 +1,6 @@
 """Error codes of the shared training data layer (VD550–VD559)."""
 
-from vlmdata.errors import define
+from vlmdata.errors import define, retire
 
 OVER_LENGTH = define(
     "VD550",
@@ -30,10 +30,10 @@ SAMPLE_FAILED = define(
     "The message names the record and the failing step (augmentation, conversation or encode); fix the record "
     "or the template it uses.",
 )
-AUGMENT_UNAVAILABLE = define(
+retire(
     "VD555",
     "Augmentation is configured but the augmentation module is unavailable",
-    "Install vlmdata with augmentation support, or remove the `augmentation` section.",
+    "the augmentation module always ships with vlmdata; nothing guards its import any more.",
 )
 BAD_LENGTHS = define(
     "VD556",

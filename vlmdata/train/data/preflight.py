@@ -28,7 +28,7 @@ def _column(dataset: Any, name: str) -> Any:
 
 def image_problem(record: dict[str, Any], bounds: tuple[int, int]) -> tuple[str, str] | None:
     """(code, message) when the record's images cannot be encoded under `bounds` (or its own), else None."""
-    from vlmdata.audit.images import ResizeError, image_tokens, record_pixel_bounds
+    from vlmdata.models.qwen import ResizeError, image_tokens, record_pixel_bounds
 
     if not record.get("images"):
         return None
@@ -50,7 +50,7 @@ def check_image_budget(sources: Any, template_cfg: Any, show: int = 20) -> None:
     """Raise one error listing every record of `sources` (a `Sources`) that training cannot encode."""
     import pyarrow.compute as pc
 
-    from vlmdata.audit.images import effective_pixel_bounds
+    from vlmdata.models.qwen import effective_pixel_bounds
 
     bounds = effective_pixel_bounds(template_cfg)
     found: list[tuple[str, str, str, str]] = []  # (code, dataset, id, message)

@@ -25,12 +25,12 @@ plain datasets to the dataset's name), which the trainer uses for per-dataset lo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from vlmdata.errors import Location, VlmdataError
+from vlmdata.models.qwen import over_length, record_image_kwargs, record_source
 from vlmdata.train.data import codes
 from vlmdata.train.data.sources import Source, Sources
 
@@ -137,10 +137,8 @@ class TrainSamples:
         objects = None
         augmented = False
         if self.train and source.augment and self.augment_pipeline is not None and images:
-            try:
-                from vlmdata.augment import augment_record
-            except ImportError as exc:  # pragma: no cover - the augment area ships with vlmdata
-                raise VlmdataError(codes.AUGMENT_UNAVAILABLE, str(exc)) from None
+            from vlmdata.augment import augment_record
+
             result = augment_record(record, images, self.augment_pipeline, epoch, step=step)
             images = [_to_pil(im) for im in result.images]
             record = result.apply_to(record)
@@ -196,7 +194,7 @@ class TrainSamples:
         rid = str(record.get("id"))
         messages = self.conversation(source, record, epoch, step).messages
         try:
-            encoded = self.encode(messages, image_kwargs(record))
+            encoded = self.encode(messages, record_image_kwargs(record))
         except VlmdataError:
             raise
         except Exception as exc:
@@ -206,9 +204,9 @@ class TrainSamples:
                 where=Location(file=source.path, record_id=rid),
             ) from exc
         length = int(encoded.get("length") or len(encoded["input_ids"]))
-        if length >= self.global_max_length:
+        if over_length(length, self.global_max_length):
             raise over_length_error(rid, source, length, self.global_max_length)
-        encoded["channel"] = source_tag(record, source.name)
+        encoded["channel"] = record_source(record, source.name)
         return encoded
 
 
@@ -220,17 +218,3 @@ def over_length_error(record_id: str, source: Source, length: int, limit: int) -
         where=Location(file=source.path, record_id=record_id),
         value=length,
     )
-
-
-def source_tag(record: Mapping[str, Any], default: str) -> str:
-    """The dataset a sample comes from: its `metadata._source` (fusion) or its dataset's name."""
-    meta = record.get("metadata")
-    meta = json.loads(meta or "{}") if isinstance(meta, str) else dict(meta or {})
-    tag = meta.get("_source")
-    return str(tag) if tag else default
-
-
-def image_kwargs(record: Mapping[str, Any]) -> dict[str, Any]:
-    meta = record.get("metadata")
-    meta = json.loads(meta or "{}") if isinstance(meta, str) else dict(meta or {})
-    return {k: meta[k] for k in ("min_pixels", "max_pixels") if meta.get(k) is not None}

@@ -16,8 +16,9 @@ dataloader worker recomputes the same arrays, and a resumed run continues the sa
 `data.sample_limit: N` (smoke runs) each dataset keeps only its first N positions of every epoch's stream,
 in stream order, after the plan; evaluation sets keep their first N records.
 
-A `data.train`/`data.val` entry may also be a JSONL file: it is validated on the fly and cached by content,
-as a fusion entry's JSONL is (`vlmdata.fuse.inputs`).
+A `data.train`/`data.val` entry may be any dataset form (a `validate --out` folder gives its `data/`, or its
+`val/` for `data.val`) or a JSONL file, validated on the fly as a fusion entry's JSONL is
+(`vlmdata.validate.inputs`: cached on everything the result depends on, re-checked against the images).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from vlmdata.errors import Location, VlmdataError
+from vlmdata.io.dataset import is_jsonl_name
+from vlmdata.models.qwen import over_length
 from vlmdata.train.data import codes
 
 ORDER_VERSION = "vlmdata.train/1"
@@ -220,7 +223,7 @@ class Sources:
 
 
 def _source_name(path: Path, taken: set[str]) -> str:
-    jsonl = path.suffix in JSONL_SUFFIXES
+    jsonl = is_jsonl_name(path)
     base = path.stem if jsonl else path.name
     if (
         not jsonl
@@ -248,19 +251,12 @@ def read_lengths(dataset: Any, name: str) -> np.ndarray | None:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
+def _open(path: str, split: str, field: str) -> Any:
+    """Every data input opens like `vlmdata fuse` opens it: any dataset form, or a JSONL validated on the fly
+    (`vlmdata.validate.inputs`: cached on everything the result depends on, refused when a record is rejected)."""
+    from vlmdata.validate.inputs import open_input
 
-
-def _open(path: str, field: str) -> Any:
-    """An Arrow dataset folder, or a JSONL validated on the fly exactly as a fusion entry's (`vlmdata.fuse.inputs`:
-    cached by content, refused when any record is rejected)."""
-    if Path(path).suffix in JSONL_SUFFIXES and Path(path).is_file():
-        from vlmdata.fuse.inputs import open_dataset
-
-        return open_dataset(path, field)
-    from vlmdata.io.dataset import load_dataset
-
-    return load_dataset(path)
+    return open_input(path, "data" if split == "train" else "val", field)
 
 
 def open_sources(config: Any, split: str = "train") -> Sources:
@@ -272,15 +268,13 @@ def open_sources(config: Any, split: str = "train") -> Sources:
     fusion = None
     if data.fusion:
         from vlmdata.fuse import load_fusion_config
-        from vlmdata.fuse.inputs import open_dataset
 
         fusion = load_fusion_config(data.fusion)
         for domain, entry in fusion.entries():
             path = entry.data if split == "train" else entry.val
             if path is None or (split == "val" and domain == "source" and not fusion.eval_sources):
                 continue
-            # as `vlmdata fuse` reads it: an Arrow dataset, or a JSONL validated on the fly (cached by content)
-            ds = open_dataset(path, f"{entry.name}.{'data' if split == 'train' else 'val'}")
+            ds = _open(path, split, f"{entry.name}.{'data' if split == 'train' else 'val'}")
             items.append(
                 Source(
                     entry.name,
@@ -295,7 +289,7 @@ def open_sources(config: Any, split: str = "train") -> Sources:
     else:
         for i, path in enumerate(data.train if split == "train" else data.val):
             name = _source_name(Path(path), taken)
-            ds = _open(path, f"data.{split}[{i}]")
+            ds = _open(path, split, f"data.{split}[{i}]")
             items.append(
                 Source(name, str(path), ds, config.template.name, split == "train", read_lengths(ds, name))
             )
@@ -319,7 +313,7 @@ def check_audited_lengths(sources: Sources, global_max_length: int, show: int = 
     for s in sources.items:
         if s.lengths is None:
             continue
-        bad = np.flatnonzero(s.lengths >= global_max_length)
+        bad = np.flatnonzero(over_length(s.lengths, global_max_length))
         total += int(bad.size)
         if bad.size and len(offenders) < show:
             ids = s.dataset.select(bad[: show - len(offenders)].tolist())["id"]

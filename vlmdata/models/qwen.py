@@ -1,4 +1,9 @@
-"""Closed-form image token counts, equal to what ms-swift 4.6.0 feeds Qwen3-VL.
+"""Qwen3-VL's rules as ms-swift 4.6.0 applies them: image tokens, pixel bounds, the length limit, and the
+record metadata they read. Audit, export, training and the trainer plugins all use this one module.
+
+Image tokens, in closed form, equal to what ms-swift 4.6.0 feeds Qwen3-VL. The resize itself (`smart_resize`,
+`checked_resize`) lives one layer down, in `vlmdata.contract.imagesize`, because validation refuses the sizes it
+cannot encode; this module builds on it and re-exports it.
 
 How ms-swift sizes a Qwen3-VL image (read from `swift/template/templates/qwen.py`, `swift/model/models/qwen.py`
 and `qwen_vl_utils/vision_process.py` 0.0.14):
@@ -19,6 +24,16 @@ So a run's `template.min_pixels` / `template.max_pixels` act as whole tokens: `p
 3136 → 3 tokens = 3072 px. `effective_pixel_bounds` applies that rounding; per-record overrides
 (`metadata.min_pixels` / `metadata.max_pixels`) travel exactly through `chat_template_kwargs`
 (`record_image_kwargs`). EXIF orientation does not matter: the count is symmetric in height and width.
+
+The length limit: a sample of `length` tokens fits a run only when `length < global_max_length`
+(`over_length`); at the limit there is no room left for the end-of-sequence position, so nothing is truncated
+and a sample at or over the limit is refused wherever lengths are known (audit, trainer start, every encoded
+sample).
+
+Record metadata: a record's `metadata` is a JSON object, stored as a JSON string in the Arrow datasets and
+as a mapping in memory. `record_metadata` reads either form (anything unreadable is empty); the keys vlmdata
+itself sets start with `_` (`_source`, `_template`, ...), the per-record pixel bounds are `min_pixels` and
+`max_pixels`.
 """
 
 from __future__ import annotations
@@ -101,20 +116,48 @@ def backend_image_env(template_cfg: Any) -> dict[str, str]:
     }
 
 
-def _metadata(record: Mapping[str, Any]) -> dict[str, Any]:
-    meta = record.get("metadata")
-    if isinstance(meta, str):
-        try:
-            meta = json.loads(meta) if meta else {}
-        except ValueError:
-            return {}
-    return meta if isinstance(meta, dict) else {}
+def over_length(length: Any, global_max_length: int) -> Any:
+    """True where a sample of `length` tokens does not fit the run (`length >= global_max_length`); works on
+    plain integers and elementwise on numpy arrays."""
+    return length >= global_max_length
+
+
+def metadata_dict(value: Any) -> dict[str, Any]:
+    """A `metadata` value (a JSON string as stored, a mapping in memory, or None) as a new dict."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    try:
+        decoded = json.loads(value)
+    except (TypeError, ValueError):
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def record_metadata(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's `metadata` as a new dict (empty when absent or unreadable)."""
+    return metadata_dict(record.get("metadata"))
+
+
+def metadata_source(value: Any, default: str) -> str:
+    """The dataset a record comes from: `metadata._source` (set by fusion) when it is a non-empty string, else
+    `default` (its dataset's name). `value` is the record's `metadata` (a JSON string skips decoding when it
+    cannot hold the key)."""
+    if isinstance(value, str) and '"_source"' not in value:
+        return default
+    tag = metadata_dict(value).get("_source")
+    return tag if isinstance(tag, str) and tag else default
+
+
+def record_source(record: Mapping[str, Any], default: str) -> str:
+    return metadata_source(record.get("metadata"), default)
 
 
 def record_image_kwargs(record: Mapping[str, Any]) -> dict[str, int]:
     """The record's own pixel bounds (`metadata.min_pixels` / `metadata.max_pixels`), for the ms-swift row's
     `chat_template_kwargs`; empty when the record has none. Values are validated by `record_pixel_bounds`."""
-    meta = _metadata(record)
+    meta = record_metadata(record)
     return {k: meta[k] for k in ("min_pixels", "max_pixels") if k in meta and meta[k] is not None}
 
 

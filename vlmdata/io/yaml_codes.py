@@ -1,4 +1,5 @@
-"""Error codes of configuration loading (VD600–VD609); config models add theirs from VD610 on."""
+"""Error codes of reading YAML config files (VD600–VD609): every config — run, fusion, augmentation, template
+files — is read by `vlmdata.io.layered`; the config models add theirs from VD610 on."""
 
 from vlmdata.errors import define
 
@@ -32,4 +33,19 @@ UNKNOWN_CONFIG_KEY = define(
     "VD606",
     "Unknown config key",
     "Fix the typo; unknown keys are rejected at every level so mistakes never pass silently.",
+)
+DUPLICATE_KEY = define(
+    "VD607",
+    "Key repeated in one YAML mapping",
+    "Keep one of the listed keys: YAML would keep only the last value and drop the others silently.",
+)
+CONFIG_FILE = define(
+    "VD608",
+    "Config file is not a readable regular file of bounded size",
+    "Point at a YAML file (not a device, FIFO, socket or folder) of at most 8 MiB.",
+)
+CONFIG_TOO_LARGE = define(
+    "VD609",
+    "Config document is too large once its aliases are expanded, recursive, or nested too deeply",
+    "Write the values out or use fewer nested aliases; a config expands to at most 1,000,000 YAML nodes.",
 )

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from vlmdata.config.layers import load_layered
 from vlmdata.errors import VlmdataError
+from vlmdata.io.layered import load_layered
 
 
 def _w(path: Path, text: str) -> Path:

@@ -1,0 +1,96 @@
+"""`import_source`: one format's plan → its units converted in order → `OUT.jsonl` + `OUT.import.json`.
+
+The runner owns everything around the per-unit conversion: argument checks (unknown format, options the format
+does not take, a bad `--desc-template`, a missing source or image root: usage errors, exit 2, before anything
+is read), the `--out` rule, the streamed atomic output and the report. Units are converted one at a time here;
+because `convert` is a pure function of (unit, context), a parallel runner can map them over workers and feed
+the results to `ImportReport.add` in the same order for the same output.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from vlmdata.errors import UsageError, VlmdataError, at
+from vlmdata.importers.codes import SOURCE_NOT_FOUND
+from vlmdata.importers.common import Context, ImportOptions
+from vlmdata.importers.desc import DescTemplate
+from vlmdata.importers.images import Sizer
+from vlmdata.importers.output import report_path
+from vlmdata.importers.registry import FORMAT_OPTIONS, FORMATS
+from vlmdata.importers.report import ImportReport, ShardResult
+from vlmdata.io.output import check_out, output_file, write_output
+
+_FLAG = {
+    "crowd": "--crowd",
+    "boxes_only": "--boxes-only",
+    "label_map": "--label-map",
+    "split": "--split",
+    "frame": "--frame",
+}
+
+
+def _check_options(fmt: str, options: ImportOptions) -> None:
+    spec = FORMATS[fmt]
+    defaults = ImportOptions()
+    for f in fields(ImportOptions):
+        if f.name in FORMAT_OPTIONS and f.name not in spec.options:
+            if getattr(options, f.name) != getattr(defaults, f.name):
+                takers = ", ".join(n for n, s in FORMATS.items() if f.name in s.options)
+                raise UsageError(f"{_FLAG[f.name]} does not apply to {fmt}", hint=f"it applies to: {takers}")
+    if not spec.makes_descs and options.desc_template != defaults.desc_template:
+        raise UsageError(f"--desc-template does not apply to {fmt}: it imports conversations, not objects")
+    if options.crowd not in ("polygon", "skip"):
+        raise UsageError(f"--crowd must be polygon or skip, not {options.crowd!r}")
+    if options.frame not in ("auto", "grid", "pixel"):
+        raise UsageError(f"--frame must be auto, grid or pixel, not {options.frame!r}")
+    if options.label_map is not None and not Path(options.label_map).is_file():
+        raise UsageError(f"--label-map not found: {options.label_map}")
+
+
+def import_source(
+    fmt: str, src: str | Path, out: str | Path, options: ImportOptions | None = None
+) -> ImportReport:
+    """Import `src` (format `fmt`) into contract JSONL at `out`; returns the report (also written beside it)."""
+    options = options or ImportOptions()
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown import format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
+    spec = FORMATS[fmt]
+    _check_options(fmt, options)
+    source = Path(src)
+    if not source.exists():
+        raise VlmdataError(
+            SOURCE_NOT_FOUND, f"{fmt} source not found: {src}", hint=f"SRC is a {spec.source}", exit_code=2
+        )
+    root = Path(options.image_root) if options.image_root else spec.default_root(source)
+    if not root.is_dir():
+        raise UsageError(f"image root is not a folder: {root}", hint="pass --image-root DIR")
+    desc = DescTemplate(options.desc_template, spec.fields, fmt)
+    inputs = [source, options.label_map]
+    for path, flag in ((out, "--out"), (report_path(out), "--out (its report)")):
+        check_out(path, command="import", kind="file", inputs=inputs, roots=[root], flag=flag)
+    ctx = Context(fmt, str(src), options, Sizer(str(root), options.probe, options.max_image_pixels), desc)
+    report = ImportReport(fmt, str(src), str(out), ctx.root, options.as_dict())
+    start = time.perf_counter()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of small dicts: the cyclic collector would rescan them for nothing
+    try:
+        with output_file(out, command="import", inputs=inputs, roots=[root]) as tmp, open(tmp, "wb") as fh:
+            for unit in spec.plan(str(src), ctx):
+                with at(file=str(src)):
+                    result = unit if isinstance(unit, ShardResult) else spec.convert(unit, ctx)
+                if result.lines:
+                    fh.write(b"".join(result.lines))
+                report.add(result)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    report.extra.update(ctx.extra)
+    report.seconds = time.perf_counter() - start
+    text = json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n"
+    write_output(report_path(out), text, command="import", inputs=inputs, roots=[root])
+    return report
