@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from vlmdata.config.layers import problems_from_validation_error
 from vlmdata.config.run import SECTION_MODELS, RunConfig
 from vlmdata.errors import VlmdataError, closest, model_keys_at
+from vlmdata.io.layered import problems_from_validation_error
 
 
 def _typos(name: str) -> list[str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vlmdata.config.layers import KeyPath, Layered, format_key_path, load_layered, raise_problems
+from vlmdata.io.layered import KeyPath, Layered, format_key_path, load_layered, raise_problems
 
 
 @dataclass

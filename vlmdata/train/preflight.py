@@ -188,7 +188,7 @@ def check_model_folders(plan: Any) -> None:
 
 
 def _basic(plan: Any) -> Preflight:
-    from vlmdata.audit.images import bound_tokens, effective_pixel_bounds
+    from vlmdata.models.qwen import bound_tokens, effective_pixel_bounds
 
     config = plan.config
     return Preflight(
