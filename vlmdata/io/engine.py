@@ -13,7 +13,9 @@ consumer, so the spill a task leaves behind stays bounded.
 - `engine="ray"` submits each task as a Ray task (`ray.init(address=...)` from `ray_address` or
   `RAY_ADDRESS`; without either, a new local Ray instance). Ray is imported only here, only then. A task
   whose worker dies is retried by Ray (`max_retries`); tasks therefore write their spill atomically and
-  idempotently. Inputs, the output folder and the spill must be on storage every node can reach.
+  idempotently. Inputs, the output folder and the spill must be on storage every node can reach, mounted at
+  the same path; a task runs in the driver's working folder when its node has it, so relative paths given
+  on the command line resolve as they do on the driver.
 
 A task that raises stops the run: the remaining tasks are cancelled and the exception reaches the caller
 (whose output folder, built in a temporary sibling, is then removed).
@@ -226,13 +228,14 @@ class RayEngine(_Windowed):
                 ) from None
         total = int(ray.cluster_resources().get("CPU", 1))
         super().__init__(workers or max(1, total))
+        self.cwd = os.getcwd()
         self._remote: dict[Callable[..., Any], Any] = {}
 
     def _submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
         remote = self._remote.get(fn)
         if remote is None:
-            remote = self._remote[fn] = self.ray.remote(num_cpus=1, max_retries=RAY_RETRIES)(fn)
-        return remote.remote(task)
+            remote = self._remote[fn] = self.ray.remote(num_cpus=1, max_retries=RAY_RETRIES)(_in_folder)
+        return remote.remote(self.cwd, fn, task)
 
     def _result(self, handle: Any) -> Any:
         return self.ray.get(handle)
@@ -244,6 +247,14 @@ class RayEngine(_Windowed):
         for h in handles:  # wait until nothing runs any more (cancelled tasks raise; that is expected)
             with contextlib.suppress(Exception):
                 self.ray.get(h)
+
+
+def _in_folder(cwd: str, fn: Callable[[Any], Any], task: Any) -> Any:
+    """Run `fn(task)` in the driver's working folder when this node has it (so relative paths resolve as on
+    the driver; storage every node reaches is mounted at the same place)."""
+    if os.path.isdir(cwd) and os.getcwd() != cwd:
+        os.chdir(cwd)
+    return fn(task)
 
 
 def open_engine(options: EngineOptions | None, tasks: int, preload: Iterable[str] = ()) -> Engine:
