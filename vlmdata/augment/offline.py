@@ -33,15 +33,25 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from vlmdata.augment.codes import BAD_OBJECT
 from vlmdata.augment.config import AugmentationConfig, load_augmentation_config
-from vlmdata.augment.pipeline import AugmentPipeline, augment_record
+from vlmdata.augment.pipeline import AugmentPipeline
+from vlmdata.augment.shard import EXAMPLES, AugmentShard, AugmentTask, augment_shard, image_name
 from vlmdata.contract.rows import row_record, with_images
 from vlmdata.errors import Location, UsageError, VlmdataError
-from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS, ImageProblem
+from vlmdata.io.atomic import atomic_write_json
+from vlmdata.io.engine import EngineOptions, open_engine
+from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS
+
+MAX_COPIES_PER_SHARD = 64  # output records a shard hands the driver at once (memory stays a few MB)
+SHARDS_PER_WORKER = 4
+ROWS_PER_WRITE = 1000  # output records per Arrow table written (as `datasets` batches them)
+PARALLEL_MIN_COPIES = 48  # fewer output records are augmented in this process (starting workers costs ~1 s)
 
 ImageFormat = Literal["auto", "jpg", "png"]
 
@@ -78,33 +88,6 @@ def contract_line(rec: dict[str, Any], image_paths: list[str]) -> dict[str, Any]
     return row_record(rec, image_paths)
 
 
-def _save_image(img: Any, path: Path, fmt: str) -> None:
-    from PIL import Image
-
-    pil = img if isinstance(img, Image.Image) else Image.fromarray(img)
-    if fmt == "png":
-        pil.save(path, format="PNG", optimize=False)
-    else:
-        pil.save(path, format="JPEG", quality=95, subsampling=0)
-
-
-def _check_contract(line: dict[str, Any], lineno: int, jsonl: Path) -> None:
-    from vlmdata.contract.explain import explain_line
-    from vlmdata.contract.rules import codes_severity
-
-    _, issues = explain_line(json.dumps(line, ensure_ascii=False).encode("utf-8"))
-    errors = [i for i in issues if codes_severity(i.code) == "error"]
-    if errors:
-        from vlmdata.augment.codes import BAD_OBJECT
-
-        raise VlmdataError(
-            BAD_OBJECT,
-            "an augmented record breaks the record contract (nothing was written)",
-            where=Location(file=str(jsonl), line=lineno, record_id=line["id"]),
-            details=[f"{i.code} {i.field or ''}: {i.message}" for i in errors],
-        )
-
-
 def augment_dataset(
     config: AugmentationConfig | str | Path,
     in_dir: str | Path,
@@ -115,11 +98,11 @@ def augment_dataset(
     total_steps: int | None = None,
     image_format: ImageFormat = "auto",
     max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
+    engine: EngineOptions | None = None,
 ) -> OfflineResult:
-    from vlmdata.errors import at
-    from vlmdata.io.atomic import atomic_write_json
-    from vlmdata.io.dataset import image_dirs, locate_dataset, open_dataset, records_to_dataset, write_dataset
-    from vlmdata.io.decode import load_image
+    """Augment every record of `in_dir` into `out_dir` (see the module docstring). `engine` (default: every
+    usable core) spreads row ranges of the input over workers or Ray tasks; the output is the same for any."""
+    from vlmdata.io.dataset import image_dirs, locate_dataset, open_dataset
     from vlmdata.io.output import output_dir
 
     if copies < 1:
@@ -133,86 +116,121 @@ def augment_dataset(
     dataset = open_dataset(src_dir)
     out = Path(os.path.abspath(out_dir))  # not resolved: the `--out` rule refuses a symlink itself
     result = OfflineResult(str(out), records_in=len(dataset), copies=copies, seed=cfg.seed)
-    skipped: Counter[str] = Counter()
-    dropped: Counter[str] = Counter()
-    rows: list[dict[str, Any]] = []
-
-    def skip(reason: str, rec: dict[str, Any], problem: str, **where: Any) -> None:
-        skipped[reason] += 1
-        examples = result.skipped_examples.setdefault(reason, [])
-        if len(examples) < 5:
-            examples.append({"id": rec.get("id"), **where, "problem": problem})
-
     config_file = None if isinstance(config, AugmentationConfig) else config
     inputs = [in_dir, src_dir, config_file]
+    options = engine or EngineOptions()
     with output_dir(out, command="augment", inputs=inputs, roots=image_dirs(dataset)) as tmp:
         (tmp / "images").mkdir()
-        jsonl = tmp / "data.jsonl"
-        with jsonl.open("w", encoding="utf-8") as fh:
-            for rec in dataset:
-                if not rec["images"]:
-                    skipped["no_images"] += 1
-                    continue
-                try:
-                    sources = [load_image(p, max_image_pixels) for p in rec["images"]]
-                except ImageProblem as exc:
-                    skip(exc.code, rec, exc.message, source_file=rec.get("source_file"))
-                    continue
-                is_chat = bool(rec.get("messages"))
-                result.chat_records += int(is_chat)
-                for k in range(copies):
-                    try:
-                        with at(
-                            rec.get("source_file") or str(src_dir), rec.get("source_line"), str(rec["id"])
-                        ):
-                            res = augment_record(rec, sources, pipeline, epoch=k, step=step)
-                    except VlmdataError as exc:  # the record's own data (sizes changed since validation, …)
-                        skip(exc.code_str, rec, exc.message, copy=k)
-                        continue
-                    prov = res.provenance
-                    dropped.update(prov.get("dropped", {}))
-                    result.split += prov.get("split", 0)
-                    result.converted_to_poly += prov.get("converted_to_poly", 0)
-                    result.rewritten += prov.get("rewritten", 0)
-                    result.bypassed += int(prov.get("bypassed", False))
-                    if not res.objects and rec.get("summary") is None and not is_chat:
-                        skipped["no_objects_left"] += 1
-                        continue
-                    n = len(rows)
-                    rel, absolute = [], []
-                    for j, (img, src) in enumerate(zip(res.images, rec["images"], strict=True)):
-                        fmt = (
-                            image_format
-                            if image_format != "auto"
-                            else ("png" if src.lower().endswith(".png") else "jpg")
-                        )
-                        name = f"images/{n:07d}-c{k}-i{j}.{fmt}"
-                        _save_image(img, tmp / name, fmt)
-                        rel.append(name)
-                        absolute.append(str(out / name))
-                    new = res.apply_to(rec)
-                    meta = json.loads(new["metadata"])
-                    meta["_augmented_from"] = {
-                        "id": rec["id"],
-                        "dataset": str(src_dir),
-                        "images": list(rec["images"]),
-                    }
-                    new["metadata"] = json.dumps(meta, ensure_ascii=False)
-                    new["id"] = f"{rec['id']}~aug{k}"
-                    line = contract_line(new, rel)
-                    _check_contract(line, n + 1, out / "data.jsonl")
-                    fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-                    new["images"] = absolute
-                    if is_chat:
-                        new["messages"] = json.dumps(
-                            with_images(json.loads(rec["messages"]), absolute), ensure_ascii=False
-                        )
-                    rows.append(new)
-        write_dataset(records_to_dataset(rows), tmp / "data")
-        result.records_out = len(rows)
-        result.skipped = dict(skipped)
-        result.dropped = {
-            k: int(dropped.get(k, 0)) for k in ("clipped_out", "below_min_visibility", "degenerate")
-        }
+        spill = tmp / ".spill"
+        spill.mkdir()
+        tasks = plan_shards(len(dataset), copies, options)
+        template = AugmentTask(
+            0, str(src_dir), 0, 0, cfg, copies, step, total_steps, image_format, max_image_pixels, str(spill)
+        )
+        if len(tasks) <= 1 or not (options.distributed or options.count > 1):
+            options = EngineOptions(workers=1)
+        with open_engine(options, len(tasks), preload=["vlmdata.augment.shard"]) as pool:
+            shards = pool.map(
+                augment_shard,
+                (replace(template, index=i, start=a, stop=b) for i, (a, b) in enumerate(tasks)),
+            )
+            _write(shards, tmp, out, result)
+        spill.rmdir()  # every spilled image was moved into images/
         atomic_write_json(tmp / "report.json", {**result.as_dict(), "config": cfg.model_dump(mode="json")})
     return result
+
+
+def plan_shards(rows: int, copies: int, options: EngineOptions) -> list[tuple[int, int]]:
+    """Row ranges of the input: a few per worker (so they finish together), small enough that the copies a
+    shard holds for the driver stay a few MB, and one range when the input is too small to share out."""
+    work = rows * copies
+    if not options.distributed and (options.count <= 1 or work < PARALLEL_MIN_COPIES):
+        size = max(1, -(-MAX_COPIES_PER_SHARD // copies))
+    else:
+        size = max(
+            1, min(-(-MAX_COPIES_PER_SHARD // copies), -(-rows // (SHARDS_PER_WORKER * options.count)))
+        )
+    return [(a, min(rows, a + size)) for a in range(0, rows, size)]
+
+
+def _flush(rows: list[dict[str, Any]], writer: Any, tmp: Path) -> Any:
+    """Write the buffered rows as one Arrow table (the same tables for any shard plan: every
+    `ROWS_PER_WRITE` output records) and empty the buffer; returns the writer (made on the first rows)."""
+    from vlmdata.io.dataset import records_to_dataset
+    from vlmdata.io.writer import DatasetWriter
+
+    if not rows:
+        return writer
+    dataset = records_to_dataset(rows)
+    if writer is None:
+        writer = DatasetWriter(tmp / "data", dataset.features)
+    for table in dataset.with_format("arrow").iter(len(rows)):
+        writer.write(table)
+    rows.clear()
+    return writer
+
+
+def _write(shards: Iterator[AugmentShard], tmp: Path, out: Path, result: OfflineResult) -> None:
+    """The shards' copies in order: images moved to their names, `data.jsonl`, `data/`, the counts."""
+    import hashlib
+
+    from vlmdata.io.dataset import records_to_dataset
+    from vlmdata.io.writer import DatasetWriter
+
+    skipped: dict[str, int] = {}
+    dropped: Counter[str] = Counter()
+    digest = hashlib.sha256()
+    jsonl = tmp / "data.jsonl"
+    writer: DatasetWriter | None = None
+    rows: list[dict[str, Any]] = []
+    n = 0
+    try:
+        with jsonl.open("w", encoding="utf-8") as fh:
+            for shard in shards:
+                for reason, count in shard.skipped.items():
+                    skipped[reason] = skipped.get(reason, 0) + count
+                for reason, examples in shard.examples.items():
+                    kept = result.skipped_examples.setdefault(reason, [])
+                    kept.extend(examples[: EXAMPLES - len(kept)])
+                dropped.update(shard.dropped)
+                for name in ("chat_records", "split", "converted_to_poly", "rewritten", "bypassed"):
+                    setattr(result, name, getattr(result, name) + getattr(shard, name))
+                for c in shard.copies:
+                    rel = [image_name(n, c.copy, j, fmt) for j, fmt in enumerate(c.formats)]
+                    absolute = [str(out / name) for name in rel]
+                    for spilled, name in zip(c.spilled, rel, strict=True):
+                        os.replace(spilled, tmp / name)
+                    new = c.row
+                    line = contract_line(new, rel)
+                    if c.errors:
+                        raise VlmdataError(
+                            BAD_OBJECT,
+                            "an augmented record breaks the record contract (nothing was written)",
+                            where=Location(file=str(out / "data.jsonl"), line=n + 1, record_id=line["id"]),
+                            details=c.errors,
+                        )
+                    text = json.dumps(line, ensure_ascii=False) + "\n"
+                    fh.write(text)
+                    digest.update(text.encode("utf-8"))
+                    new["images"] = absolute
+                    if c.messages is not None:
+                        new["messages"] = json.dumps(
+                            with_images(json.loads(c.messages), absolute), ensure_ascii=False
+                        )
+                    rows.append(new)
+                    n += 1
+                    if len(rows) == ROWS_PER_WRITE:
+                        writer = _flush(rows, writer, tmp)
+            writer = _flush(rows, writer, tmp)
+        if writer is None:
+            writer = DatasetWriter(tmp / "data", records_to_dataset([]).features)
+        writer.close(digest.hexdigest()[:16])
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    result.records_out = n
+    result.skipped = skipped
+    result.dropped = {
+        k: int(dropped.get(k, 0)) for k in ("clipped_out", "below_min_visibility", "degenerate")
+    }

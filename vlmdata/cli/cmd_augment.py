@@ -7,7 +7,15 @@ from typing import Any, Literal
 
 import typer
 
-from vlmdata.cli._skin import FORMAT_OPTION, Format, out_folder_option, require_exists
+from vlmdata.cli._skin import (
+    ENGINE_OPTION,
+    FORMAT_OPTION,
+    RAY_ADDRESS_OPTION,
+    WORKERS_OPTION,
+    Format,
+    out_folder_option,
+    require_exists,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -48,10 +56,14 @@ def register(app: typer.Typer) -> None:
             help="Decompression-bomb limit on width × height (as validate's); larger images skip their record.",
         ),
         fmt: Format = FORMAT_OPTION,
+        workers: int | None = WORKERS_OPTION,
+        engine: str = ENGINE_OPTION,
+        ray_address: str | None = RAY_ADDRESS_OPTION,
     ) -> None:
         """Augment every record (images + geometry together) into a new dataset that points back at its source."""
         from vlmdata.augment.offline import augment_dataset
         from vlmdata.cli._render import print_blocks, show
+        from vlmdata.cli._skin import engine_options
         from vlmdata.errors import UsageError
 
         require_exists(in_dataset, "input dataset")
@@ -68,6 +80,7 @@ def register(app: typer.Typer) -> None:
             total_steps=total_steps,
             image_format=image_format,
             max_image_pixels=max_image_pixels,
+            engine=engine_options(workers, engine, ray_address),
         )
         show(fmt, result.as_dict(), _blocks(result))
         if result.problems:  # data problems found: the rest is written, the examples are in report.json
