@@ -7,7 +7,14 @@ from typing import Any
 
 import typer
 
-from vlmdata.cli._skin import FORMAT_OPTION, Format, out_file_option
+from vlmdata.cli._skin import (
+    ENGINE_OPTION,
+    FORMAT_OPTION,
+    RAY_ADDRESS_OPTION,
+    WORKERS_OPTION,
+    Format,
+    out_file_option,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -55,9 +62,13 @@ def register(app: typer.Typer) -> None:
             "auto", "--frame", help="qwen: coordinate frame of the answers: auto, grid (0–1000) or pixel."
         ),
         fmt_out: Format = FORMAT_OPTION,
+        workers: int | None = WORKERS_OPTION,
+        engine: str = ENGINE_OPTION,
+        ray_address: str | None = RAY_ADDRESS_OPTION,
     ) -> None:
         """Import annotations into contract JSONL; every annotation is imported or counted under a skip reason."""
         from vlmdata.cli._render import show
+        from vlmdata.cli._skin import engine_options
         from vlmdata.importers import ImportOptions, import_source
 
         options = ImportOptions(
@@ -71,7 +82,7 @@ def register(app: typer.Typer) -> None:
             split=split,
             frame=frame,  # type: ignore[arg-type]
         )
-        report = import_source(fmt, src, out, options)
+        report = import_source(fmt, src, out, options, engine_options(workers, engine, ray_address))
         show(fmt_out, report.as_dict(), _blocks(report))
         raise typer.Exit(report.exit_code)
 

@@ -33,10 +33,10 @@ class LineShard:
 
 
 def plan_lines(
-    src: str, params: dict[str, Any] | None = None, block_bytes: int = BLOCK_BYTES
+    src: str, params: dict[str, Any] | None = None, block_bytes: int | None = None
 ) -> Iterator[LineShard]:
     stats = FileStats(src)
-    for batch in iter_line_batches(Path(src), stats, block_bytes=block_bytes):
+    for batch in iter_line_batches(Path(src), stats, block_bytes=block_bytes or BLOCK_BYTES):
         yield LineShard(src, batch.numbers, batch.lines, batch.oversized, params or {})
 
 

@@ -2,18 +2,26 @@
 
 The runner owns everything around the per-unit conversion: argument checks (unknown format, options the format
 does not take, a bad `--desc-template`, a missing source or image root: usage errors, exit 2, before anything
-is read), the `--out` rule, the streamed atomic output and the report. Units are converted one at a time here;
-because `convert` is a pure function of (unit, context), a parallel runner can map them over workers and feed
-the results to `ImportReport.add` in the same order for the same output.
+is read), the `--out` rule, the streamed atomic output and the report. The format's plan is read here, in
+the driver; because `convert` is a pure function of (unit, context), its units are mapped over the one engine
+(`vlmdata.io.engine`: this process, local worker processes or Ray tasks, `engine=`) and their results fed to
+`ImportReport.add` and the output in plan order, so the JSONL and the report are the same bytes for any
+worker count. At most a window of units runs ahead of the writer (memory stays bounded); a plan of fewer
+than `PARALLEL_MIN_UNITS` units is converted here (starting workers costs about a second). Each worker keeps
+its own copy of the context, image-header cache included, for all the units of a run it converts.
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import json
+import os
 import time
-from dataclasses import fields
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from vlmdata.errors import UsageError, VlmdataError, at
 from vlmdata.importers.codes import SOURCE_NOT_FOUND
@@ -23,7 +31,10 @@ from vlmdata.importers.images import Sizer
 from vlmdata.importers.output import report_path
 from vlmdata.importers.registry import FORMAT_OPTIONS, FORMATS
 from vlmdata.importers.report import ImportReport, ShardResult
+from vlmdata.io.engine import EngineOptions, open_engine
 from vlmdata.io.output import check_out, output_file, write_output
+
+PARALLEL_MIN_UNITS = 3  # fewer units of work are converted in this process
 
 _FLAG = {
     "crowd": "--crowd",
@@ -52,10 +63,59 @@ def _check_options(fmt: str, options: ImportOptions) -> None:
         raise UsageError(f"--label-map not found: {options.label_map}")
 
 
+@dataclass(frozen=True)
+class ConvertTask:
+    """One unit of a format's plan, as a task for the engine."""
+
+    run: str  # the run's token: a worker keeps one context per run
+    ctx: Context
+    unit: Any
+
+
+_CONTEXTS: dict[str, Context] = {}  # the current run's context in a worker process (with its image cache)
+
+
+def convert_unit(task: ConvertTask) -> ShardResult:
+    """`convert` of the task's format on its unit (a unit the plan already accounted is returned as is)."""
+    if isinstance(task.unit, ShardResult):
+        return task.unit
+    ctx = _CONTEXTS.get(task.run)
+    if ctx is None:
+        _CONTEXTS.clear()
+        ctx = _CONTEXTS[task.run] = task.ctx
+    with at(file=ctx.source):
+        return FORMATS[ctx.format].convert(task.unit, ctx)
+
+
+def _results(units: Iterator[Any], ctx: Context, engine: EngineOptions | None) -> Iterator[ShardResult]:
+    """The plan's units converted, in plan order: here, or over the engine when there are enough of them."""
+    first = list(itertools.islice(units, PARALLEL_MIN_UNITS))
+    options = engine or EngineOptions()
+    if not options.distributed and (options.count <= 1 or len(first) < PARALLEL_MIN_UNITS):
+        options = EngineOptions(workers=1)
+    run = f"{os.getpid()}-{time.time_ns()}"
+    shipped = replace(ctx, sizer=replace(ctx.sizer, _cache={}))  # each worker fills its own cache
+    tasks = (
+        ConvertTask(run, ctx if options.count == 1 and not options.distributed else shipped, unit)
+        for unit in itertools.chain(first, units)
+    )
+    hint = len(first) if len(first) < PARALLEL_MIN_UNITS else 1 << 30  # the plan's length is not known
+    try:
+        with open_engine(options, hint, preload=["vlmdata.importers.run"]) as pool:
+            yield from pool.map(convert_unit, tasks)
+    finally:
+        _CONTEXTS.clear()
+
+
 def import_source(
-    fmt: str, src: str | Path, out: str | Path, options: ImportOptions | None = None
+    fmt: str,
+    src: str | Path,
+    out: str | Path,
+    options: ImportOptions | None = None,
+    engine: EngineOptions | None = None,
 ) -> ImportReport:
-    """Import `src` (format `fmt`) into contract JSONL at `out`; returns the report (also written beside it)."""
+    """Import `src` (format `fmt`) into contract JSONL at `out`; returns the report (also written beside it).
+    `engine` (default: every usable core) spreads the conversion; the output is the same for any."""
     options = options or ImportOptions()
     if fmt not in FORMATS:
         raise UsageError(f"unknown import format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
@@ -80,9 +140,7 @@ def import_source(
     gc.disable()  # millions of small dicts: the cyclic collector would rescan them for nothing
     try:
         with output_file(out, command="import", inputs=inputs, roots=[root]) as tmp, open(tmp, "wb") as fh:
-            for unit in spec.plan(str(src), ctx):
-                with at(file=str(src)):
-                    result = unit if isinstance(unit, ShardResult) else spec.convert(unit, ctx)
+            for result in _results(spec.plan(str(src), ctx), ctx, engine):
                 if result.lines:
                     fh.write(b"".join(result.lines))
                 report.add(result)
