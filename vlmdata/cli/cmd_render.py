@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vlmdata.cli._skin import FORMAT_OPTION, Format, out_folder_option, require_exists
+from vlmdata.cli._skin import FORMAT_OPTION, WORKERS_OPTION, Format, out_folder_option, require_exists
 
 
 def register(app: typer.Typer) -> None:
@@ -29,9 +29,11 @@ def register(app: typer.Typer) -> None:
             help="Decompression-bomb limit on width × height (as validate's); larger images are not decoded.",
         ),
         fmt: Format = FORMAT_OPTION,
+        workers: int | None = WORKERS_OPTION,
     ) -> None:
         """Boxes, polygons, polylines and desc labels on the images; before/after pairs for augmented data."""
         from vlmdata.cli._render import show
+        from vlmdata.cli._skin import engine_options
         from vlmdata.viz import render_dataset
 
         require_exists(dataset, "dataset")
@@ -48,6 +50,7 @@ def register(app: typer.Typer) -> None:
                 max_side=max_side,
                 max_image_pixels=max_image_pixels,
                 progress=advance,
+                engine=engine_options(workers, "local", None),
             )
         pairs = f", {result.pairs} before/after pair(s)" if result.pairs else ""
         if result.unreadable:

@@ -26,9 +26,13 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from vlmdata.io.engine import EngineOptions, open_engine
 from vlmdata.io.html import Safe, href, html, join
 from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS, ImageProblem
 from vlmdata.viz.draw import _font, draw_objects, find_font
+
+RECORDS_PER_CHUNK = 16  # records a task draws
+PARALLEL_MIN_RECORDS = 24  # fewer records are drawn in this process (starting workers costs ~1 s)
 
 
 @dataclass
@@ -175,6 +179,7 @@ def _section(
     meta = meta if isinstance(meta, dict) else {}
     src = sources.find(meta["_augmented_from"]) if isinstance(meta.get("_augmented_from"), dict) else None
     result.pairs += int(src is not None)
+    seen = len(result.unreadable)  # this record's panels add theirs after it
     cells = []
     for j in range(max(1, len(rec["images"] or []))):
         title = f"after: {rec['id']}" if src is not None else str(rec["id"])
@@ -192,8 +197,7 @@ def _section(
     )
     problems = join(
         html("<li><code>{}</code> {}: {}</li>", p["code"], p["image"], p["message"])
-        for p in result.unreadable
-        if p["id"] in (rec["id"], src["id"] if src is not None else None)
+        for p in result.unreadable[seen:]
     )
     return html(
         "<section><h2>{}</h2>{}{}{}<ol start=0>{}</ol></section>",
@@ -213,9 +217,11 @@ def render_dataset(
     max_side: int = 1024,
     max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
     progress: Callable[..., None] | None = None,
+    engine: EngineOptions | None = None,
 ) -> RenderResult:
-    """Draw the picked records into `out_dir`; `progress(1)` after each record."""
-    from vlmdata.errors import UsageError, at
+    """Draw the picked records into `out_dir`; `progress(k)` after each k more records. `engine` (default:
+    every usable core) draws chunks of the picks on workers; the output is the same for any worker count."""
+    from vlmdata.errors import UsageError
     from vlmdata.io.dataset import image_dirs, locate_dataset, open_dataset
     from vlmdata.io.output import output_dir
 
@@ -239,15 +245,30 @@ def render_dataset(
     font, cjk = find_font()
     out = Path(out_dir)
     result = RenderResult(str(out.resolve()), font=font, cjk_font=cjk)
-    sources = _Sources()
-    rows = []
+    rows: list[Safe] = []
+    options = engine or EngineOptions()
+    if not options.distributed and (options.count <= 1 or len(picks) < PARALLEL_MIN_RECORDS):
+        options = EngineOptions(workers=1)
     with output_dir(out, command="render", inputs=[dataset_dir, folder], roots=image_dirs(ds)) as tmp:
-        for k, idx in enumerate(picks):
-            rec = ds[idx]
-            with at(rec.get("source_file") or str(folder), rec.get("source_line"), str(rec["id"])):
-                rows.append(_section(k, rec, sources, tmp, max_side, max_image_pixels, result))
-            if progress is not None:
-                progress(1)
+        per = max(1, min(RECORDS_PER_CHUNK, -(-len(picks) // (4 * options.count))))
+        tasks = [
+            RenderTask(
+                str(folder.resolve()),
+                list(enumerate(picks))[a : a + per],
+                str(tmp),
+                max_side,
+                max_image_pixels,
+            )
+            for a in range(0, len(picks), per)
+        ]
+        with open_engine(options, len(tasks), preload=["vlmdata.viz.sheet"]) as pool:
+            for chunk in pool.map(render_chunk, tasks):
+                rows += chunk.sections
+                result.pngs += chunk.pngs
+                result.pairs += chunk.pairs
+                result.unreadable += chunk.unreadable
+                if progress is not None:
+                    progress(len(chunk.sections))
         note = (
             ""
             if cjk
@@ -267,3 +288,40 @@ def render_dataset(
         (tmp / "index.html").write_text(page, encoding="utf-8")
     result.records = len(picks)
     return result
+
+
+@dataclass(frozen=True)
+class RenderTask:
+    """A chunk of the picks, `(k, row)` each, drawn into `out` (the output's temporary folder)."""
+
+    dataset: str
+    picks: list[tuple[int, int]]
+    out: str
+    max_side: int
+    max_image_pixels: int | None
+
+
+@dataclass
+class RenderChunk:
+    sections: list[Safe]
+    pngs: list[str]
+    pairs: int
+    unreadable: list[dict[str, Any]]
+
+
+def render_chunk(task: RenderTask) -> RenderChunk:
+    """Draw a chunk's records: each one's PNGs and section depend on that record (and its source) alone."""
+    from vlmdata.errors import at
+    from vlmdata.io.dataset import open_dataset
+
+    ds = open_dataset(task.dataset)
+    part = RenderResult(task.out)
+    sources = _Sources()
+    sections = []
+    for k, idx in task.picks:
+        rec = ds[idx]
+        with at(rec.get("source_file") or task.dataset, rec.get("source_line"), str(rec["id"])):
+            sections.append(
+                _section(k, rec, sources, Path(task.out), task.max_side, task.max_image_pixels, part)
+            )
+    return RenderChunk(sections, part.pngs, part.pairs, part.unreadable)
