@@ -163,8 +163,14 @@ def run_demo(
         with quiet_backend(out / "demo.log", progress=False):
             for name, stage in stages:
                 start = time.perf_counter()
-                with working(name) if working is not None else contextlib.nullcontext():
-                    stage(out, report)
+                try:
+                    with working(name) if working is not None else contextlib.nullcontext():
+                        stage(out, report)
+                except BaseException:
+                    log(
+                        f"{name:<{width}}  stopped  ({time.perf_counter() - start:.1f} s)"
+                    )  # the error follows
+                    raise
                 report.seconds[name] = round(time.perf_counter() - start, 2)
                 log(f"{name:<{width}}  {report.results.get(name, 'done')}  ({report.seconds[name]:.1f} s)")
         report.artefacts = _artefacts(out, report)

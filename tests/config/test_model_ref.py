@@ -10,6 +10,7 @@ import pytest
 from vlmdata.config import load_run_config
 from vlmdata.errors import VlmdataError
 from vlmdata.io.model_ref import ModelNotCached, looks_like_hub_id, resolve_model_ref
+from vlmdata.train.config import load_train_config
 
 
 @pytest.fixture()
@@ -86,8 +87,10 @@ def test_uncached_id_names_the_download_command(caches: Path) -> None:
 
 
 def _run(tmp_path: Path, model: str, extra: str = "") -> Path:
-    (tmp_path / "ds").mkdir(exist_ok=True)
-    (tmp_path / "ds" / "state.json").write_text("{}", encoding="utf-8")
+    from vlmdata.io.dataset import save_records
+
+    if not (tmp_path / "ds").exists():  # a real (one-record) dataset folder, as the one opener requires
+        save_records([{"id": "a", "messages": [{"role": "user", "content": "hi"}]}], tmp_path / "ds")
     run = tmp_path / "run.yaml"
     run.write_text(
         textwrap.dedent(f"model: {{path: {model}}}\ndata: {{train: ds}}\n{extra}"), encoding="utf-8"
@@ -118,7 +121,7 @@ def test_gkd_teacher_may_be_a_cached_id(caches: Path) -> None:
     pytest.importorskip("vlmdata_plugins.gkd")
     student = _hf_snapshot(caches, "Org/Student")
     with pytest.raises(VlmdataError) as exc:
-        load_run_config(_run(caches, "Org/Student", "plugin: gkd\nrlhf: {teacher_model: Org/Teacher}\n"))
+        load_train_config(_run(caches, "Org/Student", "plugin: gkd\nrlhf: {teacher_model: Org/Teacher}\n"))
     assert any(line.startswith("VD669") and "rlhf.teacher_model" in line for line in exc.value.details)
     assert student.is_dir()
 

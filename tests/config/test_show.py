@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from vlmdata.config import load_run_config
-from vlmdata.config.show import render_config, show_config
 from vlmdata.errors import VlmdataError
+from vlmdata.train.show import render_config, show_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,8 +26,10 @@ def _w(path: Path, text: str) -> Path:
 def stack(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}", encoding="utf-8")
-    (tmp_path / "ds").mkdir()
-    (tmp_path / "ds" / "state.json").write_text("{}", encoding="utf-8")
+    from vlmdata.io.dataset import save_records
+
+    if not (tmp_path / "ds").exists():  # a real (one-record) dataset folder, as the one opener requires
+        save_records([{"id": "a", "messages": [{"role": "user", "content": "hi"}]}], tmp_path / "ds")
     machine = _w(tmp_path / "machine.yaml", "model: {path: model}\ntraining: {node_rank: 0}\n")
     preset = _w(
         tmp_path / "presets" / "lora.yaml",

@@ -78,7 +78,9 @@ def test_a_typo_of_every_plugin_section_key_suggests_it() -> None:
 
 
 def test_nested_keys_follow_the_models() -> None:
-    assert model_keys_at(RunConfig, ("augmentation", "ops", 3)) == ["name", "params"]
+    from vlmdata.augment.config import AugmentationConfig
+
+    assert model_keys_at(AugmentationConfig, ("ops", 3)) == ["name", "params"]
     assert "teacher_model" not in (model_keys_at(RunConfig, ("model",)) or [])
     assert model_keys_at(RunConfig, ("global_max_length",)) is None  # a scalar has no keys below it
 

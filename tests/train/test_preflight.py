@@ -42,6 +42,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _config(tmp: Path, model: Path, data: str, extra: str = "", training: str = "") -> Path:
+    steps = "" if "max_steps" in training else "max_steps: 1, "  # a repeated YAML key is an error (VD607)
     text = (
         textwrap.dedent(f"""\
         model: {{path: {model}, dtype: float32}}
@@ -49,7 +50,7 @@ def _config(tmp: Path, model: Path, data: str, extra: str = "", training: str = 
         global_max_length: 2048
         data: {{train: [{data}]}}
         tuner: {{train_type: lora, target_modules: [all-linear], lora_rank: 4}}
-        training: {{max_steps: 1, per_device_train_batch_size: 2, gradient_accumulation_steps: 1,
+        training: {{{steps}per_device_train_batch_size: 2, gradient_accumulation_steps: 1,
                    logging_steps: 1, save_steps: 10, gradient_checkpointing: false, dataloader_num_workers: 0,
                    output_dir: {tmp / "run"}{training}}}
         """)
@@ -93,10 +94,22 @@ def test_audited_over_length_records(inputs, tiny_model_dir: Path, tmp_path: Pat
 
 
 def test_output_dir_that_already_holds_a_run(inputs, tiny_model_dir: Path, tmp_path: Path, capsys) -> None:
+    from vlmdata.io.output import workspace
+
+    config = _config(tmp_path, tiny_model_dir, str(inputs["validated"]))
+    # a folder vlmdata did not write is refused by the `--out` rule before anything else, as the run does
     (tmp_path / "run" / "checkpoint-3").mkdir(parents=True)
     (tmp_path / "run" / "logging.jsonl").write_text('{"step": 3}\n', encoding="utf-8")
-    assert _same_refusal(_config(tmp_path, tiny_model_dir, str(inputs["validated"])), capsys) == (1, "VD735")
-    assert (tmp_path / "run" / "logging.jsonl").read_text(encoding="utf-8") == '{"step": 3}\n'  # untouched
+    assert _same_refusal(config, capsys) == (2, "VD003")
+    # an earlier vlmdata run's folder: the run-folder check refuses a fresh run over it
+    with workspace(tmp_path / "run2", command="train"):
+        (tmp_path / "run2" / "checkpoint-3").mkdir()
+        (tmp_path / "run2" / "logging.jsonl").write_text('{"step": 3}\n', encoding="utf-8")
+    text = config.read_text(encoding="utf-8").replace(str(tmp_path / "run"), str(tmp_path / "run2"))
+    config.write_text(text, encoding="utf-8")
+    assert _same_refusal(config, capsys) == (1, "VD735")
+    for run in ("run", "run2"):  # untouched
+        assert (tmp_path / run / "logging.jsonl").read_text(encoding="utf-8") == '{"step": 3}\n'
 
 
 def test_jsonl_with_rejected_lines_in_data_train(

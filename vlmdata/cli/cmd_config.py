@@ -34,7 +34,7 @@ def show(
     import json
 
     from vlmdata.cli._skin import require_exists
-    from vlmdata.config.show import render_config, show_config
+    from vlmdata.train.show import render_config, show_config
 
     require_exists(config, "config")
     if base_config is not None:

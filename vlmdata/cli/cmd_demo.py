@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -29,7 +28,7 @@ def register(app: typer.Typer) -> None:
         log = console(stderr=fmt == "json")
         spinner = (lambda stage: log.status(f"{stage} …")) if log.is_terminal else None
         report = run_demo(out, log=lambda line: log.print(line, markup=False), working=spinner)
-        show(fmt, asdict(report), [*_blocks(report), *_summary_lines(report)])
+        show(fmt, asdict(report), _summary_lines(report))  # the stage lines above carry each stage's result
 
 
 def _summary_lines(report) -> list[str]:  # noqa: ANN001 - DemoReport, imported lazily
@@ -44,38 +43,3 @@ def _summary_lines(report) -> list[str]:  # noqa: ANN001 - DemoReport, imported 
     lines.append("next:")
     lines += [f"  {command}" for command in next_commands(report)]
     return lines
-
-
-def _blocks(report: Any) -> list[Any]:
-    from vlmdata.cli._render import Table
-
-    table = Table("vlmdata demo", ["what", "result"])
-    rows = [
-        ("synthetic records", ", ".join(f"{k}: {v}" for k, v in report.synth.items())),
-        (
-            "validated",
-            "; ".join(
-                f"{k}: {v['valid']} valid, {v['rejected']} rejected of {v['lines']}"
-                for k, v in report.validate.items()
-            ),
-        ),
-        ("augment previews", f"{len(report.augment_previews)} in {Path(report.out) / 'augment_preview'}"),
-        ("fused", ", ".join(f"{k}: {v}" for k, v in report.fused.items())),
-        ("lengths", ", ".join(f"{k}: {v}" for k, v in report.lengths.items()) or "-"),
-    ]
-    if report.losses:
-        rows.append(
-            (
-                "train loss",
-                f"{report.losses[0]:.4f} → {report.losses[-1]:.4f} over {len(report.losses)} logged steps",
-            )
-        )
-    if report.eval_loss is not None:
-        rows.append(("eval loss", f"{report.eval_loss:.4f}"))
-    rows += [
-        ("adapter", str(report.adapter_dir)),
-        ("log", str(report.log_file)),
-        ("seconds", ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items())),
-    ]
-    table.rows += [list(r) for r in rows]
-    return [table]

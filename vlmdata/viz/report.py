@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 
 from vlmdata.augment.barriers import category_of
-from vlmdata.contract.kinds import GEOMETRY_KINDS as KINDS
+from vlmdata.contract.kinds import GEOMETRY_KINDS
 from vlmdata.io.dataset import dataset_name, locate_dataset, open_dataset
 
+KINDS = GEOMETRY_KINDS
 SIZE_EDGES = [0, 256, 512, 768, 1024, 1536, 2048, 3072, 4096, 8192]
 MAX_ISSUES = 1000  # rejects / warnings listed per validate run (all of them are in its JSONL files)
 MAX_CATEGORIES = 200

@@ -79,15 +79,27 @@ def show_config(
     path: str | Path, base: str | Path | None = None, plugin: str | None = None
 ) -> list[ShownValue]:
     """Every leaf of the merged, validated config with its origin (raises every config problem at once)."""
-    from vlmdata.config.load import validate_run_config
+    import copy
+
+    from vlmdata.config.load import check_run_config
+    from vlmdata.train.config import train_problems
 
     layered = load_layered(path, base=base)
-    config, problems = validate_run_config(layered, plugin=plugin, check_paths=False, top_file=Path(path))
-    raise_problems(problems, what="run config")
-    assert config is not None
+    written = copy.deepcopy(layered.data)  # what the layers set, before defaults are filled in
+    checked = check_run_config(layered, plugin=plugin, check_paths=False, top_file=Path(path))
+    raise_problems(checked.problems + train_problems(checked, check_paths=False), what="run config")
+    assert checked.config is not None
+    if plugin is not None:
+        written["plugin"] = plugin
     defaults = {("training", "output_dir"): "default: runs/<config name> under the working directory"}
     out: list[ShownValue] = []
-    _leaves(config.to_dict(), (), layered, defaults, out)
+    _leaves(
+        checked.config.to_dict(),
+        (),
+        Layered(written, layered.files, layered.notes, layered._origins),
+        defaults,
+        out,
+    )
     return out
 
 
