@@ -1,6 +1,6 @@
 """Benchmark: how the data commands scale with `--workers`, and that every worker count writes the same output.
 
-    python benchmarks/scaling.py [--quick] [--workers 1,2,4] [--commands validate,audit] [--rounds 2]
+    python benchmarks/scaling.py [--quick] [--workers 1,2,4] [--commands validate,audit,augment] [--rounds 2]
 
 For each command, inputs are generated once (in `--work`, default a temporary folder), then the command runs at
 every worker count, `--rounds` times interleaved (1, 2, ..., 1, 2, ...), through its library function with
@@ -14,6 +14,11 @@ Commands and their inputs:
   files (headers checked: `image_check` on), ten records per image; the page cache is warmed first.
 - `audit`: the dataset `validate` wrote, sized with the tiny model's tokenizer under a `target_dense_bbu`
   run config.
+- `augment`: the first `--augment-records` records of that dataset (one copy each) under the grounding
+  preset (`configs/augment/grounding.yaml`): decode, warp, photometric ops, JPEG q95 encode, the contract
+  check and the Arrow write.
+Every worker count writes to the same output folder (a rerun replaces it), since augment's rows hold the
+absolute paths of the images it wrote.
 """
 
 from __future__ import annotations
@@ -71,19 +76,14 @@ def _image(args: tuple[str, int, int, int]) -> None:
     Image.new("RGB", (w, h), (k % 251, 90, 160)).save(path, quality=60)
 
 
-def make_validate_input(root: Path, records: int, images: int) -> Path:
+def _lines(args: tuple[int, int, int]) -> str:
+    """Records `[start, stop)` of the validate input, JSONL (a random stream per chunk: any pool size)."""
     from validate import _corrupt, _obj
 
-    data = root / "data.jsonl"
-    if data.exists():
-        return data
-    (root / "images").mkdir(parents=True, exist_ok=True)
-    jobs = [(str(root / "images" / f"{k:06d}.jpg"), *SIZES[k % 4], k) for k in range(images)]
-    with ProcessPoolExecutor(len(os.sched_getaffinity(0))) as pool:
-        list(pool.map(_image, jobs, chunksize=64))
-    rng = random.Random(0)
+    start, stop, images = args
+    rng = random.Random(start)
     lines = []
-    for i in range(records):
+    for i in range(start, stop):
         k = i % images
         w, h = SIZES[k % 4]
         rec: dict[str, Any] = {
@@ -96,7 +96,21 @@ def make_validate_input(root: Path, records: int, images: int) -> Path:
         if i % 3 == 0:
             del rec["id"]
         lines.append(_corrupt(rng, rec) if rng.random() < 0.03 else json.dumps(rec, ensure_ascii=False))
-    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"
+
+
+def make_validate_input(root: Path, records: int, images: int) -> Path:
+    data = root / "data.jsonl"
+    if data.exists():
+        return data
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    jobs = [(str(root / "images" / f"{k:06d}.jpg"), *SIZES[k % 4], k) for k in range(images)]
+    chunks = [(a, min(records, a + 2000), images) for a in range(0, records, 2000)]
+    with ProcessPoolExecutor(len(os.sched_getaffinity(0))) as pool:
+        list(pool.map(_image, jobs, chunksize=64))
+        with open(data, "w", encoding="utf-8") as fh:
+            for text in pool.map(_lines, chunks):
+                fh.write(text)
     return data
 
 
@@ -141,6 +155,25 @@ def run_validate(jsonl: Path, out: Path, workers: int) -> int:
     return report.total("lines")
 
 
+def make_augment_input(root: Path, validated: Path, records: int) -> Path:
+    from vlmdata.io.dataset import open_dataset, save_dataset
+
+    subset = root / f"augment-input-{records}"
+    if not (subset / "state.json").exists():
+        ds = open_dataset(validated)
+        save_dataset(ds.select(range(min(records, len(ds)))), subset)
+    return subset
+
+
+def run_augment(dataset: Path, out: Path, workers: int) -> int:
+    from vlmdata.augment.offline import augment_dataset
+    from vlmdata.io.engine import EngineOptions
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "augment" / "grounding.yaml"
+    result = augment_dataset(config, dataset, out, engine=EngineOptions(workers=workers))
+    return result.records_in
+
+
 def run_audit(dataset: Path, config: Path, out: Path, workers: int) -> int:
     from vlmdata.audit.audit import audit_dataset
     from vlmdata.io.engine import EngineOptions
@@ -153,13 +186,34 @@ def run_audit(dataset: Path, config: Path, out: Path, workers: int) -> int:
     return report.count
 
 
+WARM_IMPORTS = {
+    "validate": [
+        "vlmdata.validate",
+        "vlmdata.validate.shard",
+        "vlmdata.contract.explain",
+        "datasets.arrow_writer",
+    ],
+    "audit": ["vlmdata.audit.audit", "vlmdata.audit.batch", "vlmdata.audit.shard", "datasets"],
+    "augment": [
+        "vlmdata.augment.offline",
+        "vlmdata.augment.pipeline",
+        "vlmdata.contract.explain",
+        "datasets",
+    ],
+}
+
+
 def measure(name: str, run: Any, counts: list[int], rounds: int, work: Path) -> None:
+    import importlib
+
+    for module in WARM_IMPORTS.get(name, []):  # no worker count pays for the driver's first imports
+        importlib.import_module(module)
     best: dict[int, float] = {}
     digests: dict[int, str] = {}
     records = 0
     for _ in range(rounds):
         for workers in counts:
-            out = work / f"out-{name}-{workers}"
+            out = work / f"out-{name}"  # one folder for every count (outputs may name their own path)
             t0 = time.perf_counter()
             records = run(out, workers)
             wall = time.perf_counter() - t0
@@ -191,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--workers", default=None, help="comma-separated worker counts (default: 1 and every core)"
     )
-    ap.add_argument("--commands", default="validate,audit")
+    ap.add_argument("--commands", default="validate,audit,augment")
+    ap.add_argument("--augment-records", type=int, default=None, help="default 400 (--quick) / 2000")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--work", type=Path, default=None, help="keep inputs here (reused by later runs)")
     args = ap.parse_args(argv)
@@ -219,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
             dataset, config = make_audit_input(work / "input", jsonl)
             warm(dataset)
             measure("audit", lambda out, w: run_audit(dataset, config, out, w), counts, args.rounds, work)
+        if "augment" in commands:
+            dataset, _ = make_audit_input(work / "input", jsonl)
+            n = args.augment_records or (400 if args.quick else 2000)
+            subset = make_augment_input(work / "input", dataset / "data", n)
+            warm(subset)
+            measure("augment", lambda out, w: run_augment(subset, out, w), counts, args.rounds, work)
     return 0
 
 

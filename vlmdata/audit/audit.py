@@ -268,7 +268,11 @@ def _audit_sharded(
 
     tasks = [task for tasks in plans for task in tasks]
     out: list[DatasetLengths] = []
-    with open_engine(options, len(tasks), preload=["vlmdata.audit.shard"]) as engine:
+    with open_engine(
+        options,
+        len(tasks),
+        preload=["vlmdata.audit.shard", "vlmdata.audit.audit", "vlmdata.audit.batch", "datasets"],
+    ) as engine:
         results = iter(engine.map(audit_shard, tasks))
         for (_, name, path), tasks_of in zip(opened, plans, strict=True):
             parts = []

@@ -51,7 +51,7 @@ from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS
 MAX_COPIES_PER_SHARD = 64  # output records a shard hands the driver at once (memory stays a few MB)
 SHARDS_PER_WORKER = 4
 ROWS_PER_WRITE = 1000  # output records per Arrow table written (as `datasets` batches them)
-PARALLEL_MIN_COPIES = 48  # fewer output records are augmented in this process (starting workers costs ~1 s)
+PARALLEL_MIN_COPIES = 128  # fewer output records are augmented here (starting workers costs 1-2 s)
 
 ImageFormat = Literal["auto", "jpg", "png"]
 
@@ -129,7 +129,11 @@ def augment_dataset(
         )
         if len(tasks) <= 1 or not (options.distributed or options.count > 1):
             options = EngineOptions(workers=1)
-        with open_engine(options, len(tasks), preload=["vlmdata.augment.shard"]) as pool:
+        with open_engine(
+            options,
+            len(tasks),
+            preload=["vlmdata.augment.shard", "vlmdata.augment.pipeline", "vlmdata.io.decode", "datasets"],
+        ) as pool:
             shards = pool.map(
                 augment_shard,
                 (replace(template, index=i, start=a, stop=b) for i, (a, b) in enumerate(tasks)),

@@ -261,7 +261,9 @@ def render_dataset(
             )
             for a in range(0, len(picks), per)
         ]
-        with open_engine(options, len(tasks), preload=["vlmdata.viz.sheet"]) as pool:
+        with open_engine(
+            options, len(tasks), preload=["vlmdata.viz.sheet", "vlmdata.io.decode", "datasets"]
+        ) as pool:
             for chunk in pool.map(render_chunk, tasks):
                 rows += chunk.sections
                 result.pngs += chunk.pngs
