@@ -181,8 +181,8 @@ def _rows(dataset: Any, batch_size: int = 2048):
     if not hasattr(dataset, "column_names"):  # a plain sequence of record dicts
         yield from dataset
         return
-    table = getattr(getattr(dataset, "data", None), "table", None)
-    if table is not None and getattr(dataset, "_indices", None) is None and table.num_rows == len(dataset):
+    table = _arrow_rows(dataset)
+    if table is not None:
         for start in range(0, len(dataset), batch_size):  # Arrow → Python directly (faster than formatting)
             yield from table.slice(start, batch_size).to_pylist()
         return
@@ -271,7 +271,7 @@ def _audit_sharded(
     with open_engine(
         options,
         len(tasks),
-        preload=["vlmdata.audit.shard", "vlmdata.audit.audit", "vlmdata.audit.batch", "datasets"],
+        preload=["vlmdata.audit.shard", "vlmdata.audit.audit", "vlmdata.audit.batch"],
     ) as engine:
         results = iter(engine.map(audit_shard, tasks))
         for (_, name, path), tasks_of in zip(opened, plans, strict=True):
@@ -365,10 +365,23 @@ def _audit_one(
     return DatasetLengths(name, path, ids, sources, lengths, images)
 
 
-def _plain_table(dataset: Any) -> Any:
-    """The Arrow table behind a `datasets.Dataset` in row order, or None."""
+def _arrow_rows(dataset: Any) -> Any:
+    """The Arrow table holding a dataset's rows in order (a `pyarrow.Table` as is), or None."""
+    import pyarrow as pa
+
+    if isinstance(dataset, pa.Table):
+        return dataset
     table = getattr(getattr(dataset, "data", None), "table", None)
     if table is None or getattr(dataset, "_indices", None) is not None or table.num_rows != len(dataset):
+        return None
+    return table
+
+
+def _plain_table(dataset: Any) -> Any:
+    """The Arrow table behind a dataset (a `datasets.Dataset` or an Arrow table) in row order, with the
+    normalised columns, or None."""
+    table = _arrow_rows(dataset)
+    if table is None:
         return None
     from vlmdata.io.features import COLUMNS
 

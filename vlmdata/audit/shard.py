@@ -4,7 +4,8 @@ A record's length depends on nothing but the record, the run config and the toke
 dataset into row ranges sized in order and concatenated gives exactly the arrays (and the list of records that
 could not be sized, in row order) of one pass. A shard task carries the dataset folder, its row range, the
 audit's view of the run config and the user templates registered in the driver (worker processes and Ray
-tasks start without them); each worker loads the tokenizer once and keeps it for its later shards. Shards
+tasks start without them); each worker loads the tokenizer once and keeps it for its later shards, and reads
+its rows with pyarrow alone (`vlmdata.io.dataset.read_rows`: no `datasets` import on the workers). Shards
 are only built for datasets given as folders (a task opens its folder memory-mapped: every node must reach
 it); in-memory datasets are sized in the driver.
 """
@@ -70,7 +71,7 @@ def _counter(model_dir: str) -> Any:
 def audit_shard(task: AuditTask) -> AuditShard:
     """Size rows `[start, stop)` of the dataset at `task.path` (as `audit_dataset` sizes them)."""
     from vlmdata.audit.audit import AuditReport, _audit_one
-    from vlmdata.io.dataset import open_dataset
+    from vlmdata.io.dataset import read_rows
     from vlmdata.models.qwen import effective_pixel_bounds
     from vlmdata.render.templates import known_templates, register_template
 
@@ -81,7 +82,7 @@ def audit_shard(task: AuditTask) -> AuditShard:
     config = task.config
     bounds = effective_pixel_bounds(config.template)
     report = AuditReport(config.model_dir, config.template.name, config.global_max_length, bounds, [])
-    part = open_dataset(task.path).select(range(task.start, task.stop))  # contiguous: a slice, no index map
+    part = read_rows(task.path, task.start, task.stop)  # memory-mapped, without importing `datasets`
     sized = _audit_one(
         part,
         task.name,

@@ -132,7 +132,12 @@ def augment_dataset(
         with open_engine(
             options,
             len(tasks),
-            preload=["vlmdata.augment.shard", "vlmdata.augment.pipeline", "vlmdata.io.decode", "datasets"],
+            preload=[
+                "vlmdata.augment.shard",
+                "vlmdata.augment.pipeline",
+                "vlmdata.io.decode",
+                "vlmdata.contract.explain",
+            ],
         ) as pool:
             shards = pool.map(
                 augment_shard,

@@ -1,6 +1,7 @@
 """The per-record half of offline augmentation: a row range of the input dataset, augmented on its own.
 
-`augment_shard` opens the input dataset folder (memory-mapped; every node of a Ray cluster must reach it),
+`augment_shard` reads its rows of the input dataset folder (memory-mapped with pyarrow alone, no `datasets`
+import on a worker; every node of a Ray cluster must reach the folder),
 augments rows `[start, stop)` exactly as `vlmdata.augment.offline` describes (every copy, skips and drops
 counted), encodes the images into the run's spill folder and checks each output record against the contract.
 What depends on the records before it — the output index `n` in image names, the JSONL line number, the
@@ -104,19 +105,24 @@ def image_name(n: int, copy: int, j: int, fmt: str) -> str:
     return f"images/{n:07d}-c{copy}-i{j}.{fmt}"
 
 
+def _records(table: Any, batch: int = 256) -> Any:
+    for start in range(0, table.num_rows, batch):
+        yield from table.slice(start, batch).to_pylist()
+
+
 def augment_shard(task: AugmentTask) -> AugmentShard:
     """Augment rows `[start, stop)` of the task's dataset (see the module docstring)."""
     from vlmdata.augment.pipeline import AugmentPipeline, augment_record
     from vlmdata.contract.rows import row_record
-    from vlmdata.io.dataset import open_dataset
+    from vlmdata.io.dataset import read_rows
     from vlmdata.io.decode import load_image
     from vlmdata.io.images import ImageProblem
 
     pipeline = AugmentPipeline(task.config, task.total_steps)
-    part = open_dataset(task.dataset).select(range(task.start, task.stop))  # contiguous: no index map
-    out = AugmentShard(rows=len(part))
+    part = read_rows(task.dataset, task.start, task.stop)  # memory-mapped, without importing `datasets`
+    out = AugmentShard(rows=part.num_rows)
     spill = Path(task.spill)
-    for i, rec in enumerate(part):
+    for i, rec in enumerate(_records(part)):
         if not rec["images"]:
             out.skip("no_images")
             continue

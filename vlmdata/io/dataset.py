@@ -120,6 +120,27 @@ def open_dataset(path: str | os.PathLike[str], split: str = "data", field: str |
     return ds
 
 
+def read_rows(folder: str | os.PathLike[str], start: int = 0, stop: int | None = None) -> Any:
+    """Rows `[start, stop)` of a dataset folder (as `locate_dataset` returns it) as one Arrow table, memory-mapped
+    and read with pyarrow alone: the rows `open_dataset(folder)[start:stop]` holds, without importing `datasets`
+    (about a second and a half a process), which is what a shard task on a worker needs."""
+    import pyarrow as pa
+
+    root = Path(folder)
+    state = json.loads((root / "state.json").read_text(encoding="utf-8"))
+    if state.get("_indices_data_files"):  # an index mapping over the rows: let `datasets` apply it
+        ds = open_dataset(root)
+        part = ds.select(range(start, len(ds) if stop is None else min(stop, len(ds))))
+        return part.flatten_indices().data.table
+    parts = [
+        pa.ipc.open_stream(pa.memory_map(str(root / entry["filename"]))).read_all()
+        for entry in state["_data_files"]
+    ]
+    table = pa.concat_tables(parts) if len(parts) != 1 else parts[0]
+    end = table.num_rows if stop is None else min(stop, table.num_rows)
+    return table.slice(start, max(0, end - start))
+
+
 def load_dataset(path: str | os.PathLike[str], split: str = "data") -> Any:
     """`open_dataset` (the name earlier versions used)."""
     return open_dataset(path, split)

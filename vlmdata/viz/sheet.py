@@ -111,19 +111,19 @@ class _Sources:
         self._cache: dict[str, tuple[Any, dict[str, int]] | None] = {}
 
     def find(self, ref: dict[str, Any]) -> dict[str, Any] | None:
-        from vlmdata.io.dataset import open_dataset
+        from vlmdata.io.dataset import locate_dataset, read_rows
 
         path = str(ref.get("dataset") or "")
         if path not in self._cache:
             try:
-                ds = open_dataset(path)
-                self._cache[path] = (ds, {rid: i for i, rid in enumerate(ds["id"])})
+                table = read_rows(locate_dataset(path))
+                self._cache[path] = (table, {rid: i for i, rid in enumerate(table.column("id").to_pylist())})
             except Exception:  # noqa: BLE001 - a moved or deleted source only loses the "before" panel
                 self._cache[path] = None
         entry = self._cache[path]
         if entry is None or ref.get("id") not in entry[1]:
             return None
-        return entry[0][entry[1][ref["id"]]]
+        return entry[0].slice(entry[1][ref["id"]], 1).to_pylist()[0]
 
 
 def _number(value: Any) -> Any:
@@ -261,9 +261,7 @@ def render_dataset(
             )
             for a in range(0, len(picks), per)
         ]
-        with open_engine(
-            options, len(tasks), preload=["vlmdata.viz.sheet", "vlmdata.io.decode", "datasets"]
-        ) as pool:
+        with open_engine(options, len(tasks), preload=["vlmdata.viz.sheet", "vlmdata.io.decode"]) as pool:
             for chunk in pool.map(render_chunk, tasks):
                 rows += chunk.sections
                 result.pngs += chunk.pngs
@@ -314,14 +312,14 @@ class RenderChunk:
 def render_chunk(task: RenderTask) -> RenderChunk:
     """Draw a chunk's records: each one's PNGs and section depend on that record (and its source) alone."""
     from vlmdata.errors import at
-    from vlmdata.io.dataset import open_dataset
+    from vlmdata.io.dataset import read_rows
 
-    ds = open_dataset(task.dataset)
     part = RenderResult(task.out)
     sources = _Sources()
     sections = []
+    table = read_rows(task.dataset)  # memory-mapped; rows are read as they are drawn
     for k, idx in task.picks:
-        rec = ds[idx]
+        rec = table.slice(idx, 1).to_pylist()[0]
         with at(rec.get("source_file") or task.dataset, rec.get("source_line"), str(rec["id"])):
             sections.append(
                 _section(k, rec, sources, Path(task.out), task.max_side, task.max_image_pixels, part)
