@@ -399,3 +399,19 @@ def test_sigkill_mid_write_keeps_previous_output(mix: Path, tmp_path: Path) -> N
     assert len(load_dataset(out / "data")) == 84
     fuse_epoch(load_fusion_config(mix), out, epoch=1)  # the next run cleans the stale temporary folder
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-out")]
+
+
+def test_the_plan_is_mapped_while_writing_and_leaves_no_scratch(mix: Path, tmp_path: Path) -> None:
+    """The epoch's arrays are built in a scratch folder of the output's temporary folder: the result's plan
+    equals the in-memory plan, and neither the output nor its parent keeps the scratch."""
+    from vlmdata.fuse import plan_epoch
+    from vlmdata.fuse.writer import input_sizes
+
+    cfg = load_fusion_config(mix)
+    result = fuse_epoch(cfg, tmp_path / "out", epoch=2)
+    expected = plan_epoch(cfg, input_sizes(cfg)[0], 2)
+    assert np.array_equal(result.plan.entry, expected.entry) and np.array_equal(
+        result.plan.index, expected.index
+    )
+    assert not list(tmp_path.rglob(".plan")) and not list(tmp_path.glob(".tmp-*"))
+    assert json.loads((tmp_path / "out" / MARKER).read_text())["entries"] == ["data", "manifest.json"]

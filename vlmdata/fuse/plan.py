@@ -143,7 +143,7 @@ def draw_entry(
     if remainder:
         draws[whole:] = rng.choice(pool, size=remainder, replace=False, shuffle=ordered)
     if ordered and passes:
-        rng.shuffle(draws)
+        rng.shuffle(np.asarray(draws))  # a memory map shuffled through a plain view (the same draws, in C)
     return draws
 
 
@@ -218,7 +218,8 @@ def _shuffled(
     for k, q in enumerate(counts):
         packed[start : start + int(q)] |= np.int64(k) << np.int64(_INDEX_BITS)
         start += int(q)
-    rng_for("order", config.seed, epoch).shuffle(packed)
+    # a plain ndarray view: numpy shuffles an ndarray subclass (a memory map) element by element in Python
+    rng_for("order", config.seed, epoch).shuffle(np.asarray(packed))
     n = len(packed)
     entry_ids, index = alloc.new("entry", n, entry_dtype), alloc.new("index", n, np.int64)
     for at in alloc.steps(n):

@@ -5,7 +5,9 @@ Output layout (`vlmdata fuse CONFIG --out DIR`): `DIR/data/` is the fused datase
 was made. The folder follows the `--out` rule (`vlmdata.io.output`: the config files, every entry's inputs and
 the folders of their images are inputs) and is built in a temporary sibling and swapped in atomically.
 
-Memory stays flat: inputs are memory-mapped, the plan is walked in chunks (`chunk_rows`), each chunk is
+Memory stays flat: inputs are memory-mapped, the plan is built as memory-mapped arrays in a scratch folder of
+the output's temporary folder (`plan_epoch(..., scratch=)`, removed before the swap) and walked in chunks
+(`chunk_rows`), each chunk is
 gathered with Arrow `take` per entry, tagged, put back in plan order and streamed through the one dataset
 writer (`vlmdata.io.writer`, which rotates shards). Nothing in the outputs depends on time, paths of the output or hash seeds, so two
 runs on the same inputs are byte-identical (the dataset fingerprint in `state.json` is derived from the plan
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,11 +143,13 @@ def fuse_epoch(
     config: FusionConfig, out: str | Path, epoch: int = 0, progress: Callable[[int, int], None] | None = None
 ) -> FuseResult:
     """Write epoch `epoch` of the fusion to `out/data` and `out/manifest.json` (atomically, reproducibly)."""
+    import dataclasses
+    import shutil
+
     import pyarrow as pa
 
     sizes, datasets, folders = input_sizes(config)
     check_entry_domains(config, datasets)
-    plan = plan_epoch(config, sizes, epoch)
     entries = config.entries()
     tags = [EntryTags.of(config, d, e) for d, e in entries]
     takers = [TableTaker(datasets[e.name]) for _, e in entries]
@@ -155,6 +160,9 @@ def fuse_epoch(
     inputs += [p for _, e in entries for p in (e.data, e.val) if p is not None]
     roots = sorted({d for ds in datasets.values() for d in image_dirs(ds)})
     with output_dir(out, command="fuse", inputs=inputs, roots=roots) as tmp:
+        # the epoch's arrays live in memory-mapped files (no memory that grows with the epoch), removed from
+        # the output before it is swapped in
+        plan = plan_epoch(config, sizes, epoch, scratch=tmp / ".plan")
         writer = DatasetWriter(tmp / "data")
         step = chunk_rows(takers, plan)
         try:
@@ -171,6 +179,10 @@ def fuse_epoch(
         manifest = build_manifest(config, plan, fingerprints, folders)
         writer.close(manifest["output"]["fingerprint"])
         atomic_write_json(tmp / "manifest.json", manifest)
+        if os.name == "nt":  # a mapped file cannot be removed there: the result keeps the arrays in memory
+            plan = dataclasses.replace(plan, entry=np.array(plan.entry), index=np.array(plan.index))
+        if (tmp / ".plan").exists():  # POSIX keeps an unlinked file while it is mapped: the result reads on
+            shutil.rmtree(tmp / ".plan")
     return FuseResult(plan, summarise(config, plan), manifest, out)
 
 

@@ -147,20 +147,20 @@ def load_dataset(path: str | os.PathLike[str], split: str = "data") -> Any:
 
 
 def image_dirs(dataset: Any) -> list[str]:
-    """The distinct folders of the images a dataset references (for the `--out` rule's `roots`)."""
-    import pyarrow as pa
+    """The distinct folders of the images a dataset references (for the `--out` rule's `roots`), found one
+    record batch at a time (memory stays that of a batch, whatever the dataset's size)."""
     import pyarrow.compute as pc
 
     table = getattr(getattr(dataset, "data", None), "table", None)
     if table is None or "images" not in table.column_names:
         return []
-    flat = pc.list_flatten(table.column("images"))
-    if isinstance(flat, pa.ChunkedArray):
-        flat = flat.combine_chunks() if flat.num_chunks else pa.array([], pa.string())
-    if not len(flat):
-        return []
-    folders = pc.unique(pc.replace_substring_regex(flat, pattern=r"/[^/]*$", replacement=""))
-    return sorted({f or "/" for f in folders.to_pylist() if f is not None})
+    found: set[str] = set()
+    for chunk in table.column("images").chunks:
+        flat = pc.list_flatten(chunk)
+        if len(flat):
+            folders = pc.unique(pc.replace_substring_regex(flat, pattern=r"/[^/]*$", replacement=""))
+            found.update(f or "/" for f in folders.to_pylist() if f is not None)
+    return sorted(found)
 
 
 # -- writing ------------------------------------------------------------------------------------------------
