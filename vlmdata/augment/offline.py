@@ -165,16 +165,21 @@ def plan_shards(rows: int, copies: int, options: EngineOptions) -> list[tuple[in
 def _flush(rows: list[dict[str, Any]], writer: Any, tmp: Path) -> Any:
     """Write the buffered rows as one Arrow table (the same tables for any shard plan: every
     `ROWS_PER_WRITE` output records) and empty the buffer; returns the writer (made on the first rows)."""
-    from vlmdata.io.dataset import records_to_dataset
+    import pyarrow as pa
+
+    from vlmdata.io.features import record_features
     from vlmdata.io.writer import DatasetWriter
 
     if not rows:
         return writer
-    dataset = records_to_dataset(rows)
+    normalised = rows  # normalised by the shards
+    features = record_features(with_length=all("length" in r for r in normalised))
     if writer is None:
-        writer = DatasetWriter(tmp / "data", dataset.features)
-    for table in dataset.with_format("arrow").iter(len(rows)):
-        writer.write(table)
+        writer = DatasetWriter(tmp / "data", features)
+    schema = features.arrow_schema
+    writer.write(
+        pa.Table.from_pydict({n: [r.get(n) for r in normalised] for n in schema.names}, schema=schema)
+    )
     rows.clear()
     return writer
 
@@ -209,8 +214,10 @@ def _write(shards: Iterator[AugmentShard], tmp: Path, out: Path, result: Offline
                     absolute = [str(out / name) for name in rel]
                     for spilled, name in zip(c.spilled, rel, strict=True):
                         os.replace(spilled, tmp / name)
-                    new = c.row
-                    line = contract_line(new, rel)
+                    new, line = c.row, c.line
+                    line["images"] = rel
+                    if "messages" in line:  # a chat record's image items point at the new files too
+                        line["messages"] = with_images(line["messages"], rel)
                     if c.errors:
                         raise VlmdataError(
                             BAD_OBJECT,

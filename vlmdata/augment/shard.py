@@ -49,7 +49,8 @@ class AugmentTask:
 class Copy:
     """One output record before it has its place in the output: the driver names its images and writes it."""
 
-    row: dict[str, Any]  # the augmented row (id and metadata final; images still the source's)
+    row: dict[str, Any]  # the augmented row, normalised (id and metadata final; images still the source's)
+    line: dict[str, Any]  # its contract record for data.jsonl (image names still this shard's own)
     copy: int
     formats: list[str]  # per image: jpg or png
     spilled: list[str]  # per image: the encoded file in the spill folder
@@ -114,7 +115,7 @@ def augment_shard(task: AugmentTask) -> AugmentShard:
     """Augment rows `[start, stop)` of the task's dataset (see the module docstring)."""
     from vlmdata.augment.pipeline import AugmentPipeline, augment_record
     from vlmdata.contract.rows import row_record
-    from vlmdata.io.dataset import read_rows
+    from vlmdata.io.dataset import normalise_record, read_rows
     from vlmdata.io.decode import load_image
     from vlmdata.io.images import ImageProblem
 
@@ -168,8 +169,10 @@ def augment_shard(task: AugmentTask) -> AugmentShard:
             new["metadata"] = json.dumps(meta, ensure_ascii=False)
             new["id"] = f"{rec['id']}~aug{k}"
             names = [image_name(len(out.copies), k, j, fmt) for j, fmt in enumerate(formats)]
-            errors = contract_errors(row_record(new, names))  # the verdict does not depend on the index
-            out.copies.append(Copy(new, k, formats, spilled, rec["messages"] if is_chat else None, errors))
+            line = row_record(new, names)
+            errors = contract_errors(line)  # the verdict does not depend on the names' index
+            messages = rec["messages"] if is_chat else None
+            out.copies.append(Copy(normalise_record(new), line, k, formats, spilled, messages, errors))
             if errors:
                 return out  # a single pass stops here; the driver raises when it reaches this record
     return out
