@@ -145,3 +145,40 @@ def test_allow_extra_judges_repeats_as_the_line_was_written(tmp_path: Path) -> N
     clean.write_text(line.replace(', "summary": "无关图片"}', "}") + "\n", encoding="utf-8")
     report = validate_files([clean], tmp_path / "out2", ValidateOptions(image_check=False, allow_extra=True))
     assert report.total("valid") == 1  # the unknown key alone is moved into metadata, as before
+
+
+_KEYS = st.sampled_from(["a", "b", "id", "desc", "k:v", "\\u0061", "\\u003a", "é", 'x\\"y'])
+_SCALARS = st.one_of(
+    st.integers(-5, 5).map(str),
+    st.sampled_from(['"s:t"', '"\\u003a"', '"plain"', "null", "true", "1.5e3", '"\\"q:\\""']),
+)
+
+
+@st.composite
+def _json_text(draw: st.DrawFn, depth: int = 0) -> str:
+    """JSON text with keys that may repeat, in escaped and literal spellings, colons inside strings."""
+    kind = draw(st.sampled_from(["object", "array", "scalar"] if depth < 3 else ["scalar"]))
+    if kind == "scalar":
+        return draw(_SCALARS)
+    if kind == "array":
+        return "[" + ",".join(draw(st.lists(_json_text(depth + 1), max_size=3))) + "]"
+    keys = draw(st.lists(_KEYS, max_size=4))
+    sep = draw(st.sampled_from([":", " : ", ":\t"]))
+    return "{" + ", ".join(f'"{k}"{sep}{draw(_json_text(depth + 1))}' for k in keys) + "}"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_json_text())
+def test_the_cheap_proof_never_hides_a_repeat(text: str) -> None:
+    """`repeated_keys` with its msgspec colon-count proof equals the exact pairs-hook walk on every line."""
+    import vlmdata.contract.jsonkeys as jsonkeys
+
+    raw = text.encode()
+    try:
+        json.loads(raw)
+    except ValueError:
+        return
+    got = repeated_keys(raw)
+    exact = []
+    jsonkeys._walk(json.loads(raw, object_pairs_hook=jsonkeys._pairs), "", exact)
+    assert got == exact, text

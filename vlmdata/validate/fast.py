@@ -44,6 +44,8 @@ from vlmdata.validate.strings import parse_strings
 
 _SLOTS = attrgetter(*GEOMETRY_KINDS)
 _IMAGE_INDEX = attrgetter("image_index")
+_ATTRIBUTES = attrgetter("attributes")
+_METADATA = attrgetter("metadata")
 BOX = KIND_CODE["bbox_2d"]
 POLY = KIND_CODE["poly"]
 LINE = KIND_CODE["line"]
@@ -223,10 +225,6 @@ def check_batch(lines: list[bytes]) -> FastResult:
     return result
 
 
-def _empty_free_form(obj: FObject) -> bool:
-    return obj.attributes == {} or obj.metadata == {}
-
-
 def _ids(
     result: FastResult,
     lines: list[bytes],
@@ -245,10 +243,16 @@ def _ids(
     if not need.any():
         return [r.id for r in records]
     shortcut = need.copy()  # derived from the struct (see `ids.derive_id_from_struct`) or from the line
-    shortcut &= np.fromiter((r.metadata != {} for r in records), bool, count=len(records))
+    # `{}` is dropped from canonical JSON: such records take the line path (found with C-level counts first)
+    metas = list(map(_METADATA, records))
+    if metas.count({}):
+        shortcut &= np.fromiter((m != {} for m in metas), bool, count=len(records))
     has = counts > 0
-    if len(objs) and any(map(_empty_free_form, objs)):  # `{}` is dropped from canonical JSON: use the line
-        empty = np.fromiter(map(_empty_free_form, objs), bool, count=len(objs))
+    attrs, obj_metas = list(map(_ATTRIBUTES, objs)), list(map(_METADATA, objs))
+    if attrs.count({}) or obj_metas.count({}):
+        empty = np.fromiter(
+            (a == {} or m == {} for a, m in zip(attrs, obj_metas, strict=True)), bool, count=len(objs)
+        )
         shortcut[has] &= ~np.logical_or.reduceat(empty, _starts(counts)[has])
     if len(lens) and tokens is None:  # coordinates parsed one by one: no texts to reuse
         shortcut &= ~has
