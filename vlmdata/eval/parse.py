@@ -152,8 +152,9 @@ def _coerce_points(kind: str, value: Any, issues: list[str], key: str) -> list[f
     if any(v < 0 or v > 1000 for v in flat):
         issues.append(f"{key}.{kind}: coordinate outside 0–1000")
         return None
-    if kind == "bbox_2d" and not (flat[0] < flat[2] and flat[1] < flat[3]):
-        issues.append(f"{key}.bbox_2d: inverted or empty box")
+    # a box narrower than one grid unit rounds to x1 == x2 (the renderer writes it so): kept; inverted is not
+    if kind == "bbox_2d" and not (flat[0] <= flat[2] and flat[1] <= flat[3]):
+        issues.append(f"{key}.bbox_2d: inverted box (x1 > x2 or y1 > y2)")
         return None
     return [float(v) for v in flat]
 
@@ -411,6 +412,26 @@ def parse_dense_answer(text: str, template: Any, record: Any) -> DenseParse:
         header=target_header(template, record),
         fence=template.fence,
     )
+
+
+def dense_reference(record: Any, template_name: str) -> list[PredObject]:
+    """The record's objects as its rendered target says, read back by the parser (the reference of eval and
+    the dense rewards). A target our own parser cannot read is a bug, never an empty reference: VD422."""
+    from vlmdata.errors import Location, VlmdataError
+    from vlmdata.render import render_target
+    from vlmdata.render.codes import BAD_TARGET
+    from vlmdata.render.templates import get_template
+
+    text = render_target(record, template_name)
+    parsed = parse_dense_answer(text, get_template(template_name), record)
+    if not parsed.ok:
+        raise VlmdataError(
+            BAD_TARGET,
+            f"the rendered {template_name!r} target does not parse back: " + "; ".join(parsed.issues),
+            where=Location(record_id=str(record.get("id"))),
+            value=text[:200],
+        )
+    return parsed.objects
 
 
 def parse_summary_answer(text: str, template: Any, record: Any) -> SummaryParse:
