@@ -380,3 +380,40 @@ def test_samples_carry_user_templates_to_spawned_workers(tmp_path: Path) -> None
     templates._USER.clear()  # the state of a fresh process
     restored = pickle.loads(blob)
     assert restored.train is True and templates.get_template("carried").format == "qwen"
+
+
+@pytest.mark.parametrize(
+    ("target_val", "source_val", "eval_sources", "expected"),
+    [
+        (False, False, False, None),
+        (True, False, False, ["bbu"]),
+        (False, True, False, None),  # a source's val set is for `eval_sources: true` only
+        (False, True, True, ["coco"]),
+        (True, True, True, ["bbu", "coco"]),
+        (True, True, False, ["bbu"]),
+    ],
+)
+def test_the_evaluation_split_has_one_definition(
+    tmp_path: Path, target_val: bool, source_val: bool, eval_sources: bool, expected: list[str] | None
+) -> None:
+    from vlmdata.fuse import load_fusion_config
+    from vlmdata.train.dataset import has_val_data, val_entries
+
+    t = make_dataset(tmp_path, "tgt", 3, lengths=[30] * 3)
+    s = make_dataset(tmp_path, "src", 3, lengths=[20] * 3)
+    tv = make_dataset(tmp_path, "tgtval", 2, lengths=[30] * 2)
+    sv = make_dataset(tmp_path, "srcval", 2, lengths=[20] * 2)
+    target: dict[str, Any] = {"name": "bbu", "data": str(t)}
+    source: dict[str, Any] = {"name": "coco", "data": str(s), "ratio": 0.5}
+    if target_val:
+        target["val"] = str(tv)
+    if source_val:
+        source["val"] = str(sv)
+    fusion = tmp_path / "fusion.yaml"
+    fusion.write_text(json.dumps({"targets": [target], "sources": [source], "eval_sources": eval_sources}))
+    config = run_config(tmp_path, data={"fusion": str(fusion)})
+    data = open_train_data(config)
+    # the opened split, the plugins' question (has_val_data) and the fusion reading agree with the table
+    assert (data.val.names if data.val is not None else None) == expected
+    assert has_val_data(config) is (expected is not None)
+    assert [e.name for _, e in val_entries(load_fusion_config(fusion))] == (expected or [])

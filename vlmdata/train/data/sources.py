@@ -259,6 +259,16 @@ def _open(path: str, split: str, field: str) -> Any:
     return open_input(path, "data" if split == "train" else "val", field)
 
 
+def val_entries(fusion: Any) -> list[tuple[str, Any]]:
+    """The (domain, entry) pairs of a fusion config that give evaluation data: targets with a `val` set, and
+    sources with one when `eval_sources: true`. The one definition of a fused run's evaluation split."""
+    return [
+        (domain, entry)
+        for domain, entry in fusion.entries()
+        if entry.val is not None and (domain == "target" or fusion.eval_sources)
+    ]
+
+
 def open_sources(config: Any, split: str = "train") -> Sources:
     """The `Sources` of `split` ("train" or "val") of a `RunConfig`; val may be empty."""
     data = config.data
@@ -270,10 +280,8 @@ def open_sources(config: Any, split: str = "train") -> Sources:
         from vlmdata.fuse import load_fusion_config
 
         fusion = load_fusion_config(data.fusion)
-        for domain, entry in fusion.entries():
+        for domain, entry in fusion.entries() if split == "train" else val_entries(fusion):
             path = entry.data if split == "train" else entry.val
-            if path is None or (split == "val" and domain == "source" and not fusion.eval_sources):
-                continue
             ds = _open(path, split, f"{entry.name}.{'data' if split == 'train' else 'val'}")
             items.append(
                 Source(
