@@ -397,7 +397,7 @@ def test_the_evaluation_split_has_one_definition(
     tmp_path: Path, target_val: bool, source_val: bool, eval_sources: bool, expected: list[str] | None
 ) -> None:
     from vlmdata.fuse import load_fusion_config
-    from vlmdata.train.dataset import has_val_data, val_entries
+    from vlmdata.train.dataset import has_val_data, split_entries
 
     t = make_dataset(tmp_path, "tgt", 3, lengths=[30] * 3)
     s = make_dataset(tmp_path, "src", 3, lengths=[20] * 3)
@@ -416,4 +416,4 @@ def test_the_evaluation_split_has_one_definition(
     # the opened split, the plugins' question (has_val_data) and the fusion reading agree with the table
     assert (data.val.names if data.val is not None else None) == expected
     assert has_val_data(config) is (expected is not None)
-    assert [e.name for _, e in val_entries(load_fusion_config(fusion))] == (expected or [])
+    assert [e.name for _, e, _ in split_entries(load_fusion_config(fusion), "val")] == (expected or [])

@@ -20,7 +20,7 @@ from vlmdata.train.data.preflight import check_image_budget
 from vlmdata.train.data.rollout import RolloutBatchSampler
 from vlmdata.train.data.sampler import StreamBatchSampler, group_by_length
 from vlmdata.train.data.samples import Encoder, TrainSamples, open_image, over_length_error
-from vlmdata.train.data.sources import Source, Sources, check_audited_lengths, open_sources, val_entries
+from vlmdata.train.data.sources import Source, Sources, check_audited_lengths, open_sources, split_entries
 
 __all__ = [
     "RolloutBatchSampler",
@@ -38,7 +38,7 @@ __all__ = [
     "open_sources",
     "open_train_data",
     "over_length_error",
-    "val_entries",
+    "split_entries",
 ]
 
 
@@ -135,7 +135,7 @@ class TrainData:
 
 def has_val_data(config: Any, fusion: Any = None) -> bool:
     """The run has evaluation data: `data.val`, or `val` sets of the fusion targets (and sources with
-    `eval_sources: true`, `val_entries`). Reads the fusion config (unless given, already loaded), no dataset."""
+    `eval_sources: true`: `split_entries`). Reads the fusion config (unless given, already loaded), no dataset."""
     if config.data.val:
         return True
     if not config.data.fusion:
@@ -144,7 +144,7 @@ def has_val_data(config: Any, fusion: Any = None) -> bool:
         from vlmdata.fuse import load_fusion_config
 
         fusion = load_fusion_config(config.data.fusion)
-    return bool(val_entries(fusion))
+    return bool(split_entries(fusion, "val"))
 
 
 def open_train_data(config: Any, *, check_lengths: bool = True) -> TrainData:
