@@ -67,17 +67,20 @@ class TrainData:
         sources = self.train if split == "train" else self.val
         if sources is None or not sources.items:
             return None
+        return TrainSamples(sources, encode, **self.sample_options(split))
+
+    def sample_options(self, split: str = "train") -> dict[str, Any]:
+        """The run's settings of a `TrainSamples` of `split` (a plugin's subclass takes the same)."""
         from vlmdata.models.qwen import effective_pixel_bounds
 
-        return TrainSamples(
-            sources,
-            encode,
-            global_max_length=self.config.global_max_length,
-            system=self.config.template.system,
-            pixel_bounds=effective_pixel_bounds(self.config.template),
-            augment_pipeline=self.augment_pipeline if split == "train" else None,
-            train=split == "train",
-        )
+        return {
+            "global_max_length": self.config.global_max_length,
+            "system": self.config.template.system,
+            "pixel_bounds": effective_pixel_bounds(self.config.template),
+            "max_image_pixels": self.config.data.max_image_pixels,
+            "augment_pipeline": self.augment_pipeline if split == "train" else None,
+            "train": split == "train",
+        }
 
     def sampler(
         self,
