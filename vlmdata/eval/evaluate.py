@@ -22,12 +22,8 @@ from typing import Any
 from vlmdata.errors import Location, VlmdataError
 from vlmdata.eval import codes
 from vlmdata.eval.metrics import DenseTotals, score_dense, summary_content_f1
-from vlmdata.eval.parse import (
-    canonical_summary,
-    dense_reference,
-    parse_dense_answer,
-    parse_summary_answer,
-)
+from vlmdata.eval.parse import dense_reference, parse_dense_answer
+from vlmdata.eval.summary import canonical_summary, parse_summary_answer
 
 
 def read_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
