@@ -216,12 +216,12 @@ def _thumbnail(path: str, side: int) -> str | None:
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as im:
-            im.draft("RGB", (side, side))  # JPEG: decode at a reduced scale, not the full frame
-            im = ImageOps.exif_transpose(im).convert("RGB")
-            im.thumbnail((side, side))
+        with Image.open(path) as src:
+            src.draft("RGB", (side, side))  # JPEG: decode at a reduced scale, not the full frame
+            thumb = ImageOps.exif_transpose(src).convert("RGB")
+            thumb.thumbnail((side, side))
             buffer = io.BytesIO()
-            im.save(buffer, format="JPEG", quality=82)
+            thumb.save(buffer, format="JPEG", quality=82)
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
