@@ -2,8 +2,7 @@
 `vlmdata import coco` → `validate` → `fuse` → `audit` → `train --plugin sft` on the tiny Qwen3-VL.
 
 `test_jsonl_to_adapter_with_a_user_template` runs the chain from the contract JSONL an importer writes;
-`test_coco_to_adapter_with_a_user_template` runs it from the COCO file itself and is skipped, saying so,
-where the `vlmdata import` command is not installed yet.
+`test_coco_to_adapter_with_a_user_template` runs it from the COCO file itself.
 """
 
 from __future__ import annotations
@@ -178,8 +177,6 @@ def test_jsonl_to_adapter_with_a_user_template(coco_root: Path, tiny_model_dir: 
 
 
 def test_coco_to_adapter_with_a_user_template(coco_root: Path, tiny_model_dir: Path) -> None:
-    if main(["import", "--help"]) != 0:
-        pytest.skip("waiting for `vlmdata import` (being built on the importers branch)")
     coco, records = _coco(coco_root)
     jsonl = coco_root / "imported.jsonl"
     assert (

@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train with a trainer plugin (sft, gkd, grpo, or any installed one). Everything else lives in YAML."""
         from vlmdata.cli._skin import require_exists, set_verbose
+        from vlmdata.train.launch import dry_run as preflight_run
         from vlmdata.train.launch import launch, needs_launch, plan_run, run_plan, torchrun_command
 
         set_verbose(verbose)
@@ -64,7 +65,7 @@ def register(app: typer.Typer) -> None:
             if needs_launch(plan.config):
                 shown["launch"] = torchrun_command(plan.config, cli_args)
             try:
-                check = trainer.preflight(plan)
+                check = preflight_run(trainer, plan)
             except VlmdataError as exc:
                 shown["preflight"] = {"refused": exc.code_str}
                 typer.echo(f"# preflight refused the run: {exc.code_str} (details below)")

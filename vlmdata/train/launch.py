@@ -67,6 +67,16 @@ def run_inputs(config: RunConfig) -> list[str]:
     return paths
 
 
+def dry_run(trainer: TrainerPlugin, plan: TrainPlan) -> Any:
+    """Every check the real run makes before its first step, in its order, nothing written: the `--out` rule
+    for `training.output_dir` (what `run_plan`'s workspace applies), then the plugin's preflight."""
+    from vlmdata.io.output import check_out
+
+    inputs = run_inputs(plan.config)
+    check_out(plan.output_dir, command="train", kind="workspace", inputs=inputs, flag="training.output_dir")
+    return trainer.preflight(plan)
+
+
 def run_plan(trainer: TrainerPlugin, plan: TrainPlan) -> Any:
     """Train `plan` with `trainer` under the `--out` rule for `training.output_dir` (module docstring)."""
     from vlmdata.io.output import workspace

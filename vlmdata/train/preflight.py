@@ -210,22 +210,11 @@ def basic_preflight(plan: Any) -> Preflight:
 
 def preflight(plan: Any, backend: tuple[str, ...] = ("swift", "torch")) -> tuple[Preflight, Any]:
     """Every check of the module docstring, then the figures; returns (report, the opened `TrainData`)."""
-    from vlmdata.io.output import check_out
     from vlmdata.train.dataset import open_train_data
-    from vlmdata.train.launch import run_inputs
     from vlmdata.train.runfolder import check_run_dir
 
     report = _basic(plan)
     config = plan.config
-    # the `--out` rule for the run folder comes first, as in the real run (`run_plan` opens the workspace)
-    check_out(
-        plan.output_dir,
-        command="train",
-        kind="workspace",
-        inputs=run_inputs(config),
-        flag="training.output_dir",
-    )
-    report.checked.append("run folder is new or a vlmdata run's")
     check_backend(plan, backend)
     report.checked.append("backend installed")
     check_model_folders(plan)
