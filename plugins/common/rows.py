@@ -125,17 +125,11 @@ def open_rows(pipeline: Any, split: str, *, prompt_only: bool, completion_budget
     sources = data.train if split == "train" else data.val
     if sources is None or not sources.items:
         return None
-    from vlmdata.models.qwen import effective_pixel_bounds
-
     return RawRows(
         sources,
         _unused_encoder,
         row_encode=row_encoder(pipeline.template),
-        global_max_length=data.config.global_max_length,
-        system=data.config.template.system,
-        augment_pipeline=data.augment_pipeline if split == "train" else None,
-        train=split == "train",
-        pixel_bounds=effective_pixel_bounds(data.config.template),
         prompt_only=prompt_only,
         completion_budget=completion_budget,
+        **data.sample_options(split),
     )

@@ -13,23 +13,21 @@ from typing import Any
 from vlmdata_plugins.rewards.registry import record_context, register
 
 from vlmdata.eval.metrics import DenseScores, attr_recall, cat_f1, loc_fbeta, score_dense
-from vlmdata.eval.parse import DenseParse, PredObject, parse_dense_answer
+from vlmdata.eval.parse import DenseParse, PredObject, dense_reference, parse_dense_answer
 
 _REF_CACHE: dict[str, list[PredObject]] = {}
 
 
 def reference_objects(record: Mapping[str, Any]) -> list[PredObject]:
-    from vlmdata.render import render_target
-
     ctx = record_context(record)
     key = json.dumps(
-        [record.get("id"), ctx.template, record.get("objects"), record.get("images")],
+        [record.get(k) for k in ("id", "objects", "images", "width", "height")] + [ctx.template],
         ensure_ascii=False,
         default=str,
     )
     cached = _REF_CACHE.get(key)
     if cached is None:
-        cached = _parse(render_target(record, ctx.template), record).objects
+        cached = dense_reference(record, ctx.template)
         if len(_REF_CACHE) > 4096:
             _REF_CACHE.clear()
         _REF_CACHE[key] = cached

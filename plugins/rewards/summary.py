@@ -18,7 +18,7 @@ from typing import Any
 from vlmdata_plugins.rewards.registry import RecordContext, record_context, register
 
 from vlmdata.eval.metrics import summary_content_f1
-from vlmdata.eval.parse import (
+from vlmdata.eval.summary import (
     IRRELEVANT,
     SummaryParse,
     canonical_summary,

@@ -187,6 +187,41 @@ def test_run_config_numbers_are_bounded_at_load(tmp_path: Path, body: str, key: 
     assert f": {key}:" in line and text in line, line
 
 
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("0", "greater than 0"),
+        ("-5", "greater than 0"),
+        (str(65535 * 65535 + 1), "less than or equal to 4294836225"),
+        ("true", "boolean"),
+        (".inf", "finite"),
+        ("1.5", "integer"),
+        ("'lots'", "integer"),
+    ],
+)
+def test_data_max_image_pixels_is_bounded_at_load(tmp_path: Path, value: str, text: str) -> None:
+    from vlmdata.config.load import load_run_config
+
+    run = _w(tmp_path / "run.yaml", f"model: {{path: m}}\ndata: {{train: [d], max_image_pixels: {value}}}\n")
+    err = _code(load_run_config, run, check_paths=False)
+    (line,) = err.details
+    assert "VD605" in line and ": data.max_image_pixels:" in line and text in line, line
+
+
+def test_data_max_image_pixels_defaults_to_validates_limit(tmp_path: Path) -> None:
+    from vlmdata.config.load import load_run_config
+    from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS
+
+    run = _w(tmp_path / "run.yaml", "model: {path: m}\ndata: {train: [d]}\n")
+    assert (
+        load_run_config(run, check_paths=False).data.max_image_pixels
+        == DEFAULT_MAX_IMAGE_PIXELS
+        == 89_478_485
+    )
+    raised = _w(tmp_path / "big.yaml", "model: {path: m}\ndata: {train: [d], max_image_pixels: 4294836225}\n")
+    assert load_run_config(raised, check_paths=False).data.max_image_pixels == 65535 * 65535
+
+
 AUG_NUMBERS = [
     ({"name": "pad_to_multiple", "params": {"multiple": 1_000_000_000}}, "multiple"),
     ({"name": "expand_to_fit", "params": {"multiple": 100_000}}, "multiple"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from shapely.geometry import Polygon, box
+from shapely.geometry import LineString, Polygon, box
 from shapely.validation import make_valid
 
 from vlmdata.eval.match import geometry_iou, greedy_match, iou_matrix
@@ -87,8 +87,12 @@ def test_edges_hand_computed():
     # repeated, collinear and closing vertices change nothing
     noisy = [0, 0, 50, 0, 50, 0, 100, 0, 100, 100, 0, 100, 0, 0]
     assert geometry_iou("poly", noisy, "poly", square) == pytest.approx(1.0, abs=1e-12)
-    # a zero-area sliver matches nothing; a tiny triangle is still exact
-    assert geometry_iou("poly", [0, 0, 10, 10, 20, 20], "poly", square) == 0.0
+    # a zero-area sliver is read one grid unit wide (eval.match.region_of): its band's share of the square,
+    # far below any threshold; a tiny triangle is still exact
+    band = LineString([(0, 0), (20, 20)]).buffer(0.5, cap_style="flat")
+    want = band.intersection(box(0, 0, 100, 100)).area / band.union(box(0, 0, 100, 100)).area
+    assert geometry_iou("poly", [0, 0, 10, 10, 20, 20], "poly", square) == pytest.approx(want, abs=1e-12)
+    assert want < 0.01
     tiny = [0, 0, 0.5, 0, 0, 0.5]
     assert geometry_iou("poly", tiny, "poly", [0, 0, 0.5, 0, 0.5, 0.5, 0, 0.5]) == pytest.approx(0.5)
     # extreme aspect ratio: a 1000 × 0.25 strip against its left half

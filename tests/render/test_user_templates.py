@@ -164,12 +164,13 @@ def test_every_problem_at_once_with_file_and_key_path(tmp_path: Path) -> None:
         ("VD621", "user:", "{who}"),
         ("VD621", "user:", "conversion"),
         ("VD623", "user:", "<image>"),
+        ("VD623", "user:", "<|box_start|>"),  # every token problem, not the first one only
         ("VD621", "header:", "{n_images}"),
         ("VD620", "target.fence:", "qwen"),
     ]
     for code, key, needle in expect:
         assert any(code in line and key in line and needle in line for line in lines), (code, key, text)
-    assert len(lines) == 7  # also: the format spec {domain:>4}
+    assert len(lines) == 8  # also: the format spec {domain:>4}
 
 
 @pytest.mark.parametrize(

@@ -380,3 +380,82 @@ def test_samples_carry_user_templates_to_spawned_workers(tmp_path: Path) -> None
     templates._USER.clear()  # the state of a fresh process
     restored = pickle.loads(blob)
     assert restored.train is True and templates.get_template("carried").format == "qwen"
+
+
+@pytest.mark.parametrize(
+    ("target_val", "source_val", "eval_sources", "expected"),
+    [
+        (False, False, False, None),
+        (True, False, False, ["bbu"]),
+        (False, True, False, None),  # a source's val set is for `eval_sources: true` only
+        (False, True, True, ["coco"]),
+        (True, True, True, ["bbu", "coco"]),
+        (True, True, False, ["bbu"]),
+    ],
+)
+def test_the_evaluation_split_has_one_definition(
+    tmp_path: Path, target_val: bool, source_val: bool, eval_sources: bool, expected: list[str] | None
+) -> None:
+    from vlmdata.fuse import load_fusion_config
+    from vlmdata.train.dataset import has_val_data, split_entries
+
+    t = make_dataset(tmp_path, "tgt", 3, lengths=[30] * 3)
+    s = make_dataset(tmp_path, "src", 3, lengths=[20] * 3)
+    tv = make_dataset(tmp_path, "tgtval", 2, lengths=[30] * 2)
+    sv = make_dataset(tmp_path, "srcval", 2, lengths=[20] * 2)
+    target: dict[str, Any] = {"name": "bbu", "data": str(t)}
+    source: dict[str, Any] = {"name": "coco", "data": str(s), "ratio": 0.5}
+    if target_val:
+        target["val"] = str(tv)
+    if source_val:
+        source["val"] = str(sv)
+    fusion = tmp_path / "fusion.yaml"
+    fusion.write_text(json.dumps({"targets": [target], "sources": [source], "eval_sources": eval_sources}))
+    config = run_config(tmp_path, data={"fusion": str(fusion)})
+    data = open_train_data(config)
+    # the opened split, the plugins' question (has_val_data) and the fusion reading agree with the table
+    assert (data.val.names if data.val is not None else None) == expected
+    assert has_val_data(config) is (expected is not None)
+    assert [e.name for _, e, _ in split_entries(load_fusion_config(fusion), "val")] == (expected or [])
+
+
+def test_the_run_decodes_images_under_data_max_image_pixels(tmp_path: Path) -> None:
+    # images of 64×48 = 3072 px and 80×48 = 3840 px (make_dataset); the limit sits between them
+    train = make_dataset(tmp_path, "big", 2, lengths=[30, 30])
+    for limit, ok in ((3500, [True, False]), (3840, [True, True])):
+        config = run_config(tmp_path, data={"train": [str(train)], "max_image_pixels": limit})
+        data = open_train_data(config)
+        samples = data.samples(fake_encode())
+        assert samples is not None and samples.max_image_pixels == limit
+        order = {data.train.record(0, p)[1]["width"]: p for p in range(2)}
+        assert samples[order[64]]["length"] > 0
+        if ok[1]:
+            assert samples[order[80]]["length"] > 0
+        else:
+            with pytest.raises(VlmdataError) as err:
+                samples[order[80]]
+            text = str(err.value)
+            assert err.value.code_str == "VD553" and "VD306" in text and "limit 3500" in text, text
+            assert "big-1" in text
+    # the default is validate's own limit
+    default = open_train_data(run_config(tmp_path, data={"train": [str(train)]}))
+    assert default.sample_options()["max_image_pixels"] == 89_478_485
+
+
+@pytest.mark.train
+def test_the_rollout_rows_take_the_same_limit(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from vlmdata_plugins.common.rows import open_rows
+
+    train = make_dataset(tmp_path, "rows", 2, lengths=[30, 30])
+    config = run_config(tmp_path, data={"train": [str(train)], "max_image_pixels": 3500})
+    data = open_train_data(config)
+    rows = open_rows(
+        SimpleNamespace(vlmdata_data=data, template=None), "train", prompt_only=True, completion_budget=8
+    )
+    assert rows is not None and rows.max_image_pixels == 3500
+    assert rows.pixel_bounds == data.sample_options()["pixel_bounds"]
+    wide = next(p for p in range(2) if data.train.record(0, p)[1]["width"] == 80)
+    with pytest.raises(VlmdataError, match="VD553"):
+        rows.conversation(*data.train.record(0, wide))

@@ -14,7 +14,8 @@ Every problem carries its file, key path and a fix; they are raised together as 
 
 The trainer plugin's own section (`rlhf`) and the fusion config a run names are checked by the training
 layer (`vlmdata.train.config.load_train_config`), which calls `check_run_config` and adds its problems to
-the same list: this package imports nothing above it. Commands that need only some sections (the audit needs
+the same list: this package imports nothing above it. The raw-mapping scan lives in `vlmdata.config.removed`,
+path resolution and the path checks in `vlmdata.config.paths`. Commands that need only some sections (the audit needs
 `model`, `template` and `global_max_length`; export only `template`) read them with `load_run_sections`,
 through the same steps and the same field definitions.
 """
@@ -31,11 +32,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError, create_model
 
 from vlmdata.config import run_codes as rc
-from vlmdata.config.checks import cross_checks, problem, section_checks, template_problems
-from vlmdata.config.run import DEEPSPEED_PRESETS, SECTION_MODELS, RunConfig, Section
+from vlmdata.config.checks import cross_checks, section_checks, template_problems
+from vlmdata.config.paths import missing_paths, resolve_paths
+from vlmdata.config.removed import is_silenced as _silenced
+from vlmdata.config.removed import removed_and_backend_keys
+from vlmdata.config.run import SECTION_MODELS, RunConfig, Section
 from vlmdata.errors import VlmdataError, unknown_key_fix
 from vlmdata.io import yaml_codes as codes
-from vlmdata.io.dataset import is_jsonl_name, locate_dataset
 from vlmdata.io.layered import (
     ConfigProblem,
     KeyPath,
@@ -43,33 +46,6 @@ from vlmdata.io.layered import (
     load_layered,
     problems_from_validation_error,
     raise_problems,
-)
-
-PACKING_KEYS = (
-    "packing",
-    "padding_free",
-    "packing_cache",
-    "packing_length",
-    "packing_num_proc",
-    "streaming_packing",
-)
-PACKING_FIX = "packing is not supported: batches are padded and length-grouped (`training.group_by_length` uses the audited `length` column); delete the key"
-LENGTH_KEYS = ("max_length", "truncation_strategy", "max_model_len", "model_max_length")
-LENGTH_FIX = "use global_max_length; over-length records are reported by `vlmdata audit`, never truncated"
-MINING_FIX = "hard-sample mining was removed; to weight difficult data, give it its own fusion source with a quota (`data.fusion`)"
-BACKEND_KEYS = {
-    "dataset": "data.train (an Arrow dataset folder; no placeholder dataset is ever needed)",
-    "val_dataset": "data.val",
-    "torch_dtype": "model.dtype",
-    "model_type": "nothing: the model type is read from model.path",
-}
-MODEL_PATH_ALIASES = ("model", "model_id_or_path", "model_name_or_path")
-INPUT_PATHS: tuple[KeyPath, ...] = (
-    ("model", "path"),
-    ("data", "fusion"),
-    ("training", "resume_from_checkpoint"),
-    ("training", "init_from_checkpoint"),
-    ("training", "output_dir"),
 )
 
 ConfigSource = str | Path | Mapping[str, Any]
@@ -128,8 +104,8 @@ def check_run_config(
     if plugin is not None:
         data["plugin"] = plugin
         layered.set_origin(("plugin",), "--plugin")
-    problems, silenced = _removed_and_backend_keys(data, layered)
-    _resolve_paths(data, layered)
+    problems, silenced = removed_and_backend_keys(data, layered)
+    resolve_paths(data, layered)
     problems += _template_files(layered)
     training = data.setdefault("training", {})
     if top_file is not None and isinstance(training, dict) and training.get("output_dir") is None:
@@ -146,7 +122,7 @@ def check_run_config(
         config._files = list(layered.files)
         problems += cross_checks(config, layered)
         if check_paths:
-            problems += _missing_paths(config, layered)
+            problems += missing_paths(config, layered)
     return RunCheck(layered, config, problems, silenced)
 
 
@@ -158,8 +134,8 @@ def load_run_sections(source: ConfigSource, names: Sequence[str], *, base: str |
     name."""
     layered = layered_source(source, base)
     data = layered.data
-    problems, silenced = _removed_and_backend_keys(data, layered)
-    _resolve_paths(data, layered)
+    problems, silenced = removed_and_backend_keys(data, layered)
+    resolve_paths(data, layered)
     if "template" in names:
         problems += _template_files(layered)
         names = tuple(names) if "templates" in names else (*names, "templates")
@@ -237,129 +213,6 @@ def _with_fix(p: ConfigProblem, layered: Layered) -> ConfigProblem:
     return p
 
 
-def _silenced(path: KeyPath, silenced: list[KeyPath]) -> bool:
-    return any(path[: len(s)] == s or s[: len(path)] == path for s in silenced)
-
-
-def _removed_and_backend_keys(
-    data: dict[str, Any], layered: Layered
-) -> tuple[list[ConfigProblem], list[KeyPath]]:
-    problems: list[ConfigProblem] = []
-    silenced: list[KeyPath] = []
-
-    def walk(node: Any, path: KeyPath) -> None:
-        if not isinstance(node, dict):
-            return
-        for key, value in node.items():
-            here = (*path, key)
-            if key in PACKING_KEYS:
-                problems.append(problem(layered, here, "removed knob", rc.REMOVED_KNOB, PACKING_FIX))
-                silenced.append(here)
-            elif key in LENGTH_KEYS:
-                problems.append(problem(layered, here, "removed knob", rc.REMOVED_KNOB, LENGTH_FIX))
-                silenced.append(here)
-            elif key == "hard_sample_mining":
-                problems.append(problem(layered, here, "removed knob", rc.REMOVED_KNOB, MINING_FIX))
-                silenced.append(here)
-            elif key in BACKEND_KEYS:
-                problems.append(
-                    problem(layered, here, "ms-swift argument", rc.BACKEND_KEY, f"use {BACKEND_KEYS[key]}")
-                )
-                silenced.append(here)
-            elif key != "augmentation":
-                walk(value, here)
-
-    walk(data, ())
-    custom = data.get("custom")
-    if isinstance(custom, dict) and set(custom) <= {"hard_sample_mining"}:
-        silenced.append(("custom",))
-    model = data.get("model")
-    if isinstance(model, str):
-        problems.append(
-            problem(
-                layered,
-                ("model",),
-                "`model` is a section, not a path",
-                rc.BACKEND_KEY,
-                f"write `model: {{path: {model}}}`",
-            )
-        )
-        silenced.append(("model",))
-    elif isinstance(model, dict):
-        for alias in MODEL_PATH_ALIASES:
-            if alias in model:
-                problems.append(
-                    problem(layered, ("model", alias), "ms-swift argument", rc.BACKEND_KEY, "use model.path")
-                )
-                silenced.append(("model", alias))
-                if "path" not in model:
-                    silenced.append(("model", "path"))
-    for key in list(data):
-        if key in SECTION_MODELS or key in RunConfig.model_fields:
-            continue
-        section = next((s for s, m in SECTION_MODELS.items() if key in m.model_fields), None)
-        if section is not None and (key,) not in silenced:
-            problems.append(
-                problem(
-                    layered,
-                    (key,),
-                    "ms-swift argument at the top level",
-                    rc.BACKEND_KEY,
-                    f"put it under `{section}.{key}`",
-                )
-            )
-            silenced.append((key,))
-    return problems, silenced
-
-
-def resolve_path(value: Any, path: KeyPath, layered: Layered) -> Any:
-    """A relative path string resolved against the folder of the file that set `path` (else the cwd)."""
-    if not isinstance(value, str) or not value or Path(value).is_absolute():
-        return value
-    origin = layered.origin_of(path)
-    if origin is None or origin.startswith("--"):
-        return str(Path(value).resolve())
-    return str((Path(origin).parent / value).resolve())
-
-
-def resolve_model_path(value: Any, path: KeyPath, layered: Layered) -> Any:
-    """A model reference: a path (relative to the file that set it), or a hub id found in the local cache
-    (its snapshot folder; the id is kept in `layered.notes`). An uncached id stays as written and is
-    reported by the path checks with its download command."""
-    from vlmdata.io.model_ref import ModelNotCached, looks_like_hub_id, resolve_model_ref
-
-    resolved = resolve_path(value, path, layered)
-    if not isinstance(value, str) or Path(resolved).exists() or not looks_like_hub_id(value):
-        return resolved
-    try:
-        ref = resolve_model_ref(value)
-    except (ModelNotCached, FileNotFoundError):
-        return value
-    layered.notes[path] = f"{ref.source} cache: {value}"
-    return ref.path
-
-
-def _resolve_paths(data: dict[str, Any], layered: Layered) -> None:
-    for path in INPUT_PATHS:
-        section = data.get(path[0])
-        if isinstance(section, dict) and path[1] in section:
-            resolve = resolve_model_path if path == ("model", "path") else resolve_path
-            section[path[1]] = resolve(section[path[1]], path, layered)
-    data_section = data.get("data")
-    if isinstance(data_section, dict):
-        for split in ("train", "val"):
-            value = data_section.get(split)
-            if isinstance(value, str):
-                data_section[split] = resolve_path(value, ("data", split), layered)
-            elif isinstance(value, list):
-                data_section[split] = [
-                    resolve_path(v, ("data", split, i), layered) for i, v in enumerate(value)
-                ]
-    ds = data.get("deepspeed")
-    if isinstance(ds, str) and ds not in DEEPSPEED_PRESETS:
-        data["deepspeed"] = resolve_path(ds, ("deepspeed",), layered)
-
-
 def _sections(config: RunConfig | None, data: dict[str, Any]) -> dict[str, Any]:
     if config is not None:
         return {name: getattr(config, name) for name in SECTION_MODELS}
@@ -370,56 +223,3 @@ def _sections(config: RunConfig | None, data: dict[str, Any]) -> dict[str, Any]:
         except ValidationError:
             continue
     return out
-
-
-def _missing_paths(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
-    checks: list[tuple[KeyPath, str | None]] = [
-        (("model", "path"), config.model.path),
-        (("data", "fusion"), config.data.fusion),
-        (("training", "resume_from_checkpoint"), config.training.resume_from_checkpoint),
-        (("training", "init_from_checkpoint"), config.training.init_from_checkpoint),
-    ]
-    checks += [(("data", "train", i), p) for i, p in enumerate(config.data.train)]
-    checks += [(("data", "val", i), p) for i, p in enumerate(config.data.val)]
-    if config.deepspeed is not None and config.deepspeed not in DEEPSPEED_PRESETS:
-        checks.append((("deepspeed",), config.deepspeed))
-    problems = []
-    for path, value in checks:
-        if isinstance(value, str) and not Path(value).exists():
-            problems.append(missing_path_problem(layered, path, value))
-    problems += _shape_problems(config, layered)
-    return problems
-
-
-def missing_path_problem(layered: Layered, path: KeyPath, value: str) -> ConfigProblem:
-    from vlmdata.io.model_ref import ModelNotCached, download_commands, looks_like_hub_id
-
-    is_model = path == ("model", "path") or (path[0] == "rlhf" and "model" in str(path[-1]))
-    if is_model and looks_like_hub_id(value):
-        err = ModelNotCached(value, download_commands(value))
-        return problem(layered, path, str(err), rc.MODEL_NOT_CACHED, err.fix)
-    return problem(layered, path, f"no such file or folder: {value}", rc.PATH_MISSING)
-
-
-def _shape_problems(config: RunConfig, layered: Layered) -> list[ConfigProblem]:
-    """Existing paths of the wrong kind: a model folder without config.json, a folder that is no dataset."""
-    problems = []
-    model = Path(config.model.path)
-    if model.is_dir() and not (model / "config.json").is_file():
-        problems.append(
-            problem(
-                layered, ("model", "path"), f"not a model folder (no config.json): {model}", rc.PATH_MISSING
-            )
-        )
-    splits = [("train", i, p) for i, p in enumerate(config.data.train)]
-    splits += [("val", i, p) for i, p in enumerate(config.data.val)]
-    for split, i, value in splits:
-        # the one opener's rule (vlmdata.io.dataset): a dataset folder, a validate/fuse/augment output folder
-        # (its data/ or, for data.val, its val/), or a JSONL file validated when the run opens it
-        if not Path(value).exists() or is_jsonl_name(value):
-            continue
-        try:
-            locate_dataset(value, "data" if split == "train" else "val")
-        except VlmdataError as exc:
-            problems.append(problem(layered, ("data", split, i), exc.message, rc.PATH_MISSING, exc.hint))
-    return problems

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from vlmdata.config.base import ConfigModel
+from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS
 from vlmdata.render.templates import DEFAULT_TEMPLATE
 
 DTYPE_ALIASES = {
@@ -33,6 +34,7 @@ DTYPE_ALIASES = {
 DEEPSPEED_PRESETS = ("zero0", "zero1", "zero2", "zero3", "zero2_offload", "zero3_offload")
 SCHEDULERS_WITH_FLOOR = ("cosine", "cosine_with_min_lr")
 MAX_PIXELS = 2**28  # per image; 16384² px, far above any Qwen3-VL budget
+MAX_DECODE_PIXELS = 65535 * 65535  # the largest image a JPEG header can describe
 MAX_LENGTH = 1 << 20  # tokens
 MAX_BATCH = 65536
 MAX_COUNT = 10**9  # steps, epochs' worth of batches, node counts
@@ -103,6 +105,13 @@ class DataConfig(Section):
         gt=0,
         description="Smoke runs: each dataset keeps its first N positions of every epoch's stream (after the "
         "fusion plan or the seeded order); evaluation sets their first N records.",
+    )
+    max_image_pixels: int = Field(
+        default=DEFAULT_MAX_IMAGE_PIXELS,
+        gt=0,
+        le=MAX_DECODE_PIXELS,
+        description="Decompression-bomb limit (width × height) when training decodes an image; the same "
+        "default as `vlmdata validate --max-image-pixels`. Raise both together for genuinely large images.",
     )
 
     _list = field_validator("train", "val", mode="before")(_as_list)

@@ -2,7 +2,7 @@
 
 The chat template acts on some text: Qwen's special tokens, ms-swift's media tags and grounding placeholders.
 `text_issues` refuses them wherever data could carry them (every chat turn, desc and summary; the run config's
-system prompt through the config loader), and `conversation_issues` holds the shapes ms-swift 4.6.0's encode
+system prompt through the config loader; the texts of user templates), and `conversation_issues` holds the shapes ms-swift 4.6.0's encode
 takes as written (docs/contract.md gives the reading of its source behind each rule).
 """
 
@@ -78,9 +78,11 @@ def _listed(found: list[str]) -> str:
 def text_issues(text: str, field: str, role: str, record_has_images: bool = True) -> list[Issue]:
     """Control tokens, grounding placeholders and misplaced media tags in one text.
 
-    `role` is the text's place: a chat turn's role (`user`, `assistant`, `system`), `desc` or `summary`.
-    `<image>` belongs in user turns only (elsewhere ms-swift takes it for an image slot); `<img>…</img>` is
-    refused in the turns of a record without images, where ms-swift would rewrite it.
+    `role` is the text's place: a chat turn's role (`user`, `assistant`, `system`), `desc`, `summary`, or
+    `prompt` (a template's text, which the conversation builder places next to the images it adds itself).
+    `<image>` belongs in user turns only (elsewhere ms-swift takes it for an image slot; a prompt holding one
+    would add a slot without an image); `<img>…</img>` is refused in a prompt and in the turns of a record
+    without images, where ms-swift would rewrite it.
     """
     if "<" not in text:
         return []
@@ -109,7 +111,7 @@ def text_issues(text: str, field: str, role: str, record_has_images: bool = True
             )
         )
     if IMAGE_TAG in text and role != "user":
-        if role in ("desc", "summary"):
+        if role in ("desc", "summary", "prompt"):
             out.append(
                 Issue(
                     codes.CONTROL_TOKEN.code,
@@ -120,14 +122,14 @@ def text_issues(text: str, field: str, role: str, record_has_images: bool = True
             )
         else:
             out.append(Issue(codes.BAD_MESSAGES.code, "only user turns may hold images", field, IMAGE_TAG))
-    if role in ("user", "assistant", "system") and not record_has_images:
+    if role == "prompt" or (role in ("user", "assistant", "system") and not record_has_images):
         hit = SWIFT_IMAGE_PATH.search(text)
         if hit is not None:
             out.append(
                 Issue(
                     codes.CONTROL_TOKEN.code,
-                    "<img>…</img> in a chat without images: ms-swift would replace it with an image read from "
-                    "that path",
+                    f"<img>…</img> in a {'prompt' if role == 'prompt' else 'chat without images'}: ms-swift would "
+                    "replace it with an image read from that path",
                     field,
                     hit.group(0),
                 )

@@ -22,7 +22,8 @@ from typing import Any
 from vlmdata.errors import Location, VlmdataError
 from vlmdata.eval import codes
 from vlmdata.eval.metrics import DenseTotals, score_dense, summary_content_f1
-from vlmdata.eval.parse import canonical_summary, parse_dense_answer, parse_summary_answer
+from vlmdata.eval.parse import dense_reference, parse_dense_answer
+from vlmdata.eval.summary import canonical_summary, parse_summary_answer
 
 
 def read_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -92,7 +93,7 @@ def evaluate(
         if tpl.mode == "dense":
             n_dense += 1
             parsed = parse_dense_answer(completion, tpl, record)
-            refs = parse_dense_answer(render_target(record, name), tpl, record).objects
+            refs = dense_reference(record, name)
             if not parsed.ok:
                 dense_fail += 1
             dense.add(score_dense(parsed.objects if parsed.ok else [], refs))

@@ -1,32 +1,55 @@
 """`vlmdata infer`: batched greedy generation with transformers, writing a predictions JSONL.
 
 The prompt is exactly the training prompt (the record's template via `build_messages`, assistant turn
-removed), images are read with their EXIF orientation applied and resized to the 32-px grid with the same
-`min_pixels`/`max_pixels` bounds as training, so the model sees what it was trained on. With `--adapter` the
-LoRA adapter is merged into the base model before generation. Output lines: `{"id", "template", "completion"}`,
-written under the single-file `--out` rule (`vlmdata.io.output`; checked before the model loads);
-`vlmdata eval` scores them.
+removed). Images are decoded as training decodes them (EXIF orientation applied) and sized as ms-swift sizes
+them in training and as the audit counts them: the run's `template.min_pixels`/`max_pixels` act as whole
+32×32-px tokens (`vlmdata.models.qwen.effective_pixel_bounds`: 3136 → 3072), a record's own
+`metadata.min_pixels`/`max_pixels` exactly (`record_pixel_bounds`), and the resized image reaches the
+processor with `do_resize=False`, as ms-swift passes it, so the model's own processor bounds (65536 px and up
+for Qwen3-VL) cannot resize it again. With `--adapter` the LoRA adapter is merged into the base model before
+generation. Output lines: `{"id", "template", "completion"}`, written under the single-file `--out` rule
+(`vlmdata.io.output`; checked before the model loads); `vlmdata eval` scores them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MIN_PIXELS = 32 * 32 * 4
-DEFAULT_MAX_PIXELS = 1024 * 1024
+
+def pixel_bounds(min_pixels: int | None = None, max_pixels: int | None = None) -> tuple[int, int]:
+    """The run-wide (min, max) pixels training uses for a `template` section with these values (None: the run
+    config's defaults)."""
+    from vlmdata.config.run import TemplateConfig
+    from vlmdata.models.qwen import effective_pixel_bounds
+
+    defaults = TemplateConfig()
+    return effective_pixel_bounds(
+        {
+            "min_pixels": defaults.min_pixels if min_pixels is None else min_pixels,
+            "max_pixels": defaults.max_pixels if max_pixels is None else max_pixels,
+        }
+    )
 
 
-def _load_image(path: str, record_id: str, min_pixels: int, max_pixels: int) -> Any:
+def _load_image(path: str, record: Mapping[str, Any], bounds: tuple[int, int]) -> Any:
     from PIL import Image
 
     from vlmdata.contract.imagesize import ResizeError, checked_resize
     from vlmdata.errors import CODES, Location, VlmdataError
     from vlmdata.io.decode import load_image
     from vlmdata.io.images import ImageProblem
+    from vlmdata.models.qwen import record_pixel_bounds
+    from vlmdata.render.codes import BAD_PIXEL_BOUNDS
 
+    record_id = str(record["id"])
+    try:
+        min_pixels, max_pixels = record_pixel_bounds(record, bounds)
+    except ValueError as exc:
+        where = Location(field="metadata", record_id=record_id)
+        raise VlmdataError(BAD_PIXEL_BOUNDS, str(exc), where=where) from None
     try:
         img = load_image(path)  # decoded exactly as training decodes it
         h, w = checked_resize(img.height, img.width, min_pixels, max_pixels)
@@ -38,6 +61,30 @@ def _load_image(path: str, record_id: str, min_pixels: int, max_pixels: int) -> 
         code = {"aspect": "VD431", "zero": "VD434"}.get(exc.kind, "VD433")
         raise VlmdataError(CODES[code], str(exc), where=Location(file=path, record_id=record_id)) from None
     return img if (h, w) == (img.height, img.width) else img.resize((w, h), Image.Resampling.BICUBIC)
+
+
+def model_inputs(
+    processor: Any,
+    records: Sequence[Mapping[str, Any]],
+    template: str,
+    bounds: tuple[int, int],
+    system: str | None = None,
+) -> tuple[Any, list[str]]:
+    """(the processor's batch for these records' prompts, the template name of each record)."""
+    from vlmdata.render import build_messages, resolve_template
+
+    texts, images, names = [], [], []
+    for record in records:
+        name = resolve_template(record, template)
+        imgs = [_load_image(p, record, bounds) for p in record["images"] or []]
+        messages = build_messages(
+            record, name, images=imgs if name != "chat" else None, system=system, prompt_only=True
+        )
+        texts.append(processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+        images.extend(imgs)
+        names.append(name)
+    inputs = processor(text=texts, images=images or None, return_tensors="pt", padding=True, do_resize=False)
+    return inputs, names
 
 
 def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -55,15 +102,16 @@ def infer(
     batch_size: int = 4,
     max_new_tokens: int = 512,
     limit: int | None = None,
-    min_pixels: int = DEFAULT_MIN_PIXELS,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
     device: str | None = None,
     system: str | None = None,
     progress: Callable[..., None] | None = None,
 ) -> Path:
     """`template`: for records that name none (default: the neutral `grounding`); `system` replaces the
-    template's system prompt, as the run config's `template.system` does in training; `progress(n)` after
-    each batch of n records."""
+    template's system prompt, as the run config's `template.system` does in training; `min_pixels` /
+    `max_pixels`: the run config's `template` values as written (None: its defaults), applied as training
+    applies them (`pixel_bounds`); `progress(n)` after each batch of n records."""
     from vlmdata.io.dataset import open_dataset
     from vlmdata.io.output import check_out, write_output
 
@@ -74,9 +122,10 @@ def infer(
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from vlmdata.render import DEFAULT_TEMPLATE, build_messages, resolve_template
+    from vlmdata.render import DEFAULT_TEMPLATE
 
     template = template or DEFAULT_TEMPLATE
+    bounds = pixel_bounds(min_pixels, max_pixels)
 
     ds = open_dataset(dataset) if isinstance(dataset, (str, Path)) else dataset
     if limit is not None:
@@ -96,17 +145,8 @@ def infer(
     lines: list[str] = []
     for batch in _batches(list(range(len(ds))), batch_size):
         records = [ds[i] for i in batch]
-        texts, images, names = [], [], []
-        for record in records:
-            name = resolve_template(record, template)
-            imgs = [_load_image(p, str(record["id"]), min_pixels, max_pixels) for p in record["images"]]
-            messages = build_messages(
-                record, name, images=imgs if name != "chat" else None, system=system, prompt_only=True
-            )
-            texts.append(processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
-            images.extend(imgs)
-            names.append(name)
-        inputs = processor(text=texts, images=images or None, return_tensors="pt", padding=True).to(device)
+        inputs, names = model_inputs(processor, records, template, bounds, system)
+        inputs = inputs.to(device)
         with torch.inference_mode():
             generated = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         new_tokens = generated[:, inputs["input_ids"].shape[1] :]

@@ -10,6 +10,12 @@ IoU definitions (documented in docs/eval.md):
   rasterised with the other shape at 4 sub-units per grid unit on the pair's joint window, so a line
   matches a line drawn within a few units of it; a line never matches a region kind unless the tube
   overlaps.
+- a sliver — a box with x1 == x2 or y1 == y2, a polygon whose vertices lie on one segment or point: what an
+  object thinner than one grid unit rounds to, and what the renderer writes for it — gets one grid unit of
+  width across it, centred (`region_of`): a zero box side becomes [x - 0.5, x + 0.5], a segment polygon the
+  1-unit-wide rectangle along it, a point the unit square. So a sliver has an area, matches itself with IoU 1
+  and overlaps a shape covering it; an axis-parallel segment polygon and the zero-width box of the same
+  sliver read alike. Everything else is read as written.
 Greedy matching per threshold: candidate pairs sorted by IoU (descending; ties by prediction then reference
 index), each prediction and reference used at most once, pairs below the threshold never match.
 """
@@ -24,7 +30,38 @@ from vlmdata.geometry.overlap import TooComplex, region_iou
 
 LINE_TUBE_WIDTH = 16.0
 _SUPERSAMPLE = 4
+SLIVER_TOLERANCE = 1e-9  # grid units: vertices this close to one segment make a sliver (`region_of`)
 IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
+
+
+def region_of(kind: str, pts: Sequence[float]) -> tuple[str, Sequence[float]]:
+    """(kind, points) as IoU reads them: a sliver (zero-extent box side, a polygon on one segment or point)
+    gets one grid unit of width across it (centred); everything else is unchanged."""
+    if kind == "bbox_2d":
+        x1, y1, x2, y2 = (float(v) for v in pts)
+        if x2 > x1 and y2 > y1:
+            return kind, pts
+        if x2 <= x1:
+            x1, x2 = (x1 + x2) / 2 - 0.5, (x1 + x2) / 2 + 0.5
+        if y2 <= y1:
+            y1, y2 = (y1 + y2) / 2 - 0.5, (y1 + y2) / 2 + 0.5
+        return kind, [x1, y1, x2, y2]
+    if kind != "poly":
+        return kind, pts
+    ring = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    gaps = np.linalg.norm(ring[:, None, :] - ring[None, :, :], axis=-1)
+    i, j = np.unravel_index(int(np.argmax(gaps)), gaps.shape)
+    p, q = ring[i], ring[j]
+    length = float(gaps[i, j])
+    if length == 0.0:  # a point: the unit square around it
+        x, y = p.tolist()
+        return "bbox_2d", [x - 0.5, y - 0.5, x + 0.5, y + 0.5]
+    d = (q - p) / length
+    off = ring - p
+    if np.abs(off[:, 0] * d[1] - off[:, 1] * d[0]).max() > SLIVER_TOLERANCE:
+        return kind, pts  # vertices off the segment: a region with an area
+    n = np.array([-d[1], d[0]]) * 0.5
+    return kind, np.concatenate([p + n, q + n, q - n, p - n]).tolist()
 
 
 def _box_iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -66,6 +103,10 @@ def _rasterise(kind: str, pts: Sequence[float], origin: np.ndarray, shape: tuple
 
 
 def geometry_iou(kind_a: str, pts_a: Sequence[float], kind_b: str, pts_b: Sequence[float]) -> float:
+    return _iou(*region_of(kind_a, pts_a), *region_of(kind_b, pts_b))
+
+
+def _iou(kind_a: str, pts_a: Sequence[float], kind_b: str, pts_b: Sequence[float]) -> float:
     if kind_a == "bbox_2d" and kind_b == "bbox_2d":
         return _box_iou(pts_a, pts_b)
     ea, eb = _extent(kind_a, pts_a), _extent(kind_b, pts_b)
@@ -93,9 +134,11 @@ def iou_matrix(
     preds: Sequence[tuple[str, Sequence[float]]], refs: Sequence[tuple[str, Sequence[float]]]
 ) -> np.ndarray:
     out = np.zeros((len(preds), len(refs)), dtype=np.float64)
+    read_refs = [region_of(k, p) for k, p in refs]
     for i, (kp, pp) in enumerate(preds):
-        for j, (kr, pr) in enumerate(refs):
-            out[i, j] = geometry_iou(kp, pp, kr, pr)
+        kp, pp = region_of(kp, pp)
+        for j, (kr, pr) in enumerate(read_refs):
+            out[i, j] = _iou(kp, pp, kr, pr)
     return out
 
 

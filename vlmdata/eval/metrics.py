@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from vlmdata.eval.match import IOU_THRESHOLDS, f_beta, greedy_match, iou_matrix
-from vlmdata.eval.parse import PredObject, desc_attributes, summary_fact_counts
+from vlmdata.eval.parse import PredObject, desc_attributes
+from vlmdata.eval.summary import summary_fact_counts
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Tolerant-but-honest parsing of dense and summary outputs.
+"""Tolerant-but-honest parsing of dense outputs.
 
 Tolerant: leading/trailing whitespace, flat coordinate lists instead of point pairs, and float coordinates are
 accepted and normalised. Honest: everything tolerated is recorded in `issues`, a strict parse (`strict_ok`)
@@ -8,9 +8,9 @@ duplicate key or an unparsable line makes the parse fail rather than silently dr
 Dense format (targets-audit.md): optional header `<DOMAIN=X>, <TASK=DETECTION>` on line 1, then one line of
 JSON `{"object_1": {"desc": ..., "bbox_2d"|"poly"|"line": ...}, ...}` on the 0–1000 grid. The Qwen-native
 list (`fmt="qwen"`) is read by `vlmdata.eval.qwen.parse_qwen`; `parse_dense` dispatches on the format, so
-`vlmdata eval` and the GRPO rewards read every dense template with one function.
-Summary format: `<DOMAIN=X>, <TASK=SUMMARY>` then one line of JSON with a `统计` list, or exactly `无关图片`;
-templates without a header (`counting`, user templates) write the JSON line alone.
+`vlmdata eval` and the GRPO rewards read every dense template with one function. Summaries are read by
+`vlmdata.eval.summary` (its names are importable from here too), the shared strict-JSON and header plumbing
+is `vlmdata.eval.jsontext`.
 
 A template's exact header line (`header=`, user templates and the built-ins alike) is checked by equality; a
 record with several images gives each object an `"image": k` (PredObject.image is k - 1) and matching never
@@ -19,38 +19,56 @@ pairs objects of different pictures.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from vlmdata.contract.kinds import GEOMETRY_KINDS
+from vlmdata.eval.jsontext import (
+    FAILED,
+    HEADER_RE,
+    DuplicateKeyError,
+    load_json,
+    loads_strict,
+    parse_header,
+    split_lines,
+)
+from vlmdata.eval.summary import (
+    IRRELEVANT,
+    SummaryParse,
+    canonical_summary,
+    parse_summary,
+    parse_summary_answer,
+    summary_fact_counts,
+    summary_facts,
+    summary_object_count,
+)
 
-IRRELEVANT = "无关图片"
-HEADER_RE = re.compile(r"^<DOMAIN=([A-Za-z0-9_]+)>, <TASK=([A-Z]+)>$")
+__all__ = [
+    "FAILED",
+    "HEADER_RE",
+    "IRRELEVANT",
+    "DenseParse",
+    "DuplicateKeyError",
+    "PredObject",
+    "SummaryParse",
+    "canonical_summary",
+    "coerce_points",
+    "dense_reference",
+    "desc_attributes",
+    "desc_category",
+    "load_json",
+    "loads_strict",
+    "parse_dense",
+    "parse_dense_answer",
+    "parse_summary",
+    "parse_summary_answer",
+    "summary_fact_counts",
+    "summary_facts",
+    "summary_object_count",
+]
+
 OBJECT_KEY_RE = re.compile(r"^object_([1-9][0-9]*)$")
-
-
-class DuplicateKeyError(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise DuplicateKeyError(key)
-        out[key] = value
-    return out
-
-
-def loads_strict(text: str) -> Any:
-    """json.loads that rejects duplicate keys (raises DuplicateKeyError) and NaN/Infinity."""
-
-    def _bad_constant(name: str) -> Any:
-        raise ValueError(f"non-finite number {name}")
-
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_bad_constant)
 
 
 @dataclass
@@ -77,17 +95,6 @@ class DenseParse:
     header_text: str | None = None  # line 1 as written, when the template has a header
 
 
-@dataclass
-class SummaryParse:
-    header: tuple[str, str] | None = None
-    irrelevant: bool = False
-    data: dict[str, Any] | None = None
-    ok: bool = False
-    format_ok: bool = False
-    duplicate_keys: bool = False
-    issues: list[str] = field(default_factory=list)
-
-
 def desc_category(desc: str) -> str:
     """`类别=X,...` → X; a plain desc (generic detection data) is its own category."""
     tokens = [t.strip() for t in desc.split(",")]
@@ -111,16 +118,7 @@ def desc_attributes(desc: str) -> dict[str, frozenset[str]]:
     return out
 
 
-def _split_lines(text: str) -> list[str]:
-    return [line for line in text.strip().replace("\r\n", "\n").split("\n")]
-
-
-def _parse_header(line: str) -> tuple[str, str] | None:
-    m = HEADER_RE.match(line.strip())
-    return (m.group(1), m.group(2)) if m else None
-
-
-def _coerce_points(kind: str, value: Any, issues: list[str], key: str) -> list[float] | None:
+def coerce_points(kind: str, value: Any, issues: list[str], key: str) -> list[float] | None:
     if not isinstance(value, list) or not value:
         issues.append(f"{key}.{kind}: not a non-empty list")
         return None
@@ -152,8 +150,9 @@ def _coerce_points(kind: str, value: Any, issues: list[str], key: str) -> list[f
     if any(v < 0 or v > 1000 for v in flat):
         issues.append(f"{key}.{kind}: coordinate outside 0–1000")
         return None
-    if kind == "bbox_2d" and not (flat[0] < flat[2] and flat[1] < flat[3]):
-        issues.append(f"{key}.bbox_2d: inverted or empty box")
+    # a box narrower than one grid unit rounds to x1 == x2 (the renderer writes it so): kept; inverted is not
+    if kind == "bbox_2d" and not (flat[0] <= flat[2] and flat[1] <= flat[3]):
+        issues.append(f"{key}.bbox_2d: inverted box (x1 > x2 or y1 > y2)")
         return None
     return [float(v) for v in flat]
 
@@ -191,7 +190,7 @@ def _parse_objects(payload: Any, result: DenseParse) -> None:
             result.issues.append(f"{key}: image must be a picture number from 1")
             return
         n_issues = len(result.issues)
-        points = _coerce_points(kind, body[kind], result.issues, key)
+        points = coerce_points(kind, body[kind], result.issues, key)
         if points is None:
             return
         if len(result.issues) > n_issues:
@@ -212,21 +211,6 @@ def _parse_objects(payload: Any, result: DenseParse) -> None:
     result.objects = [o for _, o in objects]
     result.ok = True
     result.strict_ok = strict
-
-
-_FAILED = object()
-
-
-def _load_json(line: str, result: DenseParse | SummaryParse) -> Any:
-    """The line's JSON value, or `_FAILED` with the reason (duplicate key or syntax) recorded on `result`."""
-    try:
-        return loads_strict(line)
-    except DuplicateKeyError as exc:
-        result.duplicate_keys = True
-        result.issues.append(f"duplicate key {exc.args[0]!r}")
-    except (ValueError, RecursionError) as exc:
-        result.issues.append(f"JSON does not parse: {exc}")
-    return _FAILED
 
 
 def parse_dense(
@@ -250,13 +234,13 @@ def parse_dense(
     if header is not None:
         expect_header = True
     result = DenseParse()
-    lines = _split_lines(text)
+    lines = split_lines(text)
     if text.strip() == "":
         result.issues.append("empty output")
         return result
     json_line: str
     if len(lines) == 2:
-        result.header = _parse_header(lines[0])
+        result.header = parse_header(lines[0])
         result.header_text = lines[0].strip()
         if header is not None and result.header_text != header:
             result.issues.append(f"line 1 is not the header {header!r}: {lines[0][:60]!r}")
@@ -277,8 +261,8 @@ def parse_dense(
         header_shape_ok = header_shape_ok and result.header is not None
     elif expect_header is False:
         header_shape_ok = header_shape_ok and len(lines) == 1
-    payload = _load_json(json_line, result)
-    if payload is _FAILED:
+    payload = load_json(json_line, result)
+    if payload is FAILED:
         return result
     result.format_ok = header_shape_ok and isinstance(payload, dict)
     _parse_objects(payload, result)
@@ -286,120 +270,7 @@ def parse_dense(
     return result
 
 
-def parse_summary(text: str, header: bool | str = True) -> SummaryParse:
-    """Parse a summary output. `header`: True for a `<DOMAIN=X>, <TASK=SUMMARY>` line 1 (the BBU/RRU
-    templates), a string for that exact line 1, False for templates without a header (the JSON line alone)."""
-    result = SummaryParse()
-    stripped = text.strip()
-    if stripped == IRRELEVANT:
-        result.irrelevant = result.ok = result.format_ok = True
-        return result
-    lines = _split_lines(text)
-    want = 2 if header is not False else 1
-    if len(lines) != want:
-        result.issues.append(f"expected {want} line(s), got {len(lines)}")
-        if len(lines) >= 1 and header is not False:
-            result.header = _parse_header(lines[0])
-        return result
-    if header is not False:
-        result.header = _parse_header(lines[0])
-        if isinstance(header, str) and lines[0].strip() != header:
-            result.issues.append(f"line 1 is not the header {header!r}: {lines[0][:60]!r}")
-        elif header is True and (result.header is None or result.header[1] != "SUMMARY"):
-            result.issues.append(f"line 1 is not a summary header: {lines[0][:60]!r}")
-    payload = _load_json(lines[-1], result)
-    if payload is _FAILED:
-        return result
-    if not isinstance(payload, dict):
-        result.issues.append("line 2 is not a JSON object")
-        return result
-    result.format_ok = True
-    stats = payload.get("统计")
-    if not isinstance(stats, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("类别"), str) for e in stats
-    ):
-        result.issues.append("`统计` is not a list of entries with a `类别`")
-        return result
-    result.data = payload
-    result.ok = True
-    return result
-
-
-def summary_facts(data: dict[str, Any] | None) -> dict[tuple[str, str, str], int]:
-    """(category, attribute, value) → count, from a summary's `统计` list; non-count leaves are ignored."""
-    facts: dict[tuple[str, str, str], int] = {}
-    for entry in (data or {}).get("统计", []) if isinstance(data, dict) else []:
-        if not isinstance(entry, dict):
-            continue
-        category = entry.get("类别")
-        if not isinstance(category, str):
-            continue
-        for attr, values in entry.items():
-            if attr == "类别" or not isinstance(values, dict):
-                continue
-            for value, count in values.items():
-                if _is_count(count):
-                    key = (category, str(attr), str(value))
-                    facts[key] = facts.get(key, 0) + count
-    return facts
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def summary_fact_counts(data: dict[str, Any] | None) -> dict[tuple[str, ...], int]:
-    """Every fact of a summary with its weight, the multiset `summary_content_f1` compares:
-
-    - `("统计", category, attribute, value)` → its count (positive integer counts only);
-    - `("备注", note)` → how many times the note appears (notes are a multiset: order never matters);
-    - `("分组统计", group id)` → the group's member count.
-    """
-    facts: dict[tuple[str, ...], int] = {("统计", *key): count for key, count in summary_facts(data).items()}
-    if not isinstance(data, dict):
-        return facts
-    notes = data.get("备注")
-    if isinstance(notes, list):
-        for note in notes:
-            if isinstance(note, str):
-                key = ("备注", note)
-                facts[key] = facts.get(key, 0) + 1
-    groups = data.get("分组统计")
-    if isinstance(groups, dict):
-        for gid, count in groups.items():
-            if _is_count(count):
-                facts[("分组统计", str(gid))] = count
-    return facts
-
-
-def summary_object_count(data: dict[str, Any] | None) -> int:
-    """The number of objects a summary states: per `统计` category, the largest total over its attributes
-    (an object may show several values of one attribute, and some attributes only on some objects, so the
-    largest total is the best lower bound; dropping an attribute of the same objects leaves it unchanged), and
-    1 for a category listed without any count."""
-    total = 0
-    for entry in (data or {}).get("统计", []) if isinstance(data, dict) else []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("类别"), str):
-            continue
-        sums = [
-            sum(c for c in values.values() if _is_count(c))
-            for attr, values in entry.items()
-            if attr != "类别" and isinstance(values, dict)
-        ]
-        total += max([1, *sums])
-    return total
-
-
-def canonical_summary(data: dict[str, Any]) -> str:
-    """Order-insensitive canonical form: keys sorted, `统计` entries and `备注` notes sorted."""
-    copy = dict(data)
-    for key in ("统计", "备注"):
-        if isinstance(copy.get(key), list):
-            copy[key] = sorted(copy[key], key=lambda e: json.dumps(e, ensure_ascii=False, sort_keys=True))
-    return json.dumps(copy, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-# -- one entry point per mode, shared by `vlmdata eval` and the GRPO rewards -------------------------------
+# -- the entry points of `vlmdata eval` and the dense rewards -----------------------------------------------
 def parse_dense_answer(text: str, template: Any, record: Any) -> DenseParse:
     """`text` parsed as a dense answer of `template` for `record` (its format, its exact header line)."""
     from vlmdata.render.templates import target_header
@@ -413,15 +284,21 @@ def parse_dense_answer(text: str, template: Any, record: Any) -> DenseParse:
     )
 
 
-def parse_summary_answer(text: str, template: Any, record: Any) -> SummaryParse:
-    """`text` parsed as a summary answer of `template` for `record`."""
-    from vlmdata.errors import VlmdataError
-    from vlmdata.render.templates import target_header
+def dense_reference(record: Any, template_name: str) -> list[PredObject]:
+    """The record's objects as its rendered target says, read back by the parser (the reference of eval and
+    the dense rewards). A target our own parser cannot read is a bug, never an empty reference: VD422."""
+    from vlmdata.errors import Location, VlmdataError
+    from vlmdata.render import render_target
+    from vlmdata.render.codes import BAD_TARGET
+    from vlmdata.render.templates import get_template
 
-    if template.header and not template.user_defined:
-        return parse_summary(text)  # built-in BBU/RRU: any `<DOMAIN=X>, <TASK=SUMMARY>` line
-    try:
-        header: bool | str = target_header(template, record) or False
-    except VlmdataError:  # an irrelevant record without a domain: its answer has no header anyway
-        header = template.header
-    return parse_summary(text, header)
+    text = render_target(record, template_name)
+    parsed = parse_dense_answer(text, get_template(template_name), record)
+    if not parsed.ok:
+        raise VlmdataError(
+            BAD_TARGET,
+            f"the rendered {template_name!r} target does not parse back: " + "; ".join(parsed.issues),
+            where=Location(record_id=str(record.get("id"))),
+            value=text[:200],
+        )
+    return parsed.objects

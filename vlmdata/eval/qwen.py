@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vlmdata.eval.parse import _FAILED, DenseParse, PredObject, _coerce_points, _load_json
+from vlmdata.eval.jsontext import FAILED, load_json
+from vlmdata.eval.parse import DenseParse, PredObject, coerce_points
 
 ITEM_KINDS = {"bbox_2d": "bbox_2d", "polygon": "poly", "line": "line"}  # item key → object kind
 
@@ -57,8 +58,8 @@ def parse_qwen(text: str, header: str | None = None, fence: bool = True) -> Dens
         return result
     if fenced != fence:
         result.issues.append("code fence " + ("missing" if fence else "not expected") + " (tolerated)")
-    payload = _load_json(json_text, result)
-    if payload is _FAILED:
+    payload = load_json(json_text, result)
+    if payload is FAILED:
         return result
     if not isinstance(payload, list):
         result.issues.append("the answer is not a JSON list")
@@ -105,7 +106,7 @@ def _items(payload: list[Any], result: DenseParse) -> list[str] | None:
             result.issues.append(f"{where}: image must be a picture number from 1")
             return None
         kind = ITEM_KINDS[key]
-        points = _coerce_points(kind, item[key], result.issues, where)
+        points = coerce_points(kind, item[key], result.issues, where)
         if points is None:
             return None
         result.objects.append(PredObject(label.strip(), kind, points, image - 1))

@@ -16,161 +16,34 @@ Mapping (docs/import.md has the full table):
     `area`, `bbox`, `score`, anything else) → `metadata.<coco|lvis>` verbatim, so the export gives back the
     same ids, areas and boxes.
 
-Speed: the file is decoded once with msgspec into dicts of raw JSON values (no Python floats), every field is
-copied to the output as its JSON text, and all polygon parts and boxes of a shard of images are parsed and
-checked at once (`screen.py`: `vlmdata.validate.coords.parse_flat`, the same bulk parser as validate's fast
-path). Parts the bulk screen is not sure about go through the contract's rules one by one, which decide and
-name the reason. COCO cannot stream (annotations may refer to any image), so the file is held in memory as
-raw bytes plus one small dict per entry; a pretty-printed file is first compacted (its newlines would break
-the JSONL lines the raw values are copied into).
+Speed: the file is read and cut into shards of images by `coco_shards.py` (decoded once with msgspec into raw
+JSON values, no Python floats); here every field is copied to the output as its JSON text, and all polygon
+parts and boxes of a shard are parsed and checked at once (`screen.py`: `vlmdata.validate.coords.parse_flat`,
+the same bulk parser as validate's fast path). Parts the bulk screen is not sure about go through the
+contract's rules one by one, which decide and name the reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
-import numpy as np
 
-from vlmdata.importers.common import BadGeometry, Context, encode, json_error, read_source
+from vlmdata.importers.coco_shards import JSON_ANY, CocoShard, Flavor, Raw, plan, raw_int, raw_text
+from vlmdata.importers.common import BadGeometry, Context, encode
 from vlmdata.importers.desc import DescSkip, make_desc
 from vlmdata.importers.images import ImageSkip
 from vlmdata.importers.report import FileTally, ShardResult
 from vlmdata.importers.screen import Ann, Batch, screen_boxes, screen_polygons
 
-Raw = msgspec.Raw
 _PARTS = msgspec.json.Decoder(list[msgspec.Raw])
-_ANY = msgspec.json.Decoder()
-_ENC = msgspec.json.Encoder()
 _ZERO = msgspec.Raw(b"0")
 _FALSE = (b"0", b"false")
-_CATEGORY_KEEP = ("id", "name", "supercategory")
-
-
-class _Top(msgspec.Struct):
-    images: list[dict[str, msgspec.Raw]]
-    annotations: list[dict[str, msgspec.Raw]] = []
-    categories: list[dict[str, Any]] = []
-
-
-@dataclass(frozen=True)
-class Flavor:
-    key: str  # format name and metadata key
-    fields: tuple[str, ...]  # --desc-template fields
-    category_fields: frozenset[str]  # the fields that depend only on the category (desc cached per category)
-    file_name: Callable[[dict[str, Any]], str | None]
-
-
-@dataclass
-class CocoShard:
-    flavor: Flavor
-    file: str
-    stem: str
-    images: list[tuple[int, dict[str, Raw]]]  # (index in `images`, entry)
-    counts: list[int]  # annotations per image
-    indices: list[int]  # each annotation's index in `annotations`, image by image
-    entries: list[dict[str, Raw]]  # the annotations themselves, in the same order
-    cats: dict[bytes, dict[str, Any]]  # category id (JSON text) -> category
-    cat_entries: dict[bytes, dict[str, Any]]  # the same, reduced to what records keep
-
-
-def _text(raw: Raw | None) -> str:
-    if raw is None:
-        return ""
-    value = _ANY.decode(raw)
-    return value if isinstance(value, str) else _ENC.encode(value).decode()
-
-
-def _int(raw: Raw | None) -> int | None:
-    if raw is None:
-        return None
-    value = _ANY.decode(raw)
-    return value if type(value) is int else None
-
-
-def plan(src: str, ctx: Context, flavor: Flavor) -> Iterator[ShardResult | CocoShard]:
-    data = read_source(src)
-    try:
-        top = msgspec.json.decode(data, type=_Top)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise json_error(exc, data, src) from None
-    if b"\n" in data.rstrip() or b"\r" in data.rstrip():  # pretty-printed: compact so raw values are one line
-        data = _ENC.encode(_ANY.decode(data))
-        top = msgspec.json.decode(data, type=_Top)
-    first = ShardResult()
-    tally = first.tally(src)
-    cats: dict[bytes, dict[str, Any]] = {}
-    for i, cat in enumerate(top.categories):
-        key = _ENC.encode(cat.get("id"))
-        if key in cats:
-            tally.note("duplicate_category_id")
-            tally.example("duplicate_image", {"index": i, "field": "categories"}, "category id listed twice")
-            continue
-        cats[key] = cat
-    index: dict[bytes, int] = {}
-    kept: list[tuple[int, dict[str, Raw]]] = []
-    for i, image in enumerate(top.images):
-        raw_id = image.get("id")
-        if raw_id is None:
-            tally.skip_record("missing_field", {"index": i, "field": "id"}, "image entry without `id`")
-            continue
-        key = bytes(raw_id)
-        if key in index:
-            tally.skip_record(
-                "duplicate_image",
-                {"index": i, "id": _text(raw_id)},
-                "image id listed twice; the first is kept",
-            )
-            continue
-        index[key] = len(kept)
-        kept.append((i, image))
-    anns = top.annotations
-    del top
-    # image slot of every annotation (-1: unknown image id, -2: no image_id), then a stable sort by slot
-    slot_of = np.fromiter(
-        (-2 if (r := a.get("image_id")) is None else index.get(bytes(r), -1) for a in anns),
-        np.int64,
-        len(anns),
-    )
-    for j in np.flatnonzero(slot_of < 0).tolist():
-        ann = anns[j]
-        at = {"index": j, "id": _text(ann.get("id")), "field": "image_id"}
-        if slot_of[j] == -2:
-            tally.skip_annotation("missing_field", at, "annotation without `image_id`")
-        else:
-            tally.skip_annotation("unknown_image", at, "no image has this id", _text(ann["image_id"]))
-    order = np.argsort(slot_of, kind="stable")
-    order = order[slot_of[order] >= 0]
-    counts = np.bincount(slot_of[order], minlength=len(kept)).tolist()
-    ends = np.cumsum([0, *counts]).tolist()
-    entries = {k: {f: c[f] for f in _CATEGORY_KEEP if f in c} for k, c in cats.items()}
-    yield first
-    size = max(1, ctx.options.shard_size)
-    stem = Path(src).stem
-    for start in range(0, len(kept), size):
-        stop = min(start + size, len(kept))
-        picked = order[ends[start] : ends[stop]].tolist()
-        yield CocoShard(
-            flavor,
-            src,
-            stem,
-            kept[start:stop],
-            counts[start:stop],
-            picked,
-            [anns[j] for j in picked],
-            cats,
-            entries,
-        )
-
-
-# ------------------------------------------------------------------------------------------------ convert
 
 
 def _at(index: int, entry: dict[str, Raw], field: str) -> dict[str, Any]:
-    return {"index": index, "id": _text(entry.get("id")), "field": field}
+    return {"index": index, "id": raw_text(entry.get("id")), "field": field}
 
 
 def _where(ann: Ann, field: str) -> dict[str, Any]:
@@ -195,7 +68,7 @@ def _desc(
 
 
 def _skip_desc(tally: FileTally, skip: DescSkip, index: int, entry: dict[str, Raw]) -> None:
-    value = skip.value if skip.reason != "unknown_category" else _text(entry.get("category_id"))
+    value = skip.value if skip.reason != "unknown_category" else raw_text(entry.get("category_id"))
     tally.skip_annotation(skip.reason, _at(index, entry, skip.field), skip.message, value, skip.code)
 
 
@@ -208,7 +81,7 @@ def _desc_values(cat: dict[str, Any] | None, entry: dict[str, Raw] | None) -> di
     if entry is not None:
         for key in ("attributes", "iscrowd", "score"):
             if key in entry:
-                values[key] = _ANY.decode(entry[key])
+                values[key] = JSON_ANY.decode(entry[key])
     return values
 
 
@@ -232,17 +105,19 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
         first_ann, offset = offset, offset + count
         name = flavor.file_name(image)
         if not name:
-            at = {"index": i, "id": _text(image.get("id")), "field": "file_name"}
+            at = {"index": i, "id": raw_text(image.get("id")), "field": "file_name"}
             tally.skip_record("missing_field", at, "image entry without a file name", annotations=count)
             continue
-        w, h = _int(image.get("width")), _int(image.get("height"))
+        w, h = raw_int(image.get("width")), raw_int(image.get("height"))
         ref = ctx.sizer.resolve(name, None, (w, h) if w and h else None)
         if isinstance(ref, ImageSkip):
-            at = {"index": i, "id": _text(image.get("id")), "field": "file_name"}
+            at = {"index": i, "id": raw_text(image.get("id")), "field": "file_name"}
             tally.skip_record(ref.reason, at, ref.message, annotations=count, value=ref.value, code=ref.code)
             continue
         if not count:
-            tally.skip_record("no_annotations", {"index": i, "id": _text(image.get("id"))}, "no annotations")
+            tally.skip_record(
+                "no_annotations", {"index": i, "id": raw_text(image.get("id"))}, "no annotations"
+            )
             continue
         if ref.orientation != 1:
             tally.note("exif_oriented_images")
@@ -335,7 +210,7 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
         if not objects[slot]:
             tally.skip_record(
                 "no_valid_annotations",
-                {"index": i, "id": _text(image.get("id"))},
+                {"index": i, "id": raw_text(image.get("id"))},
                 "every annotation of this image was skipped",
             )
             continue
@@ -350,7 +225,7 @@ def _record(
     categories = [shard.cat_entries[c] for c in used]
     return encode(
         {
-            "id": f"{shard.stem}:{_text(image.get('id'))}",
+            "id": f"{shard.stem}:{raw_text(image.get('id'))}",
             "images": [ref.rel],
             "width": ref.width,
             "height": ref.height,
@@ -376,7 +251,7 @@ def _objects(ann: Ann, ref: Any, key: str, tally: FileTally) -> list[dict[str, A
         from vlmdata.importers.masks import rle_polygons
 
         try:
-            geoms, holes = rle_polygons(_ANY.decode(ann.entry["segmentation"]), ref.height, ref.width)
+            geoms, holes = rle_polygons(JSON_ANY.decode(ann.entry["segmentation"]), ref.height, ref.width)
         except BadGeometry as exc:
             tally.skip_annotation(exc.reason, _where(ann, "segmentation"), exc.message, exc.value, exc.code)
             return []
@@ -422,7 +297,7 @@ def _objects(ann: Ann, ref: Any, key: str, tally: FileTally) -> list[dict[str, A
 
 def _coco_file_name(image: dict[str, Any]) -> str | None:
     raw = image.get("file_name")
-    value = _ANY.decode(raw) if raw is not None else None
+    value = JSON_ANY.decode(raw) if raw is not None else None
     return value if isinstance(value, str) else None
 
 
@@ -436,3 +311,6 @@ COCO = Flavor(
 
 def plan_coco(src: str, ctx: Context) -> Iterator[ShardResult | CocoShard]:
     return plan(src, ctx, COCO)
+
+
+__all__ = ["COCO", "CocoShard", "Flavor", "convert", "plan", "plan_coco"]

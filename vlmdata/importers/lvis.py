@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from vlmdata.importers.coco import _ANY, CocoShard, Flavor, convert, plan
+from vlmdata.importers.coco import convert
+from vlmdata.importers.coco_shards import JSON_ANY, CocoShard, Flavor, plan
 from vlmdata.importers.common import Context
 from vlmdata.importers.report import ShardResult
 
@@ -22,7 +23,7 @@ from vlmdata.importers.report import ShardResult
 def _lvis_file_name(image: dict[str, Any]) -> str | None:
     for key in ("file_name", "coco_url"):
         raw = image.get(key)
-        value = _ANY.decode(raw) if raw is not None else None
+        value = JSON_ANY.decode(raw) if raw is not None else None
         if isinstance(value, str) and value:
             if key == "coco_url":
                 return "/".join(value.rstrip("/").split("/")[-2:])

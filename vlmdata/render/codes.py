@@ -93,5 +93,5 @@ TEMPLATE_CONFLICT = define(
 TEMPLATE_TEXT = define(
     "VD623",
     "Template text holds an image tag, a grounding placeholder or a special token",
-    "Prompts and headers are plain text: images are added by the conversation builder and special tokens by the chat template; remove <image>, <bbox>, <ref-object>, <|...|> and the like.",
+    "Prompts and headers are plain text: images are added by the conversation builder and special tokens by the chat template; remove <image>, <img>…</img>, <bbox>, <ref-object>, <|...|> and the like (docs/contract.md lists the rule).",
 )

@@ -16,7 +16,7 @@ the answer the model already gives. Polygons and polylines, which Qwen has no fi
 Coordinates, canonical geometry and object order are exactly the object map's (`dense.grid_objects`): the two
 formats differ only in the text around them. Records with several images add `"image": k` (1-based) after the
 label. No objects: `[]` inside the block. Without the fence (`fence: false` in a template file) the list
-stands alone. `vlmdata.eval.parse.parse_qwen` reads this format back.
+stands alone. `vlmdata.eval.qwen.parse_qwen` reads this format back.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from vlmdata.contract.text import text_issues
 from vlmdata.errors import Location, VlmdataError
 from vlmdata.models.qwen import record_metadata
 from vlmdata.render import codes, prompts
@@ -321,6 +322,9 @@ def domain_problem(template: Template, metadata: Mapping[str, Any]) -> tuple[str
     if not isinstance(dom, str) or not dom.strip():
         return None, f"no metadata.domain (got {dom!r})"
     value = dom.strip()
+    tokens = text_issues(value, "metadata.domain", "prompt")  # the domain is written into the prompt
+    if tokens:
+        return None, f"metadata.domain {dom!r}: {tokens[0].message}"
     if template.domains is not None:
         value = value.upper() if not template.user_defined else value
         if value not in template.domains:

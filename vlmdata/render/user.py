@@ -15,8 +15,9 @@ Fields: `{n_images}` (the record's number of images), `{domain}` (the record's `
 using it needs a domain on every record) and `{format}` (the built-in description of the target format, with
 the header line and the several-pictures sentence when they apply) in `system`, `user` and
 `user_multi_image` (`{format}` only in the user prompts); `{domain}` in `header`. `{{` / `}}` are literal braces.
-Unknown fields, fields a key cannot fill, conversions or format specs, and texts holding an image tag, a
-grounding placeholder or a special token are errors. Leading and trailing whitespace of every text is removed
+Unknown fields, fields a key cannot fill, conversions or format specs are errors, and so is text the chat
+template would act on (the contract's one rule, `vlmdata.contract.text.text_issues`, for a prompt: special
+tokens, grounding placeholders, `<image>` and `<img>…</img>`). Leading and trailing whitespace of every text is removed
 (a YAML block scalar ends with a newline the model should not learn).
 
 The file goes through the shared layered loader (`vlmdata.io.layered`): it may `extends` another template
@@ -30,7 +31,6 @@ config file that lists them. Wherever a config takes a template name (`template.
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from vlmdata.contract.text import text_issues
 from vlmdata.errors import UsageError, VlmdataError
 from vlmdata.io.layered import (
     ConfigProblem,
@@ -57,10 +58,6 @@ FIELDS: dict[str, frozenset[str]] = {
     "user_multi_image": frozenset({"n_images", "domain", "format"}),
     "header": frozenset({"domain"}),
 }
-# image tags ms-swift expands, grounding placeholders, and special tokens (<|...|>) never belong in a prompt
-FORBIDDEN = re.compile(
-    r"<\|[^<>|]*\|>|</?(?:image|video|audio|bbox|ref-object|ref|box|quad|point|object_ref)>", re.IGNORECASE
-)
 SUFFIXES = (".yaml", ".yml")
 
 
@@ -120,10 +117,13 @@ def _text_problems(key: str, text: str) -> list[tuple[str, Any]]:
             )
         elif spec or conversion:
             out.append((f"field {{{name}}} takes no conversion or format spec", codes.TEMPLATE_FIELD))
-    found = FORBIDDEN.search(text)
-    if found:
-        out.append((f"holds {found.group(0)!r}", codes.TEMPLATE_TEXT))
+    out += [(message, codes.TEMPLATE_TEXT) for message in _token_problems(text)]
     return out
+
+
+def _token_problems(text: str) -> list[str]:
+    """The contract's one rule on text the chat template acts on, for a prompt (no image tags of its own)."""
+    return [f"holds {i.value!r}: {i.message} ({i.code})" for i in text_issues(text, "prompt", "prompt")]
 
 
 def _check(spec: TemplateFile, layered: Layered) -> list[ConfigProblem]:
@@ -152,6 +152,9 @@ def _check(spec: TemplateFile, layered: Layered) -> list[ConfigProblem]:
             add(
                 ("domains",), "no text uses {domain}", codes.TEMPLATE_FILE, "remove `domains` or use {domain}"
             )
+        for i, dom in enumerate(spec.domains):  # each fills {domain} in a prompt
+            for message in _token_problems(dom):
+                add(("domains", i), message, codes.TEMPLATE_TEXT)
         bad = [d for d in spec.domains if not d.strip() or d != d.strip()]
         if bad or len(set(spec.domains)) != len(spec.domains):
             add(

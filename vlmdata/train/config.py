@@ -22,14 +22,8 @@ from pydantic import BaseModel, ValidationError
 
 from vlmdata.config import run_codes as rc
 from vlmdata.config.checks import problem
-from vlmdata.config.load import (
-    RunCheck,
-    check_run_config,
-    layered_source,
-    missing_path_problem,
-    resolve_model_path,
-    resolve_path,
-)
+from vlmdata.config.load import RunCheck, check_run_config, layered_source
+from vlmdata.config.paths import missing_path_problem, resolve_model_path, resolve_path
 from vlmdata.config.run import RunConfig
 from vlmdata.errors import VlmdataError
 from vlmdata.io.layered import ConfigProblem, Layered, problems_from_validation_error, raise_problems

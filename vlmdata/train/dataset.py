@@ -20,7 +20,7 @@ from vlmdata.train.data.preflight import check_image_budget
 from vlmdata.train.data.rollout import RolloutBatchSampler
 from vlmdata.train.data.sampler import StreamBatchSampler, group_by_length
 from vlmdata.train.data.samples import Encoder, TrainSamples, open_image, over_length_error
-from vlmdata.train.data.sources import Source, Sources, check_audited_lengths, open_sources
+from vlmdata.train.data.sources import Source, Sources, check_audited_lengths, open_sources, split_entries
 
 __all__ = [
     "RolloutBatchSampler",
@@ -38,6 +38,7 @@ __all__ = [
     "open_sources",
     "open_train_data",
     "over_length_error",
+    "split_entries",
 ]
 
 
@@ -66,17 +67,20 @@ class TrainData:
         sources = self.train if split == "train" else self.val
         if sources is None or not sources.items:
             return None
+        return TrainSamples(sources, encode, **self.sample_options(split))
+
+    def sample_options(self, split: str = "train") -> dict[str, Any]:
+        """The run's settings of a `TrainSamples` of `split` (a plugin's subclass takes the same)."""
         from vlmdata.models.qwen import effective_pixel_bounds
 
-        return TrainSamples(
-            sources,
-            encode,
-            global_max_length=self.config.global_max_length,
-            system=self.config.template.system,
-            pixel_bounds=effective_pixel_bounds(self.config.template),
-            augment_pipeline=self.augment_pipeline if split == "train" else None,
-            train=split == "train",
-        )
+        return {
+            "global_max_length": self.config.global_max_length,
+            "system": self.config.template.system,
+            "pixel_bounds": effective_pixel_bounds(self.config.template),
+            "max_image_pixels": self.config.data.max_image_pixels,
+            "augment_pipeline": self.augment_pipeline if split == "train" else None,
+            "train": split == "train",
+        }
 
     def sampler(
         self,
@@ -132,28 +136,25 @@ class TrainData:
         return {"train": self.train.manifest(), "val": self.val.manifest() if self.val is not None else None}
 
 
-def has_val_data(config: Any) -> bool:
+def has_val_data(config: Any, fusion: Any = None) -> bool:
     """The run has evaluation data: `data.val`, or `val` sets of the fusion targets (and sources with
-    `eval_sources: true`). Reads the fusion config, no dataset."""
+    `eval_sources: true`: `split_entries`). Reads the fusion config (unless given, already loaded), no dataset."""
     if config.data.val:
         return True
-    if config.data.fusion:
+    if not config.data.fusion:
+        return False
+    if fusion is None:
         from vlmdata.fuse import load_fusion_config
 
         fusion = load_fusion_config(config.data.fusion)
-        return any(e.val for d, e in fusion.entries() if d == "target" or fusion.eval_sources)
-    return False
+    return bool(split_entries(fusion, "val"))
 
 
 def open_train_data(config: Any, *, check_lengths: bool = True) -> TrainData:
     """Open the run's datasets; refuse up front records whose images cannot be encoded under the run's pixel
     budget (VD431/VD433/VD434) and, with `check_lengths`, known over-length records (`VD551`)."""
     train = open_sources(config, "train")
-    fusion = train.fusion
-    has_val = bool(config.data.val) or (
-        fusion is not None and any(e.val for d, e in fusion.entries() if d == "target" or fusion.eval_sources)
-    )
-    val = open_sources(config, "val") if has_val else None
+    val = open_sources(config, "val") if has_val_data(config, train.fusion) else None
     if check_lengths:
         check_audited_lengths(train, config.global_max_length)
         if val is not None:

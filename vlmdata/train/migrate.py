@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmdata.config.load import PACKING_FIX, PACKING_KEYS
+from vlmdata.config.removed import PACKING_FIX, PACKING_KEYS
 from vlmdata.config.run import SECTION_MODELS
 from vlmdata.io.layered import KeyPath, Layered, format_key_path, load_layered
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vlmdata.config.load import LENGTH_FIX, MINING_FIX
+from vlmdata.config.removed import LENGTH_FIX, MINING_FIX
 
 SEQ_KD_FIX = (
     "teacher-generated sequences are not supported by the backend: distil forward-only (`lmbda: 0`, the teacher "

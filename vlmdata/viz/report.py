@@ -213,17 +213,17 @@ def _validate_run(folder: Path) -> ValidateRun:
 
 
 def _thumbnail(path: str, side: int) -> str | None:
-    from PIL import Image, ImageOps
+    """The image as a JPEG data URI fitting `side`, decoded the one way (`vlmdata.io.decode`: EXIF applied,
+    JPEGs at a reduced scale, the decompression-bomb limit); None when it cannot be decoded."""
+    from vlmdata.io.decode import load_image_fit
+    from vlmdata.io.images import ImageProblem
 
     try:
-        with Image.open(path) as im:
-            im.draft("RGB", (side, side))  # JPEG: decode at a reduced scale, not the full frame
-            im = ImageOps.exif_transpose(im).convert("RGB")
-            im.thumbnail((side, side))
-            buffer = io.BytesIO()
-            im.save(buffer, format="JPEG", quality=82)
-    except (OSError, ValueError, Image.DecompressionBombError):
+        thumb, _ = load_image_fit(path, side)
+    except ImageProblem:
         return None
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="JPEG", quality=82)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -6,8 +6,9 @@ evaluation split (epoch 0, no augmentation). For one key it:
 
 1. fetches the record at that position of that epoch's stream (`Sources.record`);
 2. opens its images lazily from their paths with `vlmdata.io.decode.load_image` (EXIF orientation applied,
-   8-bit RGB, transparent images composited on white as ms-swift's own image loader does): the pixels then match
-   the displayed size that validation checked the geometry against;
+   8-bit RGB, transparent images composited on white as ms-swift's own image loader does; the run's
+   `data.max_image_pixels` as the decompression-bomb limit): the pixels then match the displayed size that
+   validation checked the geometry against;
 3. on the training split of an augmented source, runs `vlmdata.augment.augment_record(record, images,
    pipeline, epoch, step)`: images stay in memory as PIL images (no temporary files) and the objects come back
    rewritten; the curriculum reads `step`, the optimiser step that consumes the sample;
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vlmdata.errors import Location, VlmdataError
+from vlmdata.io.images import DEFAULT_MAX_IMAGE_PIXELS
 from vlmdata.models.qwen import over_length, record_image_kwargs, record_source
 from vlmdata.train.data import codes
 from vlmdata.train.data.sources import Source, Sources
@@ -39,14 +41,17 @@ from vlmdata.train.data.sources import Source, Sources
 Encoder = Callable[[list[dict[str, Any]], dict[str, Any]], dict[str, Any]]
 
 
-def open_image(path: str, record_id: str, source: str) -> Any:
+def open_image(
+    path: str, record_id: str, source: str, max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS
+) -> Any:
     """The image at `path` as an 8-bit RGB PIL image with its EXIF orientation applied (`vlmdata.io.decode`:
-    transparency composited on white, as qwen_vl_utils does for paths; 16-bit grayscale refused, not clipped)."""
+    transparency composited on white, as qwen_vl_utils does for paths; 16-bit grayscale refused, not clipped),
+    under the run's decompression-bomb limit `max_pixels` (`data.max_image_pixels`)."""
     from vlmdata.io.decode import load_image
     from vlmdata.io.images import ImageProblem
 
     try:
-        return load_image(path)
+        return load_image(path, max_pixels)
     except ImageProblem as exc:
         raise VlmdataError(
             codes.IMAGE_UNREADABLE,
@@ -93,6 +98,7 @@ class TrainSamples:
         augment_pipeline: Any = None,
         train: bool = True,
         pixel_bounds: tuple[int, int] | None = None,
+        max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
     ) -> None:
         self.sources = sources
         self.encode = encode
@@ -101,6 +107,7 @@ class TrainSamples:
         self.augment_pipeline = augment_pipeline
         self.train = train
         self.pixel_bounds = pixel_bounds  # the run's (min, max) pixels: images are checked before encoding
+        self.max_image_pixels = max_image_pixels  # the decompression-bomb limit of every image read
 
     def __len__(self) -> int:
         return len(self.sources.order(0))
@@ -133,7 +140,7 @@ class TrainSamples:
         from vlmdata.render import build_messages
 
         rid = str(record.get("id"))
-        images = [open_image(p, rid, source.path) for p in record.get("images") or []]
+        images = [open_image(p, rid, source.path, self.max_image_pixels) for p in record.get("images") or []]
         objects = None
         augmented = False
         if self.train and source.augment and self.augment_pipeline is not None and images:

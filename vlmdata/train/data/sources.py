@@ -27,7 +27,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from vlmdata.errors import Location, VlmdataError
 from vlmdata.io.dataset import is_jsonl_name
 from vlmdata.models.qwen import over_length
 from vlmdata.train.data import codes
+
+if TYPE_CHECKING:
+    from vlmdata.fuse.config import Domain, EntryConfig, FusionConfig
 
 ORDER_VERSION = "vlmdata.train/1"
 
@@ -259,6 +262,19 @@ def _open(path: str, split: str, field: str) -> Any:
     return open_input(path, "data" if split == "train" else "val", field)
 
 
+def split_entries(fusion: FusionConfig, split: str) -> list[tuple[Domain, EntryConfig, str]]:
+    """(domain, entry, dataset path) of every fusion entry that feeds `split`: each entry's `data` for
+    "train"; for "val" the targets' `val` sets, and the sources' only with `eval_sources: true`. The one
+    definition of a fused run's evaluation split."""
+    if split == "train":
+        return [(domain, entry, entry.data) for domain, entry in fusion.entries()]
+    return [
+        (domain, entry, entry.val)
+        for domain, entry in fusion.entries()
+        if entry.val is not None and (domain == "target" or fusion.eval_sources)
+    ]
+
+
 def open_sources(config: Any, split: str = "train") -> Sources:
     """The `Sources` of `split` ("train" or "val") of a `RunConfig`; val may be empty."""
     data = config.data
@@ -270,10 +286,7 @@ def open_sources(config: Any, split: str = "train") -> Sources:
         from vlmdata.fuse import load_fusion_config
 
         fusion = load_fusion_config(data.fusion)
-        for domain, entry in fusion.entries():
-            path = entry.data if split == "train" else entry.val
-            if path is None or (split == "val" and domain == "source" and not fusion.eval_sources):
-                continue
+        for domain, entry, path in split_entries(fusion, split):
             ds = _open(path, split, f"{entry.name}.{'data' if split == 'train' else 'val'}")
             items.append(
                 Source(
