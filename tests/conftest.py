@@ -53,20 +53,61 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[str]:
-    """A Ray instance for `--engine ray` tests: the one at $RAY_ADDRESS (CI starts a 2-CPU head node), else
-    a local one with 2 CPUs started here; yields its address and disconnects at the end of the session."""
-    import ray
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a Ray cluster for `--engine ray` tests: $RAY_ADDRESS (CI starts a 2-CPU head node), else
+    a 2-CPU head node started here as its own process (`ray start --block`) and ended with the session. The
+    test process itself only connects for the length of a run (the engine disconnects what it connected), so no
+    other test sees Ray initialised: ms-swift switches to Ray-based training when it is."""
+    import socket
+    import subprocess
+    import sys
+    import time
 
-    if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS")
-        if address:
-            ray.init(address=address, logging_level="WARNING")
-        else:
-            # "local": a new instance even when this machine has (or had) one from `ray start`
-            ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        yield address
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # the client side of it (a local, short-lived node)
+    log = tmp_path_factory.mktemp("ray") / "ray.log"
+    with open(log, "wb") as sink:
+        head = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ray.scripts.scripts",
+                "start",
+                "--head",
+                "--block",
+                "--num-cpus=2",
+                f"--port={port}",
+                "--include-dashboard=false",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        check = f"import ray; ray.init(address={address!r}, logging_level='ERROR'); ray.shutdown()"
+        deadline = time.monotonic() + 120
+        while subprocess.run([sys.executable, "-c", check], env=env, capture_output=True).returncode != 0:
+            if head.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"the local Ray head node did not start: {log.read_text(errors='replace')[-2000:]}"
+                )
+            time.sleep(1)
+        yield address
+    finally:
+        head.terminate()  # `ray start --block` stops the processes it started
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
 
 
 @pytest.fixture(scope="session")

@@ -228,7 +228,9 @@ def audit_dataset(
     started = time.perf_counter()
     report = AuditReport(model_dir, default_template, int(config.global_max_length), bounds, [])
     opened = [_open(item) for item in inputs]
-    plans = _plans(opened, config, options, batch)
+    from vlmdata.audit import shard
+
+    plans = shard.plans(opened, config, options, batch)
     if plans is None:
         for dataset, name, path in opened:
             report.datasets.append(
@@ -237,62 +239,9 @@ def audit_dataset(
                 )
             )
     else:
-        report.datasets.extend(_audit_sharded(opened, plans, options, report, progress))
+        report.datasets.extend(shard.audit_sharded(opened, plans, options, report, progress))
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _plans(opened: list[tuple[Any, str, str | None]], config: Any, options: Any, batch: bool) -> Any:
-    """Shard tasks per dataset, or None when everything is sized here (one worker, in-memory datasets, or
-    too few rows to be worth a pool)."""
-    from vlmdata.audit import shard
-
-    rows = sum(len(d) for d, _, _ in opened)
-    if any(path is None for _, _, path in opened) or not (
-        options.distributed or (options.count > 1 and rows >= shard.PARALLEL_MIN_ROWS)
-    ):
-        return None
-    view = shard.ShardConfig.of(config)
-    return [shard.plan(str(path), name, len(d), options.count, view, batch) for d, name, path in opened]
-
-
-def _audit_sharded(
-    opened: list[tuple[Any, str, str | None]],
-    plans: list[Any],
-    options: Any,
-    report: AuditReport,
-    progress: Callable[..., None] | None = None,
-) -> list[DatasetLengths]:
-    from vlmdata.audit.shard import audit_shard
-    from vlmdata.io.engine import open_engine
-
-    tasks = [task for tasks in plans for task in tasks]
-    out: list[DatasetLengths] = []
-    with open_engine(
-        options,
-        len(tasks),
-        preload=["vlmdata.audit.shard", "vlmdata.audit.audit", "vlmdata.audit.batch"],
-    ) as engine:
-        results = iter(engine.map(audit_shard, tasks))
-        for (_, name, path), tasks_of in zip(opened, plans, strict=True):
-            parts = []
-            for _ in tasks_of:
-                parts.append(next(results))
-                if progress is not None:
-                    progress(len(parts[-1].ids))
-            for part in parts:
-                report.errors.extend(part.errors)
-            out.append(
-                DatasetLengths(
-                    name,
-                    path,
-                    [i for part in parts for i in part.ids],
-                    [s for part in parts for s in part.sources],
-                    np.concatenate([part.lengths for part in parts]),
-                    np.concatenate([part.image_tokens for part in parts]),
-                )
-            )
-    return out
 
 
 def _audit_one(

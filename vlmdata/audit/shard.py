@@ -13,6 +13,7 @@ it); in-memory datasets are sized in the driver.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,3 +109,53 @@ def plan(path: str, name: str, rows: int, workers: int, config: ShardConfig, bat
         AuditTask(path, name, start, min(rows, start + size), config, templates, batch)
         for start in range(0, rows, size)
     ] or [AuditTask(path, name, 0, 0, config, templates, batch)]
+
+
+def plans(opened: list[tuple[Any, str, str | None]], config: Any, options: Any, batch: bool) -> Any:
+    """Shard tasks per dataset (`(dataset, name, folder)` each), or None when everything is sized in the
+    driver (one worker, in-memory datasets, or too few rows to be worth a pool)."""
+    rows = sum(len(d) for d, _, _ in opened)
+    if any(path is None for _, _, path in opened) or not (
+        options.distributed or (options.count > 1 and rows >= PARALLEL_MIN_ROWS)
+    ):
+        return None
+    view = ShardConfig.of(config)
+    return [plan(str(path), name, len(d), options.count, view, batch) for d, name, path in opened]
+
+
+def audit_sharded(
+    opened: list[tuple[Any, str, str | None]],
+    plans: list[list[AuditTask]],
+    options: Any,
+    report: Any,
+    progress: Callable[..., None] | None = None,
+) -> list[Any]:
+    """Every dataset's shards sized on the engine and concatenated in row order (`DatasetLengths` each); the
+    records that could not be sized join `report.errors` in row order."""
+    from vlmdata.audit.audit import DatasetLengths
+    from vlmdata.io.engine import open_engine
+
+    tasks = [task for tasks in plans for task in tasks]
+    out = []
+    preload = ["vlmdata.audit.shard", "vlmdata.audit.audit", "vlmdata.audit.batch"]
+    with open_engine(options, len(tasks), preload=preload) as engine:
+        results = iter(engine.map(audit_shard, tasks))
+        for (_, name, path), tasks_of in zip(opened, plans, strict=True):
+            parts = []
+            for _ in tasks_of:
+                parts.append(next(results))
+                if progress is not None:
+                    progress(len(parts[-1].ids))
+            for part in parts:
+                report.errors.extend(part.errors)
+            out.append(
+                DatasetLengths(
+                    name,
+                    path,
+                    [i for part in parts for i in part.ids],
+                    [s for part in parts for s in part.sources],
+                    np.concatenate([part.lengths for part in parts]),
+                    np.concatenate([part.image_tokens for part in parts]),
+                )
+            )
+    return out

@@ -11,7 +11,8 @@ consumer, so the spill a task leaves behind stays bounded.
   worker processes forked from a fork server that has imported the task's module once (no per-task start-up;
   no threads of this process are forked). Workers ignore Ctrl-C; the driver stops them when it fails.
 - `engine="ray"` submits each task as a Ray task (`ray.init(address=...)` from `ray_address` or
-  `RAY_ADDRESS`; without either, a new local Ray instance). Ray is imported only here, only then. A task
+  `RAY_ADDRESS`; without either, a new local Ray instance), and disconnects at the end of the run when it
+  connected (a Ray the caller initialised stays). Ray is imported only here, only then. A task
   whose worker dies is retried by Ray (`max_retries`); tasks therefore write their spill atomically and
   idempotently. Inputs, the output folder and the spill must be on storage every node can reach, mounted at
   the same path; a task runs in the driver's working folder when its node has it, so relative paths given
@@ -208,7 +209,8 @@ class RayEngine(_Windowed):
                 code=MISSING_DEPENDENCY,
             ) from None
         self.ray = ray
-        if not ray.is_initialized():
+        self._connected = not ray.is_initialized()  # ours to disconnect when done
+        if self._connected:
             import logging
 
             kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
@@ -239,6 +241,12 @@ class RayEngine(_Windowed):
 
     def _result(self, handle: Any) -> Any:
         return self.ray.get(handle)
+
+    def close(self) -> None:
+        """Disconnect from the cluster when this engine connected (a caller's own `ray.init` stays)."""
+        if self._connected and self.ray.is_initialized():
+            self.ray.shutdown()
+        self._connected = False
 
     def _cancel(self, handles: list[Any]) -> None:
         for h in handles:
