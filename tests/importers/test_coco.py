@@ -118,6 +118,19 @@ def test_well_formed_coco_imports_everything_and_validates(coco: Coco, tmp_path:
     assert rep.total("rejected") == 0 and rep.total("valid") == 2
 
 
+def test_progress_counts_every_annotation_once(coco: Coco, tmp_path: Path) -> None:
+    """The progress callback (the CLI's bar) sees every annotation accounted for, imported or skipped."""
+    seen: list[int] = []
+    report = import_source(
+        "coco",
+        standard(coco),
+        tmp_path / "p.jsonl",
+        ImportOptions(image_root=str(coco.root / "images")),
+        progress=seen.append,
+    )
+    assert seen and sum(seen) == report.as_dict()["totals"]["annotations"]["total"] == 5
+
+
 def test_pycocotools_reads_the_same_annotations(coco: Coco, tmp_path: Path) -> None:
     """Oracle: COCO(path) sees the boxes and polygons the import wrote."""
     src = standard(coco)

@@ -82,7 +82,12 @@ def register(app: typer.Typer) -> None:
             split=split,
             frame=frame,  # type: ignore[arg-type]
         )
-        report = import_source(fmt, src, out, options, engine_options(workers, engine, ray_address))
+        from vlmdata.cli._progress import progress_bar
+
+        with progress_bar("importing", None, fmt=fmt_out, unit="annotations") as advance:
+            report = import_source(
+                fmt, src, out, options, engine_options(workers, engine, ray_address), progress=advance
+            )
         show(fmt_out, report.as_dict(), _blocks(report))
         raise typer.Exit(report.exit_code)
 

@@ -18,7 +18,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -113,9 +113,11 @@ def import_source(
     out: str | Path,
     options: ImportOptions | None = None,
     engine: EngineOptions | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> ImportReport:
     """Import `src` (format `fmt`) into contract JSONL at `out`; returns the report (also written beside it).
-    `engine` (default: every usable core) spreads the conversion; the output is the same for any."""
+    `engine` (default: every usable core) spreads the conversion; the output is the same for any.
+    `progress(n)` is called after every n more annotations are accounted for (imported or skipped)."""
     options = options or ImportOptions()
     if fmt not in FORMATS:
         raise UsageError(f"unknown import format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
@@ -144,6 +146,8 @@ def import_source(
                 if result.lines:
                     fh.write(b"".join(result.lines))
                 report.add(result)
+                if progress is not None:
+                    progress(sum(t.annotations.total for t in result.tallies))
     finally:
         if gc_was_enabled:
             gc.enable()
