@@ -142,6 +142,12 @@ def test_error_names_the_base_file_that_set_the_bad_key(tmp_path: Path, write_ya
     assert f"{base}: targets[0].ratio" in message
 
 
+def test_empty_val_path_is_refused_at_load(tmp_path: Path, write_yaml) -> None:
+    path = write_yaml(tmp_path / "bad.yaml", 'targets:\n  - {name: t, data: x, val: ""}\n')
+    message = _error(path, check_paths=False)
+    assert f"{path}: targets[0].val" in message, message
+
+
 def test_all_problems_reported_at_once(tmp_path: Path, write_yaml) -> None:
     path = write_yaml(
         tmp_path / "bad.yaml",

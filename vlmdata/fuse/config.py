@@ -60,7 +60,7 @@ class EntryConfig(_Strict):
 
     name: str = Field(pattern=NAME_PATTERN, max_length=100)
     data: str = Field(min_length=1)
-    val: str | None = None
+    val: str | None = Field(default=None, min_length=1)
     mode: Mode = "dense"
     template: str | None = None
     ratio: float = Field(default=1.0, ge=0.0, le=1_000_000.0)
