@@ -124,6 +124,17 @@ def make_gkd_trainer_cls(base: type) -> type:
             teacher_output.labels = torch.roll(teacher_output.labels, shifts=-1, dims=1)
             return bounded_jsd(student_logits, teacher_output, shifted, self.beta, self.temperature)
 
+        def _vlmdata_visual_kd(self, visual: VisualKD) -> Any:
+            """The visual KD terms of this step summed (0 when none fired), each logged."""
+            parts = visual.losses()
+            if not parts:
+                return 0.0
+            total = sum(parts.values())
+            self._vlmdata_metric("vision_kd_loss", total)
+            for name, value in parts.items():
+                self._vlmdata_metric(f"vision_kd_{name}", value)
+            return total
+
         def _vlmdata_metric(self, name: str, value: Any) -> None:
             mode = "train" if self.model.training else "eval"
             self.custom_metrics[mode][name].update(
@@ -169,13 +180,7 @@ def make_gkd_trainer_cls(base: type) -> type:
                     loss = loss + weighted
                     self._vlmdata_metric("llm_kd_loss", weighted)
                 if visual is not None and saw_images:
-                    parts = visual.losses()
-                    if parts:
-                        total = sum(parts.values())
-                        loss = loss + total
-                        self._vlmdata_metric("vision_kd_loss", total)
-                        for name, value in parts.items():
-                            self._vlmdata_metric(f"vision_kd_{name}", value)
+                    loss = loss + self._vlmdata_visual_kd(visual)
             if visual is not None:
                 visual.clear()
             with torch.no_grad():
@@ -241,13 +246,7 @@ def make_gkd_trainer_cls(base: type) -> type:
                 loss = loss + weighted
                 self._vlmdata_metric("llm_kd_loss", weighted)
             if visual is not None and saw_images:
-                parts = visual.losses()
-                if parts:
-                    total = sum(parts.values())
-                    loss = loss + total
-                    self._vlmdata_metric("vision_kd_loss", total)
-                    for name, value in parts.items():
-                        self._vlmdata_metric(f"vision_kd_{name}", value)
+                loss = loss + self._vlmdata_visual_kd(visual)
             if visual is not None:
                 visual.clear()
             self._vlmdata_metric("token_acc", (result.predictions == targets).float())
