@@ -55,6 +55,19 @@ def engine_options(workers: int | None, engine: str, ray_address: str | None) ->
     return EngineOptions(workers=workers, engine=engine, ray_address=ray_address)
 
 
+def template_ref_option(
+    help_text: str = "Template (name or template YAML file) for records that name none; default: the run "
+    "config's, else grounding.",
+) -> Any:
+    """`--template NAME|FILE`: a template for records that do not name their own (`template_option` resolves it)."""
+    return typer.Option(None, "--template", metavar="NAME|FILE", help=help_text)
+
+
+def run_config_option(help_text: str) -> Any:
+    """`--config FILE`, optional: the run config a command reads its template section from."""
+    return typer.Option(None, "--config", "-c", metavar="FILE", help=help_text)
+
+
 def out_folder_option(help_text: str, default: Any = ...) -> Any:
     """`--out DIR` for commands that write a folder (the `--out` rule of `vlmdata.io.output`)."""
     return typer.Option(default, "--out", "-o", metavar="DIR", help=help_text)

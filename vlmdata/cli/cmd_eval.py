@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from vlmdata.cli._skin import FORMAT_OPTION, Format, out_file_option
+from vlmdata.cli._skin import FORMAT_OPTION, Format, out_file_option, run_config_option, template_ref_option
 
 
 def register(app: typer.Typer) -> None:
@@ -21,20 +21,8 @@ def register(app: typer.Typer) -> None:
         gt: Path = typer.Option(
             ..., "--gt", metavar="DATASET", help="Ground-truth dataset (or a `validate --out` folder)."
         ),
-        template: str = typer.Option(
-            None,
-            "--template",
-            metavar="NAME|FILE",
-            help="Template (name or template YAML file) for records that name none; default: the run "
-            "config's, else grounding.",
-        ),
-        config: Path = typer.Option(
-            None,
-            "--config",
-            "-c",
-            metavar="FILE",
-            help="The run config: its template and template files (`templates:`).",
-        ),
+        template: str = template_ref_option(),
+        config: Path = run_config_option("The run config: its template and template files (`templates:`)."),
         out: Path = out_file_option("Also write the report as JSON here.", default=None),
         fmt: Format = FORMAT_OPTION,
     ) -> None:

@@ -11,7 +11,7 @@ from typing import Literal
 
 import typer
 
-from vlmdata.cli._skin import out_file_option
+from vlmdata.cli._skin import out_file_option, run_config_option, template_ref_option
 
 ExportFormat = Literal["swift", "coco", "llamafactory"]
 
@@ -29,18 +29,11 @@ def register(app: typer.Typer) -> None:
             metavar="[swift|coco|llamafactory]",
             help="swift (JSONL for `swift sft`), coco (instances JSON) or llamafactory (sharegpt JSON).",
         ),
-        config: Path = typer.Option(
-            None,
-            "--config",
-            "-c",
-            metavar="FILE",
-            help="Run config: template name and system prompt (swift, llamafactory).",
+        config: Path = run_config_option(
+            "Run config: template name and system prompt (swift, llamafactory)."
         ),
-        template: str = typer.Option(
-            None,
-            "--template",
-            metavar="NAME|FILE",
-            help="swift, llamafactory: template (name or template YAML file) for records that do not name their own.",
+        template: str = template_ref_option(
+            "swift, llamafactory: template (name or template YAML file) for records that do not name their own."
         ),
         image_root: Path = typer.Option(
             None,

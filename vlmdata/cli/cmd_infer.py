@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vlmdata.cli._skin import FORMAT_OPTION, Format, out_file_option
+from vlmdata.cli._skin import FORMAT_OPTION, Format, out_file_option, run_config_option, template_ref_option
 
 
 def register(app: typer.Typer) -> None:
@@ -25,19 +25,9 @@ def register(app: typer.Typer) -> None:
         adapter: Path = typer.Option(
             None, "--adapter", metavar="DIR", help="LoRA adapter folder (a checkpoint of a LoRA run)."
         ),
-        template: str = typer.Option(
-            None,
-            "--template",
-            metavar="NAME|FILE",
-            help="Template (name or template YAML file) for records that name none; default: the run "
-            "config's, else grounding.",
-        ),
-        config: Path = typer.Option(
-            None,
-            "--config",
-            "-c",
-            metavar="FILE",
-            help="The run config: its template (name, system prompt, pixel bounds) and template files.",
+        template: str = template_ref_option(),
+        config: Path = run_config_option(
+            "The run config: its template (name, system prompt, pixel bounds) and template files."
         ),
         batch_size: int = typer.Option(4, "--batch-size"),
         max_new_tokens: int = typer.Option(512, "--max-new-tokens"),
