@@ -43,10 +43,11 @@ def _present(data: Any, path: KeyPath) -> bool:
     return True
 
 
-def _origin(layered: Layered, path: KeyPath, defaults: dict[KeyPath, str]) -> str:
-    """The layer that set this leaf; a leaf no layer set is a default (its section's origin does not count)."""
+def _origin(layered: Layered, written: Any, path: KeyPath, defaults: dict[KeyPath, str]) -> str:
+    """The layer that set this leaf (`written`: what the layers held before defaults were filled in); a leaf
+    no layer set is a default (its section's origin does not count)."""
     key = tuple(path)
-    if not _present(layered.data, key):
+    if not _present(written, key):
         return defaults.get(key, "default")
     source = layered.origin_of(key)
     if source is None:
@@ -65,14 +66,12 @@ def _short(source: str) -> str:
     return rel if not rel.startswith("../..") else source
 
 
-def _leaves(
-    node: Any, path: KeyPath, layered: Layered, defaults: dict[KeyPath, str], out: list[ShownValue]
-) -> None:
+def _leaves(node: Any, path: KeyPath, origin: Any, out: list[ShownValue]) -> None:
     if isinstance(node, dict) and node:
         for key, value in node.items():
-            _leaves(value, (*path, key), layered, defaults, out)
+            _leaves(value, (*path, key), origin, out)
         return
-    out.append(ShownValue(path, node, _origin(layered, path, defaults)))
+    out.append(ShownValue(path, node, origin(path)))
 
 
 def show_config(
@@ -93,13 +92,7 @@ def show_config(
         written["plugin"] = plugin
     defaults = {("training", "output_dir"): "default: runs/<config name> under the working directory"}
     out: list[ShownValue] = []
-    _leaves(
-        checked.config.to_dict(),
-        (),
-        Layered(written, layered.files, layered.notes, layered._origins),
-        defaults,
-        out,
-    )
+    _leaves(checked.config.to_dict(), (), lambda p: _origin(layered, written, p, defaults), out)
     return out
 
 
