@@ -65,9 +65,7 @@ def move_inside(
             else:
                 out.append(("poly", _start_top_left(q[::-1] if mirror else q)))
         elif kind == "poly":
-            if len(clean_polygon(q)) != len(
-                q
-            ):  # a vertex made collinear by rounding: the exact path drops it
+            if len(clean_polygon(q)) != len(q):  # rounding made a vertex collinear: the exact path drops it
                 out.append(None)
                 continue
             out.append(("poly", _start_top_left(q[::-1] if mirror else q)))
