@@ -227,7 +227,6 @@ def export_dataset(
     template = template or cfg.name  # the run's template, else the neutral default
     if config is not None:
         system = system if system is not None else cfg.system
-    inputs.append(config)
     if fmt == "llamafactory":
         from vlmdata.export.llamafactory import export_llamafactory
 
