@@ -63,10 +63,50 @@ def make_gkd_trainer_cls(base: type) -> type:
         vlmdata_rl: Any = None
         vlmdata_visual: VisualKD | None = None
         vlmdata_fused: bool = False
+        vlmdata_use_prefetched: bool = True
+        vlmdata_prefetched: int = 0  # samples whose encoding came from the dataloader workers
+        vlmdata_encoded_here: int = 0  # samples encoded on the training process (ms-swift's path)
 
         def _prepare_liger_loss(self) -> None:
             """ms-swift's Liger GKD loss stays off: `use_liger_kernel` only brings Liger's model kernels here."""
             self.use_liger_gkd_loss = False
+
+        def to_samples(self, rows: list[Any]) -> list[Any]:
+            """ms-swift's samples; a row's prefetched encoding rides along uncopied (`rows.prefetch_encoder`)."""
+            pre = [r.get("vlmdata_encoded") if isinstance(r, dict) else None for r in rows]
+            plain = [
+                {k: v for k, v in r.items() if k != "vlmdata_encoded"} if p is not None else r
+                for r, p in zip(rows, pre, strict=True)
+            ]
+            samples = super().to_samples(plain)
+            for sample, p in zip(samples, pre, strict=True):
+                if p is not None:
+                    sample.extra["vlmdata_encoded"] = p
+            return samples
+
+        def _encode_samples(self, samples: list[Any]) -> Any:
+            """A dataset batch whose rows were encoded in the dataloader workers is only collated here; an
+            on-policy batch (generated responses), a teacher view of its own, or a template mode other than the
+            workers' goes through ms-swift's encoding."""
+            from swift.utils import to_device
+
+            pre = [s.extra.get("vlmdata_encoded") for s in samples]
+            template = self.template
+            usable = (
+                self.vlmdata_use_prefetched
+                and self._data_source == DataSource.DATASET
+                and bool(pre)
+                and all(p is not None and p["mode"] == template.mode for p in pre)
+            )
+            if usable and any([s.build_teacher_view() for s in samples]):  # every sample's view is built
+                usable = False
+            if not usable:
+                self.vlmdata_encoded_here += len(samples)
+                return super()._encode_samples(samples)
+            with self._template_context(template):
+                encoded = template.data_collator([dict(p["encoded"]) for p in pre])
+            self.vlmdata_prefetched += len(samples)
+            return to_device(encoded, self.accelerator.device), None
 
         def _prepare_batch_inputs(self, samples: list[Any]) -> list[dict[str, Any]]:
             """ms-swift's encoded micro-batches, each with its rows' channels (per-dataset metrics)."""
@@ -288,8 +328,13 @@ class VlmdataGkdPipeline(VlmdataPipelineMixin, SwiftRLHF):
     def _prepare_dataset(self) -> list[Any]:
         rl = self.vlmdata_plan.config.rlhf
         budget = rl.max_completion_length if rl.lmbda > 0 else 0
+        from swift.rl_core.data import GKDSample
+        from vlmdata_plugins.common.rows import prefetch_encoder
+
+        prefetch = prefetch_encoder(self.template, GKDSample)
         return [
-            open_rows(self, split, prompt_only=False, completion_budget=budget) for split in ("train", "val")
+            open_rows(self, split, prompt_only=False, completion_budget=budget, prefetch=prefetch)
+            for split in ("train", "val")
         ]
 
     def build_trainer(self, train_dataset: Any, val_dataset: Any) -> Any:
