@@ -84,3 +84,20 @@ def test_no_golden_file_is_stale() -> None:
 def test_bad_format_is_a_usage_error(tmp_path: Path, capsys) -> None:
     assert main(["prompts", "list", "--format", "yaml"]) == 2
     assert "'--format'" in capsys.readouterr().err
+
+
+def test_commands_still_run_on_a_typer_without_the_internals_the_skin_reads(capsys, monkeypatch) -> None:
+    """A typer whose options lack what the skin reads (older releases: `'TyperOption' object has no attribute
+    'display_type'`, which made every command exit with VD009): the skin leaves typer's own metavars and every
+    command builds and runs."""
+    from vlmdata.cli import _skin
+
+    def older_typer(param, ctx):
+        raise AttributeError("'TyperOption' object has no attribute 'display_type'")
+
+    monkeypatch.setattr(_skin, "_tidy", older_typer)
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(["plugins"]) == 0
+    assert "sft" in capsys.readouterr().out
+    assert main(["validate", "--help"]) == 0
+    assert "--out" in capsys.readouterr().out

@@ -111,11 +111,14 @@ class SkinCommand(TyperCommand):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from typer import _click  # typer's own copy of click
+        try:
+            from typer import _click  # typer's own copy of click (typer >= 0.29)
 
-        ctx = _click.Context(self)
-        for param in self.params:
-            _tidy(param, ctx)
+            ctx = _click.Context(self)
+            for param in self.params:
+                _tidy(param, ctx)
+        except (ImportError, AttributeError):
+            pass  # another typer: its own metavars in --help; the command itself is the same
 
 
 def apply(app: typer.Typer) -> None:
