@@ -51,6 +51,9 @@ class VlmdataTrainerMixin:
     vlmdata_sampler: Any = None
     vlmdata_per_source: bool = False
     vlmdata_fused: str | None = None  # `liger` | `chunked` | None (plain logits)
+    # the loader moves each batch's tensors to the device; rollout trainers whose rows carry CPU tensors for
+    # their own collation (gkd's prefetched encodings) turn it off and move the collated batch themselves
+    vlmdata_loader_to_device: bool = True
 
     def get_train_dataloader(self, skip_batches: int = 0) -> Any:  # type: ignore[override]
         from functools import partial
@@ -74,7 +77,8 @@ class VlmdataTrainerMixin:
             params["worker_init_fn"] = partial(
                 seed_worker, num_workers=args.dataloader_num_workers, rank=args.process_index
             )
-        return DataLoaderShard(self.train_dataset, device=self.accelerator.device, **params)  # type: ignore[attr-defined]
+        device = self.accelerator.device if self.vlmdata_loader_to_device else None  # type: ignore[attr-defined]
+        return DataLoaderShard(self.train_dataset, device=device, **params)  # type: ignore[attr-defined]
 
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None

@@ -64,6 +64,7 @@ def make_gkd_trainer_cls(base: type) -> type:
         vlmdata_visual: VisualKD | None = None
         vlmdata_fused: bool = False
         vlmdata_use_prefetched: bool = True
+        vlmdata_loader_to_device = False  # the rows' encodings are collated on the CPU, as ms-swift's own are
         vlmdata_prefetched: int = 0  # samples whose encoding came from the dataloader workers
         vlmdata_encoded_here: int = 0  # samples encoded on the training process (ms-swift's path)
 
@@ -103,8 +104,10 @@ def make_gkd_trainer_cls(base: type) -> type:
             if not usable:
                 self.vlmdata_encoded_here += len(samples)
                 return super()._encode_samples(samples)
+            # ms-swift collates CPU tensors (its collator builds position ids next to the grid sizes)
+            rows = [to_device(dict(p["encoded"]), "cpu") for p in pre]
             with self._template_context(template):
-                encoded = template.data_collator([dict(p["encoded"]) for p in pre])
+                encoded = template.data_collator(rows)
             self.vlmdata_prefetched += len(samples)
             return to_device(encoded, self.accelerator.device), None
 

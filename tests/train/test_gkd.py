@@ -352,6 +352,7 @@ def test_dataset_batches_encoded_in_the_workers_train_as_the_main_process_encodi
         _, rows = _train(tmp_path / f"cfg-{use}", cfg)
         runs[use] = [r for r in rows if "train/loss" in r or "eval/loss" in r]
     on, off = made
+    assert on.get_train_dataloader().device is None  # rows stay on the CPU until collated
     assert on.vlmdata_prefetched >= 4 and on.vlmdata_encoded_here == 0  # 2 steps x 2 rows, + evaluation
     assert off.vlmdata_prefetched == 0 and off.vlmdata_encoded_here == on.vlmdata_prefetched
     assert len(runs[True]) == len(runs[False]) >= 3
