@@ -45,6 +45,8 @@ def grpo_config(args: argparse.Namespace, model: Path, data: Path, out: Path, wo
             "seed": 0,
         },
     }
+    if args.grpo_completion is not None and not args.quick:
+        cfg["rlhf"] = {"max_completion_length": args.grpo_completion}
     if args.quick:  # the tiny model on a CPU: the same shape of run, a few short completions
         cfg["model"]["dtype"] = "float32"
         cfg["template"] = {"max_pixels": 65536}

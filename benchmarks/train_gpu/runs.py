@@ -38,6 +38,7 @@ def run_config(
     modules_to_save: list[str] | None = None,
     liger: bool = False,
     checkpointing: bool = True,
+    checkpoint_every: int = 1,
     accumulation: int = 1,
     template: str = "target_dense_bbu",
 ) -> dict[str, Any]:
@@ -58,6 +59,7 @@ def run_config(
             "warmup_ratio": 0.0,
             "weight_decay": 0.0,
             "gradient_checkpointing": checkpointing,
+            "checkpoint_every_n_layers": checkpoint_every,
             "liger_kernel": liger,
             "logging_steps": 1,
             "save_steps": 100000,

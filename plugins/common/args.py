@@ -219,6 +219,12 @@ def build_swift_args(
     out.update(tuner_args(config.tuner))
     out.update(training_args(config, gradient_accumulation_steps, has_val))
     out.update(fused_args(config, notes, has_cuda))
+    every = config.training.checkpoint_every_n_layers
+    if config.training.gradient_checkpointing and every > 1:
+        notes.append(
+            f"gradient checkpointing on one decoder layer in {every} of the language model (layers 0, {every}, "
+            f"{2 * every}, …); the others keep their activations"
+        )
     if config.deepspeed:
         out["deepspeed"] = deepspeed_config(config.deepspeed)
     if config.training.world_size > 1 and not (cuda_available() if has_cuda is None else has_cuda):

@@ -17,6 +17,8 @@
   the model returns no logits, so ms-swift would log no `token_acc`: the last hidden state is kept for the
   step (`fused_model.HiddenCapture`) and token accuracy and the per-dataset metrics are computed from it by the same
   chunked projection, without gradients and for the supervised positions only.
+- `_prepare_gradient_checkpointing` applies `training.checkpoint_every_n_layers` after ms-swift's set-up
+  (`checkpointing.py`).
 - `create_optimizer` groups parameters for `vit_lr` / `aligner_lr` by their path in the base model (the
   prefixes of ms-swift's `multimodal` optimizer, matched with the PEFT wrappers `base_model.model.`,
   `.modules_to_save.default`, `.base_layer` stripped) and tags every group with `vlmdata_group`
@@ -165,6 +167,22 @@ class VlmdataTrainerMixin:
                 lb = shift_labels[i][mask[i]]
                 metrics[f"{channel}_loss"].update(F.cross_entropy(lg, lb, reduction="none"))
                 metrics[f"{channel}_token_acc"].update((lg.argmax(-1) == lb).float())
+
+    def _prepare_gradient_checkpointing(self, model: Any) -> None:
+        """ms-swift's set-up, then `training.checkpoint_every_n_layers` (`checkpointing.thin_checkpointing`)."""
+        on = bool(self.args.gradient_checkpointing)  # type: ignore[attr-defined]
+        super()._prepare_gradient_checkpointing(model)  # type: ignore[misc]
+        plan = getattr(self, "vlmdata_plan", None)
+        every = plan.config.training.checkpoint_every_n_layers if plan is not None else 1
+        if on and every > 1:
+            from swift.utils import get_logger
+
+            from .checkpointing import thin_checkpointing
+
+            kept, total = thin_checkpointing(model, every)
+            get_logger().info(
+                f"checkpoint_every_n_layers={every}: {kept} of {total} decoder layers recompute"
+            )
 
     def _determine_best_metric(self, metrics: dict[str, float], trial: Any) -> bool:
         """transformers' decision, then rank 0's for every rank (`best.agree_on_best`)."""

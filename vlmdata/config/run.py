@@ -178,6 +178,14 @@ class TrainingConfig(Section):
     weight_decay: float = Field(default=0.1, ge=0)
     max_grad_norm: float = Field(default=1.0, gt=0)
     gradient_checkpointing: bool = True
+    checkpoint_every_n_layers: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="With gradient_checkpointing: recompute only every n-th decoder layer of the language "
+        "model (1 = all of them); the others keep their activations. Trades memory back for speed. "
+        "docs/train.md, 'Partial checkpointing'.",
+    )
     liger_kernel: bool = Field(
         default=False,
         description="Fused output projection + loss (the logits are never materialised): sft uses Liger's "
@@ -239,6 +247,15 @@ class TrainingConfig(Section):
         if name in ("", "eval_", "eval/"):
             raise ValueError("name an evaluation metric, e.g. eval_loss")
         return hf_metric_name(name)
+
+    @model_validator(mode="after")
+    def _thinned_checkpointing_needs_checkpointing(self) -> TrainingConfig:
+        if self.checkpoint_every_n_layers > 1 and not self.gradient_checkpointing:
+            raise ValueError(
+                f"checkpoint_every_n_layers: {self.checkpoint_every_n_layers} needs gradient_checkpointing: "
+                "true (without it no layer is recomputed)"
+            )
+        return self
 
     @field_validator("report_to")
     @classmethod
