@@ -175,7 +175,7 @@ def _fused_function() -> Any:
 
     class FusedLinearLoss(torch.autograd.Function):
         @staticmethod
-        def forward(  # type: ignore[override]
+        def forward(
             ctx: Any,
             hs: Any,
             w: Any,
@@ -236,7 +236,7 @@ def _fused_function() -> Any:
             return jsd_total, ce_total, out_ce, out_pred
 
         @staticmethod
-        def backward(ctx: Any, g_jsd: Any, g_ce: Any, _ce: Any, _pred: Any) -> Any:  # type: ignore[override]
+        def backward(ctx: Any, g_jsd: Any, g_ce: Any, _ce: Any, _pred: Any) -> Any:
             saved = list(ctx.saved_tensors)
             gh = gw = None
             for term, want_h, want_w in ctx.layout:

@@ -55,7 +55,7 @@ class VlmdataTrainerMixin:
     # their own collation (gkd's prefetched encodings) turn it off and move the collated batch themselves
     vlmdata_loader_to_device: bool = True
 
-    def get_train_dataloader(self, skip_batches: int = 0) -> Any:  # type: ignore[override]
+    def get_train_dataloader(self, skip_batches: int = 0) -> Any:
         from functools import partial
 
         from accelerate.data_loader import SkipBatchSampler
@@ -235,9 +235,9 @@ class VlmdataTrainerMixin:
             for (part, wd), ps in sorted(groups.items())
         ]
         optimizer_cls, optimizer_kwargs = HfTrainer.get_optimizer_cls_and_kwargs(args, model)
-        self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)  # type: ignore[attr-defined]
-        self._optimizer_ori = self.optimizer  # type: ignore[attr-defined]
-        return self.optimizer  # type: ignore[attr-defined]
+        self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
+        self._optimizer_ori = self.optimizer
+        return self.optimizer
 
 
 @contextmanager

@@ -59,7 +59,7 @@ def make_gkd_trainer_cls(base: type) -> type:
     from swift.rlhf_trainers.gkd_loss import DataSource, TeacherOutput
     from swift.trainers import disable_gradient_checkpointing
 
-    class VlmdataGKDTrainer(DrawLogMixin, base):  # type: ignore[misc, valid-type]
+    class VlmdataGKDTrainer(DrawLogMixin, base):
         vlmdata_rl: Any = None
         vlmdata_visual: VisualKD | None = None
         vlmdata_fused: bool = False

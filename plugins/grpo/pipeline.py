@@ -66,7 +66,7 @@ def register_rewards(names: list[str]) -> None:
 
 
 def make_grpo_trainer_cls(base: type) -> type:
-    class VlmdataGRPOTrainer(DrawLogMixin, base):  # type: ignore[misc, valid-type]
+    class VlmdataGRPOTrainer(DrawLogMixin, base):
         vlmdata_dump_steps: int | None = None
 
         def _score_completions(self, samples: list[Any]) -> list[Any]:

@@ -292,6 +292,32 @@ def test_fusion_entry_may_name_a_jsonl(tmp_path: Path, monkeypatch: pytest.Monke
     assert record["id"] in {"j0", "j1", "j2"} and record["images"][0].endswith(".png")
 
 
+def test_a_fusion_entrys_jsonl_is_checked_under_the_runs_pixel_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run validates its fusion entries' JSONL under `data.max_image_pixels`, the limit it decodes under."""
+    monkeypatch.setenv("VLMDATA_CACHE", str(tmp_path / "cache"))
+    Image.new("RGB", (64, 48)).save(tmp_path / "a.png")  # 3,072 px
+    line = {
+        "images": ["a.png"],
+        "width": 64,
+        "height": 48,
+        "objects": [{"desc": "螺丝", "bbox_2d": [2, 3, 20, 30]}],
+    }
+    jsonl = tmp_path / "raw.jsonl"
+    jsonl.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    fusion = tmp_path / "fusion.yaml"
+    fusion.write_text(json.dumps({"targets": [{"name": "raw", "data": str(jsonl), "val": str(jsonl)}]}))
+    at_limit = run_config(tmp_path, data={"fusion": str(fusion), "max_image_pixels": 3072})
+    data = open_train_data(at_limit, check_lengths=False)
+    assert len(data.train.order(0)) == 1 and data.val is not None
+    below = run_config(tmp_path, data={"fusion": str(fusion), "max_image_pixels": 3071})
+    with pytest.raises(VlmdataError) as err:
+        open_train_data(below, check_lengths=False)
+    assert err.value.code_str == "VD522" and err.value.where.field == "raw.data"
+    assert "VD306 images[0]" in err.value.details[0] and err.value.details[0].startswith(f"{jsonl}:1 ")
+
+
 def _sized(root: Path, name: str, sizes: list[tuple[int, int]], metas: list[dict] | None = None) -> Path:
     (root / "images").mkdir(parents=True, exist_ok=True)
     records = []

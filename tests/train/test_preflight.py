@@ -183,3 +183,63 @@ def test_jsonl_in_data_train_is_validated_on_the_fly_and_trains(
     assert rows and rows[0]["step"] == 1
     backend = (tmp_path / "run" / "backend.log").read_text(encoding="utf-8")
     assert "SftArguments(" in backend and "SftArguments(" not in text  # the argument dump is in the log only
+
+
+def _one_image_jsonl(folder: Path, size: tuple[int, int]) -> Path:
+    """Two records on one real 1-bit PNG of `size` (a 90-megapixel file stays ~11 kB)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.new("1", size).save(folder / "a.png")
+    w, h = size
+    line = {
+        "images": ["a.png"],
+        "width": w,
+        "height": h,
+        "objects": [{"desc": "box", "bbox_2d": [1, 1, 9, 9]}],
+    }
+    path = folder / "data.jsonl"
+    path.write_text(json.dumps(line) + "\n" + json.dumps({**line, "id": "second"}) + "\n", encoding="utf-8")
+    return path
+
+
+def _with_data(config: Path, data: str) -> Path:
+    text = config.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("data: "))
+    config.write_text(text.replace(line, f"data: {data}"), encoding="utf-8")
+    return config
+
+
+def test_a_jsonl_in_data_train_is_checked_under_a_raised_pixel_limit(
+    tmp_path: Path, tiny_model_dir: Path, capsys
+) -> None:
+    import yaml
+
+    data = _one_image_jsonl(tmp_path / "big", (10000, 9000))  # 90,000,000 px, over validate's default
+    config = _config(tmp_path, tiny_model_dir, str(data))
+    code, found, text = _run(["train", "--config", str(config), "--dry-run"], capsys)
+    assert (code, found) == (1, "VD522"), text  # the default limit, as `vlmdata validate` without the flag
+    assert f"{data}:1 id=" in text and "VD306 images[0]" in text and "data.train[0]" in text
+    _with_data(config, f"{{train: [{data}], max_image_pixels: 90000000}}")
+    code, _, text = _run(["train", "--config", str(config), "--dry-run"], capsys)
+    assert code == 0, text
+    assert yaml.safe_load(text)["preflight"]["records_per_epoch"] == {"data": [2]}
+
+
+def test_a_jsonl_in_data_val_is_refused_under_a_lowered_pixel_limit(
+    inputs, tmp_path: Path, tiny_model_dir: Path, capsys
+) -> None:
+    val = _one_image_jsonl(tmp_path / "small", (100, 80))  # 8,000 px, far under the default
+    config = _config(tmp_path, tiny_model_dir, str(inputs["validated"]))
+    _with_data(config, f"{{train: [{inputs['validated']}], val: [{val}]}}")
+    code, _, text = _run(["train", "--config", str(config), "--dry-run"], capsys)
+    assert code == 0, text  # the default limit accepts it
+    _with_data(config, f"{{train: [{inputs['validated']}], val: [{val}], max_image_pixels: 7999}}")
+    assert _same_refusal(config, capsys) == (1, "VD522")
+    _, _, text = _run(["train", "--config", str(config), "--dry-run"], capsys)
+    assert f"VD522 {val} data.val[0]: 2 record(s) of {val} fail validation" in text
+    for line in (1, 2):
+        assert re.search(rf"{re.escape(str(val))}:{line} id=\S+: VD306 images\[0\]: .*> limit 7999", text), (
+            text
+        )
+    assert f"vlmdata validate {val} --max-image-pixels 7999 --out DIR" in text

@@ -20,7 +20,7 @@ from vlmdata.contract import codes
 from vlmdata.contract.rules import Issue
 
 
-class _Object(dict):  # type: ignore[type-arg]
+class _Object(dict):
     repeated: list[str]
 
 

@@ -140,7 +140,7 @@ def infer(
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()  # type: ignore[arg-type]
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     model.to(device).eval()
     lines: list[str] = []
     for batch in _batches(list(range(len(ds))), batch_size):

@@ -170,9 +170,9 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
                 polys.part += range(k)
                 polys.width += [width] * k
                 polys.height += [height] * k
-                work.append(Ann(slot, j, entry, desc, [None] * k))  # type: ignore[arg-type]
+                work.append(Ann(slot, j, entry, desc, [None] * k))
             elif first == 123 and not boxes_only:  # `{`: an RLE mask
-                work.append(Ann(slot, j, entry, desc, [], "mask"))  # type: ignore[arg-type]
+                work.append(Ann(slot, j, entry, desc, [], "mask"))
             else:
                 bbox = get("bbox")
                 if bbox is None:
@@ -181,7 +181,7 @@ def convert(shard: CocoShard, ctx: Context) -> ShardResult:
                     )
                     continue
                 boxes.add(bbox, n, 0, width, height)
-                work.append(Ann(slot, j, entry, desc, [None], "bbox_2d"))  # type: ignore[arg-type]
+                work.append(Ann(slot, j, entry, desc, [None], "bbox_2d"))
             used[key] = None
     screen_polygons(work, polys, opts.clip)
     screen_boxes(work, boxes, opts.clip)

@@ -15,7 +15,7 @@ one holding text the chat template acts on (Qwen control tokens, grounding place
 from __future__ import annotations
 
 import string
-from _string import formatter_field_name_split as _formatter_field_name_split  # type: ignore[import-not-found]
+from _string import formatter_field_name_split as _formatter_field_name_split
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +33,7 @@ class MissingField(Exception):
         self.name = name
 
 
-class _Values(dict):  # type: ignore[type-arg]
+class _Values(dict):
     def __missing__(self, key: str) -> Any:
         raise MissingField(key)
 

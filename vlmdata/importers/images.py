@@ -8,13 +8,14 @@ entry, ...) into the record's path and size here, so the rules are the ones `vlm
   folder); the result must stay inside the image root after resolving `..` and symlinks (lexically only with
   `--no-image-probe`). The record stores the path relative to the image root, so
   `vlmdata validate OUT.jsonl --image-root ROOT` finds every image.
-- Sizes are read from the header with `vlmdata.io.images.probe_image` (no pixel decoding; the last 8,192
-  probes are cached, so a path named by many nearby lines is read once while memory stays bounded) and
-  are the *displayed* size, EXIF orientation applied, which is the frame every annotation tool shows. A size the
-  source declares (COCO `width`/`height`, LabelMe `imageWidth`/`imageHeight`, ODVG `width`/`height`) must equal
-  it: when it equals the stored pixels of an EXIF-rotated image the reason is `exif_rotated`, otherwise
-  `size_mismatch`. With `--no-image-probe` a declared size is trusted without reading the file; sources that
-  declare none (YOLO, ms-swift, Qwen JSONL) are probed anyway, because their coordinates need the size.
+- Sizes are read from the header through validate's one header cache (`vlmdata.validate.imagecheck`'s
+  `HeaderProbe`: no pixel decoding; the last 8,192 paths are remembered, so a path named by many nearby lines
+  is read once while memory stays bounded) and are the *displayed* size, EXIF orientation applied, which is
+  the frame every annotation tool shows. A size the source declares (COCO `width`/`height`, LabelMe
+  `imageWidth`/`imageHeight`, ODVG `width`/`height`) must equal it: when it equals the stored pixels of an
+  EXIF-rotated image the reason is `exif_rotated`, otherwise `size_mismatch`. With `--no-image-probe` a
+  declared size is trusted without reading the file; sources that declare none (YOLO, ms-swift, Qwen JSONL)
+  are probed anyway, because their coordinates need the size.
 """
 
 from __future__ import annotations
@@ -26,15 +27,12 @@ from vlmdata.contract.rules import aspect_issue, image_path_issue
 from vlmdata.importers.codes import REASON_OF_CODE
 from vlmdata.io.images import (
     DEFAULT_MAX_IMAGE_PIXELS,
-    ImageInfo,
     ImageProblem,
     confined,
     is_inside,
-    probe_image,
     resolve_image_path,
 )
-
-CACHE_ENTRIES = 8192  # probes remembered (an image named by many nearby lines is read once)
+from vlmdata.validate.imagecheck import IMPORT_ENTRIES, HeaderProbe
 
 
 @dataclass(frozen=True)
@@ -60,23 +58,12 @@ class Sizer:
     probe: bool = True
     max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS
     _real_root: str = ""
-    _cache: dict[str, ImageInfo | ImageProblem] = field(default_factory=dict)
+    _headers: HeaderProbe = field(init=False)
 
     def __post_init__(self) -> None:
         self.root = os.path.normpath(os.path.abspath(self.root))
         self._real_root = os.path.realpath(self.root)
-
-    def _info(self, path: str) -> ImageInfo | ImageProblem:
-        hit = self._cache.get(path)
-        if hit is None:
-            try:
-                hit = probe_image(path, self.max_pixels)
-            except ImageProblem as exc:
-                hit = exc
-            if len(self._cache) >= CACHE_ENTRIES:  # bounded, so streamed imports stay flat in memory
-                del self._cache[next(iter(self._cache))]
-            self._cache[path] = hit
-        return hit
+        self._headers = HeaderProbe(self.max_pixels, IMPORT_ENTRIES)
 
     def resolve(
         self, ref: str, base: str | None = None, declared: tuple[int, int] | None = None
@@ -101,7 +88,7 @@ class Sizer:
         rel = rel.replace(os.sep, "/")
         if declared is not None and not self.probe:
             return self._shaped(ImageRef(rel, path, declared[0], declared[1]), ref)
-        info = self._info(path)
+        info = self._headers.info(path)
         if isinstance(info, ImageProblem):
             return ImageSkip(REASON_OF_CODE.get(info.code, "image_unreadable"), info.code, info.message, ref)
         width, height = info.displayed

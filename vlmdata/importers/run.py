@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +94,8 @@ def _results(units: Iterator[Any], ctx: Context, engine: EngineOptions | None) -
     if not options.distributed and (options.count <= 1 or len(first) < PARALLEL_MIN_UNITS):
         options = EngineOptions(workers=1)
     run = f"{os.getpid()}-{time.time_ns()}"
-    shipped = replace(ctx, sizer=replace(ctx.sizer, _cache={}))  # each worker fills its own cache
-    tasks = (
-        ConvertTask(run, ctx if options.count == 1 and not options.distributed else shipped, unit)
-        for unit in itertools.chain(first, units)
-    )
+    # a context pickled to a worker carries its header cache empty (`HeaderProbe`): each worker fills its own
+    tasks = (ConvertTask(run, ctx, unit) for unit in itertools.chain(first, units))
     hint = len(first) if len(first) < PARALLEL_MIN_UNITS else 1 << 30  # the plan's length is not known
     try:
         with open_engine(options, hint, preload=["vlmdata.importers.run"]) as pool:

@@ -33,7 +33,7 @@ class TooLarge(Exception):
         self.line = line
 
 
-class BoundedLoader(_Base):  # type: ignore[misc, valid-type]
+class BoundedLoader(_Base):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.repeated: list[tuple[Any, int, int]] = []

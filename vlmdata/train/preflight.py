@@ -8,7 +8,7 @@ refused later for a reason the dry run could have seen, and both refuse with the
 | the backend packages the plugin needs are installed (looked up, not imported) | VD730, VD734 (DeepSpeed) |
 | every model folder the run loads (the student, a gkd teacher) has a config and weights | VD644 |
 | every `training.report_to` logger is installed | VD716 |
-| the data opens: dataset folders, a `data.train`/`data.val` JSONL (validated on the fly, as fusion entries are; rejected lines refuse the run with the fix), the fusion config | VD520, VD524 … |
+| the data opens: dataset folders, a `data.train`/`data.val` JSONL (validated on the fly under `data.max_image_pixels`, as fusion entries are; rejected lines refuse the run with the fix), the fusion config | VD520, VD524 … |
 | no record's audited `length` reaches `global_max_length` | VD551 |
 | every record's images can be resized under the run's pixel budget (`vlmdata.train.data.preflight`) | VD431, VD433, VD434 |
 | the run folder: a fresh run needs a folder without a run; a resume names a checkpoint and reads the same data stream | VD735, VD731, VD732 |

@@ -80,7 +80,7 @@ def quiet_backend(
             with _redirected(log_file):  # type: ignore[arg-type]
                 yield log_file
         else:
-            path = Path(log_file)  # type: ignore[arg-type]
+            path = Path(log_file)
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8", buffering=1) as fh, _redirected(fh):
                 yield path

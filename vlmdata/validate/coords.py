@@ -49,7 +49,7 @@ def parse_flat(
         return np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool), Tokens(b"", np.zeros(1, np.int32))
     if sizes is None:
         sizes = np.fromiter(map(len, raws), np.int64, count=n)
-    joined = b";".join(raws)  # type: ignore[arg-type]  # `;` cannot occur inside a JSON number array
+    joined = b";".join(raws)  # `;` cannot occur inside a JSON number array
     buf = np.frombuffer(joined, np.uint8)
     starts = np.zeros(n, np.int64)
     np.cumsum(sizes[:-1] + 1, out=starts[1:])

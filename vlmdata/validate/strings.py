@@ -32,7 +32,7 @@ def parse_strings(raws: list[msgspec.Raw]) -> tuple[pa.Array, np.ndarray, np.nda
     if n == 0:
         return pa.array([], pa.string()), np.zeros(0, bool), escaped
     sizes = np.fromiter(map(len, raws), np.int64, count=n)
-    joined = b"".join(raws)  # type: ignore[arg-type]
+    joined = b"".join(raws)
     buf = np.frombuffer(joined, np.uint8)
     starts = np.zeros(n, np.int64)
     np.cumsum(sizes[:-1], out=starts[1:])
@@ -60,7 +60,7 @@ def parse_strings(raws: list[msgspec.Raw]) -> tuple[pa.Array, np.ndarray, np.nda
         escaped = (_per_item(np.flatnonzero(buf == 92), starts) > 0) & ~bad
         idx = np.flatnonzero(escaped)
         try:
-            values = _STRINGS.decode(b"[" + b",".join(raws[i] for i in idx) + b"]")  # type: ignore[misc]
+            values = _STRINGS.decode(b"[" + b",".join(raws[i] for i in idx) + b"]")
         except (msgspec.DecodeError, UnicodeDecodeError):
             values = None
         if values is None:

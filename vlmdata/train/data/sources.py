@@ -254,12 +254,13 @@ def read_lengths(dataset: Any, name: str) -> np.ndarray | None:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _open(path: str, split: str, field: str) -> Any:
+def _open(path: str, split: str, field: str, max_image_pixels: int) -> Any:
     """Every data input opens like `vlmdata fuse` opens it: any dataset form, or a JSONL validated on the fly
-    (`vlmdata.validate.inputs`: cached on everything the result depends on, refused when a record is rejected)."""
+    (`vlmdata.validate.inputs`: cached on everything the result depends on, refused when a record is rejected),
+    its images checked under the run's `data.max_image_pixels`, the limit training decodes them under."""
     from vlmdata.validate.inputs import open_input
 
-    return open_input(path, "data" if split == "train" else "val", field)
+    return open_input(path, "data" if split == "train" else "val", field, max_image_pixels)
 
 
 def split_entries(fusion: FusionConfig, split: str) -> list[tuple[Domain, EntryConfig, str]]:
@@ -287,7 +288,8 @@ def open_sources(config: Any, split: str = "train") -> Sources:
 
         fusion = load_fusion_config(data.fusion)
         for domain, entry, path in split_entries(fusion, split):
-            ds = _open(path, split, f"{entry.name}.{'data' if split == 'train' else 'val'}")
+            key = f"{entry.name}.{'data' if split == 'train' else 'val'}"
+            ds = _open(path, split, key, data.max_image_pixels)
             items.append(
                 Source(
                     entry.name,
@@ -302,7 +304,7 @@ def open_sources(config: Any, split: str = "train") -> Sources:
     else:
         for i, path in enumerate(data.train if split == "train" else data.val):
             name = _source_name(Path(path), taken)
-            ds = _open(path, split, f"data.{split}[{i}]")
+            ds = _open(path, split, f"data.{split}[{i}]", data.max_image_pixels)
             items.append(
                 Source(name, str(path), ds, config.template.name, split == "train", read_lengths(ds, name))
             )
