@@ -139,3 +139,19 @@ def _template_registry():
     yield
     templates._USER.clear()
     templates._USER.update(saved)
+
+
+@pytest.fixture
+def header_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every path validate's one header cache actually reads (`imagecheck.HeaderProbe`), in order."""
+    import vlmdata.validate.imagecheck as imagecheck
+    from vlmdata.io.images import probe_image
+
+    seen: list[str] = []
+
+    def counting(path: str, max_pixels: int | None = None) -> object:
+        seen.append(path)
+        return probe_image(path, max_pixels)
+
+    monkeypatch.setattr(imagecheck, "probe_image", counting)
+    return seen

@@ -7,7 +7,6 @@ losses of the same run with every layer checkpointed.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,6 @@ from typing import Any
 import pytest
 
 pytestmark = pytest.mark.train
-
-
-def _helpers() -> Any:
-    spec = importlib.util.spec_from_file_location("sft_helpers", Path(__file__).with_name("test_sft.py"))
-    assert spec is not None and spec.loader is not None
-    helpers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(helpers)
-    return helpers
 
 
 def _losses(run: Path) -> list[float]:
@@ -33,12 +24,12 @@ def _losses(run: Path) -> list[float]:
 
 
 def test_every_second_layer_recomputes_and_losses_equal_full_checkpointing(
-    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, sft_helpers: Any
 ) -> None:
     from vlmdata_plugins.common import checkpointing
     from vlmdata_plugins.common.trainer import VlmdataTrainerMixin
 
-    helpers = _helpers()
+    helpers = sft_helpers
     plugin = helpers.sft_plugin()
     data = helpers.make_dataset(tmp_path, "bbu", 4)
     calls: dict[int, list[int]] = {}

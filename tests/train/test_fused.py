@@ -279,14 +279,11 @@ def _rows(run: Path) -> list[dict[str, Any]]:
     return [r for r in (json.loads(x) for x in lines if x.strip()) if "train/loss" in r]
 
 
-def test_sft_with_liger_kernel_on_a_cpu_equals_the_unfused_run(tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_sft_with_liger_kernel_on_a_cpu_equals_the_unfused_run(
+    tmp_path: Path, tiny_model_dir: Path, sft_helpers: Any
+) -> None:
     """Two datasets (per-dataset metrics on), three steps, the same batches: equal losses and metrics."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("sft_helpers", Path(__file__).with_name("test_sft.py"))
-    assert spec is not None and spec.loader is not None
-    helpers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(helpers)
+    helpers = sft_helpers
     config, make_dataset = helpers.config, helpers.make_dataset
     plugin = helpers.sft_plugin()
     bbu = make_dataset(tmp_path, "bbu", 6, lengths=True)

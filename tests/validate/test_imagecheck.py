@@ -1,7 +1,7 @@
 """The one image-header cache (`HeaderProbe`): what it returns, what it remembers, and who uses it.
 
 Sizes are checked against PIL (`Image.open` + `ImageOps.exif_transpose`), an independent reader; the number of
-header reads is counted by wrapping the probe the cache calls.
+header header_reads is counted by wrapping the probe the cache calls.
 """
 
 from __future__ import annotations
@@ -17,21 +17,8 @@ from PIL import Image, ImageOps
 import vlmdata
 import vlmdata.validate.imagecheck as imagecheck
 from tests.validate.conftest import make_image, record
-from vlmdata.io.images import ImageInfo, ImageProblem, probe_image
+from vlmdata.io.images import ImageInfo, ImageProblem
 from vlmdata.validate.imagecheck import IMPORT_ENTRIES, HeaderProbe, ImageChecker
-
-
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every path the header cache actually reads, in order."""
-    seen: list[str] = []
-
-    def counting(path: str, max_pixels: int | None = None) -> ImageInfo:
-        seen.append(path)
-        return probe_image(path, max_pixels)
-
-    monkeypatch.setattr(imagecheck, "probe_image", counting)
-    return seen
 
 
 def _pil_displayed(path: Path) -> tuple[int, int]:
@@ -51,12 +38,12 @@ def test_sizes_are_the_displayed_ones(tmp_path: Path, size: tuple[int, int], ori
     assert (info.width, info.height) == size
 
 
-def test_each_path_is_read_once_and_problems_are_remembered(tmp_path: Path, reads: list[str]) -> None:
+def test_each_path_is_read_once_and_problems_are_remembered(tmp_path: Path, header_reads: list[str]) -> None:
     a = str(make_image(tmp_path / "a.jpg", (100, 80)))
     gone = str(tmp_path / "gone.jpg")
     probe = HeaderProbe()
     first = [probe.info(p) for p in (a, gone, a, gone, a)]
-    assert reads == [a, gone]
+    assert header_reads == [a, gone]
     assert first[0] is first[2] is first[4]
     assert isinstance(first[1], ImageProblem) and first[1].code == "VD300"
     assert first[1] is first[3]
@@ -73,7 +60,7 @@ def test_the_pixel_limit_is_the_probes_own(tmp_path: Path) -> None:
     assert isinstance(unbounded, ImageInfo)
 
 
-def test_a_bounded_probe_forgets_the_oldest_path_first(tmp_path: Path, reads: list[str]) -> None:
+def test_a_bounded_probe_forgets_the_oldest_path_first(tmp_path: Path, header_reads: list[str]) -> None:
     paths = [str(make_image(tmp_path / f"{k}.png", (8 + k, 8))) for k in range(4)]
     probe = HeaderProbe(entries=3)
     for p in paths[:3]:
@@ -81,22 +68,22 @@ def test_a_bounded_probe_forgets_the_oldest_path_first(tmp_path: Path, reads: li
     probe.info(paths[0])  # a hit does not refresh: the oldest read is still the first to go
     probe.info(paths[3])
     assert len(probe) == 3
-    assert reads == paths
+    assert header_reads == paths
     probe.info(paths[1])  # still remembered
     probe.info(paths[0])  # forgotten when paths[3] came in: read again
-    assert reads == [*paths, paths[0]]
+    assert header_reads == [*paths, paths[0]]
     info = probe.info(paths[0])
     assert isinstance(info, ImageInfo) and info.width == 8
 
 
-def test_an_unbounded_probe_keeps_every_path(tmp_path: Path, reads: list[str]) -> None:
+def test_an_unbounded_probe_keeps_every_path(tmp_path: Path, header_reads: list[str]) -> None:
     path = str(make_image(tmp_path / "a.png", (9, 9)))
     probe = HeaderProbe()
     names = [str(tmp_path / f"missing{k}.jpg") for k in range(IMPORT_ENTRIES + 5)]
     for name in [path, *names, path]:
         probe.info(name)
     assert len(probe) == IMPORT_ENTRIES + 6
-    assert reads.count(path) == 1
+    assert header_reads.count(path) == 1
 
 
 def test_a_pickled_probe_keeps_its_settings_and_arrives_empty(tmp_path: Path) -> None:
@@ -116,7 +103,9 @@ def test_a_probe_keeps_at_least_one_entry(entries: int) -> None:
         HeaderProbe(entries=entries)
 
 
-def test_validate_reads_an_image_once_however_many_records_name_it(tmp_path: Path, reads: list[str]) -> None:
+def test_validate_reads_an_image_once_however_many_records_name_it(
+    tmp_path: Path, header_reads: list[str]
+) -> None:
     from vlmdata.validate import ValidateOptions, validate_files
 
     make_image(tmp_path / "ds" / "a.jpg", (100, 80))
@@ -126,7 +115,7 @@ def test_validate_reads_an_image_once_however_many_records_name_it(tmp_path: Pat
     data.write_text("".join(json.dumps(x) + "\n" for x in lines))
     report = validate_files([data], tmp_path / "out", ValidateOptions())
     assert report.total("rejected") == 0
-    assert sorted(reads) == sorted(str(tmp_path / "ds" / n) for n in ("a.jpg", "b.jpg"))
+    assert sorted(header_reads) == sorted(str(tmp_path / "ds" / n) for n in ("a.jpg", "b.jpg"))
 
 
 def test_the_checker_reports_what_the_probe_says(tmp_path: Path) -> None:
