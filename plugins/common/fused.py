@@ -50,26 +50,35 @@ class FusedLoss:
     count: int
 
 
-def _jsd_partial(lps: Any, lpt: Any, beta: float) -> tuple[Any, Any]:
-    """Per-token partial sums over one vocabulary chunk: (JSD term, auxiliary KL for the gradient)."""
+def _jsd_terms(lps: Any, lpt: Any, beta: float, want_grad: bool) -> tuple[Any, Any, Any, Any]:
+    """One vocabulary chunk of the generalised JSD: (per-token partial sum, auxiliary KL for the gradient,
+    d JSD / d z_T when `want_grad` (only exact when the chunk is the whole vocabulary: the auxiliary KL must be
+    complete), p_s when it was computed). Each elementwise intermediate is made once."""
     import torch
 
     if beta == 0:
         pt = lpt.exp()
-        return (pt * (lpt - lps)).sum(-1), None
-    if beta == 1:
+        part = (pt * (lpt - lps)).sum(-1)
+        if not want_grad:
+            return part, None, None, None
         ps = lps.exp()
-        jsd = (ps * (lps - lpt)).sum(-1)
-        return jsd, jsd
+        return part, None, ps - pt, ps
+    ps = lps.exp()
+    if beta == 1:
+        d = lps - lpt
+        part = (ps * d).sum(-1)
+        return part, part, (ps * (d - part[:, None]) if want_grad else None), ps
     lm = torch.logaddexp(lps + math.log1p(-beta), lpt + math.log(beta))
-    ps, pt = lps.exp(), lpt.exp()
-    kl_s = (ps * (lps - lm)).sum(-1)
-    kl_t = (pt * (lpt - lm)).sum(-1)
-    return beta * kl_t + (1 - beta) * kl_s, kl_s
+    ds = lps - lm
+    kl_s = (ps * ds).sum(-1)
+    kl_t = (lpt.exp() * (lpt - lm)).sum(-1)
+    grad = (1 - beta) * ps * (ds - kl_s[:, None]) if want_grad else None
+    return beta * kl_t + (1 - beta) * kl_s, kl_s, grad, ps
 
 
 def _jsd_grad(lps: Any, lpt: Any, beta: float, aux: Any) -> Any:
-    """d JSD / d z_T (the temperature-scaled student logits) for one vocabulary chunk."""
+    """d JSD / d z_T (the temperature-scaled student logits) for one vocabulary chunk, given the complete
+    auxiliary KL of `_jsd_terms` summed over every chunk."""
     import torch
 
     ps = lps.exp()
@@ -79,6 +88,10 @@ def _jsd_grad(lps: Any, lpt: Any, beta: float, aux: Any) -> Any:
         return ps * (lps - lpt - aux[:, None])
     lm = torch.logaddexp(lps + math.log1p(-beta), lpt + math.log(beta))
     return (1 - beta) * ps * (lps - lm - aux[:, None])
+
+
+def _scaled(z: Any, temperature: float) -> Any:
+    return z if temperature == 1 else z / temperature
 
 
 def _chunk(
@@ -130,22 +143,33 @@ def _chunk(
             local = (targets - a).clamp(0, zs.shape[1] - 1)
             picked = picked + torch.where(inside, zs.gather(1, local[:, None])[:, 0], 0.0)
         if zt is not None:
-            lse_s = torch.logaddexp(lse_s, torch.logsumexp(zs / temperature, -1))
-            lse_t = torch.logaddexp(lse_t, torch.logsumexp(zt / temperature, -1))
+            lse_t = torch.logaddexp(lse_t, torch.logsumexp(_scaled(zt, temperature), -1))
+            if temperature != 1:
+                lse_s = torch.logaddexp(lse_s, torch.logsumexp(zs / temperature, -1))
+    if ht is not None and temperature == 1:
+        lse_s = lse1  # the same log-sum-exp of the same logits
     ce = lse1 - picked if targets is not None else None
+    want_h, want_w = want
+    whole = len(bounds) == 1  # the whole vocabulary in one chunk: pass 3 reuses what pass 2 made
     jsd = aux = None
+    made: dict[str, Any] = {}
     if ht is not None:  # pass 2: the JSD and the per-token KL its gradient needs
         jsd = torch.zeros(n, device=dev, dtype=acc)
         aux = torch.zeros(n, device=dev, dtype=acc) if beta != 0 else None
         for i in range(len(bounds)):
             zs, zt = logits(i)
-            part, kl = _jsd_partial(
-                zs / temperature - lse_s[:, None], zt / temperature - lse_t[:, None], beta
+            keep = whole and (want_h or want_w)
+            part, kl, g, ps = _jsd_terms(
+                _scaled(zs, temperature) - lse_s[:, None],
+                _scaled(zt, temperature) - lse_t[:, None],
+                beta,
+                want_grad=keep and "jsd" in grads,
             )
             jsd = jsd + part
             if aux is not None:
                 aux = aux + kl
-    want_h, want_w = want
+            if keep:
+                made = {"jsd": g, "softmax": ps if temperature == 1 else None}
     if want_h or want_w:  # pass 3: gradients with respect to the logits, projected back
         for i, (a, b) in enumerate(bounds):
             zs, zt = logits(i)
@@ -153,13 +177,16 @@ def _chunk(
                 if term not in grads:
                     continue
                 if term == "ce":
-                    g = (zs - lse1[:, None]).exp()
+                    soft = made.pop("softmax", None)  # exp(zs - lse1) already, when the temperature is 1
+                    g = soft if soft is not None else (zs - lse1[:, None]).exp()
                     inside = (targets >= a) & (targets < b)
                     local = (targets - a).clamp(0, b - a - 1)
                     g.scatter_add_(1, local[:, None], -inside.to(g.dtype)[:, None])
+                elif made.get("jsd") is not None:
+                    g = made.pop("jsd") / temperature
                 else:
-                    lps = zs / temperature - lse_s[:, None]
-                    lpt = zt / temperature - lse_t[:, None]
+                    lps = _scaled(zs, temperature) - lse_s[:, None]
+                    lpt = _scaled(zt, temperature) - lse_t[:, None]
                     g = _jsd_grad(lps, lpt, beta, aux) / temperature
                 g = g.to(w.dtype)
                 gh, gw = grads[term]

@@ -129,8 +129,15 @@ def test_fused_jsd_equals_bounded_jsd_on_the_test_shape(beta: float, vocab_chunk
     assert torch.allclose(gw, rw, rtol=1e-4, atol=1e-7)
 
 
-def test_fused_jsd_and_cross_entropy_together_match_autograd_in_float64() -> None:
-    """One pass serving both terms with different weights: each term's gradient is scaled separately."""
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+@pytest.mark.parametrize("vocab_chunk", [None, 100])
+@pytest.mark.parametrize("ce_grad", [True, False])
+def test_fused_jsd_and_cross_entropy_together_match_autograd_in_float64(
+    temperature: float, vocab_chunk: int | None, ce_grad: bool
+) -> None:
+    """One pass serving both terms with different weights: each term's gradient is scaled separately. The
+    whole-vocabulary chunk (pass 3 reusing pass 2's gradient and, at temperature 1, its softmax for the
+    cross-entropy) and vocabulary chunks (recomputed) give the same numbers."""
     import torch
     import torch.nn.functional as F
     from swift.rlhf_trainers.gkd_loss import jsd_loss
@@ -140,11 +147,24 @@ def test_fused_jsd_and_cross_entropy_together_match_autograd_in_float64() -> Non
     ht, wt = _f64(90, 6, seed=6).detach(), _f64(333, 6, scale=0.7, seed=7).detach()
     y = torch.randint(0, 333, (90,), generator=torch.Generator().manual_seed(8))
     for beta in (0.0, 0.3, 1.0):
-        got = fused_linear_loss(h, w, y, ht, wt, beta=beta, temperature=2.0, token_chunk=17, vocab_chunk=100)
-        loss = 0.7 * got.jsd_sum + 0.3 * got.ce_sum
+        got = fused_linear_loss(
+            h,
+            w,
+            y,
+            ht,
+            wt,
+            beta=beta,
+            temperature=temperature,
+            token_chunk=17,
+            vocab_chunk=vocab_chunk,
+            ce_grad=ce_grad,
+        )
+        loss = 0.7 * got.jsd_sum + (0.3 * got.ce_sum if ce_grad else 0.0)
         gh, gw = torch.autograd.grad(loss, (h, w))
         z, zt = h @ w.T, ht @ wt.T
-        ref = 0.7 * jsd_loss(z / 2.0, zt / 2.0, beta) + 0.3 * F.cross_entropy(z, y, reduction="sum")
+        ce = F.cross_entropy(z, y, reduction="sum")
+        assert float(got.ce_sum.detach()) == pytest.approx(float(ce.detach()), rel=1e-12)
+        ref = 0.7 * jsd_loss(z / temperature, zt / temperature, beta) + (0.3 * ce if ce_grad else 0.0)
         rh, rw = torch.autograd.grad(ref, (h, w))
         assert float(loss.detach()) == pytest.approx(float(ref.detach()), rel=1e-12)
         assert torch.allclose(gh, rh, rtol=1e-10, atol=1e-12) and torch.allclose(
