@@ -82,15 +82,12 @@ class RawRows(TrainSamples):
             source, record = self.sources.record(epoch, position)
             cached = self.build(source, record, epoch, step)
             cached["vlmdata_key"] = [epoch, position, step]
-            if self.prefetch is not None:
-                cached["vlmdata_encoded"] = self.prefetch(cached)
             self._recent[(epoch, position, step)] = cached
             while len(self._recent) > RECENT_ROWS:
                 self._recent.popitem(last=False)
-        row = copy.deepcopy({k: v for k, v in cached.items() if k != "vlmdata_encoded"})
-        if "vlmdata_encoded" in cached:  # read-only downstream: shared, not copied (tensors of images)
-            pre = cached["vlmdata_encoded"]
-            row["vlmdata_encoded"] = {"mode": pre["mode"], "encoded": dict(pre["encoded"])}
+        row = copy.deepcopy(cached)
+        if self.prefetch is not None:  # not kept in the cache: a 1024-px image's tensors are ~25 MB
+            row["vlmdata_encoded"] = self.prefetch(cached)
         return row
 
     def build(self, source: Any, record: dict[str, Any], epoch: int, step: int | None) -> dict[str, Any]:
