@@ -5,32 +5,15 @@ line is printed."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.benchmarks.conftest import run_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_import_benchmark_smoke(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "import.py"),
-            "--images",
-            "40",
-            "--annotations",
-            "300",
-            "--repeats",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
-    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    lines = run_benchmark("import.py", ["--images", "40", "--annotations", "300", "--repeats", "1"], tmp_path)
     figures = [line["figure"] for line in lines]
     assert figures[0] == "generated"
     timed = [line for line in lines if line["figure"].startswith("coco import")]
